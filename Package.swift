@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "DeepStitch",
+    products: [
+        .library(name: "DeepCore", targets: ["DeepCore"]),
+        .library(name: "DeepNN", targets: ["DeepNN"]),
+        .executable(name: "deep-bench", targets: ["deep-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(name: "DeepCore", dependencies: ["CBLAS"], path: "Sources/DeepCore"),
+        .target(name: "DeepNN", dependencies: ["DeepCore"], path: "Sources/DeepNN"),
+        .executableTarget(
+            name: "deep-bench",
+            dependencies: ["DeepCore", "DeepNN", "CBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/deep-bench"
+        ),
+        .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore"], path: "Tests/DeepCoreTests"),
+        .testTarget(name: "DeepNNTests", dependencies: ["DeepNN"], path: "Tests/DeepNNTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

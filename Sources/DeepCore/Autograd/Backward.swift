@@ -1,0 +1,79 @@
+extension Tensor {
+    /// Computes the gradient of this tensor with respect to every leaf that requires one and adds
+    /// it to that leaf's ``grad``.
+    ///
+    /// - Parameter gradient: the gradient of some scalar with respect to this tensor, of this
+    ///   tensor's shape; omitted, this tensor must hold one element and the gradient is 1.
+    /// - Parameter retainGraph: keep the recorded operations so that `backward` can run again;
+    ///   by default they are released, so memory does not grow across training steps.
+    public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
+        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require gradients")
+        let seed: Tensor
+        if let gradient {
+            precondition(gradient.shape == shape,
+                         "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
+            seed = gradient
+        } else {
+            precondition(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass its gradient")
+            seed = Tensor(ones: shape)
+        }
+        withoutGrad {
+            let order = topologicalOrder()
+            var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+            for tensor in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                guard let node = tensor.gradNode else {
+                    tensor.accumulateGrad(g)
+                    continue
+                }
+                let inputGrads = node.pullback(g)
+                precondition(inputGrads.count == node.inputs.count,
+                             "backward: \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                for (input, inputGrad) in zip(node.inputs, inputGrads) {
+                    guard input.requiresGrad, let inputGrad else { continue }
+                    precondition(inputGrad.shape == input.shape,
+                                 "backward: \(node.op) gave a gradient of shape \(inputGrad.shape) for an input of shape \(input.shape)")
+                    let key = ObjectIdentifier(input)
+                    if let existing = grads[key] {
+                        grads[key] = existing + inputGrad
+                    } else {
+                        grads[key] = inputGrad
+                    }
+                }
+                if !retainGraph { tensor.gradNode = nil }
+            }
+        }
+    }
+
+    /// Tensors reachable from `self` through recorded ops, each after all of its inputs.
+    private func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        // Iterative depth-first search: long recurrences would overflow the call stack.
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded { order.append(tensor); continue }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.gradNode?.inputs ?? [] where input.requiresGrad {
+                if !visited.contains(ObjectIdentifier(input)) { stack.append((input, false)) }
+            }
+        }
+        return order
+    }
+
+    /// Adds `g` into this leaf's gradient, keeping `grad` a contiguous tensor that this leaf owns
+    /// (so optimisers may change it in place).
+    private func accumulateGrad(_ g: Tensor) {
+        guard requiresGrad else { return }
+        if let existing = grad, existing.isContiguous, existing.shape == g.shape {
+            existing.withUnsafeMutableBufferPointer { dst in
+                g.withUnsafeBufferPointer { src in
+                    for i in 0..<dst.count { dst[i] += src[i] }
+                }
+            }
+        } else {
+            grad = g.copied()
+        }
+    }
+}

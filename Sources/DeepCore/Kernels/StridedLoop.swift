@@ -1,0 +1,119 @@
+/// Row-by-row iteration over strided operands of one shape.
+///
+/// Axes that are contiguous with their inner neighbour in every operand are merged and size-1
+/// axes dropped, so the common cases (contiguous, transposed, broadcast) run as a few long rows.
+/// The body runs once per row, not per element: kernels put their element loop inside it.
+public enum StridedLoop {
+    /// Calls `body(rowLength, offsets, rowStrides)` once per row of `shape`, in row-major order.
+    /// `offsets[i]` is operand i's element offset at the row's start and `rowStrides[i]` its step
+    /// along the row. `strides` holds one stride list per operand, `offsets` their base offsets.
+    public static func forEachRow(
+        shape: [Int], strides: [[Int]], offsets: [Int],
+        _ body: (_ rowLength: Int, _ offsets: UnsafeBufferPointer<Int>, _ rowStrides: UnsafeBufferPointer<Int>) -> Void
+    ) {
+        let operands = strides.count
+        if Shape.count(shape) == 0 { return }
+        // Coalesce.
+        var dims: [Int] = []
+        var st: [[Int]] = Array(repeating: [], count: operands)
+        for axis in 0..<shape.count where shape[axis] != 1 {
+            if let last = dims.last,
+               (0..<operands).allSatisfy({ st[$0].last! == strides[$0][axis] * shape[axis] }) {
+                dims[dims.count - 1] = last * shape[axis]
+                for k in 0..<operands { st[k][st[k].count - 1] = strides[k][axis] }
+            } else {
+                dims.append(shape[axis])
+                for k in 0..<operands { st[k].append(strides[k][axis]) }
+            }
+        }
+        if dims.isEmpty {
+            dims = [1]
+            for k in 0..<operands { st[k] = [1] }
+        }
+        let outer = dims.count - 1
+        let rowLength = dims[outer]
+        var rowStrides = (0..<operands).map { st[$0][outer] }
+        var current = offsets
+        var counter = [Int](repeating: 0, count: outer)
+        rowStrides.withUnsafeBufferPointer { rs in
+            while true {
+                current.withUnsafeBufferPointer { body(rowLength, $0, rs) }
+                // Advance the outer counter.
+                var axis = outer - 1
+                while axis >= 0 {
+                    counter[axis] += 1
+                    for k in 0..<operands { current[k] += st[k][axis] }
+                    if counter[axis] < dims[axis] { break }
+                    for k in 0..<operands { current[k] -= st[k][axis] * dims[axis] }
+                    counter[axis] = 0
+                    axis -= 1
+                }
+                if axis < 0 { return }
+            }
+        }
+        _ = rowStrides.count
+    }
+}
+
+/// Elementwise kernels over strided tensors, writing a new contiguous result.
+enum Elementwise {
+    /// `out[i] = f(x[i])` over all elements of `x`, in row-major order.
+    @inline(__always)
+    static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        let out = TensorStorage(uninitializedCount: x.count)
+        let o = out.pointer
+        let src = x.storage.pointer
+        if x.isContiguous {
+            let s = src + x.offset
+            for i in 0..<x.count { o[i] = f(s[i]) }
+        } else {
+            var position = 0
+            StridedLoop.forEachRow(shape: x.shape, strides: [x.strides], offsets: [x.offset]) { n, off, rs in
+                let s = src + off[0], step = rs[0]
+                for i in 0..<n { o[position + i] = f(s[i * step]) }
+                position += n
+            }
+        }
+        return Tensor(storage: out, shape: x.shape)
+    }
+
+    /// `out[i] = f(a[i], b[i])` for two tensors of the same shape.
+    @inline(__always)
+    static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape, "Elementwise.zip: shapes \(a.shape) and \(b.shape) differ")
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer
+        let pa = a.storage.pointer, pb = b.storage.pointer
+        if a.isContiguous && b.isContiguous {
+            let sa = pa + a.offset, sb = pb + b.offset
+            for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+        } else {
+            var position = 0
+            StridedLoop.forEachRow(shape: a.shape, strides: [a.strides, b.strides], offsets: [a.offset, b.offset]) { n, off, rs in
+                let sa = pa + off[0], sb = pb + off[1], ta = rs[0], tb = rs[1]
+                for i in 0..<n { o[position + i] = f(sa[i * ta], sb[i * tb]) }
+                position += n
+            }
+        }
+        return Tensor(storage: out, shape: a.shape)
+    }
+
+    /// `out[i] = f(a[i], b[i], c[i])` for three tensors of the same shape.
+    @inline(__always)
+    static func zip3(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape && b.shape == c.shape,
+                     "Elementwise.zip3: shapes \(a.shape), \(b.shape) and \(c.shape) differ")
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer
+        let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer
+        var position = 0
+        StridedLoop.forEachRow(shape: a.shape, strides: [a.strides, b.strides, c.strides],
+                               offsets: [a.offset, b.offset, c.offset]) { n, off, rs in
+            let sa = pa + off[0], sb = pb + off[1], sc = pc + off[2]
+            let ta = rs[0], tb = rs[1], tc = rs[2]
+            for i in 0..<n { o[position + i] = f(sa[i * ta], sb[i * tb], sc[i * tc]) }
+            position += n
+        }
+        return Tensor(storage: out, shape: a.shape)
+    }
+}

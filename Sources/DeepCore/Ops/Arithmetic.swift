@@ -1,0 +1,86 @@
+// Elementwise arithmetic with NumPy broadcasting. Broadcasting is done once, by `expanded(to:)`,
+// whose pullback sums the gradient back; so each pullback here deals with equal shapes only.
+
+extension Tensor {
+    /// Expands `a` and `b` to their common broadcast shape.
+    static func broadcastPair(_ a: Tensor, _ b: Tensor, op: String) -> (Tensor, Tensor) {
+        if a.shape == b.shape { return (a, b) }
+        let shape = Shape.broadcast(a.shape, b.shape, op: op)
+        return (a.expanded(to: shape), b.expanded(to: shape))
+    }
+
+    /// Elementwise sum with broadcasting.
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
+        let (a, b) = broadcastPair(lhs, rhs, op: "+")
+        return Elementwise.zip(a, b, +).recording("add", inputs: [a, b]) { g in [g, g] }
+    }
+
+    /// Elementwise difference with broadcasting.
+    public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
+        let (a, b) = broadcastPair(lhs, rhs, op: "-")
+        return Elementwise.zip(a, b, -).recording("sub", inputs: [a, b]) { g in [g, -g] }
+    }
+
+    /// Elementwise product with broadcasting.
+    public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
+        let (a, b) = broadcastPair(lhs, rhs, op: "*")
+        let (da, db) = (a.detached(), b.detached())
+        return Elementwise.zip(a, b, *).recording("mul", inputs: [a, b]) { g in
+            [a.requiresGrad ? g * db : nil, b.requiresGrad ? g * da : nil]
+        }
+    }
+
+    /// Elementwise quotient with broadcasting.
+    public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
+        let (a, b) = broadcastPair(lhs, rhs, op: "/")
+        let (da, db) = (a.detached(), b.detached())
+        return Elementwise.zip(a, b, /).recording("div", inputs: [a, b]) { g in
+            [a.requiresGrad ? g / db : nil,
+             b.requiresGrad ? Elementwise.zip3(g, da, db) { g, x, y in -g * x / (y * y) } : nil]
+        }
+    }
+
+    /// Elementwise negation.
+    public static prefix func - (x: Tensor) -> Tensor {
+        Elementwise.map(x) { -$0 }.recording("neg", inputs: [x]) { g in [-g] }
+    }
+
+    /// Adds a scalar to every element.
+    public static func + (lhs: Tensor, rhs: Float) -> Tensor {
+        Elementwise.map(lhs) { $0 + rhs }.recording("add_scalar", inputs: [lhs]) { g in [g] }
+    }
+    /// Adds a scalar to every element.
+    public static func + (lhs: Float, rhs: Tensor) -> Tensor { rhs + lhs }
+    /// Subtracts a scalar from every element.
+    public static func - (lhs: Tensor, rhs: Float) -> Tensor { lhs + (-rhs) }
+    /// Subtracts every element from a scalar.
+    public static func - (lhs: Float, rhs: Tensor) -> Tensor { -rhs + lhs }
+
+    /// Multiplies every element by a scalar.
+    public static func * (lhs: Tensor, rhs: Float) -> Tensor {
+        Elementwise.map(lhs) { $0 * rhs }.recording("mul_scalar", inputs: [lhs]) { g in [g * rhs] }
+    }
+    /// Multiplies every element by a scalar.
+    public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs * lhs }
+    /// Divides every element by a scalar.
+    public static func / (lhs: Tensor, rhs: Float) -> Tensor { lhs * (1 / rhs) }
+    /// Divides a scalar by every element.
+    public static func / (lhs: Float, rhs: Tensor) -> Tensor {
+        let x = rhs.detached()
+        return Elementwise.map(rhs) { lhs / $0 }.recording("rdiv_scalar", inputs: [rhs]) { g in
+            [Elementwise.zip(g, x) { g, x in -g * lhs / (x * x) }]
+        }
+    }
+
+    /// Adds `other` into this tensor's elements in place, without recording (for optimisers).
+    public static func += (lhs: Tensor, rhs: Tensor) {
+        precondition(!lhs.requiresGrad || !GradMode.isEnabled,
+                     "+=: in-place update of a tensor that requires gradients; wrap it in withoutGrad")
+        let r = rhs.expanded(to: lhs.shape)
+        let dst = lhs.storage.pointer, src = r.storage.pointer
+        StridedLoop.forEachRow(shape: lhs.shape, strides: [lhs.strides, r.strides], offsets: [lhs.offset, r.offset]) { n, off, rs in
+            let d = dst + off[0], s = src + off[1], td = rs[0], ts = rs[1]
+            for i in 0..<n { d[i * td] += s[i * ts] }
+        }
+    }
+}

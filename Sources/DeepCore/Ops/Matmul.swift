@@ -1,0 +1,66 @@
+/// Matrix product with PyTorch's `matmul` rules.
+///
+/// - 2-D: (m, k) · (k, n) → (m, n).
+/// - Batched: (..., m, k) · (..., k, n) → (..., m, n), batch axes broadcast.
+/// - A 1-D operand is a row (left) or column (right) vector, its axis dropped from the result.
+///
+/// Transposed views go to `cblas_sgemm` as flags, never copied. A batched left operand times a
+/// matrix (a `Linear` on a sequence) runs as one GEMM over the merged batch.
+public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.rank >= 1 && b.rank >= 1, "matmul: 0-D operand (shapes \(a.shape) and \(b.shape))")
+    if a.rank == 1 { return matmul(a.unsqueezed(axis: 0), b).squeezed(axis: -2) }
+    if b.rank == 1 { return matmul(a, b.unsqueezed(axis: 1)).squeezed(axis: -1) }
+    let (m, k) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let (k2, n) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+    precondition(k == k2, "matmul: inner sizes differ: \(a.shape) · \(b.shape)")
+    if b.rank == 2 && a.rank > 2 {
+        // Fold the batch into the rows: one GEMM, one weight gradient.
+        let batch = Array(a.shape.dropLast(2))
+        return matmul(a.reshaped([-1, k]), b).reshaped(batch + [m, n])
+    }
+    let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul")
+    let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
+    let out = batchedProduct(ea, eb)
+    let (da, db) = (ea.detached(), eb.detached())
+    return out.recording("matmul", inputs: [ea, eb]) { g in
+        [ea.requiresGrad ? batchedProduct(g, db.mT) : nil,
+         eb.requiresGrad ? batchedProduct(da.mT, g) : nil]
+    }
+}
+
+/// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd.
+func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let r = a.rank
+    let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
+    let batch = Array(a.shape.dropLast(2))
+    let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
+    func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
+        let rows = t.shape[r - 2], cols = t.shape[r - 1]
+        if let op = Gemm.operand(rows: rows, cols: cols, rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
+            return (t, op)
+        }
+        let c = withoutGrad { t.contiguous() }
+        return (c, Gemm.operand(rows: rows, cols: cols, rowStride: c.strides[r - 2], colStride: c.strides[r - 1])!)
+    }
+    let (pa, opA) = prepared(a), (pb, opB) = prepared(b)
+    let c = out.storage.pointer
+    if batch.isEmpty {
+        Gemm.multiply(m: m, n: n, k: k, a: pa.storage.pointer + pa.offset, opA,
+                      b: pb.storage.pointer + pb.offset, opB, c: c, ldc: n)
+        return out
+    }
+    let batchCount = Shape.count(batch)
+    if batchCount == 0 { return out }
+    var index = 0
+    StridedLoop.forEachRow(shape: batch, strides: [Array(pa.strides.dropLast(2)), Array(pb.strides.dropLast(2))],
+                           offsets: [pa.offset, pb.offset]) { rowLength, off, rs in
+        for i in 0..<rowLength {
+            Gemm.multiply(m: m, n: n, k: k,
+                          a: pa.storage.pointer + off[0] + i * rs[0], opA,
+                          b: pb.storage.pointer + off[1] + i * rs[1], opB,
+                          c: c + index * m * n, ldc: n)
+            index += 1
+        }
+    }
+    return out
+}

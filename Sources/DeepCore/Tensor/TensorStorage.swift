@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A block of Float32 memory shared by a tensor and all of its views.
+///
+/// The block is 64-byte aligned so that BLAS and vectorised loops get full-width loads. It is
+/// freed when the last tensor that refers to it goes away.
+public final class TensorStorage {
+    /// Number of Float32 elements in the block.
+    public let count: Int
+    /// The first element of the block.
+    public let pointer: UnsafeMutablePointer<Float>
+
+    /// Allocates `count` uninitialised elements.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        self.count = count
+        var raw: UnsafeMutableRawPointer? = nil
+        let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("TensorStorage: cannot allocate \(bytes) bytes")
+        }
+        pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
+    }
+
+    /// Allocates `count` elements, each set to `value`.
+    public convenience init(count: Int, repeating value: Float) {
+        self.init(uninitializedCount: count)
+        if value == 0 {
+            memset(pointer, 0, count * MemoryLayout<Float>.stride)
+        } else {
+            pointer.initialize(repeating: value, count: count)
+        }
+    }
+
+    /// The whole block as a buffer.
+    public var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+
+    deinit { free(pointer) }
+}

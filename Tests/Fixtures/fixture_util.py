@@ -1,0 +1,33 @@
+"""Shared helper for the fixture scripts in this folder.
+
+Fixtures are small JSON files: {"name": {"shape": [...], "data": [...row-major floats...]}}.
+The Swift tests read them with `loadFixtures(_:)` (Tests/DeepCoreTests/Support/Fixtures.swift).
+Run a script with the virtual environment that has torch/einops, e.g.
+    /tmp/venv/bin/python Tests/Fixtures/make_core.py
+"""
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def to_entry(t):
+    import numpy as np
+    try:
+        import torch
+        if isinstance(t, torch.Tensor):
+            t = t.detach().to(torch.float64).cpu().numpy()
+    except ImportError:
+        pass
+    a = np.asarray(t, dtype=np.float64)
+    return {"shape": list(a.shape), "data": [float(v) for v in a.reshape(-1)]}
+
+
+def save(name, tensors):
+    """Writes Tests/Fixtures/<name>.json from a dict of name -> tensor/array."""
+    path = os.path.join(HERE, name + ".json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({k: to_entry(v) for k, v in tensors.items()}, f, separators=(",", ":"))
+    os.replace(tmp, path)
+    print("wrote", path, len(tensors), "entries")

@@ -32,7 +32,7 @@ public enum StridedLoop {
         }
         let outer = dims.count - 1
         let rowLength = dims[outer]
-        var rowStrides = (0..<operands).map { st[$0][outer] }
+        let rowStrides = (0..<operands).map { st[$0][outer] }
         var current = offsets
         var counter = [Int](repeating: 0, count: outer)
         rowStrides.withUnsafeBufferPointer { rs in
@@ -51,7 +51,6 @@ public enum StridedLoop {
                 if axis < 0 { return }
             }
         }
-        _ = rowStrides.count
     }
 }
 

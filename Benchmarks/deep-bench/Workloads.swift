@@ -1,0 +1,29 @@
+import CBLAS
+import DeepCore
+
+/// The workloads of `../shared/bench/README.md` that this build implements.
+enum Workloads {
+    static let all: [Workload] = [gemm1024]
+
+    /// C = A·B, all 1024×1024: through `matmul`, and through `cblas_sgemm` directly for the
+    /// overhead comparison.
+    static let gemm1024 = Workload(name: "gemm_1024") { timing in
+        let n = 1024
+        var rng = RandomGenerator(seed: 0)
+        let a = Tensor.randn([n, n], generator: &rng), b = Tensor.randn([n, n], generator: &rng)
+        let direct = Tensor(zeros: [n, n])
+        func callBLAS() {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                        a.storage.pointer, Int32(n), b.storage.pointer, Int32(n), 0, direct.storage.pointer, Int32(n))
+        }
+        callBLAS()
+        try validate("gemm_1024", matmul(a, b).scalars, direct.scalars)
+        let flops = 2.0 * Double(n * n * n)
+        let times = timing.medianMilliseconds([{ _ = matmul(a, b) }, callBLAS])
+        let (ours, blas) = (times[0], times[1])
+        return [
+            resultLine("gemm_1024", ms: ours, extra: ["gflops": flops / ours / 1e6, "ratio_to_cblas": ours / blas]),
+            resultLine("gemm_1024", ms: blas, impl: "cblas_sgemm", extra: ["gflops": flops / blas / 1e6]),
+        ]
+    }
+}

@@ -26,8 +26,9 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/deep-bench"
         ),
-        .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore"], path: "Tests/DeepCoreTests"),
-        .testTarget(name: "DeepNNTests", dependencies: ["DeepNN"], path: "Tests/DeepNNTests"),
+        .target(name: "TestSupport", dependencies: ["DeepCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore", "TestSupport"], path: "Tests/DeepCoreTests"),
+        .testTarget(name: "DeepNNTests", dependencies: ["DeepNN", "TestSupport"], path: "Tests/DeepNNTests"),
     ],
     swiftLanguageModes: [.v5]
 )

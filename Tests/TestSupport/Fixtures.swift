@@ -8,7 +8,7 @@ private struct FixtureEntry: Decodable {
 
 /// Reads `Tests/Fixtures/<name>.json`, written by a script beside it (see `fixture_util.py`),
 /// as tensors by key. Fails the calling test by trapping with the file name when it is missing.
-func loadFixtures(_ name: String) -> [String: Tensor] {
+public func loadFixtures(_ name: String) -> [String: Tensor] {
     let url = fixtureURL(name + ".json")
     guard let data = try? Data(contentsOf: url) else { fatalError("fixture \(url.path) is missing: run its script under Tests/Fixtures") }
     do {

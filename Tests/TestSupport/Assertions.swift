@@ -3,7 +3,7 @@ import DeepCore
 
 /// Fails unless `actual` and `expected` have the same shape and every element satisfies
 /// |a - e| <= atol + rtol·|e|; the message gives the worst absolute and relative errors.
-func assertClose(_ actual: Tensor, _ expected: Tensor, atol: Float = 1e-5, rtol: Float = 1e-4,
+public func assertClose(_ actual: Tensor, _ expected: Tensor, atol: Float = 1e-5, rtol: Float = 1e-4,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
@@ -11,7 +11,7 @@ func assertClose(_ actual: Tensor, _ expected: Tensor, atol: Float = 1e-5, rtol:
 }
 
 /// Elementwise closeness of two arrays; see the tensor overload.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
+public func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
                  _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.count, expected.count, "count \(message)", file: file, line: line)
     var worstAbs: Float = 0, worstRel: Float = 0, worstIndex = -1
@@ -37,7 +37,7 @@ func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rto
 /// The scalar whose gradient is checked is `sum(f(inputs) · w)` for a fixed random `w`, so every
 /// output element matters. Inputs must be contiguous leaves. Float32 differences need a loose
 /// tolerance; `eps` trades truncation against round-off.
-func assertGradientsMatchFiniteDifferences(
+public func assertGradientsMatchFiniteDifferences(
     _ inputs: [Tensor], eps: Float = 1e-2, atol: Float = 2e-3, rtol: Float = 2e-2,
     _ message: String = "", file: StaticString = #filePath, line: UInt = #line,
     _ f: ([Tensor]) -> Tensor
@@ -66,7 +66,7 @@ func assertGradientsMatchFiniteDifferences(
 }
 
 /// Path of a fixture file under `Tests/Fixtures/`.
-func fixtureURL(_ name: String) -> URL {
+public func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
+        .appendingPathComponent("Fixtures").appendingPathComponent(name)
 }

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DeepCore
+
+/// The chain of modules running on the calling thread, outermost first, so that shape errors can
+/// name the module path (`layer3.1.conv2`) and summaries can record each module's output.
+enum ModuleScope {
+    final class Stack {
+        var modules: [Module] = []
+        /// Called after each module's forward with the stack (the module last) and its output.
+        var observer: ((Stack, Tensor) -> Void)?
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, { raw in if let raw { Unmanaged<Stack>.fromOpaque(raw).release() } })
+        return key
+    }()
+
+    /// This thread's stack.
+    static var current: Stack {
+        if let raw = pthread_getspecific(key) { return Unmanaged<Stack>.fromOpaque(raw).takeUnretainedValue() }
+        let stack = Stack()
+        pthread_setspecific(key, Unmanaged.passRetained(stack).toOpaque())
+        installContext
+        return stack
+    }
+
+    /// Hooks the module path into DeepCore's shape-error messages, once.
+    private static let installContext: Void = {
+        ShapeErrors.contextDescription = { ModuleScope.currentPath }
+    }()
+
+    /// Runs `body` as `module`'s forward.
+    @inline(__always)
+    static func run(_ module: Module, input: Tensor, _ body: () -> Tensor) -> Tensor {
+        let stack = current
+        stack.modules.append(module)
+        defer { stack.modules.removeLast() }
+        let output = body()
+        stack.observer?(stack, output)
+        return output
+    }
+
+    /// The dotted path of the running module from the outermost running one, with type names:
+    /// `ResNet → layer3.1 (BasicBlock) → conv2 (Conv2d)` rendered as `layer3.1.conv2 (Conv2d)`.
+    static var currentPath: String? {
+        let modules = current.modules
+        guard let last = modules.last else { return nil }
+        return path(of: modules) + " (\(last.typeName))"
+    }
+
+    /// Dotted names of each module in `modules` within the one before it.
+    static func path(of modules: [Module]) -> String {
+        guard modules.count > 1 else { return modules.first.map { "<root \($0.typeName)>" } ?? "" }
+        var names: [String] = []
+        for (parent, child) in zip(modules, modules.dropFirst()) {
+            let name = parent.namedModules().first { $0.1 === child }?.0
+            names.append(name ?? "<\(child.typeName)>")
+        }
+        return names.joined(separator: ".")
+    }
+}

@@ -24,7 +24,7 @@ extension Tensor {
     /// reference cycle); capture `self.detached()` instead.
     @discardableResult
     public func recording(_ op: String, inputs: [Tensor], pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
+        guard GradMode.isEnabled, !isMeta, inputs.contains(where: { $0.requiresGrad }) else { return self }
         gradNode = GradNode(op: op, inputs: inputs, pullback: pullback)
         requiresGrad = true
         return self

@@ -59,6 +59,7 @@ enum Elementwise {
     /// `out[i] = f(x[i])` over all elements of `x`, in row-major order.
     @inline(__always)
     static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        if let meta = Tensor.metaResult(x.shape, x) { return meta }
         let out = TensorStorage(uninitializedCount: x.count)
         let o = out.pointer
         let src = x.storage.pointer
@@ -80,6 +81,7 @@ enum Elementwise {
     @inline(__always)
     static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(a.shape == b.shape, "Elementwise.zip: shapes \(a.shape) and \(b.shape) differ")
+        if let meta = Tensor.metaResult(a.shape, a, b) { return meta }
         let out = TensorStorage(uninitializedCount: a.count)
         let o = out.pointer
         let pa = a.storage.pointer, pb = b.storage.pointer
@@ -102,6 +104,7 @@ enum Elementwise {
     static func zip3(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
         precondition(a.shape == b.shape && b.shape == c.shape,
                      "Elementwise.zip3: shapes \(a.shape), \(b.shape) and \(c.shape) differ")
+        if let meta = Tensor.metaResult(a.shape, a, b, c) { return meta }
         let out = TensorStorage(uninitializedCount: a.count)
         let o = out.pointer
         let pa = a.storage.pointer, pb = b.storage.pointer, pc = c.storage.pointer

@@ -33,6 +33,7 @@ func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
+    if let meta = Tensor.metaResult(batch + [m, n], a, b) { return meta }
     let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
     func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
         let rows = t.shape[r - 2], cols = t.shape[r - 1]

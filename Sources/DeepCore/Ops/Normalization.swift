@@ -42,6 +42,7 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
                        layout: GroupLayout, op: String,
                        fixedStatistics: (mean: [Float], rstd: [Float])? = nil,
                        statisticsOut: ((_ mean: [Float], _ variance: [Float]) -> Void)? = nil) -> Tensor {
+    if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let xc = withoutGrad { x.contiguous() }
     let w = weight.map { t in withoutGrad { t.contiguous() } }, b = bias.map { t in withoutGrad { t.contiguous() } }
     var means = [Float](repeating: 0, count: layout.groups)
@@ -195,6 +196,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     for p in [runningMean, runningVar].compactMap({ $0 }) {
         shapeCheck(p.shape == [c], "batchNorm: running statistic of shape \(p.shape) for input \(x.shape)")
     }
+    if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let layout = GroupLayout(groups: c, start: { $0 * spatial }, blocks: n, blockLength: spatial,
                              blockStride: c * spatial, affineBase: { $0 }, perElementAffine: false,
                              affineRun: Swift.max(spatial, 1))

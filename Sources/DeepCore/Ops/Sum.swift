@@ -22,6 +22,7 @@ extension Tensor {
     public func sum(axes: [Int]? = nil, keepingDims: Bool = false) -> Tensor {
         let axes = reductionAxes(axes, op: "sum")
         let kept = reducedShape(axes, keepingDims: true)
+        if let meta = Tensor.metaResult(reducedShape(axes, keepingDims: keepingDims), self) { return meta }
         let out = Tensor(zeros: kept)
         // The output viewed with the input's shape: stride 0 along reduced axes.
         var outStrides = out.strides

@@ -138,6 +138,7 @@ extension Tensor {
     /// `source` must have this tensor's shape.
     public func assign(_ source: Tensor) {
         precondition(source.shape == shape, "assign: source of shape \(source.shape) into a view of shape \(shape)")
+        if isMeta || source.isMeta { return }
         let dst = storage.pointer, src = source.storage.pointer
         StridedLoop.forEachRow(shape: shape, strides: [strides, source.strides], offsets: [offset, source.offset]) { n, off, rs in
             let d = dst + off[0], s = src + off[1], td = rs[0], ts = rs[1]

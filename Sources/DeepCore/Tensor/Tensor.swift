@@ -109,6 +109,24 @@ public final class Tensor {
         }
     }
 
+    /// A shape-only tensor: it has a shape but no elements, and ops on it only compute shapes
+    /// (used by model summaries).
+    public convenience init(metaShape shape: [Int]) {
+        self.init(storage: TensorStorage(metaCount: Shape.count(shape)), shape: shape)
+    }
+
+    /// Whether this is a shape-only tensor (see ``init(metaShape:)``).
+    @inline(__always)
+    public var isMeta: Bool { storage.isMeta }
+
+    /// A shape-only result of `shape` when any of `inputs` is shape-only, else nil: ops call it
+    /// first and return its result to skip their arithmetic.
+    @inline(__always)
+    public static func metaResult(_ shape: @autoclosure () -> [Int], _ inputs: Tensor?...) -> Tensor? {
+        for case let t? in inputs where t.isMeta { return Tensor(metaShape: shape()) }
+        return nil
+    }
+
     /// Number of axes.
     public var rank: Int { shape.count }
     /// Number of elements.
@@ -139,17 +157,20 @@ public final class Tensor {
     /// Calls `body` with the tensor's own elements to change them in place. The tensor must be
     /// contiguous. No gradient is recorded: use it for optimiser updates and initialisation.
     public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(!isMeta, "withUnsafeMutableBufferPointer: a shape-only tensor of shape \(shape) has no values")
         precondition(isContiguous, "withUnsafeMutableBufferPointer: tensor of shape \(shape) with strides \(strides) is not contiguous")
         return try body(UnsafeMutableBufferPointer(start: storage.pointer + offset, count: count))
     }
 
     /// A row-major copy of the elements.
     public var scalars: [Float] {
-        withUnsafeBufferPointer { Array($0) }
+        precondition(!isMeta, "scalars: a shape-only tensor of shape \(shape) has no values")
+        return withUnsafeBufferPointer { Array($0) }
     }
 
     /// The value of a tensor with one element.
     public func item() -> Float {
+        precondition(!isMeta, "item(): a shape-only tensor has no values")
         precondition(count == 1, "item(): tensor of shape \(shape) has \(count) elements, not 1")
         return storage.pointer[offset]
     }

@@ -11,11 +11,15 @@ public final class TensorStorage {
     public let count: Int
     /// The first element of the block.
     public let pointer: UnsafeMutablePointer<Float>
+    /// Whether this storage only stands for `count` elements without holding them (a
+    /// shape-only tensor, used to check shapes and count FLOPs without computing).
+    public let isMeta: Bool
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
+        isMeta = false
         var raw: UnsafeMutableRawPointer? = nil
         let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
@@ -34,10 +38,25 @@ public final class TensorStorage {
         }
     }
 
+    /// Storage that stands for `count` elements without allocating them. Ops given tensors on
+    /// such storage compute only their result's shape.
+    public init(metaCount count: Int) {
+        self.count = count
+        isMeta = true
+        pointer = TensorStorage.metaPlaceholder
+    }
+
+    /// One aligned element that every meta storage points at; never read or written.
+    private static let metaPlaceholder: UnsafeMutablePointer<Float> = {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        p.initialize(repeating: 0, count: 16)
+        return p
+    }()
+
     /// The whole block as a buffer.
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
 
-    deinit { free(pointer) }
+    deinit { if !isMeta { free(pointer) } }
 }

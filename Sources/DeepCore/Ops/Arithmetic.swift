@@ -2,10 +2,11 @@
 // whose pullback sums the gradient back; so each pullback here deals with equal shapes only.
 
 extension Tensor {
-    /// Expands `a` and `b` to their common broadcast shape.
-    static func broadcastPair(_ a: Tensor, _ b: Tensor, op: String) -> (Tensor, Tensor) {
+    /// Expands `a` and `b` to their common broadcast shape; on a recorded shape failure (during
+    /// a shape-only run) two shape-only scalars.
+    public static func broadcastPair(_ a: Tensor, _ b: Tensor, op: String) -> (Tensor, Tensor) {
         if a.shape == b.shape { return (a, b) }
-        let shape = Shape.broadcast(a.shape, b.shape, op: op)
+        guard let shape = Shape.broadcast(a.shape, b.shape, op: op) else { return (.shapeFailure, .shapeFailure) }
         return (a.expanded(to: shape), b.expanded(to: shape))
     }
 

@@ -7,18 +7,18 @@
 /// Transposed views go to `cblas_sgemm` as flags, never copied. A batched left operand times a
 /// matrix (a `Linear` on a sequence) runs as one GEMM over the merged batch.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.rank >= 1 && b.rank >= 1, "matmul: 0-D operand (shapes \(a.shape) and \(b.shape))")
+    guard shapeCheck(a.rank >= 1 && b.rank >= 1, "matmul: 0-D operand (shapes \(a.shape) and \(b.shape))") else { return .shapeFailure }
     if a.rank == 1 { return matmul(a.unsqueezed(axis: 0), b).squeezed(axis: -2) }
     if b.rank == 1 { return matmul(a, b.unsqueezed(axis: 1)).squeezed(axis: -1) }
     let (m, k) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
     let (k2, n) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
-    precondition(k == k2, "matmul: inner sizes differ: \(a.shape) · \(b.shape)")
+    guard shapeCheck(k == k2, "matmul: inner sizes differ: \(a.shape) · \(b.shape)") else { return .shapeFailure }
     if b.rank == 2 && a.rank > 2 {
         // Fold the batch into the rows: one GEMM, one weight gradient.
         let batch = Array(a.shape.dropLast(2))
         return matmul(a.reshaped([-1, k]), b).reshaped(batch + [m, n])
     }
-    let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul")
+    guard let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul") else { return .shapeFailure }
     let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
     let out = batchedProduct(ea, eb)
     let (da, db) = (ea.detached(), eb.detached())
@@ -33,7 +33,10 @@ func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
-    if let meta = Tensor.metaResult(batch + [m, n], a, b) { return meta }
+    if let meta = Tensor.metaResult(batch + [m, n], a, b) {
+        FlopCounter.add(2 * Shape.count(batch) * m * n * k)
+        return meta
+    }
     let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
     func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
         let rows = t.shape[r - 2], cols = t.shape[r - 1]

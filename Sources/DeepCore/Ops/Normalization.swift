@@ -140,10 +140,10 @@ public func rmsNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor? = nil, 
 private func rowNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Float,
                      centered: Bool, op: String) -> Tensor {
     let k = normalizedShape.count
-    shapeCheck(x.rank >= k && Array(x.shape.suffix(k)) == normalizedShape,
-               "\(op): input of shape \(x.shape) does not end in normalized shape \(normalizedShape)")
+    guard shapeCheck(x.rank >= k && Array(x.shape.suffix(k)) == normalizedShape,
+               "\(op): input of shape \(x.shape) does not end in normalized shape \(normalizedShape)") else { return .shapeFailure }
     for p in [weight, bias].compactMap({ $0 }) {
-        shapeCheck(p.shape == normalizedShape, "\(op): affine parameter of shape \(p.shape), expected \(normalizedShape)")
+        guard shapeCheck(p.shape == normalizedShape, "\(op): affine parameter of shape \(p.shape), expected \(normalizedShape)") else { return .shapeFailure }
     }
     let d = Shape.count(normalizedShape)
     let layout = GroupLayout(groups: d == 0 ? 0 : x.count / d, start: { $0 * d }, blocks: 1, blockLength: d,
@@ -158,10 +158,10 @@ private func rowNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias:
 ///   - x: (N, C, *) with C divisible by `groups`.
 ///   - weight, bias: (C), or nil.
 public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
-    shapeCheck(x.rank >= 2 && groups > 0 && x.shape[1] % groups == 0,
-               "groupNorm: input of shape \(x.shape) does not split into \(groups) channel groups")
+    guard shapeCheck(x.rank >= 2 && groups > 0 && x.shape[1] % groups == 0,
+               "groupNorm: input of shape \(x.shape) does not split into \(groups) channel groups") else { return .shapeFailure }
     let c = x.shape[1], spatial = x.shape.dropFirst(2).reduce(1, *)
-    checkChannelParameters(weight, bias, channels: c, op: "groupNorm", input: x.shape)
+    guard checkChannelParameters(weight, bias, channels: c, op: "groupNorm", input: x.shape) else { return .shapeFailure }
     let groupLength = c / groups * spatial
     let layout = GroupLayout(groups: x.shape[0] * groups, start: { $0 * groupLength }, blocks: 1,
                              blockLength: groupLength, blockStride: groupLength,
@@ -170,8 +170,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Ten
     return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm")
 }
 
-private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels: Int, op: String, input: [Int]) {
-    for p in [weight, bias].compactMap({ $0 }) {
+private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels: Int, op: String, input: [Int]) -> Bool {
+    [weight, bias].compactMap { $0 }.allSatisfy { p in
         shapeCheck(p.shape == [channels], "\(op): affine parameter of shape \(p.shape) for input \(input) with \(channels) channels")
     }
 }
@@ -189,12 +189,12 @@ private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels
 ///   - weight, bias: (C), or nil.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    shapeCheck(x.rank >= 2, "batchNorm: input of shape \(x.shape) needs (N, C, ...)")
+    guard shapeCheck(x.rank >= 2, "batchNorm: input of shape \(x.shape) needs (N, C, ...)") else { return .shapeFailure }
     let (n, c) = (x.shape[0], x.shape[1])
     let spatial = x.shape.dropFirst(2).reduce(1, *)
-    checkChannelParameters(weight, bias, channels: c, op: "batchNorm", input: x.shape)
+    guard checkChannelParameters(weight, bias, channels: c, op: "batchNorm", input: x.shape) else { return .shapeFailure }
     for p in [runningMean, runningVar].compactMap({ $0 }) {
-        shapeCheck(p.shape == [c], "batchNorm: running statistic of shape \(p.shape) for input \(x.shape)")
+        guard shapeCheck(p.shape == [c], "batchNorm: running statistic of shape \(p.shape) for input \(x.shape)") else { return .shapeFailure }
     }
     if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let layout = GroupLayout(groups: c, start: { $0 * spatial }, blocks: n, blockLength: spatial,
@@ -202,8 +202,8 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                              affineRun: Swift.max(spatial, 1))
     let useBatch = training || runningMean == nil || runningVar == nil
     if useBatch {
-        shapeCheck(!training || n * spatial > 1,
-                   "batchNorm: expected more than 1 value per channel when training, got input of shape \(x.shape)")
+        guard shapeCheck(!training || n * spatial > 1,
+                   "batchNorm: expected more than 1 value per channel when training, got input of shape \(x.shape)") else { return .shapeFailure }
         return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm") { mean, variance in
             guard training, let runningMean, let runningVar else { return }
             let count = Float(n * spatial)

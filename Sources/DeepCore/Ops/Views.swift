@@ -14,7 +14,7 @@ extension Tensor {
     ///
     ///     x.reshaped([4, -1])   // (2, 3, 4) → (4, 6)
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        let resolved = Tensor.resolve(shape: newShape, count: count, op: "reshaped", from: shape)
+        guard let resolved = Tensor.resolve(shape: newShape, count: count, op: "reshaped", from: shape) else { return .shapeFailure }
         if resolved == shape { return self }
         let source = contiguous()
         let out = Tensor(storage: source.storage, shape: resolved,
@@ -26,19 +26,21 @@ extension Tensor {
     /// Alias of ``reshaped(_:)`` for readers coming from PyTorch's `view`.
     public func view(_ newShape: [Int]) -> Tensor { reshaped(newShape) }
 
-    static func resolve(shape newShape: [Int], count: Int, op: String, from old: [Int]) -> [Int] {
+    /// `newShape` with its `-1` inferred, checked to hold `count` elements; nil after a recorded
+    /// shape failure.
+    static func resolve(shape newShape: [Int], count: Int, op: String, from old: [Int]) -> [Int]? {
         var shape = newShape
         let inferred = shape.indices.filter { shape[$0] == -1 }
-        precondition(inferred.count <= 1, "\(op): more than one -1 in \(newShape)")
-        precondition(shape.allSatisfy { $0 >= -1 }, "\(op): negative size in \(newShape)")
+        guard shapeCheck(inferred.count <= 1 && shape.allSatisfy({ $0 >= -1 }),
+                         "\(op): invalid target shape \(newShape) for shape \(old)") else { return nil }
         if let axis = inferred.first {
             let known = shape.enumerated().filter { $0.offset != axis }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0,
-                         "\(op): cannot view shape \(old) (\(count) elements) as \(newShape)")
+            guard shapeCheck(known > 0 && count % known == 0,
+                             "\(op): cannot view shape \(old) (\(count) elements) as \(newShape)") else { return nil }
             shape[axis] = count / known
         }
-        precondition(Shape.count(shape) == count,
-                     "\(op): cannot view shape \(old) (\(count) elements) as \(newShape)")
+        guard shapeCheck(Shape.count(shape) == count,
+                         "\(op): cannot view shape \(old) (\(count) elements) as \(newShape)") else { return nil }
         return shape
     }
 
@@ -49,7 +51,7 @@ extension Tensor {
         if rank == 0 { return reshaped([1]) }
         let s = Shape.normalize(axis: start, rank: rank, op: "flattened")
         let e = Shape.normalize(axis: end, rank: rank, op: "flattened")
-        precondition(s <= e, "flattened: start axis \(start) is after end axis \(end)")
+        guard shapeCheck(s <= e, "flattened: start axis \(start) is after end axis \(end)") else { return .shapeFailure }
         let merged = shape[s...e].reduce(1, *)
         return reshaped(Array(shape[..<s]) + [merged] + Array(shape[(e + 1)...]))
     }
@@ -58,8 +60,8 @@ extension Tensor {
     ///
     ///     x.permuted([0, 2, 3, 1])   // (N, C, H, W) → (N, H, W, C)
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.count == rank && Set(order.map { Shape.normalize(axis: $0, rank: rank, op: "permuted") }).count == rank,
-                     "permuted: \(order) is not a permutation of the \(rank) axes of a tensor of shape \(shape)")
+        guard shapeCheck(order.count == rank && Set(order.map { Shape.normalize(axis: $0, rank: rank, op: "permuted") }).count == rank,
+                     "permuted: \(order) is not a permutation of the \(rank) axes of a tensor of shape \(shape)") else { return .shapeFailure }
         let axes = order.map { Shape.normalize(axis: $0, rank: rank, op: "permuted") }
         let out = Tensor(storage: storage, shape: axes.map { shape[$0] }, strides: axes.map { strides[$0] }, offset: offset)
         var inverse = [Int](repeating: 0, count: rank)
@@ -84,7 +86,7 @@ extension Tensor {
     /// binary op goes through here.
     public func expanded(to newShape: [Int]) -> Tensor {
         if newShape == shape { return self }
-        precondition(newShape.count >= rank, "expanded: cannot expand shape \(shape) to fewer axes \(newShape)")
+        guard shapeCheck(newShape.count >= rank, "expanded: cannot expand shape \(shape) to fewer axes \(newShape)") else { return .shapeFailure }
         let lead = newShape.count - rank
         var newStrides = [Int](repeating: 0, count: newShape.count)
         for i in 0..<newShape.count {
@@ -93,7 +95,7 @@ extension Tensor {
             if d == newShape[i] {
                 newStrides[i] = strides[i - lead]
             } else {
-                precondition(d == 1, "expanded: cannot expand shape \(shape) to \(newShape) (axis \(i): \(d) vs \(newShape[i]))")
+                guard shapeCheck(d == 1, "expanded: cannot expand shape \(shape) to \(newShape) (axis \(i): \(d) vs \(newShape[i]))") else { return .shapeFailure }
             }
         }
         let out = Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
@@ -105,7 +107,7 @@ extension Tensor {
     public func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
         let lead = rank - target.count
-        precondition(lead >= 0, "summed(toShape:): shape \(shape) has fewer axes than \(target)")
+        guard shapeCheck(lead >= 0, "summed(toShape:): shape \(shape) has fewer axes than \(target)") else { return .shapeFailure }
         var axes = Array(0..<lead)
         for (i, d) in target.enumerated() where d == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
         return sum(axes: axes, keepingDims: true).reshaped(target)
@@ -114,8 +116,8 @@ extension Tensor {
     /// The elements `start..<start+length` along `axis` (a view).
     public func narrowed(axis: Int, start: Int, length: Int) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "narrowed")
-        precondition(start >= 0 && length >= 0 && start + length <= shape[a],
-                     "narrowed: range \(start)..<\(start + length) out of bounds for axis \(a) of shape \(shape)")
+        guard shapeCheck(start >= 0 && length >= 0 && start + length <= shape[a],
+                     "narrowed: range \(start)..<\(start + length) out of bounds for axis \(a) of shape \(shape)") else { return .shapeFailure }
         var newShape = shape
         newShape[a] = length
         let out = Tensor(storage: storage, shape: newShape, strides: strides, offset: offset + start * strides[a])
@@ -148,7 +150,7 @@ extension Tensor {
 
     /// The sub-tensor at `index` along axis 0 (a view with one axis fewer).
     public subscript(index: Int) -> Tensor {
-        precondition(rank > 0, "subscript: cannot index a 0-D tensor")
+        guard shapeCheck(rank > 0, "subscript: cannot index a 0-D tensor") else { return .shapeFailure }
         let i = index < 0 ? index + shape[0] : index
         return narrowed(axis: 0, start: i, length: 1).squeezed(axis: 0)
     }
@@ -161,7 +163,7 @@ extension Tensor {
     /// Removes `axis`, which must have size 1 (a view).
     public func squeezed(axis: Int) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "squeezed")
-        precondition(shape[a] == 1, "squeezed: axis \(axis) of shape \(shape) has size \(shape[a]), not 1")
+        guard shapeCheck(shape[a] == 1, "squeezed: axis \(axis) of shape \(shape) has size \(shape[a]), not 1") else { return .shapeFailure }
         var s = shape; s.remove(at: a)
         var t = strides; t.remove(at: a)
         let out = Tensor(storage: storage, shape: s, strides: t, offset: offset)
@@ -181,7 +183,7 @@ extension Tensor {
     /// Inserts an axis of size 1 at `axis` (which may equal `rank`) (a view).
     public func unsqueezed(axis: Int) -> Tensor {
         let a = axis < 0 ? axis + rank + 1 : axis
-        precondition(a >= 0 && a <= rank, "unsqueezed: axis \(axis) out of range for a tensor of rank \(rank)")
+        guard shapeCheck(a >= 0 && a <= rank, "unsqueezed: axis \(axis) out of range for a tensor of rank \(rank)") else { return .shapeFailure }
         var s = shape; s.insert(1, at: a)
         var t = strides; t.insert(a < rank ? strides[a] * shape[a] : 1, at: a)
         let out = Tensor(storage: storage, shape: s, strides: t, offset: offset)

@@ -26,8 +26,8 @@ public enum Shape {
     }
 
     /// The shape that `a` and `b` broadcast to under NumPy's rules; stops naming `op` and both
-    /// shapes when they do not broadcast.
-    public static func broadcast(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+    /// shapes when they do not broadcast (nil when a shape-only run records the failure).
+    public static func broadcast(_ a: [Int], _ b: [Int], op: String) -> [Int]? {
         let rank = Swift.max(a.count, b.count)
         var out = [Int](repeating: 1, count: rank)
         for i in 0..<rank {
@@ -38,7 +38,8 @@ public enum Shape {
             } else if da == 1 {
                 out[i] = db
             } else {
-                preconditionFailure("\(op): shapes \(a) and \(b) do not broadcast (axis \(i): \(da) vs \(db))")
+                shapeCheck(false, "\(op): shapes \(a) and \(b) do not broadcast (axis \(i): \(da) vs \(db))")
+                return nil
             }
         }
         return out

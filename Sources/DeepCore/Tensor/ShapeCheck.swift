@@ -49,9 +49,20 @@ public enum ShapeErrors {
 }
 
 /// Stops with `message` (which names the op and the shapes) and the module path when
-/// `condition` is false; see ``ShapeErrors``.
-@inline(__always)
+/// `condition` is false; see ``ShapeErrors``. Returns the condition, so that during a shape-only
+/// run, where failures are recorded instead, an op can stop early:
+///
+///     guard shapeCheck(a.shape == b.shape, "op: \(a.shape) vs \(b.shape)") else { return .shapeFailure }
+@inline(__always) @discardableResult
 public func shapeCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                       file: StaticString = #file, line: UInt = #line) {
-    if !condition() { ShapeErrors.fail(message(), file: file, line: line) }
+                       file: StaticString = #file, line: UInt = #line) -> Bool {
+    if condition() { return true }
+    ShapeErrors.fail(message(), file: file, line: line)
+    return false
+}
+
+extension Tensor {
+    /// What an op returns after a failed ``shapeCheck(_:_:file:line:)`` during a shape-only run
+    /// (where the failure is recorded rather than fatal): a shape-only scalar.
+    public static var shapeFailure: Tensor { Tensor(metaShape: []) }
 }

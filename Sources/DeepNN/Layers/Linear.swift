@@ -27,8 +27,9 @@ public final class Linear: Module {
 
     /// (…, inFeatures) → (…, outFeatures).
     public override func forward(_ x: Tensor) -> Tensor {
-        shapeCheck(x.rank >= 1 && x.shape.last == weight.shape[1],
-                   "Linear: input of shape \(x.shape) does not end in inFeatures \(weight.shape[1]) (weight \(weight.shape))")
+        guard shapeCheck(x.rank >= 1 && x.shape.last == weight.shape[1],
+                         "Linear: input of shape \(x.shape) does not end in inFeatures \(weight.shape[1]) (weight \(weight.shape))")
+        else { return .shapeFailure }
         let y = matmul(x, weight.mT)
         return bias.map { y + $0 } ?? y
     }
@@ -78,7 +79,7 @@ public final class Unflatten: Module {
     /// (N, C·H·W) → (N, C, H, W) for dim 1, sizes [C, H, W].
     public override func forward(_ x: Tensor) -> Tensor {
         let d = dim < 0 ? dim + x.rank : dim
-        shapeCheck(d >= 0 && d < x.rank, "Unflatten: dim \(dim) out of range for input of shape \(x.shape)")
+        guard shapeCheck(d >= 0 && d < x.rank, "Unflatten: dim \(dim) out of range for input of shape \(x.shape)") else { return .shapeFailure }
         return x.reshaped(Array(x.shape[..<d]) + sizes + Array(x.shape[(d + 1)...]))
     }
 }

@@ -36,8 +36,8 @@ public class BatchNorm: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        shapeCheck(expectedRanks.contains(x.rank) && x.shape[1] == runningMean.shape[0],
-                   "\(typeName): input of shape \(x.shape), expected rank \(expectedRanks.sorted()) with \(runningMean.shape[0]) channels")
+        guard shapeCheck(expectedRanks.contains(x.rank) && x.shape[1] == runningMean.shape[0],
+                   "\(typeName): input of shape \(x.shape), expected rank \(expectedRanks.sorted()) with \(runningMean.shape[0]) channels") else { return .shapeFailure }
         var factor = momentum ?? 0
         if isTraining && tracksRunningStats {
             numBatchesTracked.withUnsafeMutableBufferPointer { $0[0] += 1 }
@@ -166,7 +166,7 @@ public final class InstanceNorm2d: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        shapeCheck(x.rank == 4, "InstanceNorm2d: input of shape \(x.shape), expected (N, C, H, W)")
+        guard shapeCheck(x.rank == 4, "InstanceNorm2d: input of shape \(x.shape), expected (N, C, H, W)") else { return .shapeFailure }
         return groupNorm(x, groups: x.shape[1], weight: weight, bias: bias, eps: eps)
     }
 }

@@ -8,8 +8,10 @@ import DeepCore
 enum ModuleScope {
     final class Stack {
         var modules: [Module] = []
+        /// Called before each module's forward with the stack (the module last) and its input.
+        var willRun: ((Stack, Tensor) -> Void)?
         /// Called after each module's forward with the stack (the module last) and its output.
-        var observer: ((Stack, Tensor) -> Void)?
+        var didRun: ((Stack, Tensor) -> Void)?
     }
 
     private static let key: pthread_key_t = {
@@ -35,11 +37,14 @@ enum ModuleScope {
     /// Runs `body` as `module`'s forward.
     @inline(__always)
     static func run(_ module: Module, input: Tensor, _ body: () -> Tensor) -> Tensor {
+        // After a recorded shape failure (shape-only runs) nothing more is worth computing.
+        if input.isMeta && ShapeErrors.hasRecordedFailure { return input }
         let stack = current
         stack.modules.append(module)
         defer { stack.modules.removeLast() }
+        stack.willRun?(stack, input)
         let output = body()
-        stack.observer?(stack, output)
+        stack.didRun?(stack, output)
         return output
     }
 

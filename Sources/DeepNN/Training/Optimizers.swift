@@ -1,0 +1,170 @@
+import DeepCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, with
+/// `torch.optim.SGD`'s update rule:
+/// d = g + wd·p; b = μ·b + (1 − dampening)·d (b = d at the first step); d = d + μ·b (Nesterov)
+/// or b; p -= lr·d.
+public final class SGD: Optimizer {
+    let momentum: Float, dampening: Float, nesterov: Bool
+
+    /// Creates the optimiser over `parameters`.
+    public convenience init(_ parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+                            nesterov: Bool = false, weightDecay: Float = 0) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate)], momentum: momentum,
+                  dampening: dampening, nesterov: nesterov, weightDecay: weightDecay)
+    }
+
+    /// Creates the optimiser over parameter groups.
+    public init(groups: [ParameterGroup], momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false,
+                weightDecay: Float = 0) {
+        precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and zero dampening")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        super.init(groups: groups, weightDecay: weightDecay)
+    }
+
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
+                                learningRate lr: Float, weightDecay wd: Float) {
+        if momentum == 0 {
+            forEachElement([parameter, gradient]) { n, q in
+                let (p, g) = (q[0], q[1])
+                for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
+            }
+            return
+        }
+        let first = state["momentum_buffer"] == nil
+        let buf = buffer("momentum_buffer", in: &state, like: parameter)
+        let (mu, damp, nest) = (momentum, dampening, nesterov)
+        forEachElement([parameter, gradient, buf]) { n, q in
+            let (p, g, b) = (q[0], q[1], q[2])
+            for i in 0..<n {
+                let d = g[i] + wd * p[i]
+                b[i] = first ? d : mu * b[i] + (1 - damp) * d
+                p[i] -= lr * (nest ? d + mu * b[i] : b[i])
+            }
+        }
+    }
+}
+
+/// Adam (`torch.optim.Adam`), with L2 weight decay added to the gradient, or AdamW's decoupled
+/// decay (``AdamW``); optional AMSGrad.
+public class Adam: Optimizer {
+    let beta1: Float, beta2: Float, eps: Float, amsgrad: Bool
+    let decoupled: Bool
+
+    /// Creates the optimiser over `parameters`.
+    public convenience init(_ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                            eps: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate)], betas: betas, eps: eps,
+                  weightDecay: weightDecay, amsgrad: amsgrad)
+    }
+
+    /// Creates the optimiser over parameter groups.
+    public init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                weightDecay: Float = 0, amsgrad: Bool = false) {
+        (beta1, beta2, self.eps, self.amsgrad) = (betas.0, betas.1, eps, amsgrad)
+        decoupled = false
+        super.init(groups: groups, weightDecay: weightDecay)
+    }
+
+    init(groups: [ParameterGroup], betas: (Float, Float), eps: Float, weightDecay: Float, amsgrad: Bool, decoupled: Bool) {
+        (beta1, beta2, self.eps, self.amsgrad) = (betas.0, betas.1, eps, amsgrad)
+        self.decoupled = decoupled
+        super.init(groups: groups, weightDecay: weightDecay)
+    }
+
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
+                                learningRate lr: Float, weightDecay wd: Float) {
+        let stepTensor = state["step"] ?? Tensor(scalar: 0)
+        state["step"] = stepTensor
+        let t = stepTensor.item() + 1
+        stepTensor.withUnsafeMutableBufferPointer { $0[0] = t }
+        let m = buffer("exp_avg", in: &state, like: parameter)
+        let v = buffer("exp_avg_sq", in: &state, like: parameter)
+        let vMax = amsgrad ? buffer("max_exp_avg_sq", in: &state, like: parameter) : v
+        let (b1, b2, eps, ams, decoupled) = (beta1, beta2, self.eps, amsgrad, self.decoupled)
+        let bias1 = 1 - Float(pow(Double(b1), Double(t)))
+        let bias2Sqrt = Float(sqrt(1 - pow(Double(b2), Double(t))))
+        let stepSize = lr / bias1
+        forEachElement([parameter, gradient, m, v, vMax]) { n, q in
+            let (p, g, m, v, vm) = (q[0], q[1], q[2], q[3], q[4])
+            for i in 0..<n {
+                var gi = g[i]
+                if decoupled { p[i] *= 1 - lr * wd } else { gi += wd * p[i] }
+                m[i] = b1 * m[i] + (1 - b1) * gi
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                var second = v[i]
+                if ams { vm[i] = Swift.max(vm[i], v[i]); second = vm[i] }
+                p[i] -= stepSize * m[i] / (second.squareRoot() / bias2Sqrt + eps)
+            }
+        }
+    }
+}
+
+/// AdamW (`torch.optim.AdamW`): Adam with decoupled weight decay p *= 1 − lr·wd (default 0.01).
+public final class AdamW: Adam {
+    /// Creates the optimiser over `parameters`.
+    public convenience init(_ parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                            eps: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate)], betas: betas, eps: eps,
+                  weightDecay: weightDecay, amsgrad: amsgrad)
+    }
+
+    /// Creates the optimiser over parameter groups.
+    public override init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                         weightDecay: Float = 1e-2, amsgrad: Bool = false) {
+        super.init(groups: groups, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
+    }
+}
+
+/// RMSprop (`torch.optim.RMSprop`): s = α·s + (1 − α)·g²; centred variant subtracts the squared
+/// mean gradient; p -= lr·g / (√s + eps), through a momentum buffer when momentum > 0.
+public final class RMSprop: Optimizer {
+    let alpha: Float, eps: Float, momentum: Float, centered: Bool
+
+    /// Creates the optimiser over `parameters`.
+    public convenience init(_ parameters: [Tensor], learningRate: Float = 1e-2, alpha: Float = 0.99, eps: Float = 1e-8,
+                            weightDecay: Float = 0, momentum: Float = 0, centered: Bool = false) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate)], alpha: alpha, eps: eps,
+                  weightDecay: weightDecay, momentum: momentum, centered: centered)
+    }
+
+    /// Creates the optimiser over parameter groups.
+    public init(groups: [ParameterGroup], alpha: Float = 0.99, eps: Float = 1e-8, weightDecay: Float = 0,
+                momentum: Float = 0, centered: Bool = false) {
+        (self.alpha, self.eps, self.momentum, self.centered) = (alpha, eps, momentum, centered)
+        super.init(groups: groups, weightDecay: weightDecay)
+    }
+
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
+                                learningRate lr: Float, weightDecay wd: Float) {
+        let s = buffer("square_avg", in: &state, like: parameter)
+        let ga = centered ? buffer("grad_avg", in: &state, like: parameter) : s
+        let mb = momentum > 0 ? buffer("momentum_buffer", in: &state, like: parameter) : s
+        let (alpha, eps, mu, centered) = (self.alpha, self.eps, momentum, self.centered)
+        forEachElement([parameter, gradient, s, ga, mb]) { n, q in
+            let (p, g, s, ga, b) = (q[0], q[1], q[2], q[3], q[4])
+            for i in 0..<n {
+                let gi = g[i] + wd * p[i]
+                s[i] = alpha * s[i] + (1 - alpha) * gi * gi
+                var avg: Float
+                if centered {
+                    ga[i] = alpha * ga[i] + (1 - alpha) * gi
+                    avg = (s[i] - ga[i] * ga[i]).squareRoot() + eps
+                } else {
+                    avg = s[i].squareRoot() + eps
+                }
+                if mu > 0 {
+                    b[i] = mu * b[i] + gi / avg
+                    p[i] -= lr * b[i]
+                } else {
+                    p[i] -= lr * gi / avg
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import XCTest
+import DeepCore
+import DeepNN
+
+final class OptimizerTests: XCTestCase {
+    let f = loadFixtures("optim")
+
+    /// Runs 5 steps of `make`'s optimiser and compares each step's parameters with PyTorch's.
+    func checkTrajectory(_ name: String, file: StaticString = #filePath, line: UInt = #line,
+                         _ make: ([Tensor]) -> Optimizer) {
+        let (a, y) = (f["A"]!, f["y"]!)
+        let w = f["W0"]!.copied()
+        w.requiresGrad = true
+        let opt = make([w])
+        for step in 0..<5 {
+            opt.zeroGrad()
+            let r = matmul(a, w) - y
+            (r * r).sum().backward()
+            opt.step()
+            assertClose(w, f["\(name).\(step)"]!, atol: 1e-5, rtol: 1e-4, "\(name) step \(step)", file: file, line: line)
+        }
+    }
+
+    func testTrajectoriesMatchPyTorch() {
+        checkTrajectory("sgd") { SGD($0, learningRate: 0.05) }
+        checkTrajectory("sgd_momentum") { SGD($0, learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01) }
+        checkTrajectory("sgd_nesterov") { SGD($0, learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01) }
+        checkTrajectory("adam") { Adam($0, learningRate: 0.05, weightDecay: 0.01) }
+        checkTrajectory("adam_amsgrad") { Adam($0, learningRate: 0.05, betas: (0.8, 0.9), amsgrad: true) }
+        checkTrajectory("adamw") { AdamW($0, learningRate: 0.05) }
+        checkTrajectory("rmsprop") { RMSprop($0, learningRate: 0.01) }
+        checkTrajectory("rmsprop_centered") { RMSprop($0, learningRate: 0.01, weightDecay: 0.1, momentum: 0.5, centered: true) }
+    }
+
+    func testStateRoundTripResumesExactly() throws {
+        let (a, y) = (f["A"]!, f["y"]!)
+        func run(_ w: Tensor, _ opt: Optimizer, steps: Int) {
+            for _ in 0..<steps {
+                opt.zeroGrad()
+                let r = matmul(a, w) - y
+                (r * r).sum().backward()
+                opt.step()
+            }
+        }
+        let w1 = f["W0"]!.copied(); w1.requiresGrad = true
+        let o1 = Adam([w1], learningRate: 0.05)
+        run(w1, o1, steps: 6)
+
+        let w2 = f["W0"]!.copied(); w2.requiresGrad = true
+        let o2 = Adam([w2], learningRate: 0.05)
+        run(w2, o2, steps: 3)
+        let saved = o2.stateDict()
+        let w3 = w2.detached().copied(); w3.requiresGrad = true
+        let o3 = Adam([w3], learningRate: 0.05)
+        try o3.loadStateDict(saved)
+        run(w3, o3, steps: 3)
+        XCTAssertEqual(w3.scalars, w1.scalars)
+    }
+}

@@ -27,3 +27,28 @@ for name, make in configs.items():
         opt.step()
         out[f"{name}.{step}"] = W.detach().clone()
 save("optim", out)
+
+
+def lrs(make_sched, steps=12):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = make_sched(opt)
+    seq = [opt.param_groups[0]["lr"]]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        seq.append(opt.param_groups[0]["lr"])
+    return torch.tensor(seq, dtype=torch.float64)
+
+
+sched = {
+    "step_lr": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    "multistep_lr": lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 9], gamma=0.3),
+    "cosine_lr": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+    "linear_lr": lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=4),
+    "onecycle_lr": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.5, total_steps=13),
+    "warmup_cosine_lr": lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+        torch.optim.lr_scheduler.LinearLR(o, start_factor=0.01, total_iters=3),
+        torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=9)], milestones=[3]),
+}
+save("schedulers", {k: lrs(v) for k, v in sched.items()})

@@ -18,8 +18,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "DeepCore", dependencies: ["CBLAS"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore"], path: "Sources/DeepNN"),
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib"], path: "Sources/DeepNN"),
         .executableTarget(
             name: "deep-bench",
             dependencies: ["DeepCore", "DeepNN", "CBLAS",

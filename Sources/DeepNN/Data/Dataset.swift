@@ -1,0 +1,47 @@
+import DeepCore
+
+/// One labelled example.
+public struct Example {
+    /// The input, e.g. (C, H, W).
+    public var input: Tensor
+    /// The class id.
+    public var label: Int
+
+    /// Creates an example.
+    public init(input: Tensor, label: Int) {
+        self.input = input
+        self.label = label
+    }
+}
+
+/// A collection of labelled examples indexed from 0 (`torch.utils.data.Dataset`).
+///
+/// `example(at:generator:)` may be called from a prefetching thread; random transforms draw from
+/// the generator given, so results depend only on the loader's seed.
+public protocol Dataset {
+    /// Number of examples.
+    var count: Int { get }
+    /// The example at `index`, with random transforms drawn from `generator`.
+    func example(at index: Int, generator: inout RandomGenerator) -> Example
+}
+
+/// A dataset held in memory as tensors: inputs (N, …) and labels.
+public struct TensorDataset: Dataset {
+    /// (N, …).
+    public let inputs: Tensor
+    /// N class ids.
+    public let labels: [Int]
+
+    /// Creates the dataset; `inputs.shape[0]` must equal `labels.count`.
+    public init(inputs: Tensor, labels: [Int]) {
+        precondition(inputs.shape.first == labels.count, "TensorDataset: \(inputs.shape) inputs for \(labels.count) labels")
+        self.inputs = inputs
+        self.labels = labels
+    }
+
+    public var count: Int { labels.count }
+
+    public func example(at index: Int, generator: inout RandomGenerator) -> Example {
+        Example(input: inputs[index], label: labels[index])
+    }
+}

@@ -63,6 +63,13 @@ final class SafetensorsTests: XCTestCase {
             (0..<5).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
         }
         XCTAssertEqual(floats, [4, 5, 1, 2, 3])
+        // Padding rounds up to a multiple of 8 and is absent when the JSON already is one.
+        for length in 1...8 {
+            let name = String(repeating: "n", count: length)
+            let json = #"{"\#(name)":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+            let encoded = Safetensors.encode([name: Tensor([1])])
+            XCTAssertEqual(Int(encoded[0]) | Int(encoded[1]) << 8, (json.utf8.count + 7) / 8 * 8, name)
+        }
     }
 
     func testEncodeMatchesPythonLibraryByteForByte() throws {

@@ -31,10 +31,20 @@ extension ByteSink {
     }
 }
 
-extension Data: ByteSink {
-    /// Appends `bytes` to the data.
-    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
-        append(contentsOf: bytes)
+/// A sink that collects the bytes in memory (for `Safetensors.encode`, `Tensor.npyData()`).
+struct DataSink: ByteSink {
+    var data = Data()
+
+    /// Appends `bytes` to ``data``.
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        data.append(contentsOf: bytes)
+    }
+
+    /// The bytes that `produce` writes, which cannot fail to be stored in memory.
+    static func collect(_ produce: (inout DataSink) throws -> Void) -> Data {
+        var sink = DataSink()
+        do { try produce(&sink) } catch { preconditionFailure("DataSink.collect: writing to memory threw \(error)") }
+        return sink.data
     }
 }
 
@@ -48,7 +58,7 @@ extension Data: ByteSink {
 ///
 ///     try AtomicWrite.write(data, to: url)
 public enum AtomicWrite {
-    /// The open temporary file handed to the closure of ``write(to:_:)``.
+    /// The open temporary file handed to the closure of ``write(to:format:_:)``.
     public struct FileSink: ByteSink {
         fileprivate let descriptor: Int32
         fileprivate let context: TensorFileContext
@@ -76,6 +86,10 @@ public enum AtomicWrite {
 
     /// Calls `produce` with a sink to the new contents of `url`, then atomically replaces `url`
     /// with what it wrote. Nothing changes at `url` if `produce` or any file operation throws.
+    /// - Parameters:
+    ///   - url: the file to create or replace; its directory must exist.
+    ///   - format: the format named in errors (`"safetensors"`, `"npy"`, …).
+    ///   - produce: writes the new contents to the sink.
     /// - Throws: ``TensorFileError`` of kind `.io` naming the path and the system's reason, or
     ///   what `produce` throws.
     public static func write(to url: URL, format: String = "file", _ produce: (inout FileSink) throws -> Void) throws {

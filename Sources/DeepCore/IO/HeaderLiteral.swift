@@ -141,6 +141,7 @@ enum HeaderLiteral {
 
         mutating func dictionary(depth: Int) throws -> HeaderLiteral {
             var entries: [(key: String, value: HeaderLiteral, offset: Int)] = []
+            var seen = Set<String>()
             try delimited(closing: UInt8(ascii: "}")) { parser in
                 parser.skipWhitespace()
                 let keyOffset = parser.position
@@ -150,7 +151,7 @@ enum HeaderLiteral {
                 parser.skipWhitespace()
                 try parser.expect(UInt8(ascii: ":"))
                 let value = try parser.value(depth: depth + 1)
-                if entries.contains(where: { $0.key == key }) {
+                if !seen.insert(key).inserted {
                     throw SyntaxError(offset: keyOffset, reason: "key \"\(key)\" appears twice", duplicateKey: key)
                 }
                 entries.append((key, value, keyOffset))

@@ -38,10 +38,7 @@ extension Tensor {
 
     /// The `.npy` bytes of this tensor, as ``writeNpy(to:)`` writes them.
     public func npyData() -> Data {
-        var data = Data()
-        // Appending to Data cannot fail.
-        try! Npy.emit(self, to: &data)
-        return data
+        DataSink.collect { sink in try Npy.emit(self, to: &sink) }
     }
 }
 

@@ -59,10 +59,7 @@ public enum Safetensors {
     /// The safetensors bytes of `tensors` (as F32) and `metadata`, as ``write(_:metadata:to:)``
     /// writes them.
     public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) -> Data {
-        var data = Data()
-        // Appending to Data cannot fail.
-        try! emit(tensors, metadata: metadata, to: &data)
-        return data
+        DataSink.collect { sink in try emit(tensors, metadata: metadata, to: &sink) }
     }
 
     // MARK: Writing

@@ -64,6 +64,12 @@ enum StoredElementType: Equatable {
     func decode(_ source: UnsafeRawBufferPointer, count: Int, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(source.count >= count * size && out.count >= count,
                      "StoredElementType.decode: \(count) elements of \(size) bytes do not fit the buffers")
+        #if _endian(little)
+        if self == .float32, let destination = out.baseAddress, let bytes = source.baseAddress {
+            UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * size)
+            return
+        }
+        #endif
         func each<T: FixedWidthInteger>(_: T.Type, _ convert: (T) -> Float) {
             for i in 0..<count {
                 out[i] = convert(T(littleEndian: source.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)))

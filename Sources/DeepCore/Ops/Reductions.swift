@@ -104,12 +104,9 @@ extension Tensor {
             return Elementwise.zip(e.sum(axes: axes, keepingDims: true), shift) { logf($0) + $1 }
         }
         let (x, y) = (detached(), out.detached())
-        let result = keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
-        return result.recording("logSumExp", inputs: [self]) { g in
+        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording("logSumExp", inputs: [self]) { g in
             // d/dx = exp(x - lse), the softmax over the reduced axes.
-            [Elementwise.zip3(x, y.expanded(to: x.shape), g.reshaped(kept).expanded(to: x.shape)) { x, y, g in
-                g * expf(x - y)
-            }]
+            [Tensor.broadcastingBack(x, y, g, kept: kept) { x, y, g in g * expf(x - y) }]
         }
     }
 
@@ -122,17 +119,26 @@ extension Tensor {
         let kept = reducedShape(axes, keepingDims: true)
         let out = withoutGrad { Elementwise.map(Elementwise.map(self) { $0 * $0 }.sum(axes: axes, keepingDims: true)) { $0.squareRoot() } }
         let (x, n) = (detached(), out.detached())
-        let result = keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
-        return result.recording("norm", inputs: [self]) { g in
-            [Elementwise.zip3(x, n.expanded(to: x.shape), g.reshaped(kept).expanded(to: x.shape)) { x, n, g in
-                n == 0 ? 0 : g * x / n
-            }]
+        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording("norm", inputs: [self]) { g in
+            [Tensor.broadcastingBack(x, n, g, kept: kept) { x, n, g in n == 0 ? 0 : g * x / n }]
         }
     }
 
     /// Number of elements reduced into each output element.
     private func reducedCount(_ axes: [Int]) -> Int {
         axes.reduce(1) { $0 * shape[$1] }
+    }
+
+    /// `out` (reduced axes kept as size 1) with those axes dropped unless `keepingDims`.
+    private func reducedResult(_ out: Tensor, axes: [Int], keepingDims: Bool) -> Tensor {
+        keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
+    }
+
+    /// `f(x, y, g)` at every element of `x`, where `y` (shape `kept`) and the output gradient
+    /// `g` (shape `kept` or with the reduced axes dropped) are broadcast back over the reduced axes.
+    private static func broadcastingBack(_ x: Tensor, _ y: Tensor, _ g: Tensor, kept: [Int],
+                                         _ f: (Float, Float, Float) -> Float) -> Tensor {
+        Elementwise.zip3(x, y.expanded(to: x.shape), g.reshaped(kept).expanded(to: x.shape), f)
     }
 
     /// max or min over `axes` (`better(a, b)`: a replaces b), with the tie-splitting pullback.
@@ -145,13 +151,10 @@ extension Tensor {
         let kept = reducedShape(axes, keepingDims: true)
         let out = extremumValues(axes: axes, kept: kept, better)
         let (x, m) = (detached(), out.detached())
-        let result = keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
-        return result.recording(op, inputs: [self]) { g in
+        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording(op, inputs: [self]) { g in
             let hits = Elementwise.zip(x, m.expanded(to: x.shape)) { $0 == $1 ? 1 : 0 }
             let ties = hits.sum(axes: axes, keepingDims: true)
-            return [Elementwise.zip3(hits, g.reshaped(kept).expanded(to: x.shape), ties.expanded(to: x.shape)) { hit, g, ties in
-                hit == 0 ? 0 : g / ties
-            }]
+            return [Tensor.broadcastingBack(hits, ties, g, kept: kept) { hit, ties, g in hit == 0 ? 0 : g / ties }]
         }
     }
 

@@ -141,7 +141,11 @@ enum Im2col {
             guard input >= 0 else { return }
             let src = col + row * ld + outputRow * width + columns.lowerBound
             let dst = x + input + inputColumn
-            for i in 0..<columns.count { dst[i * step] += src[i] }
+            if step == 1 {
+                for i in 0..<columns.count { dst[i] += src[i] }
+            } else {
+                for i in 0..<columns.count { dst[i * step] += src[i] }
+            }
         }
     }
 }

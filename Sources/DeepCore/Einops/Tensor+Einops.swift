@@ -8,7 +8,16 @@ import Synchronization
 
 /// How ``Tensor/reduced(_:_:_:)`` combines the elements of the reduced axes.
 public enum EinopsReduction: String, CaseIterable, Sendable {
-    case sum, mean, max, min, prod
+    /// The sum of the reduced elements.
+    case sum
+    /// Their mean (the sum times 1 / count).
+    case mean
+    /// The largest; a NaN wins. The gradient goes to the first largest element.
+    case max
+    /// The smallest; a NaN wins. The gradient goes to the first smallest element.
+    case min
+    /// The product. The gradient of each element is the product of the others.
+    case prod
 }
 
 extension Tensor {
@@ -53,9 +62,9 @@ extension Tensor {
     ///     try x.reduced("b c h w -> b c 1 1", .max)            // (B, C, H, W) → (B, C, 1, 1)
     ///     try x.reduced("(a1 a2) ... -> a1", .sum, ["a1": 2])  // (2·A2, …) → (2)
     ///
-    /// Numbers on the left are anonymous axes, always reduced. With `.max` and `.min` the
-    /// gradient goes to the first extreme element of each reduced block (as `torch.amax` would
-    /// split it among ties; einops does not define this).
+    /// Numbers on the left are anonymous axes, always reduced. With `.max` and `.min` the whole
+    /// gradient of a reduced block goes to its first extreme element in row-major order of the
+    /// left side's axes (PyTorch's `amax` would split it evenly among ties).
     /// - Parameter pattern: as in ``rearranged(_:_:)``, but the right side names a subset of the
     ///   left side's axes.
     /// - Parameter reduction: how the reduced elements combine.

@@ -128,6 +128,22 @@ final class MoETests: XCTestCase {
         XCTAssertGreaterThan(moe.routing!.droppedCount, 0, "capacity 2 for 4 tokens × 2 choices on 3 experts drops some")
     }
 
+    func testTotalAuxiliaryLossSumsEveryMoELayer() throws {
+        let first = MoE(dModel: 4, numExperts: 3, hidden: 8, topK: 1), second = MoE(dModel: 4, numExperts: 2, hidden: 8, topK: 2)
+        let model = Sequential(first, Linear(4, 4), Residual(second))
+        XCTAssertNil(Sequential(Linear(4, 4)).totalAuxiliaryLoss())
+        _ = try model.summary(input: [2, 3, 4])
+        XCTAssertEqual(Sequential(MoE(dModel: 4, numExperts: 2, hidden: 4)).totalAuxiliaryLoss()?.item(), 0, "0 before any pass")
+        XCTAssertNil(model.totalAuxiliaryLoss(), "the shape-only losses of a summary are skipped")
+        _ = model(Tensor.randn([2, 3, 4]))
+        let total = try XCTUnwrap(model.totalAuxiliaryLoss())
+        XCTAssertEqual(total.item(), first.auxiliaryLoss.item() + second.auxiliaryLoss.item(), accuracy: 1e-6)
+        XCTAssertGreaterThanOrEqual(first.auxiliaryLoss.item(), 1 - 1e-6, "E·Σ f·P ≥ 1 for top-1 (Cauchy–Schwarz bound is 1 at balance)")
+        total.backward()
+        XCTAssertNotNil(first.gate.weight.grad)
+        XCTAssertNotNil(second.gate.weight.grad)
+    }
+
     // MARK: Summary and training
 
     func testSummaryListsExpertsAndCountsParameters() throws {
@@ -156,7 +172,7 @@ final class MoETests: XCTestCase {
                                AdaptiveAvgPool2d(1), Flatten(), Linear(8, 3))
         XCTAssertEqual(try model.summary(input: [6, 3, 4, 4]).outputShape, [6, 3])
         let (x, labels) = syntheticImages(count: 6, channels: 3, size: 4, classes: 3, seed: 9)
-        let losses = trainOnBatch(model, inputs: x, labels: labels, steps: 15) { 0.01 * moe.auxiliaryLoss }
+        let losses = trainOnBatch(model, inputs: x, labels: labels, steps: 15) { 0.01 * model.totalAuxiliaryLoss()! }
         assertLossFalls(losses)
         XCTAssertEqual(moe.routing!.tokensPerExpert.reduce(0, +) + moe.routing!.droppedCount, 6 * 16 * 2)
         XCTAssertNotNil(moe.gate.weight.grad, "the router learns")

@@ -32,7 +32,7 @@ import DeepCore
 ///
 /// Children: `gate` (Linear D → E, no bias), `experts.0`, `experts.1`, … (replaceable by path).
 /// Shape: (B, L, D) or (N, D) → the same shape. Experts map (n, D) → (n, D).
-public final class MoE: Module {
+public final class MoE: Module, AuxiliaryLossProducing {
     /// The router, D → E without bias.
     public let gate: Linear
     /// The experts, each (n, D) → (n, D).
@@ -178,6 +178,25 @@ public final class MoE: Module {
             }
         }
         return Routing(experts: choices, kept: kept, capacity: capacity, expertCount: e)
+    }
+}
+
+/// A module whose forward pass also produces a loss for the training loop to add (MoE's load
+/// balancing); ``Module/totalAuxiliaryLoss()`` gathers them across a model.
+public protocol AuxiliaryLossProducing: AnyObject {
+    /// The auxiliary loss of the last forward pass (a scalar).
+    var auxiliaryLoss: Tensor { get }
+}
+
+extension Module {
+    /// The sum of the auxiliary losses of this module and its descendants from their last forward
+    /// pass (a scalar that carries their gradients), or nil when none produced one. Add it, weighted,
+    /// to the task loss: `loss + 0.01 * model.totalAuxiliaryLoss()!`. Shape-only losses left by a
+    /// summary are skipped.
+    public func totalAuxiliaryLoss() -> Tensor? {
+        let losses = namedModules().compactMap { ($0.1 as? AuxiliaryLossProducing)?.auxiliaryLoss }.filter { !$0.isMeta }
+        guard let first = losses.first else { return nil }
+        return losses.dropFirst().reduce(first, +)
     }
 }
 

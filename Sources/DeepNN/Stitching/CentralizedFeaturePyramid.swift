@@ -85,9 +85,13 @@ public final class LVCBlock: Module {
 /// convs 1×1 C → C/4, 3×3 C/4 → C/4, 1×1 C/4 → C and the 1×1 C → C residual, all without bias.
 /// Shape: (N, C, H, W) → (N, C, H, W).
 public final class LVCBottleneck: Module {
+    /// 1×1 reduction C → C/4 and its normalisation.
     public let conv1: Conv2d, bn1: BatchNorm2d
+    /// 3×3 conv C/4 → C/4 and its normalisation.
     public let conv2: Conv2d, bn2: BatchNorm2d
+    /// 1×1 expansion C/4 → C and its normalisation.
     public let conv3: Conv2d, bn3: BatchNorm2d
+    /// The projected residual, 1×1 C → C (`residual_conv`, `residual_bn`).
     public let residualConv: Conv2d, residualBn: BatchNorm2d
 
     /// Creates the bottleneck for `channels` (a multiple of 4) channels.
@@ -171,8 +175,9 @@ public final class LightMLPBlock: Module {
     public let norm1: GroupNorm, norm2: GroupNorm
     /// Channel MLP of 1×1 convolutions.
     public let mlp: ConvMlp
-    /// (C) per-channel scales of the two residual branches.
+    /// (C) per-channel scale of the token-mixer branch (`layer_scale_1`).
     @Parameter public var layerScale1: Tensor
+    /// (C) per-channel scale of the MLP branch (`layer_scale_2`).
     @Parameter public var layerScale2: Tensor
 
     /// Creates the block; see ``EVCBlock/init(channels:positionLinear:)`` for `positionLinear`.

@@ -32,22 +32,27 @@ func assertMatchesFixture(_ fixtures: [String: Tensor], _ prefix: String, atol: 
 final class ConvolutionTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
 
-    /// Runs `body` with the default tuning, then with one output row per lowered band and work
-    /// split among threads however small, so that the banded and parallel paths meet the same
-    /// references.
+    /// Runs `body` with the default tuning; then with the im2col path only, one output row per
+    /// lowered band and work split among threads however small; then with Winograd for every
+    /// 3×3 stride-1 convolution, one tile row per chunk, threads again. So the banded, parallel
+    /// and Winograd paths all meet the same references.
     private func withEveryTuning(_ body: () -> Void) {
         body()
-        let (budget, minimumWork, threads) = (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount)
-        defer { (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount) = (budget, minimumWork, threads) }
-        ConvolutionPlan.loweredBudget = 1
-        Parallel.minimumWork = 0
-        Gemm.threadCount = 2
+        let saved = (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget,
+                     Parallel.minimumWork, Gemm.threadCount)
+        defer {
+            (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget,
+             Parallel.minimumWork, Gemm.threadCount) = saved
+        }
+        (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, Parallel.minimumWork, Gemm.threadCount) = (1, .max, 0, 2)
+        body()
+        (ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget) = (1, 1)
         body()
     }
 
     func testConv2dMatchesPyTorch() {
         let cases = fixtureCases(Self.fixtures, "conv2d")
-        XCTAssertGreaterThanOrEqual(cases.count, 14)
+        XCTAssertGreaterThanOrEqual(cases.count, 16)
         withEveryTuning {
             for prefix in cases {
                 assertMatchesFixture(Self.fixtures, prefix) { xs, p in

@@ -56,6 +56,10 @@ struct ConvolutionPlan {
     ///   y: (N, C', H', W'), fully written.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  into y: UnsafeMutablePointer<Float>) {
+        if usesWinograd {
+            winogradForward(x: x, weight: weight, bias: bias, into: y)
+            return
+        }
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         let fill = { (plane: UnsafeMutablePointer<Float>, channel: Int) in
             plane.update(repeating: bias?[channel] ?? 0, count: P)
@@ -113,6 +117,10 @@ struct ConvolutionPlan {
     func backward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         precondition((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
+        if usesWinograd {
+            winogradBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+            return
+        }
         if isDepthwise {
             depthwiseBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
             return

@@ -38,15 +38,15 @@ final class ConvolutionTests: XCTestCase {
     /// and Winograd paths all meet the same references.
     private func withEveryTuning(_ body: () -> Void) {
         body()
-        let saved = (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget,
+        let saved = (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget,
                      Parallel.minimumWork, Gemm.threadCount)
         defer {
-            (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget,
+            (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget,
              Parallel.minimumWork, Gemm.threadCount) = saved
         }
-        (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradMinimumChannels, Parallel.minimumWork, Gemm.threadCount) = (1, .max, 0, 2)
+        (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 2)
         body()
-        (ConvolutionPlan.winogradMinimumChannels, ConvolutionPlan.winogradBudget) = (1, 1)
+        (ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget) = (.always, 1)
         body()
     }
 

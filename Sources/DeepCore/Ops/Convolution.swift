@@ -7,7 +7,8 @@
 // The lowered matrix is built for a band of output rows at a time, sized to stay in L2; a 1×1
 // stride-1 unpadded convolution multiplies the input itself. Images are split among threads,
 // each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin products
-// (and parallelises the lowering). Groups with one input channel (depthwise) use direct loops.
+// (and parallelises the lowering). Groups with one input channel (depthwise) use direct loops,
+// and 3×3 stride-1 convolutions with enough channels Winograd F(2×2, 3×3) (ConvolutionWinograd).
 // A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
 // same plan with forward and input gradient swapped.
 
@@ -39,12 +40,14 @@ struct ConvolutionPlan {
     /// Bytes of lowered matrix per thread that keep it, the weights and the output band in L2.
     nonisolated(unsafe) static var loweredBudget = 1 << 20
 
-    /// Output rows per band of the lowered matrix.
+    /// Output rows per band of the lowered matrix: within the budget, bands of near-equal size.
     var rowsPerBand: Int {
         let g = geometry
         if g.isPointwise { return g.outputHeight }
         let rowBytes = g.loweredRows * g.outputWidth * MemoryLayout<Float>.stride
-        return Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+        let most = Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+        let bands = (g.outputHeight + most - 1) / most
+        return (g.outputHeight + bands - 1) / bands
     }
 
     /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.

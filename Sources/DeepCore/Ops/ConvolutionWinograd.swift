@@ -5,21 +5,40 @@
 // Images are split among threads as on the im2col path.
 
 extension ConvolutionPlan {
-    /// Channels (input and output) from which a 3×3 stride-1 convolution takes the Winograd
-    /// path: with few channels the transforms cost more than the multiplications they save.
-    nonisolated(unsafe) static var winogradMinimumChannels = 16
+    /// When 3×3 stride-1 convolutions take the Winograd path.
+    enum WinogradPolicy {
+        /// When it pays: at least 16 input and output channels and a plane large enough that the
+        /// 16 products per 2×2 tile (tiles rounded up to rows of four) cost at most 70 % of the 9
+        /// per output position of im2col; with fewer channels the transforms cost more than the
+        /// multiplications they save.
+        case automatic
+        /// Never (tests compare the two paths).
+        case never
+        /// Whenever the shape allows it (tests).
+        case always
+    }
+
+    nonisolated(unsafe) static var winogradPolicy = WinogradPolicy.automatic
 
     /// Bytes of transformed input and products per thread.
     nonisolated(unsafe) static var winogradBudget = 2 << 20
 
-    /// Whether this convolution runs as Winograd F(2×2, 3×3).
+    /// Whether this convolution runs as Winograd F(2×2, 3×3): the shape must be a 3×3 stride-1
+    /// undilated ungrouped convolution, and ``winogradPolicy`` must choose it.
     var usesWinograd: Bool {
         let g = geometry
-        return groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
+        guard groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
             && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
             && g.outputHeight == g.inputHeight + 2 * g.paddingHeight - 2
             && g.outputWidth == g.inputWidth + 2 * g.paddingWidth - 2
-            && g.channels >= Self.winogradMinimumChannels && outputChannelsPerGroup >= Self.winogradMinimumChannels
+        else { return false }
+        switch Self.winogradPolicy {
+        case .never: return false
+        case .always: return true
+        case .automatic:
+            return g.channels >= 16 && outputChannelsPerGroup >= 16
+                && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7
+        }
     }
 
     private var tiles: WinogradTiles {

@@ -37,6 +37,13 @@ struct ConvolutionPlan {
     /// Whether groups have one input channel and so run the direct loops instead of GEMMs.
     var isDepthwise: Bool { geometry.channels == 1 && !geometry.isPointwise }
 
+    /// Chunks the batch is cut into for the threads (see ``Parallel``): a count fixed by the
+    /// shape, so that per-chunk partial sums of `accumulator` floats, added in chunk order, give
+    /// the same result on any run; at most 8, and fewer when the partial sums would pass 32 MB.
+    func imageChunks(accumulator: Int) -> Int {
+        Swift.min(batch, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, accumulator * MemoryLayout<Float>.stride))))
+    }
+
     /// Bytes of lowered matrix per thread that keep it, the weights and the output band in L2.
     nonisolated(unsafe) static var loweredBudget = 1 << 20
 
@@ -68,7 +75,7 @@ struct ConvolutionPlan {
             plane.update(repeating: bias?[channel] ?? 0, count: P)
         }
         if isDepthwise {
-            Parallel.forEachChunk(count: batch * outputChannels, workers: Parallel.workers(items: batch * outputChannels, work: work)) { _, planes in
+            Parallel.forEach(count: batch * outputChannels, work: work) { planes in
                 for plane in planes {
                     let (n, co) = plane.quotientAndRemainder(dividingBy: outputChannels)
                     fill(y + plane * P, co)
@@ -80,7 +87,7 @@ struct ConvolutionPlan {
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
-        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+        Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
             for n in images {
                 let yn = y + n * outputImage
@@ -132,12 +139,13 @@ struct ConvolutionPlan {
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
-        // Worker 0 accumulates into dw, the others into partial sums added at the end.
-        let partials = dw != nil && workers > 1 ? TensorStorage(count: (workers - 1) * weightCount, repeating: 0) : nil
+        // Chunk 0 of the batch accumulates into dw, the others into partial sums added in order.
+        let chunks = imageChunks(accumulator: dw == nil ? 0 : weightCount)
+        let partials = dw != nil && chunks > 1 ? TensorStorage(count: (chunks - 1) * weightCount, repeating: 0) : nil
         dw?.update(repeating: 0, count: weightCount)
-        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+        Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
-            let dwWorker = worker == 0 ? dw : partials.map { $0.pointer + (worker - 1) * weightCount }
+            let dwWorker = chunk == 0 ? dw : partials.map { $0.pointer + (chunk - 1) * weightCount }
             for n in images {
                 if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
                 for group in 0..<groups {
@@ -167,7 +175,7 @@ struct ConvolutionPlan {
             }
         }
         if let dw, let partials {
-            for i in 0..<(workers - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
+            for i in 0..<(chunks - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
         }
     }
 
@@ -179,7 +187,7 @@ struct ConvolutionPlan {
         if let dx, let weight {
             // One task per input plane (n, c): it gathers from the group's M output planes.
             let items = batch * inputChannels
-            Parallel.forEachChunk(count: items, workers: Parallel.workers(items: items, work: work)) { _, planes in
+            Parallel.forEach(count: items, work: work) { planes in
                 for plane in planes {
                     let (n, c) = plane.quotientAndRemainder(dividingBy: inputChannels)
                     let target = dx + plane * g.inputPlane
@@ -192,7 +200,7 @@ struct ConvolutionPlan {
         }
         if let dw, let x {
             // One task per output channel: it sums over the batch.
-            Parallel.forEachChunk(count: outputChannels, workers: Parallel.workers(items: outputChannels, work: work)) { _, channels in
+            Parallel.forEach(count: outputChannels, work: work) { channels in
                 for co in channels {
                     (dw + co * K).update(repeating: 0, count: K)
                     for n in 0..<batch {

@@ -88,7 +88,7 @@ extension ConvolutionPlan {
         Winograd.transformWeights(weight, outputChannels: k, channels: c, into: u.pointer)
         let workers = Parallel.workers(items: batch, work: work)
         withWinogradScratch(workers: workers) { scratchOf in
-            Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+            Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
                 let s = scratchOf(worker)
                 forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
                     for (r, unit) in rows.enumerated() {
@@ -120,10 +120,11 @@ extension ConvolutionPlan {
             return u
         }
         let workers = Parallel.workers(items: batch, work: work)
-        // Each worker sums its dU; they are added and transformed back at the end.
-        let du = dw == nil ? nil : TensorStorage(count: workers * uSize, repeating: 0)
+        // Each chunk of the batch sums its dU; they are added in order and transformed back.
+        let chunks = imageChunks(accumulator: dw == nil ? 0 : uSize)
+        let du = dw == nil ? nil : TensorStorage(count: chunks * uSize, repeating: 0)
         withWinogradScratch(workers: workers) { scratchOf in
-            Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+            Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
                 let s = scratchOf(worker), cols = t.tilesPerRow
                 if let dx { (dx + images.lowerBound * inputImage).update(repeating: 0, count: images.count * inputImage) }
                 forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
@@ -140,7 +141,7 @@ extension ConvolutionPlan {
                             Gemm.multiply(m: k, n: c, k: n,
                                           a: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
                                           b: s.v + xi * c * s.ld, Gemm.Operand(transposed: true, leadingDimension: s.ld),
-                                          beta: 1, c: du.pointer + worker * uSize + xi * k * c, ldc: c)
+                                          beta: 1, c: du.pointer + chunk * uSize + xi * k * c, ldc: c)
                         }
                     }
                     if let dx, let u {
@@ -162,8 +163,8 @@ extension ConvolutionPlan {
         }
         if let dw, let du {
             let total = du.pointer
-            for w in 1..<Swift.max(1, workers) {
-                for i in 0..<uSize { total[i] += total[w * uSize + i] }
+            for chunk in 1..<Swift.max(1, chunks) {
+                for i in 0..<uSize { total[i] += total[chunk * uSize + i] }
             }
             Winograd.transformWeightGradient(total, outputChannels: k, channels: c, into: dw)
         }

@@ -140,7 +140,7 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mo
     let planes = x.shape[0] * x.shape[1], inPlane = input[0] * input[1], outPlane = output[0] * output[1]
     let work = planes * outPlane * rows.taps * columns.taps
     let forEachPlane = { (body: (Int) -> Void) in
-        Parallel.forEachChunk(count: planes, workers: Parallel.workers(items: planes, work: work)) { _, range in
+        Parallel.forEach(count: planes, work: work) { range in
             for p in range { body(p) }
         }
     }

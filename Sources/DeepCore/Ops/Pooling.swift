@@ -102,7 +102,7 @@ enum PoolingKernel {
 
 /// Runs `body(plane)` for `count` planes, split among threads when the work is large.
 private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
-    Parallel.forEachChunk(count: count, workers: Parallel.workers(items: count, work: work)) { _, planes in
+    Parallel.forEach(count: count, work: work) { planes in
         for plane in planes { body(plane) }
     }
 }

@@ -168,4 +168,38 @@ final class ConvolutionTests: XCTestCase {
             assertClose(gw, gwSum, atol: 1e-3)
         }
     }
+
+    /// The message a shape check throws, or nil when it passes.
+    private func failure(_ body: () throws -> Any) -> String? {
+        do { _ = try body(); return nil } catch { return "\(error)" }
+    }
+
+    func testShapeErrorsNameTheOpAndShapes() {
+        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [2, 6, 5, 5], weight: [8, 2, 3, 3], stride: [1, 1],
+                                                     padding: [0, 0], dilation: [1, 1], groups: 4) },
+                       "conv2d: input channels 6 of x [2, 6, 5, 5] are not divisible by groups 4")
+        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [2, 8, 5, 5], weight: [8, 4, 3, 3], stride: [1, 1],
+                                                     padding: [0, 0], dilation: [1, 1], groups: 4) },
+                       "conv2d: weight [8, 4, 3, 3] takes 4 channels per group × 4 groups = 16 input channels, x [2, 8, 5, 5] has 8")
+        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [1, 3, 4, 4], weight: [2, 3, 3, 3], stride: [1, 1],
+                                                     padding: [0, 0], dilation: [2, 2], groups: 1) },
+                       "conv2d: kernel [3, 3] with dilation [2, 2] is larger than the input [4, 4] padded by [0, 0] (x [1, 3, 4, 4], weight [2, 3, 3, 3])")
+        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv1d", input: [1, 3, 4], weight: [2, 3, 6], stride: [1],
+                                                     padding: [0], dilation: [1], groups: 1) },
+                       "conv1d: kernel [6] with dilation [1] is larger than the input [4] padded by [0] (x [1, 3, 4], weight [2, 3, 6])")
+        XCTAssertEqual(failure { try ConvolutionPlan(transposedOp: "convTranspose2d", input: [1, 4, 3, 3], weight: [3, 2, 3, 3], stride: [2, 2],
+                                                     padding: [0, 0], outputPadding: [0, 0], dilation: [1, 1], groups: 1) },
+                       "convTranspose2d: weight [3, 2, 3, 3] takes 3 input channels, x [1, 4, 3, 3] has 4")
+        XCTAssertEqual(failure { try ConvolutionPlan(transposedOp: "convTranspose2d", input: [1, 4, 3, 3], weight: [4, 2, 3, 3], stride: [2, 2],
+                                                     padding: [0, 0], outputPadding: [2, 0], dilation: [1, 1], groups: 1) },
+                       "convTranspose2d: outputPadding [2, 0] must be smaller than stride [2, 2] or dilation [1, 1]")
+        XCTAssertEqual(failure { try slidingWindows([1, 2, 5, 5], op: "maxPool2d", kernelSize: [2, 2], stride: nil, padding: [2, 0],
+                                                    dilation: [1, 1], ceilMode: false) },
+                       "maxPool2d: padding [2, 0] should be at most half of kernelSize [2, 2]")
+        XCTAssertEqual(failure { try slidingWindows([1, 2, 3, 3], op: "avgPool2d", kernelSize: [4, 4], stride: nil, padding: [0, 0],
+                                                    dilation: [1, 1], ceilMode: false) },
+                       "avgPool2d: kernelSize [4, 4] with dilation [1, 1] is larger than the input [3, 3] padded by [0, 0] (x [1, 2, 3, 3])")
+        XCTAssertNil(failure { try ConvolutionPlan(op: "conv2d", input: [2, 8, 5, 5], weight: [8, 2, 3, 3], stride: [1, 1],
+                                                   padding: [1, 1], dilation: [1, 1], groups: 4) })
+    }
 }

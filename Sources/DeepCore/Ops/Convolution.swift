@@ -236,38 +236,55 @@ extension Tensor {
 extension ConvolutionPlan {
     /// Plans a convolution of an input of shape `input`, (N, C, H, W) or (N, C, L), with a weight
     /// of shape (C', C/groups, kH, kW) or (C', C/groups, k); `stride`, `padding` and `dilation`
-    /// have one entry per spatial axis. Stops with a message naming `op` and the shapes when
-    /// they do not fit together.
-    init(op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int) {
+    /// have one entry per spatial axis. Throws a ``ShapeCheckFailure`` naming `op` and the shapes
+    /// when they do not fit together.
+    init(op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int) throws {
         let axes = input.count - 2
-        precondition(axes == 1 || axes == 2, "\(op): x of shape \(input) should have rank 3 (N, C, L) or 4 (N, C, H, W)")
-        precondition(weight.count == input.count,
-                     "\(op): weight of shape \(weight) should have rank \(input.count) like x of shape \(input)")
-        precondition(stride.count == axes && padding.count == axes && dilation.count == axes,
-                     "\(op): stride \(stride), padding \(padding) and dilation \(dilation) need \(axes) entries each")
-        precondition(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
-                     "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
-        precondition(groups > 0, "\(op): groups \(groups) must be positive")
+        try ShapeCheckFailure.require(axes == 1 || axes == 2, "\(op): x of shape \(input) should have rank 3 (N, C, L) or 4 (N, C, H, W)")
+        try ShapeCheckFailure.require(weight.count == input.count,
+            "\(op): weight of shape \(weight) should have rank \(input.count) like x of shape \(input)")
+        try ShapeCheckFailure.require(stride.count == axes && padding.count == axes && dilation.count == axes,
+            "\(op): stride \(stride), padding \(padding) and dilation \(dilation) need \(axes) entries each")
+        try ShapeCheckFailure.require(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
+            "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
+        try ShapeCheckFailure.require(groups > 0, "\(op): groups \(groups) must be positive")
         let (channels, outChannels) = (input[1], weight[0])
-        precondition(channels % groups == 0,
-                     "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
-        precondition(outChannels % groups == 0,
-                     "\(op): output channels \(outChannels) of weight \(weight) are not divisible by groups \(groups)")
-        precondition(weight[1] * groups == channels,
-                     "\(op): weight \(weight) takes \(weight[1]) channels per group × \(groups) groups = \(weight[1] * groups) input channels, x \(input) has \(channels)")
+        try ShapeCheckFailure.require(channels % groups == 0,
+            "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
+        try ShapeCheckFailure.require(outChannels % groups == 0,
+            "\(op): output channels \(outChannels) of weight \(weight) are not divisible by groups \(groups)")
+        try ShapeCheckFailure.require(weight[1] * groups == channels,
+            "\(op): weight \(weight) takes \(weight[1]) channels per group × \(groups) groups = \(weight[1] * groups) input channels, x \(input) has \(channels)")
         // A 1-D convolution is a 2-D one over a height of 1.
         func spatial(_ values: [Int], _ unit: Int) -> [Int] { axes == 1 ? [unit] + values : values }
         let size = spatial(Array(input[2...]), 1), kernel = spatial(Array(weight[2...]), 1)
         let s = spatial(stride, 1), p = spatial(padding, 0), d = spatial(dilation, 1)
         let out = (0..<2).map { ConvGeometry.outputSize(input: size[$0], kernel: kernel[$0], stride: s[$0], padding: p[$0], dilation: d[$0]) }
-        precondition(out.allSatisfy { $0 > 0 },
-                     "\(op): kernel \(Array(weight[2...])) with dilation \(dilation) is larger than the input \(Array(input[2...])) padded by \(padding) (x \(input), weight \(weight))")
+        try ShapeCheckFailure.require(out.allSatisfy { $0 > 0 },
+            "\(op): kernel \(Array(weight[2...])) with dilation \(dilation) is larger than the input \(Array(input[2...])) padded by \(padding) (x \(input), weight \(weight))")
         self.init(batch: input[0], groups: groups,
                   geometry: ConvGeometry(channels: channels / groups, inputHeight: size[0], inputWidth: size[1],
                                          kernelHeight: kernel[0], kernelWidth: kernel[1],
                                          strideHeight: s[0], strideWidth: s[1], paddingHeight: p[0], paddingWidth: p[1],
                                          dilationHeight: d[0], dilationWidth: d[1], outputHeight: out[0], outputWidth: out[1]),
                   outputChannelsPerGroup: outChannels / groups)
+    }
+}
+
+/// A shape or setting that does not fit an op; its description names the op and the shapes.
+/// Ops check their arguments in throwing functions, so that tests can read the messages, and
+/// stop with the message: a mismatch is a programming error.
+struct ShapeCheckFailure: Error, CustomStringConvertible {
+    let description: String
+
+    /// Throws `message` unless `condition` holds.
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ShapeCheckFailure(description: message()) }
+    }
+
+    /// The value of `body`, or a stop with the message of its failure.
+    static func stopping<T>(_ body: () throws -> T) -> T {
+        do { return try body() } catch { preconditionFailure("\(error)") }
     }
 }
 
@@ -329,8 +346,10 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
                    dilation: [Int] = [1, 1], groups: Int = 1) -> Tensor {
     precondition(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)")
-    let plan = ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
-                               padding: padding, dilation: dilation, groups: groups)
+    let plan = ShapeCheckFailure.stopping {
+        try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
+                            padding: padding, dilation: dilation, groups: groups)
+    }
     return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
 }
 
@@ -363,8 +382,10 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
 public func conv1d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
                    dilation: Int = 1, groups: Int = 1) -> Tensor {
     precondition(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)")
-    let plan = ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
-                               padding: [padding], dilation: [dilation], groups: groups)
+    let plan = ShapeCheckFailure.stopping {
+        try ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
+                            padding: [padding], dilation: [dilation], groups: groups)
+    }
     return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d")
         .squeezed(axis: 2)
 }

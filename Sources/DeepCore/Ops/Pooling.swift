@@ -179,21 +179,22 @@ private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis
     }
 }
 
-/// The sliding windows of a 2-D pooling along height and width, after checking the settings.
-private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
-                            dilation: [Int], ceilMode: Bool) -> (PoolingAxis, PoolingAxis) {
+/// The sliding windows of a 2-D pooling of an (N, C, H, W) tensor of `shape` along height and
+/// width; throws a ``ShapeCheckFailure`` naming `op` when the settings do not fit.
+func slidingWindows(_ shape: [Int], op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
+                    dilation: [Int], ceilMode: Bool) throws -> (PoolingAxis, PoolingAxis) {
     let stride = stride ?? kernelSize
-    precondition([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
-    precondition(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
-    precondition((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
-                 "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
-    let size = Array(x.shape.suffix(2))
-    let axes = (0..<2).map { a -> PoolingAxis in
+    try ShapeCheckFailure.require([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
+        "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
+    try ShapeCheckFailure.require(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
+        "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
+    try ShapeCheckFailure.require((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
+        "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
+    let size = Array(shape.suffix(2))
+    let axes = try (0..<2).map { a -> PoolingAxis in
         let out = ConvGeometry.outputSize(input: size[a], kernel: kernelSize[a], stride: stride[a], padding: padding[a],
                                           dilation: dilation[a], ceilMode: ceilMode)
-        precondition(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(x.shape))")
+        try ShapeCheckFailure.require(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(shape))")
         return PoolingAxis(input: size[a], output: out, kernel: kernelSize[a], stride: stride[a], padding: padding[a], dilation: dilation[a])
     }
     return (axes[0], axes[1])
@@ -217,8 +218,10 @@ private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: 
 public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
                       dilation: [Int] = [1, 1], ceilMode: Bool = false) -> Tensor {
     let (x4, restore) = batched(x, op: "maxPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: dilation, ceilMode: ceilMode)
+    let (rows, columns) = ShapeCheckFailure.stopping {
+        try slidingWindows(x4.shape, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: dilation, ceilMode: ceilMode)
+    }
     return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d"))
 }
 
@@ -251,8 +254,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                       ceilMode: Bool = false, countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
     precondition(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
     let (x4, restore) = batched(x, op: "avgPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: [1, 1], ceilMode: ceilMode)
+    let (rows, columns) = ShapeCheckFailure.stopping {
+        try slidingWindows(x4.shape, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: [1, 1], ceilMode: ceilMode)
+    }
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: countIncludePad,
                                   divisorOverride: divisorOverride, op: "avgPool2d"))
 }

@@ -239,7 +239,7 @@ public func maxPool2d(_ x: Tensor, kernelSize: Int, stride: Int? = nil, padding:
 ///
 ///     avgPool2d(x, kernelSize: [3, 3], stride: [2, 2], padding: [1, 1])   // (N, C, H, W) → (N, C, H', W')
 ///
-/// Output size as in ``maxPool2d(_:kernelSize:stride:padding:dilation:ceilMode:)-([Int],_,_,_,_)`` with dilation 1.
+/// Output size as in `maxPool2d`, with dilation 1.
 /// - Parameters:
 ///   - x: (N, C, H, W) or (C, H, W).
 ///   - kernelSize: window (kH, kW).
@@ -303,7 +303,7 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Int) -> Tensor {
 }
 
 /// Adaptive 2-D max pooling (PyTorch's `adaptive_max_pool2d`): the maximum over the bins of
-/// ``adaptiveAvgPool2d(_:outputSize:)-([Int])``; the gradient goes to the (first) maximal element.
+/// `adaptiveAvgPool2d`; the gradient goes to the (first) maximal element.
 ///
 ///     adaptiveMaxPool2d(x, outputSize: [7, 7])   // (N, C, H, W) → (N, C, 7, 7)
 /// - Parameters:

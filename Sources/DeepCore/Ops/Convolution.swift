@@ -7,7 +7,7 @@
 // The lowered matrix is built for a band of output rows at a time, sized to stay in L2; a 1×1
 // stride-1 unpadded convolution multiplies the input itself. Images are split among threads,
 // each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin products
-// (and parallelises the lowering). Groups with one input channel (depthwise) use direct loops,
+// (and parallelises the lowering). Depthwise groups (one input channel) use direct loops,
 // and 3×3 stride-1 convolutions with enough channels Winograd F(2×2, 3×3) (ConvolutionWinograd).
 // A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
 // same plan with forward and input gradient swapped.
@@ -34,8 +34,10 @@ struct ConvolutionPlan {
     /// Multiply-adds of the forward pass (each gradient costs the same).
     var work: Int { batch * outputChannels * geometry.outputPlane * geometry.loweredRows }
 
-    /// Whether groups have one input channel and so run the direct loops instead of GEMMs.
-    var isDepthwise: Bool { geometry.channels == 1 && !geometry.isPointwise }
+    /// Whether the groups are depthwise (one input channel, at most two output channels) and so
+    /// run the direct loops: a GEMM with one or two rows is slower than them. With more output
+    /// channels per input channel (a first layer on grey images) im2col and GEMM win.
+    var isDepthwise: Bool { geometry.channels == 1 && outputChannelsPerGroup <= 2 && !geometry.isPointwise }
 
     /// Chunks the batch is cut into for the threads (see ``Parallel``): a count fixed by the
     /// shape, so that per-chunk partial sums of `accumulator` floats, added in chunk order, give
@@ -223,9 +225,12 @@ extension Tensor {
             let src = c.storage.pointer + c.offset
             for n in 0..<shape[0] {
                 for ch in 0..<channels {
+                    // Four partial sums, so that the loop runs four lanes wide.
                     let p = src + (n * channels + ch) * plane
-                    var s: Float = 0
-                    for i in 0..<plane { s += p[i] }
+                    var lanes = SIMD4<Float>(), i = 0
+                    while i + 4 <= plane { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self); i += 4 }
+                    var s = lanes.sum()
+                    while i < plane { s += p[i]; i += 1 }
                     out[ch] += s
                 }
             }

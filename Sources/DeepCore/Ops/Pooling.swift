@@ -45,27 +45,43 @@ struct PoolingAxis {
 
 /// Window loops over one H×W plane.
 enum PoolingKernel {
-    /// Maximum of each window, and the flat index in the plane of the first maximal element (a
-    /// NaN counts as maximal, so it propagates).
+    /// Maximum of each window, and, when `indices` is given, the flat index in the plane of its
+    /// first maximal element (a NaN counts as maximal, so it propagates).
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
     static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
-        var o = 0
-        for rowRange in rows.ranges {
-            for columnRange in columns.ranges {
-                // An empty window (none of its taps inside the input) gives -∞ and index -1.
-                var best = -Float.infinity
-                var index = rowRange.isEmpty || columnRange.isEmpty ? -1 : rowRange.lowerBound * width + columnRange.lowerBound
-                for ih in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: rows.step) {
-                    for iw in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: columns.step) {
-                        let v = x[ih * width + iw]
-                        if v > best || v.isNaN { best = v; index = ih * width + iw }
+                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        let (rowStep, columnStep, outW) = (rows.step, columns.step, columns.outputSize)
+        rows.ranges.withUnsafeBufferPointer { rowRanges in
+            columns.ranges.withUnsafeBufferPointer { columnRanges in
+                for (oh, r) in rowRanges.enumerated() {
+                    for (ow, c) in columnRanges.enumerated() {
+                        var best = -Float.infinity
+                        if let indices {
+                            // An empty window (no tap inside the input) gives -∞ and index -1.
+                            var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
+                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
+                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
+                                    let v = x[ih * width + iw]
+                                    if v > best || v.isNaN { best = v; index = ih * width + iw }
+                                }
+                            }
+                            indices[oh * outW + ow] = Int32(index)
+                        } else {
+                            // Without indices the maximum needs no branch (NaN tracked apart).
+                            var sawNaN = false
+                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
+                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
+                                    let v = x[ih * width + iw]
+                                    best = v > best ? v : best
+                                    sawNaN = sawNaN || v.isNaN
+                                }
+                            }
+                            if sawNaN { best = .nan }
+                        }
+                        y[oh * outW + ow] = best
                     }
                 }
-                y[o] = best
-                indices[o] = Int32(index)
-                o += 1
             }
         }
     }
@@ -121,13 +137,15 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
     let y = Tensor.uninitialized([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize])
-    var indices = [Int32](repeating: 0, count: planes * outPlane)
+    // The positions of the maxima, kept for the pullback only when one will run.
+    let recording = GradMode.isEnabled && x.requiresGrad
+    var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
     let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
     indices.withUnsafeMutableBufferPointer { idx in
-        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress!)
+        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress)
         forEachPlane(count: planes, work: work) { p in
             PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
-                                     into: dst + p * outPlane, indices: positions + p * outPlane)
+                                     into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
         }
     }
     let inputShape = x.shape

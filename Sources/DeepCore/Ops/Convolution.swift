@@ -147,7 +147,7 @@ struct ConvolutionPlan {
         dw?.update(repeating: 0, count: weightCount)
         Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
-            let dwWorker = chunk == 0 ? dw : partials.map { $0.pointer + (chunk - 1) * weightCount }
+            let dwChunk = chunk == 0 ? dw : partials.map { $0.pointer + (chunk - 1) * weightCount }
             for n in images {
                 if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
                 for group in 0..<groups {
@@ -156,12 +156,12 @@ struct ConvolutionPlan {
                         let rows = start..<Swift.min(start + bandRows, g.outputHeight)
                         let columns = rows.count * g.outputWidth
                         let dyBand = dy + n * outputImage + group * M * P + start * g.outputWidth
-                        if let x, let dwWorker {
+                        if let x, let dwChunk {
                             let (lowered, ld) = lowering(x + offset, rows: rows, into: col)
                             Gemm.multiply(m: M, n: K, k: columns,
                                           a: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
                                           b: lowered, Gemm.Operand(transposed: true, leadingDimension: ld),
-                                          beta: 1, c: dwWorker + group * weightGroup, ldc: K)
+                                          beta: 1, c: dwChunk + group * weightGroup, ldc: K)
                         }
                         if let weight, let dx {
                             // dcol = W_gᵀ · dy_band, straight into dx when the lowering is the identity.

@@ -202,4 +202,25 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertNil(failure { try ConvolutionPlan(op: "conv2d", input: [2, 8, 5, 5], weight: [8, 2, 3, 3], stride: [1, 1],
                                                    padding: [1, 1], dilation: [1, 1], groups: 4) })
     }
+
+    /// Winograd's transforms add a little rounding; with many channels it stays near im2col's.
+    func testWinogradAgreesWithIm2colWithManyChannels() {
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.randn([2, 192, 6, 7], generator: &rng), w = Tensor.randn([24, 192, 3, 3], generator: &rng)
+        let v = Tensor.randn([2, 24, 6, 7], generator: &rng)
+        func run(_ policy: ConvolutionPlan.WinogradPolicy) -> [Tensor] {
+            let saved = ConvolutionPlan.winogradPolicy
+            defer { ConvolutionPlan.winogradPolicy = saved }
+            ConvolutionPlan.winogradPolicy = policy
+            x.grad = nil; w.grad = nil; x.requiresGrad = true; w.requiresGrad = true
+            let y = conv2d(x, w, padding: 1)
+            (y * v).sum().backward()
+            return [y, x.grad!, w.grad!]
+        }
+        for (a, b) in zip(run(.always), run(.never)) {
+            let scale = b.scalars.map(abs).max()!
+            assertClose(a, b, atol: 2e-6 * scale, rtol: 0)
+        }
+    }
 }
+

@@ -204,22 +204,28 @@ final class ConvolutionTests: XCTestCase {
     }
 
     /// Winograd's transforms add a little rounding; with many channels it stays near im2col's.
+    /// Its backward reads the output gradient with any strides: contiguous, broadcast (the
+    /// gradient of a sum) and permuted.
     func testWinogradAgreesWithIm2colWithManyChannels() {
         var rng = RandomGenerator(seed: 8)
         let x = Tensor.randn([2, 192, 6, 7], generator: &rng), w = Tensor.randn([24, 192, 3, 3], generator: &rng)
-        let v = Tensor.randn([2, 24, 6, 7], generator: &rng)
-        func run(_ policy: ConvolutionPlan.WinogradPolicy) -> [Tensor] {
-            let saved = ConvolutionPlan.winogradPolicy
-            defer { ConvolutionPlan.winogradPolicy = saved }
-            ConvolutionPlan.winogradPolicy = policy
-            x.grad = nil; w.grad = nil; x.requiresGrad = true; w.requiresGrad = true
-            let y = conv2d(x, w, padding: 1)
-            (y * v).sum().backward()
-            return [y, x.grad!, w.grad!]
-        }
-        for (a, b) in zip(run(.always), run(.never)) {
-            let scale = b.scalars.map(abs).max()!
-            assertClose(a, b, atol: 2e-6 * scale, rtol: 0)
+        let b = Tensor.randn([24], generator: &rng)
+        let v = Tensor.randn([2, 24, 6, 7], generator: &rng), vp = Tensor.randn([2, 6, 7, 24], generator: &rng)
+        let losses: [(Tensor) -> Tensor] = [{ ($0 * v).sum() }, { $0.sum() }, { ($0.permuted([0, 2, 3, 1]) * vp).sum() }]
+        for loss in losses {
+            func run(_ policy: ConvolutionPlan.WinogradPolicy) -> [Tensor] {
+                let saved = ConvolutionPlan.winogradPolicy
+                defer { ConvolutionPlan.winogradPolicy = saved }
+                ConvolutionPlan.winogradPolicy = policy
+                for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
+                let y = conv2d(x, w, bias: b, padding: 1)
+                loss(y).backward()
+                return [y, x.grad!, w.grad!, b.grad!]
+            }
+            for (a, e) in zip(run(.always), run(.never)) {
+                let scale = e.scalars.map(abs).max()!
+                assertClose(a, e, atol: 2e-6 * scale, rtol: 0)
+            }
         }
     }
 }

@@ -56,15 +56,42 @@ private typealias Lanes = SIMD4<Float>
     (Lanes(even[0], odd[0], even[1], odd[1]), Lanes(even[2], odd[2], even[3], odd[3]))
 }
 
-/// Copies `count` floats (or none when `src` is nil) into `row` at `offset`, zeroing the other
-/// `length − count` positions.
+/// Copies `count` floats `step` apart (or none when `src` is nil) into `row` at `offset`, zeroing
+/// the other `length − count` positions.
 @inline(__always) private func fillRow(_ row: UnsafeMutablePointer<Float>, length: Int, from src: UnsafePointer<Float>?,
-                                       count: Int, offset: Int) {
+                                       count: Int, step: Int = 1, offset: Int) {
     guard let src else { row.update(repeating: 0, count: length); return }
     let n = Swift.max(0, Swift.min(count, length - offset))
     row.update(repeating: 0, count: offset)
-    (row + offset).update(from: src, count: n)
+    if step == 1 {
+        (row + offset).update(from: src, count: n)
+    } else {
+        for i in 0..<n { row[offset + i] = src[i * step] }
+    }
     (row + offset + n).update(repeating: 0, count: length - offset - n)
+}
+
+/// A batch of (C, H, W) images anywhere in memory: the first element and the step along each
+/// axis, so that a broadcast or permuted gradient is read without a contiguous copy.
+struct StridedImages {
+    var base: UnsafePointer<Float>
+    var image: Int, channel: Int, row: Int, column: Int
+
+    /// A contiguous batch of (C, H, W) images.
+    init(contiguous base: UnsafePointer<Float>, channels: Int, height: Int, width: Int) {
+        (self.base, image, channel, row, column) = (base, channels * height * width, height * width, width, 1)
+    }
+
+    /// The elements of a 4-D tensor, which must stay alive while they are read.
+    init(_ t: Tensor) {
+        precondition(t.rank == 4, "StridedImages: tensor of shape \(t.shape) is not 4-D")
+        (base, image, channel, row, column) = (UnsafePointer(t.storage.pointer + t.offset), t.strides[0], t.strides[1], t.strides[2], t.strides[3])
+    }
+
+    /// The first element of row `h` of channel `c` of image `n`.
+    @inline(__always) func row(_ n: Int, _ c: Int, _ h: Int) -> UnsafePointer<Float> {
+        base + n * image + c * channel + h * row
+    }
 }
 
 /// A chunk of tile rows: the (image, tile row) pairs `units.lowerBound + r` for r < units.count,
@@ -247,20 +274,20 @@ enum Winograd {
     /// dM = A dY Aᵀ for the tiles of a chunk (the adjoint of ``transformOutput``; positions past
     /// H' × W' count as zero).
     ///
-    /// - Parameters: dy: images of C' planes H' × W', `outputImage` floats apart; dm: (16, C', ld);
+    /// - Parameters: dy: images of C' planes H' × W', any strides; dm: (16, C', ld);
     ///   scratch: `t.scratchSize(ld:)`.
-    static func transformOutputGradient(_ dy: UnsafePointer<Float>, outputImage: Int, outputChannels: Int,
+    static func transformOutputGradient(_ dy: StridedImages, outputChannels: Int,
                                         _ t: WinogradTiles, _ chunk: WinogradChunk, into dm: UnsafeMutablePointer<Float>,
                                         ld: Int, scratch: UnsafeMutablePointer<Float>) {
-        let n = t.tilesPerRow, tiles = chunk.units.count * n, plane = t.outputHeight * t.outputWidth, xi = outputChannels * ld
+        let n = t.tilesPerRow, tiles = chunk.units.count * n, xi = outputChannels * ld
         let g = scratch, row = scratch + 8 * ld     // g: G00, G01, G10, G11 (dY by row, column parity) at k·ld
         for co in 0..<outputChannels {
             for r in 0..<chunk.units.count {
-                let th = chunk.tileRow(r), image = dy + chunk.image(r) * outputImage + co * plane
+                let th = chunk.tileRow(r)
                 for k in 0..<2 {
                     let inside = 2 * th + k < t.outputHeight
-                    fillRow(row, length: t.rowLength, from: inside ? image + (2 * th + k) * t.outputWidth : nil,
-                            count: t.outputWidth, offset: 0)
+                    fillRow(row, length: t.rowLength, from: inside ? dy.row(chunk.image(r), co, 2 * th + k) : nil,
+                            count: t.outputWidth, step: dy.column, offset: 0)
                     let (even, odd) = (g + 2 * k * ld + r * n, g + (2 * k + 1) * ld + r * n)
                     for tw in stride(from: 0, to: n, by: 4) {
                         let (e, o) = split(load(row + 2 * tw), load(row + 2 * tw + 4))

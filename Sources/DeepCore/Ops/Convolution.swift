@@ -130,7 +130,8 @@ struct ConvolutionPlan {
                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         precondition((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
         if usesWinograd {
-            winogradBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+            let images = StridedImages(contiguous: dy, channels: outputChannels, height: geometry.outputHeight, width: geometry.outputWidth)
+            winogradBackward(outputGradient: images, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
             return
         }
         if isDepthwise {
@@ -219,7 +220,8 @@ extension Tensor {
     /// Per-channel sums of an (N, C, ...) tensor, a (C) tensor: the gradient of a bias added to
     /// every position of every image.
     func channelSums() -> Tensor {
-        let c = contiguous(), channels = shape[1], plane = count / Swift.max(1, shape[0] * channels)
+        guard isContiguous else { return sum(axes: [0] + Array(2..<rank)) }
+        let c = self, channels = shape[1], plane = count / Swift.max(1, shape[0] * channels)
         return Tensor.make(shape: [channels]) { out in
             out.update(repeating: 0)
             let src = c.storage.pointer + c.offset
@@ -319,13 +321,19 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
     return y.recording(op, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { grad in
-        let dy = grad.contiguous()
+        // The Winograd path reads any strides; the GEMMs of the others need rows in place.
+        let dy = plan.usesWinograd ? grad : grad.contiguous()
         let dx = needsX ? Tensor.uninitialized(x.shape) : nil
         let dw = needsWeight ? Tensor.uninitialized(weight.shape) : nil
         withExtendedLifetime((dy, savedX, savedWeight)) {
-            plan.backward(outputGradient: dy.basePointer, x: savedX.map { UnsafePointer($0.basePointer) },
-                          weight: savedWeight.map { UnsafePointer($0.basePointer) },
-                          inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            let (xs, ws) = (savedX.map { UnsafePointer($0.basePointer) }, savedWeight.map { UnsafePointer($0.basePointer) })
+            if plan.usesWinograd {
+                plan.winogradBackward(outputGradient: StridedImages(dy), x: xs, weight: ws,
+                                      inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            } else {
+                plan.backward(outputGradient: dy.basePointer, x: xs, weight: ws,
+                              inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            }
         }
         return [dx, dw] + (bias == nil ? [] : [needsBias ? dy.channelSums() : nil])
     }

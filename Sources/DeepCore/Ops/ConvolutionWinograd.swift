@@ -110,8 +110,9 @@ extension ConvolutionPlan {
 
     /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by Winograd F(2×2, 3×3):
     /// dM = A dy Aᵀ, then dU += dM·Vᵀ and dV = Uᵀ·dM per position, then dx = B dV Bᵀ and
-    /// dw = Gᵀ dU G.
-    func winogradBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+    /// dw = Gᵀ dU G. The output gradient may have any strides (a broadcast gradient of a sum is
+    /// read in place).
+    func winogradBackward(outputGradient dy: StridedImages, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                           inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 16 * k * c
         let u = weight.map { weight in
@@ -129,7 +130,7 @@ extension ConvolutionPlan {
                 if let dx { (dx + images.lowerBound * inputImage).update(repeating: 0, count: images.count * inputImage) }
                 forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
                     let n = rows.count * cols
-                    Winograd.transformOutputGradient(dy, outputImage: outputImage, outputChannels: k, t,
+                    Winograd.transformOutputGradient(dy, outputChannels: k, t,
                                                      WinogradChunk(units: rows, tileRows: tileRows), into: s.m, ld: s.ld,
                                                      scratch: s.rows)
                     if let x, let du {

@@ -56,34 +56,19 @@ private typealias Lanes = SIMD4<Float>
     (Lanes(even[0], odd[0], even[1], odd[1]), Lanes(even[2], odd[2], even[3], odd[3]))
 }
 
-/// Copies `count` floats from `src` to `dst` four at a time: rows here are a few dozen floats,
-/// where a call to memmove costs more than the copy.
-@inline(__always) private func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 4 <= count { store(load(src + i), dst + i); i += 4 }
-    while i < count { dst[i] = src[i]; i += 1 }
-}
-
-/// Sets `count` floats to zero (short runs, see ``copy(_:to:count:)``).
-@inline(__always) private func zero(_ dst: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 4 <= count { store(Lanes(repeating: 0), dst + i); i += 4 }
-    while i < count { dst[i] = 0; i += 1 }
-}
-
 /// Copies `count` floats `step` apart (or none when `src` is nil) into `row` at `offset`, zeroing
 /// the other `length − count` positions.
 @inline(__always) private func fillRow(_ row: UnsafeMutablePointer<Float>, length: Int, from src: UnsafePointer<Float>?,
                                        count: Int, step: Int = 1, offset: Int) {
-    guard let src else { zero(row, count: length); return }
+    guard let src else { ShortRow.zero(row, count: length); return }
     let n = Swift.max(0, Swift.min(count, length - offset))
-    zero(row, count: offset)
+    ShortRow.zero(row, count: offset)
     if step == 1 {
-        copy(src, to: row + offset, count: n)
+        ShortRow.copy(src, to: row + offset, count: n)
     } else {
         for i in 0..<n { row[offset + i] = src[i * step] }
     }
-    zero(row + offset + n, count: length - offset - n)
+    ShortRow.zero(row + offset + n, count: length - offset - n)
 }
 
 /// A batch of (C, H, W) images anywhere in memory: the first element and the step along each
@@ -280,7 +265,7 @@ enum Winograd {
                         let (lo, hi) = merge(load(even + tw), load(odd + tw))
                         store(lo, row + 2 * tw); store(hi, row + 2 * tw + 4)
                     }
-                    copy(row, to: image + (2 * th + k) * t.outputWidth, count: t.outputWidth)
+                    ShortRow.copy(row, to: image + (2 * th + k) * t.outputWidth, count: t.outputWidth)
                 }
             }
         }

@@ -228,5 +228,33 @@ final class ConvolutionTests: XCTestCase {
             }
         }
     }
+
+    /// The chunks of a parallel loop cover every item once, are fixed by the counts alone, and
+    /// OpenBLAS runs single-threaded inside the loop and gets its threads back after it.
+    func testParallelChunksCoverEveryItemOnce() {
+        let threads = Gemm.threadCount
+        defer { Gemm.threadCount = threads }
+        Gemm.threadCount = 2
+        for (count, chunks) in [(0, 4), (1, 8), (7, 3), (32, 8), (5, 16)] {
+            let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: Swift.max(count, 1))
+            let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: chunks)
+            let blasThreads = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+            defer { seen.deallocate(); ranges.deallocate(); blasThreads.deallocate() }
+            seen.initialize(repeating: 0)
+            Parallel.forEachChunk(count: count, chunks: chunks, workers: 2) { worker, chunk, range in
+                XCTAssertTrue(worker < 2)
+                ranges[chunk] = range
+                blasThreads[chunk] = Gemm.threadCount
+                for i in range { seen[i] += 1 }
+            }
+            XCTAssertEqual(Array(seen.prefix(count)), [Int](repeating: 1, count: count), "count \(count), chunks \(chunks)")
+            let used = Swift.min(chunks, count)
+            for c in 0..<used {
+                XCTAssertEqual(ranges[c], Parallel.part(c, of: used, count: count))
+                XCTAssertEqual(blasThreads[c], used > 1 ? 1 : 2)
+            }
+        }
+        XCTAssertEqual(Gemm.threadCount, 2)
+    }
 }
 

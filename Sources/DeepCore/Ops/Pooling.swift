@@ -45,27 +45,43 @@ struct PoolingAxis {
 
 /// Window loops over one H×W plane.
 enum PoolingKernel {
-    /// Maximum of each window, and the flat index in the plane of the first maximal element (a
-    /// NaN counts as maximal, so it propagates).
+    /// Maximum of each window, and, when `indices` is given, the flat index in the plane of its
+    /// first maximal element (a NaN counts as maximal, so it propagates).
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
     static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
-        var o = 0
-        for rowRange in rows.ranges {
-            for columnRange in columns.ranges {
-                // An empty window (none of its taps inside the input) gives -∞ and index -1.
-                var best = -Float.infinity
-                var index = rowRange.isEmpty || columnRange.isEmpty ? -1 : rowRange.lowerBound * width + columnRange.lowerBound
-                for ih in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: rows.step) {
-                    for iw in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: columns.step) {
-                        let v = x[ih * width + iw]
-                        if v > best || v.isNaN { best = v; index = ih * width + iw }
+                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        let (rowStep, columnStep, outW) = (rows.step, columns.step, columns.outputSize)
+        rows.ranges.withUnsafeBufferPointer { rowRanges in
+            columns.ranges.withUnsafeBufferPointer { columnRanges in
+                for (oh, r) in rowRanges.enumerated() {
+                    for (ow, c) in columnRanges.enumerated() {
+                        var best = -Float.infinity
+                        if let indices {
+                            // An empty window (no tap inside the input) gives -∞ and index -1.
+                            var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
+                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
+                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
+                                    let v = x[ih * width + iw]
+                                    if v > best || v.isNaN { best = v; index = ih * width + iw }
+                                }
+                            }
+                            indices[oh * outW + ow] = Int32(index)
+                        } else {
+                            // Without indices the maximum needs no branch (NaN tracked apart).
+                            var sawNaN = false
+                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
+                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
+                                    let v = x[ih * width + iw]
+                                    best = v > best ? v : best
+                                    sawNaN = sawNaN || v.isNaN
+                                }
+                            }
+                            if sawNaN { best = .nan }
+                        }
+                        y[oh * outW + ow] = best
                     }
                 }
-                y[o] = best
-                indices[o] = Int32(index)
-                o += 1
             }
         }
     }
@@ -102,7 +118,7 @@ enum PoolingKernel {
 
 /// Runs `body(plane)` for `count` planes, split among threads when the work is large.
 private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
-    Parallel.forEachChunk(count: count, workers: Parallel.workers(items: count, work: work)) { _, planes in
+    Parallel.forEach(count: count, work: work) { planes in
         for plane in planes { body(plane) }
     }
 }
@@ -121,13 +137,15 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
     let y = Tensor.uninitialized([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize])
-    var indices = [Int32](repeating: 0, count: planes * outPlane)
+    // The positions of the maxima, kept for the pullback only when one will run.
+    let recording = GradMode.isEnabled && x.requiresGrad
+    var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
     let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
     indices.withUnsafeMutableBufferPointer { idx in
-        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress!)
+        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress)
         forEachPlane(count: planes, work: work) { p in
             PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
-                                     into: dst + p * outPlane, indices: positions + p * outPlane)
+                                     into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
         }
     }
     let inputShape = x.shape
@@ -179,21 +197,22 @@ private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis
     }
 }
 
-/// The sliding windows of a 2-D pooling along height and width, after checking the settings.
-private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
-                            dilation: [Int], ceilMode: Bool) -> (PoolingAxis, PoolingAxis) {
+/// The sliding windows of a 2-D pooling of an (N, C, H, W) tensor of `shape` along height and
+/// width; throws a ``ShapeCheckFailure`` naming `op` when the settings do not fit.
+func slidingWindows(_ shape: [Int], op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
+                    dilation: [Int], ceilMode: Bool) throws -> (PoolingAxis, PoolingAxis) {
     let stride = stride ?? kernelSize
-    precondition([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
-    precondition(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
-    precondition((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
-                 "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
-    let size = Array(x.shape.suffix(2))
-    let axes = (0..<2).map { a -> PoolingAxis in
+    try ShapeCheckFailure.require([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
+        "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
+    try ShapeCheckFailure.require(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
+        "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
+    try ShapeCheckFailure.require((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
+        "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
+    let size = Array(shape.suffix(2))
+    let axes = try (0..<2).map { a -> PoolingAxis in
         let out = ConvGeometry.outputSize(input: size[a], kernel: kernelSize[a], stride: stride[a], padding: padding[a],
                                           dilation: dilation[a], ceilMode: ceilMode)
-        precondition(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(x.shape))")
+        try ShapeCheckFailure.require(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(shape))")
         return PoolingAxis(input: size[a], output: out, kernel: kernelSize[a], stride: stride[a], padding: padding[a], dilation: dilation[a])
     }
     return (axes[0], axes[1])
@@ -217,8 +236,10 @@ private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: 
 public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
                       dilation: [Int] = [1, 1], ceilMode: Bool = false) -> Tensor {
     let (x4, restore) = batched(x, op: "maxPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: dilation, ceilMode: ceilMode)
+    let (rows, columns) = ShapeCheckFailure.stopping {
+        try slidingWindows(x4.shape, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: dilation, ceilMode: ceilMode)
+    }
     return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d"))
 }
 
@@ -236,7 +257,7 @@ public func maxPool2d(_ x: Tensor, kernelSize: Int, stride: Int? = nil, padding:
 ///
 ///     avgPool2d(x, kernelSize: [3, 3], stride: [2, 2], padding: [1, 1])   // (N, C, H, W) → (N, C, H', W')
 ///
-/// Output size as in ``maxPool2d(_:kernelSize:stride:padding:dilation:ceilMode:)-([Int],_,_,_,_)`` with dilation 1.
+/// Output size as in `maxPool2d`, with dilation 1.
 /// - Parameters:
 ///   - x: (N, C, H, W) or (C, H, W).
 ///   - kernelSize: window (kH, kW).
@@ -251,8 +272,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                       ceilMode: Bool = false, countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
     precondition(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
     let (x4, restore) = batched(x, op: "avgPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: [1, 1], ceilMode: ceilMode)
+    let (rows, columns) = ShapeCheckFailure.stopping {
+        try slidingWindows(x4.shape, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: [1, 1], ceilMode: ceilMode)
+    }
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: countIncludePad,
                                   divisorOverride: divisorOverride, op: "avgPool2d"))
 }
@@ -298,7 +321,7 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Int) -> Tensor {
 }
 
 /// Adaptive 2-D max pooling (PyTorch's `adaptive_max_pool2d`): the maximum over the bins of
-/// ``adaptiveAvgPool2d(_:outputSize:)-([Int])``; the gradient goes to the (first) maximal element.
+/// `adaptiveAvgPool2d`; the gradient goes to the (first) maximal element.
 ///
 ///     adaptiveMaxPool2d(x, outputSize: [7, 7])   // (N, C, H, W) → (N, C, 7, 7)
 /// - Parameters:

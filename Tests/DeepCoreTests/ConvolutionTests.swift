@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 /// The case prefixes `"<op>/0"`, `"<op>/1"`, … present in `fixtures`, in order.
 func fixtureCases(_ fixtures: [String: Tensor], _ op: String) -> [String] {
@@ -38,15 +38,15 @@ final class ConvolutionTests: XCTestCase {
     /// and Winograd paths all meet the same references.
     private func withEveryTuning(_ body: () -> Void) {
         body()
-        let saved = (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget,
+        let saved = (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
                      Parallel.minimumWork, Gemm.threadCount)
         defer {
-            (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget,
+            (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
              Parallel.minimumWork, Gemm.threadCount) = saved
         }
-        (ConvolutionPlan.loweredBudget, ConvolutionPlan.winogradPolicy, Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 2)
+        (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 2)
         body()
-        (ConvolutionPlan.winogradPolicy, ConvolutionPlan.winogradBudget) = (.always, 1)
+        (ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget) = (.always, 1)
         body()
     }
 
@@ -169,38 +169,31 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
-    /// The message a shape check throws, or nil when it passes.
-    private func failure(_ body: () throws -> Any) -> String? {
-        do { _ = try body(); return nil } catch { return "\(error)" }
+    /// The message of the shape check that `body` fails on shape-only inputs, or nil.
+    private func failure(_ body: () -> Tensor) -> String? {
+        ShapeErrors.recording { _ = body() }.failure
     }
 
+    private func meta(_ shape: [Int]) -> Tensor { Tensor(metaShape: shape) }
+
     func testShapeErrorsNameTheOpAndShapes() {
-        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [2, 6, 5, 5], weight: [8, 2, 3, 3], stride: [1, 1],
-                                                     padding: [0, 0], dilation: [1, 1], groups: 4) },
+        XCTAssertEqual(failure { conv2d(meta([2, 6, 5, 5]), meta([8, 2, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 4) },
                        "conv2d: input channels 6 of x [2, 6, 5, 5] are not divisible by groups 4")
-        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [2, 8, 5, 5], weight: [8, 4, 3, 3], stride: [1, 1],
-                                                     padding: [0, 0], dilation: [1, 1], groups: 4) },
+        XCTAssertEqual(failure { conv2d(meta([2, 8, 5, 5]), meta([8, 4, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 4) },
                        "conv2d: weight [8, 4, 3, 3] takes 4 channels per group × 4 groups = 16 input channels, x [2, 8, 5, 5] has 8")
-        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv2d", input: [1, 3, 4, 4], weight: [2, 3, 3, 3], stride: [1, 1],
-                                                     padding: [0, 0], dilation: [2, 2], groups: 1) },
+        XCTAssertEqual(failure { conv2d(meta([1, 3, 4, 4]), meta([2, 3, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [2, 2], groups: 1) },
                        "conv2d: kernel [3, 3] with dilation [2, 2] is larger than the input [4, 4] padded by [0, 0] (x [1, 3, 4, 4], weight [2, 3, 3, 3])")
-        XCTAssertEqual(failure { try ConvolutionPlan(op: "conv1d", input: [1, 3, 4], weight: [2, 3, 6], stride: [1],
-                                                     padding: [0], dilation: [1], groups: 1) },
+        XCTAssertEqual(failure { conv1d(meta([1, 3, 4]), meta([2, 3, 6]), stride: 1, padding: 0, dilation: 1, groups: 1) },
                        "conv1d: kernel [6] with dilation [1] is larger than the input [4] padded by [0] (x [1, 3, 4], weight [2, 3, 6])")
-        XCTAssertEqual(failure { try ConvolutionPlan(transposedOp: "convTranspose2d", input: [1, 4, 3, 3], weight: [3, 2, 3, 3], stride: [2, 2],
-                                                     padding: [0, 0], outputPadding: [0, 0], dilation: [1, 1], groups: 1) },
+        XCTAssertEqual(failure { convTranspose2d(meta([1, 4, 3, 3]), meta([3, 2, 3, 3]), stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], dilation: [1, 1], groups: 1) },
                        "convTranspose2d: weight [3, 2, 3, 3] takes 3 input channels, x [1, 4, 3, 3] has 4")
-        XCTAssertEqual(failure { try ConvolutionPlan(transposedOp: "convTranspose2d", input: [1, 4, 3, 3], weight: [4, 2, 3, 3], stride: [2, 2],
-                                                     padding: [0, 0], outputPadding: [2, 0], dilation: [1, 1], groups: 1) },
+        XCTAssertEqual(failure { convTranspose2d(meta([1, 4, 3, 3]), meta([4, 2, 3, 3]), stride: [2, 2], padding: [0, 0], outputPadding: [2, 0], dilation: [1, 1], groups: 1) },
                        "convTranspose2d: outputPadding [2, 0] must be smaller than stride [2, 2] or dilation [1, 1]")
-        XCTAssertEqual(failure { try slidingWindows([1, 2, 5, 5], op: "maxPool2d", kernelSize: [2, 2], stride: nil, padding: [2, 0],
-                                                    dilation: [1, 1], ceilMode: false) },
+        XCTAssertEqual(failure { maxPool2d(meta([1, 2, 5, 5]), kernelSize: [2, 2], padding: [2, 0], dilation: [1, 1]) },
                        "maxPool2d: padding [2, 0] should be at most half of kernelSize [2, 2]")
-        XCTAssertEqual(failure { try slidingWindows([1, 2, 3, 3], op: "avgPool2d", kernelSize: [4, 4], stride: nil, padding: [0, 0],
-                                                    dilation: [1, 1], ceilMode: false) },
+        XCTAssertEqual(failure { avgPool2d(meta([1, 2, 3, 3]), kernelSize: [4, 4], padding: [0, 0]) },
                        "avgPool2d: kernelSize [4, 4] with dilation [1, 1] is larger than the input [3, 3] padded by [0, 0] (x [1, 2, 3, 3])")
-        XCTAssertNil(failure { try ConvolutionPlan(op: "conv2d", input: [2, 8, 5, 5], weight: [8, 2, 3, 3], stride: [1, 1],
-                                                   padding: [1, 1], dilation: [1, 1], groups: 4) })
+        XCTAssertNil(failure { conv2d(meta([2, 8, 5, 5]), meta([8, 2, 3, 3]), stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 4) })
     }
 
     /// Winograd's transforms add a little rounding; with many channels it stays near im2col's.
@@ -213,10 +206,10 @@ final class ConvolutionTests: XCTestCase {
         let v = Tensor.randn([2, 24, 6, 7], generator: &rng), vp = Tensor.randn([2, 6, 7, 24], generator: &rng)
         let losses: [(Tensor) -> Tensor] = [{ ($0 * v).sum() }, { $0.sum() }, { ($0.permuted([0, 2, 3, 1]) * vp).sum() }]
         for loss in losses {
-            func run(_ policy: ConvolutionPlan.WinogradPolicy) -> [Tensor] {
-                let saved = ConvolutionPlan.winogradPolicy
-                defer { ConvolutionPlan.winogradPolicy = saved }
-                ConvolutionPlan.winogradPolicy = policy
+            func run(_ policy: WinogradPolicy) -> [Tensor] {
+                let saved = ConvolutionSettings.winograd
+                defer { ConvolutionSettings.winograd = saved }
+                ConvolutionSettings.winograd = policy
                 for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
                 let y = conv2d(x, w, bias: b, padding: 1)
                 loss(y).backward()

@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 final class PoolingTests: XCTestCase {
     static let fixtures = loadFixtures("conv")

@@ -13,10 +13,10 @@ import Synchronization
 /// the threads run, OpenBLAS is held to one thread so that GEMMs called from the loop body do not
 /// oversubscribe the cores; it is restored afterwards. Inside a parallel loop `Gemm.threadCount`
 /// reads 1, so a nested parallel loop runs inline.
-enum Parallel {
+public enum Parallel {
     /// Work (in multiply-adds or element visits) below which a loop is not worth splitting:
     /// waking a thread costs a few microseconds. A variable so that tests can force splitting.
-    nonisolated(unsafe) static var minimumWork = 1 << 16
+    nonisolated(unsafe) public static var minimumWork = 1 << 16
 
     /// Chunks per thread when the chunk count is free: enough to even out a slow thread.
     static let chunksPerWorker = 4
@@ -31,7 +31,7 @@ enum Parallel {
     /// `0..<count` (fewer when `count` is smaller), on `workers` threads that claim the chunks in
     /// order. `worker` runs over `0..<workers` (for per-thread scratch memory), `chunk` over the
     /// chunks (for per-chunk partial results).
-    static func forEachChunk(count: Int, chunks: Int, workers: Int,
+    public static func forEachChunk(count: Int, chunks: Int, workers: Int,
                              _ body: (_ worker: Int, _ chunk: Int, _ range: Range<Int>) -> Void) {
         if count == 0 { return }
         let chunks = Swift.max(1, Swift.min(chunks, count))
@@ -54,7 +54,7 @@ enum Parallel {
     }
 
     /// The `index`-th of `parts` contiguous near-equal parts of `0..<count`.
-    static func part(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+    public static func part(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
         let base = count / parts, extra = count % parts
         let start = index * base + Swift.min(index, extra)
         return start..<(start + base + (index < extra ? 1 : 0))
@@ -62,7 +62,7 @@ enum Parallel {
 
     /// Calls `body(range)` for chunks of `0..<count` on as many threads as `work` deserves
     /// (see ``workers(items:work:)``), for loops without per-chunk results.
-    static func forEach(count: Int, work: Int, _ body: (_ range: Range<Int>) -> Void) {
+    public static func forEach(count: Int, work: Int, _ body: (_ range: Range<Int>) -> Void) {
         let workers = workers(items: count, work: work)
         forEachChunk(count: count, chunks: workers * chunksPerWorker, workers: workers) { _, _, range in body(range) }
     }

@@ -289,9 +289,13 @@ struct ShapeCheckFailure: Error, CustomStringConvertible {
         if !condition { throw ShapeCheckFailure(description: message()) }
     }
 
-    /// The value of `body`, or a stop with the message of its failure.
-    static func stopping<T>(_ body: () throws -> T) -> T {
-        do { return try body() } catch { preconditionFailure("\(error)") }
+    /// The value of `body`, or nil after reporting its failure through ``shapeCheck(_:_:file:line:)``
+    /// (a stop with the message and module path, or a recorded failure in a shape-only run).
+    static func checked<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            shapeCheck(false, "\(error)")
+            return nil
+        }
     }
 }
 
@@ -307,12 +311,18 @@ extension Tensor {
 
 /// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight and records the op.
 private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String) -> Tensor {
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     if let bias {
-        precondition(bias.shape == [plan.outputChannels],
-                     "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+        guard shapeCheck(bias.shape == [plan.outputChannels],
+                         "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+        else { return .shapeFailure }
     }
     let g = plan.geometry
+    let outputShape = [plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth]
+    if let meta = Tensor.metaResult(outputShape, x, weight) {
+        FlopCounter.add(2 * Shape.count(outputShape) * (weight.count / Swift.max(plan.outputChannels, 1)))
+        return meta
+    }
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let y = Tensor.uninitialized([plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth])
     withExtendedLifetime((x, weight, bias)) {
         plan.forward(x: x.basePointer, weight: weight.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer)
@@ -358,11 +368,11 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 /// - Returns: (N, C', H', W').
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
                    dilation: [Int] = [1, 1], groups: Int = 1) -> Tensor {
-    precondition(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)")
-    let plan = ShapeCheckFailure.stopping {
+    guard shapeCheck(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
+    guard let plan = ShapeCheckFailure.checked({
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups)
-    }
+    }) else { return .shapeFailure }
     return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
 }
 
@@ -394,11 +404,11 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
 /// - Returns: (N, C', L').
 public func conv1d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
                    dilation: Int = 1, groups: Int = 1) -> Tensor {
-    precondition(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)")
-    let plan = ShapeCheckFailure.stopping {
+    guard shapeCheck(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)") else { return .shapeFailure }
+    guard let plan = ShapeCheckFailure.checked({
         try ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
                             padding: [padding], dilation: [dilation], groups: groups)
-    }
+    }) else { return .shapeFailure }
     return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d")
         .squeezed(axis: 2)
 }

@@ -59,15 +59,21 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, 
                             padding: [Int] = [0, 0], outputPadding: [Int] = [0, 0], dilation: [Int] = [1, 1],
                             groups: Int = 1) -> Tensor {
     let op = "convTranspose2d"
-    let plan = ShapeCheckFailure.stopping {
+    guard let plan = ShapeCheckFailure.checked({
         try ConvolutionPlan(transposedOp: op, input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                             outputPadding: outputPadding, dilation: dilation, groups: groups)
-    }
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
+    }) else { return .shapeFailure }
     let g = plan.geometry, channels = plan.inputChannels
     if let bias {
-        precondition(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
+        guard shapeCheck(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
+        else { return .shapeFailure }
     }
+    let outputShape = [plan.batch, channels, g.inputHeight, g.inputWidth]
+    if let meta = Tensor.metaResult(outputShape, x, weight) {
+        FlopCounter.add(2 * x.count * (weight.count / Swift.max(x.shape[1], 1)))
+        return meta
+    }
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let y = Tensor.uninitialized([plan.batch, channels, g.inputHeight, g.inputWidth])
     withExtendedLifetime((x, weight)) {
         plan.backward(outputGradient: x.basePointer, x: nil, weight: weight.basePointer,

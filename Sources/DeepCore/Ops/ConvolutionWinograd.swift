@@ -4,9 +4,8 @@
 // (16, C, T) and products (16, C', T) stay in L2, and each chunk runs 16 GEMMs per product.
 // Images are split among threads as on the im2col path.
 
-extension ConvolutionPlan {
-    /// When 3×3 stride-1 convolutions take the Winograd path.
-    enum WinogradPolicy {
+/// When 3×3 stride-1 convolutions take the Winograd path (see ``ConvolutionSettings``).
+public enum WinogradPolicy {
         /// When it pays: at least 16 input and output channels and a plane large enough that the
         /// 16 products per 2×2 tile (tiles rounded up to rows of four) cost at most 70 % of the 9
         /// per output position of im2col; with fewer channels the transforms cost more than the
@@ -16,8 +15,29 @@ extension ConvolutionPlan {
         case never
         /// Whenever the shape allows it (tests).
         case always
-    }
+}
 
+/// Algorithm choices of the convolutions, for experiments and tests (like PyTorch's
+/// `torch.backends` flags). The defaults are the measured fastest.
+public enum ConvolutionSettings {
+    /// When 3×3 stride-1 convolutions use Winograd F(2×2, 3×3).
+    public static var winograd: WinogradPolicy {
+        get { ConvolutionPlan.winogradPolicy }
+        set { ConvolutionPlan.winogradPolicy = newValue }
+    }
+    /// Bytes of the im2col matrix each thread lowers at a time (kept in L2).
+    public static var loweringBudget: Int {
+        get { ConvolutionPlan.loweredBudget }
+        set { ConvolutionPlan.loweredBudget = newValue }
+    }
+    /// Bytes of Winograd-transformed tiles each thread handles at a time.
+    public static var winogradBudget: Int {
+        get { ConvolutionPlan.winogradBudget }
+        set { ConvolutionPlan.winogradBudget = newValue }
+    }
+}
+
+extension ConvolutionPlan {
     nonisolated(unsafe) static var winogradPolicy = WinogradPolicy.automatic
 
     /// Bytes of transformed input and products per thread.

@@ -141,7 +141,7 @@ enum InterpolationKernel {
 public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mode: InterpolationMode = .nearest,
                         alignCorners: Bool = false) -> Tensor {
     let op = "interpolate"
-    precondition(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)")
+    guard shapeCheck(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
     precondition((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
     precondition(mode == .bilinear || !alignCorners, "\(op): alignCorners applies to bilinear mode only")
     let input = [x.shape[2], x.shape[3]]
@@ -154,6 +154,7 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mo
                          : InterpolationAxis(linearInput: input[a], output: output[a], scale: scale, alignCorners: alignCorners)
     }
     let (rows, columns) = (axes[0], axes[1])
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], output[0], output[1]], x) { return meta }
     let x = x.contiguous()
     let planes = x.shape[0] * x.shape[1], inPlane = input[0] * input[1], outPlane = output[0] * output[1]
     let work = planes * outPlane * rows.taps * columns.taps

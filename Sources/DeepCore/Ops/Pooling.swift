@@ -126,13 +126,15 @@ private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
 /// Checks that `x` is (N, C, H, W) or (C, H, W) and returns it as (N, C, H, W), with a function
 /// that gives a result the batch rank of `x` back.
 private func batched(_ x: Tensor, op: String) -> (Tensor, (Tensor) -> Tensor) {
-    precondition(x.rank == 4 || x.rank == 3, "\(op): x of shape \(x.shape) should be (N, C, H, W) or (C, H, W)")
+    guard shapeCheck(x.rank == 4 || x.rank == 3, "\(op): x of shape \(x.shape) should be (N, C, H, W) or (C, H, W)")
+    else { return (Tensor(metaShape: [1, 1, 1, 1]), { _ in .shapeFailure }) }
     return x.rank == 4 ? (x, { $0 }) : (x.unsqueezed(axis: 0), { $0.squeezed(axis: 0) })
 }
 
 /// Max pooling of (N, C, H, W) `x` over the windows `rows` × `columns`; the pullback routes each
 /// output gradient to the element that was the maximum.
 private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op: String) -> Tensor {
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
@@ -167,6 +169,7 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
 /// window size counted with or without padding, or by `divisorOverride`.
 private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, countIncludePad: Bool,
                             divisorOverride: Int?, op: String) -> Tensor {
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
@@ -236,10 +239,10 @@ func slidingWindows(_ shape: [Int], op: String, kernelSize: [Int], stride: [Int]
 public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
                       dilation: [Int] = [1, 1], ceilMode: Bool = false) -> Tensor {
     let (x4, restore) = batched(x, op: "maxPool2d")
-    let (rows, columns) = ShapeCheckFailure.stopping {
+    guard let (rows, columns) = ShapeCheckFailure.checked({
         try slidingWindows(x4.shape, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
                            dilation: dilation, ceilMode: ceilMode)
-    }
+    }) else { return .shapeFailure }
     return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d"))
 }
 
@@ -272,10 +275,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                       ceilMode: Bool = false, countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
     precondition(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
     let (x4, restore) = batched(x, op: "avgPool2d")
-    let (rows, columns) = ShapeCheckFailure.stopping {
+    guard let (rows, columns) = ShapeCheckFailure.checked({
         try slidingWindows(x4.shape, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
                            dilation: [1, 1], ceilMode: ceilMode)
-    }
+    }) else { return .shapeFailure }
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: countIncludePad,
                                   divisorOverride: divisorOverride, op: "avgPool2d"))
 }

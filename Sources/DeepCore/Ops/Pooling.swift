@@ -39,6 +39,12 @@ struct PoolingAxis {
         paddedSizes = ranges.map(\.count)
     }
 
+    /// Whether window o is exactly `2o..<2o+2` for every output (2×2, stride 2, no padding or
+    /// dilation, windows inside the input).
+    func isPlain2x2(input: Int) -> Bool {
+        step == 1 && 2 * outputSize <= input && ranges.enumerated().allSatisfy { $0.element == (2 * $0.offset)..<(2 * $0.offset + 2) }
+    }
+
     /// Number of taps of output o inside the input.
     func taps(_ o: Int) -> Int { (ranges[o].count + step - 1) / step }
 }
@@ -49,38 +55,96 @@ enum PoolingKernel {
     /// first maximal element (a NaN counts as maximal, so it propagates).
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
+    /// The 2×2, stride-2 windows of an unpadded plane (the pooling of nearly every CNN),
+    /// without index arithmetic in the loop: rows `2·oh` and `2·oh + 1`, columns `2·ow`, `2·ow + 1`.
+    @inline(__always)
+    static func maxForward2x2(_ x: UnsafePointer<Float>, width: Int, outH: Int, outW: Int,
+                              into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        for oh in 0..<outH {
+            let r0 = x + 2 * oh * width, r1 = r0 + width, out = y + oh * outW
+            var ow = 0
+            if let indices {
+                let at = indices + oh * outW, base = Int32(2 * oh * width)
+                let w = Int32(width)
+                // Four windows at a time with SIMD selects: compare-and-branch code mispredicts
+                // half the time on real activations.
+                while ow + 4 <= outW {
+                    let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+                    let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+                    let (a, b, c, d) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+                    let sum = a + b + c + d
+                    if any(sum .!= sum) { break }   // NaN or ±∞: finish the row with the scalar loop
+                    // Maxima by compare-and-blend (the generic `pointwiseMax` is not specialised).
+                    let ab = a.replacing(with: b, where: b .> a), cd = c.replacing(with: d, where: d .> c)
+                    let m = ab.replacing(with: cd, where: cd .> ab)
+                    var k = SIMD4<Int32>(repeating: w + 1)
+                    k.replace(with: w, where: c .== m)
+                    k.replace(with: 1, where: b .== m)
+                    k.replace(with: 0, where: a .== m)
+                    UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD4<Float>.self)
+                    let start = SIMD4<Int32>(0, 2, 4, 6) &+ (base + 2 * Int32(ow))
+                    UnsafeMutableRawPointer(at + ow).storeBytes(of: start &+ k, as: SIMD4<Int32>.self)
+                    ow += 4
+                }
+                while ow < outW {
+                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
+                    // First maximum in row-major order; the first NaN wins.
+                    var best = a, first = 0
+                    if !best.isNaN && (b > best || b.isNaN) { best = b; first = 1 }
+                    if !best.isNaN && (c > best || c.isNaN) { best = c; first = width }
+                    if !best.isNaN && (d > best || d.isNaN) { best = d; first = width + 1 }
+                    out[ow] = best
+                    at[ow] = base + Int32(2 * ow + first)
+                    ow += 1
+                }
+            } else {
+                while ow < outW {
+                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
+                    let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
+                    out[ow] = (a + b + c + d).isNaN && (a.isNaN || b.isNaN || c.isNaN || d.isNaN) ? .nan : m
+                    ow += 1
+                }
+            }
+        }
+    }
+
     static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
                            into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
-        let (rowStep, columnStep, outW) = (rows.step, columns.step, columns.outputSize)
+        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
         rows.ranges.withUnsafeBufferPointer { rowRanges in
             columns.ranges.withUnsafeBufferPointer { columnRanges in
-                for (oh, r) in rowRanges.enumerated() {
-                    for (ow, c) in columnRanges.enumerated() {
+                var oh = 0
+                while oh < outH {
+                    let r = rowRanges[oh]
+                    var ow = 0
+                    while ow < outW {
+                        let c = columnRanges[ow]
                         var best = -Float.infinity
-                        if let indices {
-                            // An empty window (no tap inside the input) gives -∞ and index -1.
-                            var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
-                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
-                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
-                                    let v = x[ih * width + iw]
-                                    if v > best || v.isNaN { best = v; index = ih * width + iw }
-                                }
+                        // An empty window (no tap inside the input) gives -∞ and index -1.
+                        var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
+                        var sawNaN = false
+                        var ih = r.lowerBound
+                        // Branch-free updates: with random data a compare-and-branch mispredicts
+                        // half the time.
+                        while ih < r.upperBound {
+                            let row = x + ih * width
+                            var iw = c.lowerBound
+                            while iw < c.upperBound {
+                                let v = row[iw]
+                                let better = v > best || (v.isNaN && !sawNaN)
+                                best = better ? v : best
+                                index = better ? ih * width + iw : index
+                                sawNaN = sawNaN || v.isNaN
+                                iw += columnStep
                             }
-                            indices[oh * outW + ow] = Int32(index)
-                        } else {
-                            // Without indices the maximum needs no branch (NaN tracked apart).
-                            var sawNaN = false
-                            for ih in stride(from: r.lowerBound, to: r.upperBound, by: rowStep) {
-                                for iw in stride(from: c.lowerBound, to: c.upperBound, by: columnStep) {
-                                    let v = x[ih * width + iw]
-                                    best = v > best ? v : best
-                                    sawNaN = sawNaN || v.isNaN
-                                }
-                            }
-                            if sawNaN { best = .nan }
+                            ih += rowStep
                         }
+                        if sawNaN { best = .nan }
                         y[oh * outW + ow] = best
+                        indices?[oh * outW + ow] = Int32(index)
+                        ow += 1
                     }
+                    oh += 1
                 }
             }
         }
@@ -143,11 +207,17 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
     let recording = GradMode.isEnabled && x.requiresGrad
     var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
     let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
+    let simple2x2 = rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width)
     indices.withUnsafeMutableBufferPointer { idx in
         let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress)
         forEachPlane(count: planes, work: work) { p in
-            PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
-                                     into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
+                if simple2x2 {
+                PoolingKernel.maxForward2x2(src + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
+                                            into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
+            } else {
+                PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
+                                         into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
+            }
         }
     }
     let inputShape = x.shape

@@ -418,7 +418,12 @@ enum RowMath {
     static func maximum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var i = 0
         var m = V(repeating: -.infinity)
-        while i + 8 <= n { m = pointwiseMax(m, load(p + i)); i += 8 }
+        while i + 8 <= n {
+            // A compare and blend: `pointwiseMax` keeps IEEE NaN rules lane by lane, far slower.
+            let x = load(p + i)
+            m = m.replacing(with: x, where: x .> m)
+            i += 8
+        }
         var result = m.max()
         while i < n { result = Swift.max(result, p[i]); i += 1 }
         return result

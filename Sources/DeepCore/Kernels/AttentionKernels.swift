@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 
 // Blocked ("flash") scaled-dot-product attention on the CPU.
 //
@@ -345,7 +344,7 @@ public enum AttentionKernels {
         let sharesGroups: Bool
 
         init(groups: Int, blocks: Int, work: Int) {
-            let threads = work >= 1 << 18 ? Gemm.threadCount : 1
+            let threads = Parallel.workers(items: groups * blocks, work: work)
             sharesGroups = groups < threads && blocks > 1
             tasks = sharesGroups ? groups * blocks : groups
             workers = Swift.max(1, Swift.min(threads, tasks))
@@ -357,17 +356,10 @@ public enum AttentionKernels {
             sharesGroups ? (task / count, (task % count)..<(task % count + 1)) : (task, 0..<count)
         }
 
-        /// Runs `body(worker, tasks)` on each worker, OpenBLAS held to one thread meanwhile.
+        /// Runs `body(worker, tasks)` on each worker (see ``Parallel``).
         func run(_ body: (_ worker: Int, _ tasks: StrideTo<Int>) -> Void) {
-            if workers == 1 {
-                body(0, stride(from: 0, to: tasks, by: 1))
-                return
-            }
-            let saved = Gemm.threadCount
-            Gemm.threadCount = 1
-            defer { Gemm.threadCount = saved }
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                body(w, stride(from: w, to: tasks, by: workers))
+            Parallel.forEachChunk(count: workers, workers: workers) { _, range in
+                for w in range { body(w, stride(from: w, to: tasks, by: workers)) }
             }
         }
     }

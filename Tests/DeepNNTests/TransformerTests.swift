@@ -92,6 +92,29 @@ final class MultiheadAttentionTests: XCTestCase {
         }
     }
 
+    /// Longer sequences (several blocks, threads, one group shared by threads): the flash path
+    /// over the packed projection equals the path that keeps whole score matrices, forward and
+    /// backward.
+    func testFlashPathEqualsWeightsPathOnLongSequences() {
+        for (batchFirst, heads, n, l) in [(true, 1, 1, 150), (false, 4, 2, 100)] {
+            let mha = MultiheadAttention(embedDim: 16, numHeads: heads, batchFirst: batchFirst)
+            withoutGrad { mha.inProjBias!.assign(Tensor.randn([48])) }
+            let x = Tensor.randn(batchFirst ? [n, l, 16] : [l, n, 16])
+            let w = Tensor.randn(x.shape)
+            func run(needWeights: Bool) -> [Tensor] {
+                for p in mha.parameters { p.grad = nil }
+                let input = x.copied()
+                input.requiresGrad = true
+                let y = mha(query: input, key: input, value: input, needWeights: needWeights, isCausal: true).output
+                (y * w).sum().backward()
+                return [y, input.grad!] + mha.parameters.map { $0.grad! }
+            }
+            for (i, (a, b)) in zip(run(needWeights: false), run(needWeights: true)).enumerated() {
+                assertClose(a, b, atol: 1e-4, rtol: 1e-3, "batchFirst \(batchFirst) heads \(heads) tensor \(i)")
+            }
+        }
+    }
+
     func testInitialisationFollowsPyTorch() {
         let mha = MultiheadAttention(embedDim: 16, numHeads: 4)
         XCTAssertEqual(mha.namedParameters().map(\.0), ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"])

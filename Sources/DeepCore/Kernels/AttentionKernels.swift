@@ -110,10 +110,11 @@ public enum AttentionKernels {
     ///
     /// - Parameters:
     ///   - q: G matrices (Lq, D); k: (Lk, D); v: (Lk, Dv).
-    ///   - out: (G, Lq, Dv) contiguous, written.
-    ///   - logSumExp: (G, Lq), written; +∞ for a row whose keys are all masked (its output is 0).
-    public static func forward(_ p: Problem, q: Matrices, k: Matrices, v: Matrices,
-                               out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>) {
+    ///   - out: G matrices (Lq, Dv), written.
+    ///   - logSumExp: (G, Lq) contiguous, written; +∞ for a row whose keys are all masked (its
+    ///     output is 0).
+    public static func forward(_ p: Problem, q: Matrices, k: Matrices, v: Matrices, out: Matrices,
+                               logSumExp: UnsafeMutablePointer<Float>) {
         let groups = q.groupOffsets.count
         let queryBlocks = (p.queryLength + p.blockQ - 1) / p.blockQ
         let work = groups * p.queryLength * p.keyLength * (p.headDim + p.valueDim)
@@ -133,12 +134,12 @@ public enum AttentionKernels {
 
     /// One block of queries against all (visible) key blocks with an online softmax.
     private static func forwardQueryBlock(_ p: Problem, g: Int, i0: Int, q: Matrices, k: Matrices, v: Matrices,
-                                          out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
+                                          out: Matrices, logSumExp: UnsafeMutablePointer<Float>,
                                           scratch: UnsafeMutablePointer<Float>) {
         let rows = Swift.min(p.blockQ, p.queryLength - i0), dv = p.valueDim
         let s = scratch, rowMax = scratch + p.blockQ * p.blockK, rowSum = rowMax + p.blockQ
-        let o = out + (g * p.queryLength + i0) * dv
-        o.update(repeating: 0, count: rows * dv)
+        let o = out.row(g, i0), ldo = out.rowStride
+        for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: dv) }
         rowMax.update(repeating: -.infinity, count: rows)
         rowSum.update(repeating: 0, count: rows)
         let keyEnd = p.keyEnd(queryStart: i0, rows: rows)
@@ -157,20 +158,20 @@ public enum AttentionKernels {
                 let correction = rowMax[r] == -.infinity ? 0 : RowMath.exp(rowMax[r] - newMax)
                 rowMax[r] = newMax
                 rowSum[r] = rowSum[r] * correction + RowMath.exponentiate(line, cols, shift: newMax)
-                if correction != 1 { RowMath.scale(o + r * dv, dv, by: correction) }
+                if correction != 1 { RowMath.scale(o + r * ldo, dv, by: correction) }
                 if p.dropout > 0 {
                     applyDropout(p, g: g, i: i0 + r, j0: j0, line, cols, keepScale: keep)
                 }
             }
             Gemm.multiply(m: rows, n: dv, k: cols, a: s, .init(transposed: false, leadingDimension: cols),
                           b: v.row(g, j0), .init(transposed: false, leadingDimension: v.rowStride),
-                          beta: 1, c: o, ldc: dv)
+                          beta: 1, c: o, ldc: ldo)
             j0 += cols
         }
         let lse = logSumExp + g * p.queryLength + i0
         for r in 0..<rows {
             if rowSum[r] > 0 {
-                RowMath.scale(o + r * dv, dv, by: 1 / rowSum[r])
+                RowMath.scale(o + r * ldo, dv, by: 1 / rowSum[r])
                 lse[r] = rowMax[r] + RowMath.log(rowSum[r])
             } else {
                 lse[r] = .infinity
@@ -235,35 +236,38 @@ public enum AttentionKernels {
     /// each block of attention weights from the forward's log-sum-exp.
     ///
     /// - Parameters:
-    ///   - out, gradOut: (G, Lq, Dv) contiguous: the forward's output and its gradient.
+    ///   - out, gradOut: G matrices (Lq, Dv): the forward's output and its gradient.
     ///   - logSumExp: (G, Lq) from ``forward(_:q:k:v:out:logSumExp:)``.
-    ///   - dq, dk, dv: (G, Lq, D), (G, Lk, D), (G, Lk, Dv) contiguous, overwritten.
+    ///   - dq, dk, dv: G matrices (Lq, D), (Lk, D), (Lk, Dv), which must hold zeros: the
+    ///     gradients are added in.
     ///   - dMask: (G, Lq, Lk) contiguous, overwritten with the gradient of the scores, or nil.
-    public static func backward(_ p: Problem, q: Matrices, k: Matrices, v: Matrices,
-                                out: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
-                                dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                                dv: UnsafeMutablePointer<Float>, dMask: UnsafeMutablePointer<Float>?) {
+    public static func backward(_ p: Problem, q: Matrices, k: Matrices, v: Matrices, out: Matrices, gradOut: Matrices,
+                                logSumExp: UnsafePointer<Float>, dq: Matrices, dk: Matrices, dv: Matrices,
+                                dMask: UnsafeMutablePointer<Float>?) {
         let groups = q.groupOffsets.count
         let (lq, lk, d, dvw) = (p.queryLength, p.keyLength, p.headDim, p.valueDim)
-        dq.update(repeating: 0, count: groups * lq * d)
-        dk.update(repeating: 0, count: groups * lk * d)
-        dv.update(repeating: 0, count: groups * lk * dvw)
         dMask?.update(repeating: 0, count: groups * lq * lk)
         // rowsum(dO ∘ O) per query, shared by every key block.
         let dots = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, groups * lq))
         defer { dots.deallocate() }
-        for i in 0..<(groups * lq) { dots[i] = RowMath.dot(gradOut + i * dvw, out + i * dvw, dvw) }
+        for g in 0..<groups {
+            for i in 0..<lq { dots[g * lq + i] = RowMath.dot(gradOut.row(g, i), out.row(g, i), dvw) }
+        }
         let keyBlocks = (lk + p.blockK - 1) / p.blockK
         let work = 2 * groups * lq * lk * (d + dvw)
         let split = Split(groups: groups, blocks: keyBlocks, work: work)
         // When threads share a group, each sums its dQ privately; they are added up at the end.
-        let privateDQ = split.sharesGroups ? UnsafeMutablePointer<Float>.allocate(capacity: split.workers * groups * lq * d) : nil
-        privateDQ?.update(repeating: 0, count: split.workers * groups * lq * d)
+        let privateSize = groups * lq * d
+        let privateDQ = split.sharesGroups ? UnsafeMutablePointer<Float>.allocate(capacity: split.workers * privateSize) : nil
+        privateDQ?.update(repeating: 0, count: split.workers * privateSize)
         defer { privateDQ?.deallocate() }
+        let privateOffsets = (0..<groups).map { $0 * lq * d }
         split.run { worker, tasks in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * p.blockQ * p.blockK)
             defer { scratch.deallocate() }
-            let dqTarget = privateDQ.map { $0 + worker * groups * lq * d } ?? dq
+            let dqTarget = privateDQ.map {
+                Matrices(base: $0 + worker * privateSize, groupOffsets: privateOffsets, rowStride: d)
+            } ?? dq
             for task in tasks {
                 let (g, range) = split.blocks(of: task, count: keyBlocks)
                 for b in range {
@@ -275,8 +279,12 @@ public enum AttentionKernels {
         }
         if let privateDQ {
             for w in 0..<split.workers {
-                let src = privateDQ + w * groups * lq * d
-                for i in 0..<(groups * lq * d) { dq[i] += src[i] }
+                for g in 0..<groups {
+                    for i in 0..<lq {
+                        let src = privateDQ + w * privateSize + (g * lq + i) * d, dst = dq.row(g, i)
+                        for c in 0..<d { dst[c] += src[c] }
+                    }
+                }
             }
         }
     }
@@ -284,14 +292,12 @@ public enum AttentionKernels {
     /// One block of keys against all queries that see it: accumulates dK, dV of the block and
     /// the block's contribution to dQ.
     private static func backwardKeyBlock(_ p: Problem, g: Int, j0: Int, q: Matrices, k: Matrices, v: Matrices,
-                                         gradOut: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
-                                         dots: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
-                                         dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                         gradOut: Matrices, logSumExp: UnsafePointer<Float>,
+                                         dots: UnsafePointer<Float>, dq: Matrices, dk: Matrices, dv: Matrices,
                                          dMask: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
         let (lq, lk, d, dvw) = (p.queryLength, p.keyLength, p.headDim, p.valueDim)
         let cols = Swift.min(p.blockK, lk - j0)
         let probs = scratch, grads = scratch + p.blockQ * p.blockK
-        let dkBlock = dk + (g * lk + j0) * d, dvBlock = dv + (g * lk + j0) * dvw
         let keep = 1 / (1 - p.dropout)
         // Causal: queries before j0 see none of these keys.
         var i0 = p.isCausal ? (j0 / p.blockQ) * p.blockQ : 0
@@ -302,9 +308,9 @@ public enum AttentionKernels {
             if width <= 0 { i0 += rows; continue }
             scores(p, g: g, i0: i0, rows: rows, j0: j0, cols: width, q: q, k: k, into: probs)
             let lse = logSumExp + g * lq + i0, dotRow = dots + g * lq + i0
-            let dO = gradOut + (g * lq + i0) * dvw
+            let dO = gradOut.row(g, i0), ldo = gradOut.rowStride
             // dP = dO Vᵀ
-            Gemm.multiply(m: rows, n: width, k: dvw, a: dO, .init(transposed: false, leadingDimension: dvw),
+            Gemm.multiply(m: rows, n: width, k: dvw, a: dO, .init(transposed: false, leadingDimension: ldo),
                           b: v.row(g, j0), .init(transposed: true, leadingDimension: v.rowStride),
                           c: grads, ldc: width)
             for r in 0..<rows {
@@ -322,13 +328,14 @@ public enum AttentionKernels {
             }
             // dV += Pᵀ dO; dQ += scale·dS K; dK += scale·dSᵀ Q
             Gemm.multiply(m: width, n: dvw, k: rows, a: probs, .init(transposed: true, leadingDimension: width),
-                          b: dO, .init(transposed: false, leadingDimension: dvw), beta: 1, c: dvBlock, ldc: dvw)
+                          b: dO, .init(transposed: false, leadingDimension: ldo),
+                          beta: 1, c: dv.row(g, j0), ldc: dv.rowStride)
             Gemm.multiply(m: rows, n: d, k: width, alpha: p.scale, a: grads, .init(transposed: false, leadingDimension: width),
                           b: k.row(g, j0), .init(transposed: false, leadingDimension: k.rowStride),
-                          beta: 1, c: dq + (g * lq + i0) * d, ldc: d)
+                          beta: 1, c: dq.row(g, i0), ldc: dq.rowStride)
             Gemm.multiply(m: width, n: d, k: rows, alpha: p.scale, a: grads, .init(transposed: true, leadingDimension: width),
                           b: q.row(g, i0), .init(transposed: false, leadingDimension: q.rowStride),
-                          beta: 1, c: dkBlock, ldc: d)
+                          beta: 1, c: dk.row(g, j0), ldc: dk.rowStride)
             i0 += rows
         }
     }

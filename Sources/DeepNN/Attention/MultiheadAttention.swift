@@ -103,33 +103,57 @@ public final class MultiheadAttention: Module {
         guard shapeCheck(key.shape[batchAxis] == n && value.shape[batchAxis] == n && value.shape[lengthAxis] == s,
                          "\(name): batch or length of query \(query.shape), key \(key.shape), value \(value.shape) differ")
         else { return (.shapeFailure, nil) }
-        // Project and split into heads: (…, E) → (N, H, length, E/H), views of the projections.
-        func heads(_ x: Tensor, _ index: Int, _ separate: Tensor?) -> Tensor {
-            let weight = separate ?? inProjWeight!.narrowed(axis: 0, start: index * e, length: e)
-            var y = matmul(x, weight.mT)
-            if let inProjBias { y = y + inProjBias.narrowed(axis: 0, start: index * e, length: e) }
-            let length = x.shape[lengthAxis]
-            let split = y.reshaped(batchFirst ? [n, length, h, e / h] : [length, n, h, e / h])
-            return split.permuted(batchFirst ? [0, 2, 1, 3] : [1, 2, 0, 3])
-        }
-        let q = heads(query, 0, qProjWeight), k = heads(key, 1, kProjWeight), v = heads(value, 2, vProjWeight)
+        // Project (one GEMM for self-attention), then attend over the heads where they lie.
+        let (q, k, v) = projections(query: query, key: key, value: value)
         guard let masks = attentionMasks(n: n, l: l, s: s, keyPaddingMask: keyPaddingMask, attnMask: attnMask,
                                          additiveAttnMask: additiveAttnMask) else { return (.shapeFailure, nil) }
         let p = isTraining ? dropout : 0
-        var attended: Tensor
-        var weights: Tensor? = nil
+        let outShape = batchFirst ? [n, l, e] : [l, n, e]
         if needWeights {
-            (attended, weights) = attentionWithWeights(q, k, v, keep: masks.keep, additive: masks.additive,
-                                                       isCausal: isCausal, dropout: p)
-            if averageAttnWeights { weights = weights!.mean(axis: 1) }
-        } else {
-            attended = scaledDotProductAttention(q, k, v, mask: masks.keep, additiveMask: masks.additive,
-                                                 isCausal: isCausal, dropout: p)
+            // Heads as (N, H, length, E/H) views for the path that keeps whole score matrices.
+            func split(_ t: (Tensor, Int)) -> Tensor {
+                let (x, column) = t
+                let perHead = x.reshaped(Array(x.shape.dropLast()) + [x.shape[2] / e, h, e / h])
+                    .narrowed(axis: 2, start: column / e, length: 1).squeezed(axis: 2)
+                return perHead.permuted(batchFirst ? [0, 2, 1, 3] : [1, 2, 0, 3])
+            }
+            var (attended, weights) = attentionWithWeights(split(q), split(k), split(v), keep: masks.keep,
+                                                           additive: masks.additive, isCausal: isCausal, dropout: p)
+            if averageAttnWeights { weights = weights.mean(axis: 1) }
+            attended = attended.permuted(batchFirst ? [0, 2, 1, 3] : [2, 0, 1, 3]).reshaped(outShape)
+            return (outProj(attended), weights)
         }
-        // (N, H, L, E/H) → (L, N, E) or (N, L, E).
-        attended = attended.permuted(batchFirst ? [0, 2, 1, 3] : [2, 0, 1, 3])
-            .reshaped(batchFirst ? [n, l, e] : [l, n, e])
-        return (outProj(attended), weights)
+        let layout = { (column: Int) in
+            HeadLayout(batchAxes: [batchAxis], rowAxis: lengthAxis, heads: h, column: column, width: e / h)
+        }
+        let attended = attentionCore(q.0, k.0, v.0, layouts: (layout(q.1), layout(k.1), layout(v.1)), outShape: outShape,
+                                     outLayout: layout(0), scoreShape: [n, h, l, s], mask: masks.keep,
+                                     additiveMask: masks.additive, isCausal: isCausal, dropout: p,
+                                     scale: 1 / Float(e / h).squareRoot(), op: name)
+        return (outProj(attended), nil)
+    }
+
+    /// The projected queries, keys and values, each as (tensor, first column): (…, E) slices of
+    /// one (…, 3E) projection for self-attention, of one (…, 2E) for keys and values that are
+    /// the same tensor, else three projections.
+    private func projections(query: Tensor, key: Tensor, value: Tensor) -> ((Tensor, Int), (Tensor, Int), (Tensor, Int)) {
+        let e = embedDim
+        func project(_ x: Tensor, rows start: Int, count: Int, weight: Tensor? = nil) -> Tensor {
+            let w = weight ?? inProjWeight!.narrowed(axis: 0, start: start, length: count)
+            let y = matmul(x, w.mT)
+            return inProjBias.map { y + $0.narrowed(axis: 0, start: start, length: count) } ?? y
+        }
+        if inProjWeight != nil && query === key && key === value {
+            let qkv = project(query, rows: 0, count: 3 * e)
+            return ((qkv, 0), (qkv, e), (qkv, 2 * e))
+        }
+        if inProjWeight != nil && key === value {
+            let kv = project(key, rows: e, count: 2 * e)
+            return ((project(query, rows: 0, count: e), 0), (kv, 0), (kv, e))
+        }
+        return ((project(query, rows: 0, count: e, weight: qProjWeight), 0),
+                (project(key, rows: e, count: e, weight: kProjWeight), 0),
+                (project(value, rows: 2 * e, count: e, weight: vProjWeight), 0))
     }
 
     /// The masks in ``scaledDotProductAttention(_:_:_:mask:additiveMask:isCausal:dropout:scale:)``'s

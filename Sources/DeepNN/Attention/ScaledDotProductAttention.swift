@@ -42,91 +42,123 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mas
                          "\(op): \(name) of shape \(m.shape) does not broadcast to the scores' shape \(scoreShape)")
         else { return .shapeFailure }
     }
+    let trailing = { (t: Tensor) in HeadLayout(batchAxes: Array(0..<(r - 2)), rowAxis: r - 2, heads: 1, column: 0, width: t.shape[r - 1]) }
+    return attentionCore(q, k, v, layouts: (trailing(q), trailing(k), trailing(v)), outShape: outShape,
+                         outLayout: trailing(v), scoreShape: scoreShape, mask: mask, additiveMask: additiveMask,
+                         isCausal: isCausal, dropout: dropout, scale: scale ?? 1 / Float(d).squareRoot(), op: op)
+}
+
+/// Where the G = (batch…, head) matrices of an attention operand live in a tensor: the axes
+/// enumerating the batch (row-major), the axis along the matrix rows, and `heads` consecutive
+/// column ranges of `width` on the last axis starting at `column`. SDPA's (…, L, D) is one head
+/// over the trailing axes; MultiheadAttention's projections (N, L, heads·D) hold every head.
+struct HeadLayout {
+    let batchAxes: [Int]
+    let rowAxis: Int
+    let heads: Int
+    let column: Int
+    let width: Int
+
+    /// Whether BLAS can read `t`'s matrices where they are (unit column stride, rows at least
+    /// `width` apart).
+    func fits(_ t: Tensor) -> Bool {
+        let last = t.rank - 1
+        return (t.strides[last] == 1 || t.shape[last] == 1)
+            && (t.shape[rowAxis] <= 1 || t.strides[rowAxis] >= Swift.max(width, 1))
+    }
+
+    /// The matrices of `t` for the kernels, group g = batch index · heads + head.
+    func matrices(_ t: Tensor) -> AttentionKernels.Matrices {
+        var offsets = [t.offset]
+        for axis in batchAxes {
+            offsets = offsets.flatMap { base in (0..<t.shape[axis]).map { base + $0 * t.strides[axis] } }
+        }
+        let columnStride = t.strides[t.rank - 1]
+        offsets = offsets.flatMap { base in (0..<heads).map { base + (column + $0 * width) * columnStride } }
+        let rowStride = t.shape[rowAxis] <= 1 ? Swift.max(t.shape[t.rank - 1], 1) : t.strides[rowAxis]
+        return .init(base: t.storage.pointer, groupOffsets: offsets, rowStride: rowStride)
+    }
+}
+
+/// Differentiable blocked attention over operands laid out as `layouts` say, writing a new
+/// contiguous output of `outShape` laid out as `outLayout`. Masks broadcast to `scoreShape`,
+/// whose leading axes enumerate the groups in the layouts' order. Inputs that are the same
+/// tensor (q, k, v sliced from one projection) get one gradient, written in place by the kernel.
+func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layouts: (HeadLayout, HeadLayout, HeadLayout),
+                   outShape: [Int], outLayout: HeadLayout, scoreShape: [Int], mask: Tensor?, additiveMask: Tensor?,
+                   isCausal: Bool, dropout: Float, scale: Float, op: String) -> Tensor {
+    let (lq, lk) = (scoreShape[scoreShape.count - 2], scoreShape[scoreShape.count - 1])
+    let (d, dv) = (layouts.0.width, layouts.2.width)
+    let groups = Shape.count(Array(scoreShape.dropLast(2)))
     if let meta = Tensor.metaResult(outShape, q, k, v, mask, additiveMask) {
-        FlopCounter.add(2 * Shape.count(lead) * lq * lk * (d + dv))
+        FlopCounter.add(2 * groups * lq * lk * (d + dv))
         return meta
     }
-    let call = AttentionCall(q: q, k: k, v: v, mask: mask, additiveMask: additiveMask, scoreShape: scoreShape,
-                             scale: scale ?? 1 / Float(d).squareRoot(), isCausal: isCausal, dropout: dropout,
-                             seed: dropout > 0 ? DefaultRandom.generator.next() : 0)
-    let groups = Shape.count(lead)
-    let out = Tensor(storage: TensorStorage(uninitializedCount: groups * lq * dv), shape: outShape)
+    let call = AttentionCall(q: q, k: k, v: v, layouts: layouts, mask: mask, additiveMask: additiveMask,
+                             scoreShape: scoreShape, problem: AttentionKernels.Problem(
+                                queryLength: lq, keyLength: lk, headDim: d, valueDim: dv, scale: scale,
+                                isCausal: isCausal, dropout: dropout,
+                                dropoutSeed: dropout > 0 ? DefaultRandom.generator.next() : 0))
+    let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
     let logSumExp = TensorStorage(uninitializedCount: groups * lq)
     call.run { p, qm, km, vm in
-        AttentionKernels.forward(p, q: qm, k: km, v: vm, out: out.storage.pointer, logSumExp: logSumExp.pointer)
+        AttentionKernels.forward(p, q: qm, k: km, v: vm, out: outLayout.matrices(out), logSumExp: logSumExp.pointer)
+    }
+    // One gradient per distinct input tensor.
+    var inputs: [Tensor] = []
+    let slots = [q, k, v].map { t -> Int in
+        if let i = inputs.firstIndex(where: { $0 === t }) { return i }
+        inputs.append(t)
+        return inputs.count - 1
     }
     let maskNeedsGrad = additiveMask?.requiresGrad ?? false
-    let inputs = [q, k, v] + (maskNeedsGrad ? [additiveMask!] : [])
+    if maskNeedsGrad { inputs.append(additiveMask!) }
+    let operandCount = inputs.count - (maskNeedsGrad ? 1 : 0)
+    let shapes = inputs.map(\.shape)
     let output = out.detached()
     return out.recording(op, inputs: inputs) { g in
         let gc = g.contiguous()
-        let dq = Tensor(storage: TensorStorage(uninitializedCount: groups * lq * d), shape: lead + [lq, d])
-        let dk = Tensor(storage: TensorStorage(uninitializedCount: groups * lk * d), shape: lead + [lk, d])
-        let dvt = Tensor(storage: TensorStorage(uninitializedCount: groups * lk * dv), shape: lead + [lk, dv])
+        let grads = shapes.prefix(operandCount).map { Tensor(zeros: $0) }
         let dMask = maskNeedsGrad ? Tensor(storage: TensorStorage(uninitializedCount: groups * lq * lk), shape: scoreShape) : nil
         call.run { p, qm, km, vm in
-            withExtendedLifetime((output, gc)) {
-                AttentionKernels.backward(p, q: qm, k: km, v: vm,
-                                          out: output.storage.pointer + output.offset,
-                                          gradOut: gc.storage.pointer + gc.offset, logSumExp: logSumExp.pointer,
-                                          dq: dq.storage.pointer, dk: dk.storage.pointer, dv: dvt.storage.pointer,
-                                          dMask: dMask?.storage.pointer)
+            withExtendedLifetime((output, gc, grads)) {
+                AttentionKernels.backward(p, q: qm, k: km, v: vm, out: outLayout.matrices(output),
+                                          gradOut: outLayout.matrices(gc), logSumExp: logSumExp.pointer,
+                                          dq: layouts.0.matrices(grads[slots[0]]), dk: layouts.1.matrices(grads[slots[1]]),
+                                          dv: layouts.2.matrices(grads[slots[2]]), dMask: dMask?.storage.pointer)
             }
         }
-        return [dq, dk, dvt] + (maskNeedsGrad ? [dMask!.summed(toShape: call.additiveMaskShape)] : [])
+        return grads + (maskNeedsGrad ? [dMask!.summed(toShape: shapes.last!)] : [])
     }
 }
 
 /// The operands of one attention call in the kernels' layout, kept alive for the backward.
 private struct AttentionCall {
     let q: Tensor, k: Tensor, v: Tensor
+    let layouts: (HeadLayout, HeadLayout, HeadLayout)
     let keep: Tensor?, additive: Tensor?
-    let additiveMaskShape: [Int]
     let problem: AttentionKernels.Problem
 
-    init(q: Tensor, k: Tensor, v: Tensor, mask: Tensor?, additiveMask: Tensor?, scoreShape: [Int],
-         scale: Float, isCausal: Bool, dropout: Float, seed: UInt64) {
-        self.q = Self.matrixLayout(q)
-        self.k = Self.matrixLayout(k)
-        self.v = Self.matrixLayout(v)
+    init(q: Tensor, k: Tensor, v: Tensor, layouts: (HeadLayout, HeadLayout, HeadLayout), mask: Tensor?,
+         additiveMask: Tensor?, scoreShape: [Int], problem: AttentionKernels.Problem) {
+        // Operands BLAS cannot read in place are copied (no autograd: gradients go to the inputs).
+        func prepared(_ t: Tensor, _ layout: HeadLayout) -> Tensor {
+            layout.fits(t) ? t.detached() : withoutGrad { t.copied() }
+        }
+        self.q = prepared(q, layouts.0)
+        self.k = k === q ? self.q : prepared(k, layouts.1)
+        self.v = v === q ? self.q : v === k ? self.k : prepared(v, layouts.2)
+        self.layouts = layouts
         keep = mask.map { $0.detached().expanded(to: scoreShape) }
         additive = additiveMask.map { $0.detached().expanded(to: scoreShape) }
-        additiveMaskShape = additiveMask?.shape ?? []
-        let r = q.rank
-        problem = AttentionKernels.Problem(
-            queryLength: q.shape[r - 2], keyLength: k.shape[r - 2], headDim: q.shape[r - 1], valueDim: v.shape[r - 1],
-            scale: scale, isCausal: isCausal, dropout: dropout, dropoutSeed: seed)
+        self.problem = problem
     }
 
-    /// `t` itself when its rows can go to BLAS as they are (unit column stride, rows at least a
-    /// row apart), else a contiguous copy; no autograd.
-    static func matrixLayout(_ t: Tensor) -> Tensor {
-        let r = t.rank, rows = t.shape[r - 2], cols = t.shape[r - 1]
-        let columnsOK = cols <= 1 || t.strides[r - 1] == 1
-        let rowsOK = rows <= 1 || t.strides[r - 2] >= Swift.max(cols, 1)
-        if columnsOK && rowsOK { return t.detached() }
-        return withoutGrad { t.copied() }
-    }
-
-    /// Element offsets of each (…) index of `t`'s leading axes, in row-major order.
-    static func groupOffsets(_ t: Tensor) -> [Int] {
-        let lead = Array(t.shape.dropLast(2))
-        var offsets = [t.offset]
-        for (size, stride) in zip(lead, t.strides) {
-            offsets = offsets.flatMap { base in (0..<size).map { base + $0 * stride } }
-        }
-        return offsets
-    }
-
-    static func matrices(_ t: Tensor) -> AttentionKernels.Matrices {
-        let r = t.rank
-        let rowStride = t.shape[r - 2] <= 1 ? Swift.max(t.shape[r - 1], 1) : t.strides[r - 2]
-        return .init(base: t.storage.pointer, groupOffsets: groupOffsets(t), rowStride: rowStride)
-    }
-
+    /// A (G…, Lq, Lk) mask read in place with its (broadcast) strides.
     static func mask(_ t: Tensor) -> AttentionKernels.Mask {
         let r = t.rank
-        return .init(base: t.storage.pointer, groupOffsets: groupOffsets(t), rowStride: t.strides[r - 2],
+        let m = HeadLayout(batchAxes: Array(0..<(r - 2)), rowAxis: r - 2, heads: 1, column: 0, width: 1).matrices(t)
+        return .init(base: t.storage.pointer, groupOffsets: m.groupOffsets, rowStride: t.strides[r - 2],
                      columnStride: t.strides[r - 1])
     }
 
@@ -137,7 +169,7 @@ private struct AttentionCall {
         p.keepMask = keep.map(Self.mask)
         p.additiveMask = additive.map(Self.mask)
         withExtendedLifetime((q, k, v, keep, additive)) {
-            body(p, Self.matrices(q), Self.matrices(k), Self.matrices(v))
+            body(p, layouts.0.matrices(q), layouts.1.matrices(k), layouts.2.matrices(v))
         }
     }
 }

@@ -35,6 +35,18 @@ extension Workloads {
         return [resultLine("attention_fwd_bwd", ms: ms, extra: ["gflops": flops / ms / 1e6])]
     }
 
+    /// One training step of a torchvision-layout ViT (image 32, patch 4, 4 layers, 4 heads,
+    /// hidden 128, MLP 256, 10 classes) on a batch of 32; cross-entropy; AdamW lr 1e-3.
+    static let vitStep = Workload(name: "vit_step") { timing in
+        manualSeed(0)
+        let model = VisionTransformer(imageSize: 32, patchSize: 4, numLayers: 4, numHeads: 4, hiddenDim: 128, mlpDim: 256,
+                                      numClasses: 10)
+        let (x, y) = batch(32, [3, 32, 32])
+        let step = trainingStep(model, AdamW(model.parameters, learningRate: 1e-3), x, y)
+        try validateTraining("vit_step", model, step, x, y)
+        return [resultLine("vit_step", ms: timing.medianMilliseconds(step))]
+    }
+
     /// Peak resident memory of causal attention forward and backward at length 2048
     /// (q, k, v 1×8×2048×64): run it alone, since the peak is the process's.
     static let attention2048Memory = Workload(name: "attention_2048_memory") { timing in

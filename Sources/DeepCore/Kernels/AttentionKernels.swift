@@ -97,7 +97,7 @@ public enum AttentionKernels {
             self.dropoutSeed = dropoutSeed
         }
 
-        /// Number of key blocks that query block starting at `i0` (of `rows` queries) needs.
+        /// One past the last key that any of the `rows` queries from `i0` sees.
         @inline(__always)
         func keyEnd(queryStart i0: Int, rows: Int) -> Int {
             isCausal ? Swift.min(keyLength, i0 + rows) : keyLength

@@ -2,7 +2,10 @@ import DeepCore
 
 /// The nonlinearity between a Transformer layer's two feed-forward Linears.
 public enum TransformerActivation: Sendable {
-    case relu, gelu
+    /// max(x, 0), PyTorch's default.
+    case relu
+    /// Exact GELU, x·Φ(x).
+    case gelu
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         switch self {

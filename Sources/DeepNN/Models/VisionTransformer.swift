@@ -106,6 +106,7 @@ public final class PatchEmbedding: Module {
         super.init()
     }
 
+    /// (N, C, H, W) → (N, (H/p)·(W/p), hidden).
     public override func forward(_ x: Tensor) -> Tensor {
         let (hidden, c, p) = (weight.shape[0], weight.shape[1], patchSize)
         guard shapeCheck(x.rank == 4 && x.shape[1] == c && x.shape[2] % p == 0 && x.shape[3] % p == 0,

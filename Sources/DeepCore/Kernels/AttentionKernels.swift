@@ -78,8 +78,9 @@ public enum AttentionKernels {
         public var dropout: Float
         /// Seed of the counter-based dropout mask, so the backward regenerates it.
         public var dropoutSeed: UInt64
-        /// Block sizes (queries × keys).
-        public var blockQ = 64, blockK = 128
+        /// Block sizes (queries × keys): near 64 × 128, split evenly so that no block is a
+        /// sliver (65 queries make one block, not 64 + 1).
+        public var blockQ: Int, blockK: Int
 
         /// Describes a problem.
         public init(queryLength: Int, keyLength: Int, headDim: Int, valueDim: Int, scale: Float,
@@ -95,6 +96,14 @@ public enum AttentionKernels {
             self.additiveMask = additiveMask
             self.dropout = dropout
             self.dropoutSeed = dropoutSeed
+            blockQ = Self.evenBlock(queryLength, near: 64)
+            blockK = Self.evenBlock(keyLength, near: 128)
+        }
+
+        /// The size of ⌊n / target⌋ (at least 1) near-equal blocks covering n.
+        static func evenBlock(_ n: Int, near target: Int) -> Int {
+            let blocks = Swift.max(1, n / target)
+            return Swift.max(1, (n + blocks - 1) / blocks)
         }
 
         /// One past the last key that any of the `rows` queries from `i0` sees.

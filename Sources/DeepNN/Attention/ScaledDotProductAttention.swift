@@ -11,7 +11,8 @@ import DeepCore
 ///   - q: (…, Lq, D) queries; k: (…, Lk, D) keys; v: (…, Lk, Dv) values. The leading axes
 ///     (batch, heads) are equal in all three (expand a tensor to share keys among heads).
 ///   - mask: which keys each query may see, broadcastable to (…, Lq, Lk): nonzero (1) = attend,
-///     0 = masked out, like PyTorch's boolean `attn_mask` (True = take part). Not differentiated.
+///     0 = masked out, like PyTorch's boolean `attn_mask` (True = take part); a key-padding
+///     mask is one of shape (N, 1, 1, Lk). Not differentiated.
 ///   - additiveMask: added to the scaled scores, broadcastable to (…, Lq, Lk), like a float
 ///     `attn_mask` (−∞ masks out); differentiable.
 ///   - isCausal: query i sees keys j ≤ i only (top-left aligned when Lq ≠ Lk, as PyTorch).

@@ -106,6 +106,13 @@ public enum AttentionKernels {
             return Swift.max(1, (n + blocks - 1) / blocks)
         }
 
+        /// How many of the `count` keys from `j0` query `row` may see: all but causally masked
+        /// ones (which come last).
+        @inline(__always)
+        func visibleColumns(row: Int, from j0: Int, count: Int) -> Int {
+            isCausal ? Swift.min(count, Swift.max(0, row + 1 - j0)) : count
+        }
+
         /// One past the last key that any of the `rows` queries from `i0` sees.
         @inline(__always)
         func keyEnd(queryStart i0: Int, rows: Int) -> Int {
@@ -159,14 +166,17 @@ public enum AttentionKernels {
             scores(p, g: g, i0: i0, rows: rows, j0: j0, cols: cols, q: q, k: k, into: s)
             for r in 0..<rows {
                 let line = s + r * cols
-                let newMax = Swift.max(rowMax[r], RowMath.maximum(line, cols))
+                // Causal: the columns after the row's diagonal are masked; skip their exponentials.
+                let visible = p.visibleColumns(row: i0 + r, from: j0, count: cols)
+                (line + visible).update(repeating: 0, count: cols - visible)
+                let newMax = Swift.max(rowMax[r], RowMath.maximum(line, visible))
                 if newMax == -.infinity {
-                    line.update(repeating: 0, count: cols)   // nothing visible yet in this row
+                    line.update(repeating: 0, count: visible)   // nothing visible yet in this row
                     continue
                 }
                 let correction = rowMax[r] == -.infinity ? 0 : RowMath.exp(rowMax[r] - newMax)
                 rowMax[r] = newMax
-                rowSum[r] = rowSum[r] * correction + RowMath.exponentiate(line, cols, shift: newMax)
+                rowSum[r] = rowSum[r] * correction + RowMath.exponentiate(line, visible, shift: newMax)
                 if correction != 1 { RowMath.scale(o + r * ldo, dv, by: correction) }
                 if p.dropout > 0 {
                     applyDropout(p, g: g, i: i0 + r, j0: j0, line, cols, keepScale: keep)
@@ -188,7 +198,8 @@ public enum AttentionKernels {
         }
     }
 
-    /// s (rows × cols, contiguous) = scale·Q[i0..] K[j0..]ᵀ + masks, −∞ where masked.
+    /// s (rows × cols, contiguous) = scale·Q[i0..] K[j0..]ᵀ + masks, −∞ where a mask says so. Causal
+    /// masking is the callers' (they use only ``Problem/visibleColumns(row:from:count:)``).
     @inline(__always)
     private static func scores(_ p: Problem, g: Int, i0: Int, rows: Int, j0: Int, cols: Int,
                                q: Matrices, k: Matrices, into s: UnsafeMutablePointer<Float>) {
@@ -208,12 +219,6 @@ public enum AttentionKernels {
                 let line = s + r * cols, src = m.base + m.groupOffsets[g] + (i0 + r) * m.rowStride + j0 * m.columnStride
                 let step = m.columnStride
                 for c in 0..<cols where src[c * step] == 0 { line[c] = -.infinity }
-            }
-        }
-        if p.isCausal && j0 + cols - 1 > i0 {
-            for r in 0..<rows {
-                let first = Swift.max(0, i0 + r + 1 - j0)   // first future key in this block
-                if first < cols { (s + r * cols + first).update(repeating: -.infinity, count: cols - first) }
             }
         }
     }
@@ -324,15 +329,18 @@ public enum AttentionKernels {
                           c: grads, ldc: width)
             for r in 0..<rows {
                 let pl = probs + r * width, gl = grads + r * width
-                RowMath.exponentiate(pl, width, shift: lse[r])
+                let visible = p.visibleColumns(row: i0 + r, from: j0, count: width)
+                (pl + visible).update(repeating: 0, count: width - visible)
+                (gl + visible).update(repeating: 0, count: width - visible)
+                RowMath.exponentiate(pl, visible, shift: lse[r])
                 if p.dropout > 0 {
                     // dV needs the dropped weights, dS the undropped ones: keep P in `pl`, put
                     // the factor into dP here and into P after dS.
-                    applyDropout(p, g: g, i: i0 + r, j0: j0, gl, width, keepScale: keep)
+                    applyDropout(p, g: g, i: i0 + r, j0: j0, gl, visible, keepScale: keep)
                 }
                 let dot = dotRow[r]
-                for c in 0..<width { gl[c] = pl[c] * (gl[c] - dot) }   // dS
-                if p.dropout > 0 { applyDropout(p, g: g, i: i0 + r, j0: j0, pl, width, keepScale: keep) }
+                for c in 0..<visible { gl[c] = pl[c] * (gl[c] - dot) }   // dS
+                if p.dropout > 0 { applyDropout(p, g: g, i: i0 + r, j0: j0, pl, visible, keepScale: keep) }
                 if let dMask { (dMask + (g * lq + i0 + r) * lk + j0).update(from: gl, count: width) }
             }
             // dV += Pᵀ dO; dQ += scale·dS K; dK += scale·dSᵀ Q

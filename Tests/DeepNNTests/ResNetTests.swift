@@ -82,6 +82,15 @@ final class ResNetTests: XCTestCase {
         XCTAssertEqual(standard.rows.first { $0.path == "layer4" }?.outputShape, [2, 512, 1, 1])
     }
 
+    func testStageOutputsArePyramidLevels() {
+        let model = ResNet(block: Bottleneck.self, layers: [1, 1, 1, 1], numClasses: 5, baseChannels: 4)
+        let stages = model.stageOutputs(Tensor.randn([2, 3, 64, 64]))
+        XCTAssertEqual(stages.map(\.shape), [[2, 16, 16, 16], [2, 32, 8, 8], [2, 64, 4, 4], [2, 128, 2, 2]])
+        model.eval()
+        let x = Tensor.randn([2, 3, 64, 64])
+        assertClose(model.features(x), model.stageOutputs(x)[3].mean(axes: [2, 3]))
+    }
+
     func testDilationKeepsResolution() throws {
         let model = ResNet(block: Bottleneck.self, layers: [1, 1, 1, 1], numClasses: 5,
                            replaceStrideWithDilation: [false, true, true], baseChannels: 8)

@@ -238,8 +238,19 @@ public final class ResNet: Module {
 
     /// Everything before `fc`: (N, inputChannels, H, W) → (N, featureChannels).
     public func features(_ x: Tensor) -> Tensor {
-        let stem = maxpool(relu(bn1(conv1(x))))
-        return avgpool(layer4(layer3(layer2(layer1(stem))))).flattened(from: 1)
+        avgpool(stageOutputs(x)[3]).flattened(from: 1)
+    }
+
+    /// The outputs of `layer1` … `layer4` (C2 … C5 of a feature pyramid), for necks and
+    /// segmentation heads: (N, inputChannels, H, W) → four maps of `baseChannels·expansion·[1, 2, 4, 8]`
+    /// channels at strides 4, 8, 16, 32 (1, 2, 4, 8 with `smallInputStem`; dilated stages keep
+    /// their input's stride).
+    public func stageOutputs(_ x: Tensor) -> [Tensor] {
+        var y = maxpool(relu(bn1(conv1(x))))
+        return [layer1, layer2, layer3, layer4].map { stage in
+            y = stage(y)
+            return y
+        }
     }
 
     /// (N, inputChannels, H, W) → (N, numClasses).

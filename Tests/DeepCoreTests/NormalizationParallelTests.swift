@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 /// The normalisation ops split groups among threads above `Parallel.minimumWork`; forcing the
 /// split on small inputs must give the serial results (values and every gradient).

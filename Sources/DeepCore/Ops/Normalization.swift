@@ -40,7 +40,7 @@ private struct GroupLayout {
 /// Forward and backward of "normalise each group, then y = xhat·w + b" with the given layout.
 /// With `fixedStatistics` the mean and 1/std are given (evaluation BatchNorm) and the input
 /// gradient is just w·rstd·g. Groups are split among threads (``Parallel``); in the backward
-/// each thread sums its own affine gradients, added up in thread order afterwards.
+/// each chunk of groups sums its own affine gradients, added up in chunk order afterwards.
 private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
                        layout: GroupLayout, op: String,
                        fixedStatistics: (mean: [Float], rstd: [Float])? = nil,
@@ -57,7 +57,7 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
     let (pMean, pRstd, pVar) = (stats, stats + groups, stats + 2 * groups)
     withExtendedLifetime((xc, w, b)) {
         let px = base(xc), py = base(out), pw = base(w), pb = base(b)
-        Parallel.forEachChunk(count: groups, workers: Parallel.workers(items: groups, work: x.count)) { _, range in
+        Parallel.forEach(count: groups, work: x.count) { range in
             for g in range {
                 let s = layout.start(g)
                 if let fixed = fixedStatistics {
@@ -94,17 +94,18 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
         let gc = gradOut.contiguous()
         let dx = Tensor(storage: TensorStorage(uninitializedCount: xd.count), shape: xd.shape)
         let workers = Parallel.workers(items: groups, work: xd.count)
+        let chunks = Swift.min(groups, workers * Parallel.chunksPerWorker)
         let groupSize = layout.blocks * layout.blockLength, affine = layout.affineCount
-        // Per worker: dxhat of one group, then the weight and bias gradient sums.
-        let perWorker = groupSize + 2 * affine
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(workers * perWorker, 1))
+        // dxhat of one group per worker, then the weight and bias gradient sums per chunk.
+        let sums = workers * groupSize
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sums + chunks * 2 * affine, 1))
         defer { scratch.deallocate() }
-        scratch.initialize(repeating: 0, count: workers * perWorker)
+        scratch.initialize(repeating: 0, count: sums + chunks * 2 * affine)
         withExtendedLifetime((gc, xd, wd)) {
             let pg = base(gc), px = base(xd), pw = base(wd), pdx = base(dx)
-            Parallel.forEachChunk(count: groups, workers: workers) { worker, range in
-                let dxhat = scratch + worker * perWorker
-                let accW = dxhat + groupSize, accB = accW + affine
+            Parallel.forEachChunk(count: groups, chunks: chunks, workers: workers) { worker, chunk, range in
+                let dxhat = scratch + worker * groupSize
+                let accW = scratch + sums + chunk * 2 * affine, accB = accW + affine
                 for g in range {
                     let s = layout.start(g)
                     let (m, r) = (means[g], rstds[g])
@@ -147,18 +148,18 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
                 }
             }
         }
-        /// The affine gradient at `offset` in each worker's scratch, summed in worker order.
+        /// The affine gradient at `offset` in each chunk's sums, added in chunk order.
         func affineGradient(_ offset: Int, shape: [Int]) -> Tensor {
             Tensor.make(shape: shape) { out in
                 for k in 0..<affine { out[k] = 0 }
-                for worker in 0..<workers {
-                    let acc = scratch + worker * perWorker + offset
+                for chunk in 0..<chunks {
+                    let acc = scratch + sums + chunk * 2 * affine + offset
                     for k in 0..<affine { out[k] += acc[k] }
                 }
             }
         }
-        let dw = weightShape.map { affineGradient(groupSize, shape: $0) }
-        let db = biasShape.map { affineGradient(groupSize + affine, shape: $0) }
+        let dw = weightShape.map { affineGradient(0, shape: $0) }
+        let db = biasShape.map { affineGradient(affine, shape: $0) }
         return [dx] + [dw, db].compactMap { $0 }.map { Optional($0) }
     }
 }

@@ -12,6 +12,8 @@ final class ResNetTests: XCTestCase {
             let torch = try XCTUnwrap(layouts[name])
             XCTAssertNotNil(torch.parameters)
             TorchModelFixtures.assertLayout(model, matches: torch, name)
+            let summary = try model.summary(input: [1, 3, 224, 224])
+            XCTAssertEqual(summary.totalFlops, try XCTUnwrap(torch.flops_1x3x224x224), "\(name) FLOPs (convolutions and fc)")
         }
         XCTAssertEqual(layouts["resnet18"]?.parameter_count, 11_181_642)
         XCTAssertEqual(layouts["resnet50"]?.parameter_count, 23_528_522)

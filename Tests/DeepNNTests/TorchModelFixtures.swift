@@ -15,6 +15,8 @@ enum TorchModelFixtures {
         let buffers: [String]?
         /// Number of parameter elements.
         let parameter_count: Int
+        /// FLOPs of a forward pass at 1×3×224×224 (`torch.utils.flop_counter`), when recorded.
+        let flops_1x3x224x224: Int?
 
         private enum Entry: Decodable {
             case name(String), shape([Int])

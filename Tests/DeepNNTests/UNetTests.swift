@@ -50,6 +50,9 @@ final class UNetTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("2^depth = 8"), "\(error)")
         }
         XCTAssertNoThrow(try model.summary(input: [1, 1, 8, 8]))
+        XCTAssertThrowsError(try model.summary(input: [1, 2, 16, 16])) { error in
+            XCTAssertTrue("\(error)".contains("inc.double_conv.0"), "\(error)")
+        }
     }
 
     func testBottleneckIsReplaceableWithoutRenamingWeights() throws {

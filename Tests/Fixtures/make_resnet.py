@@ -1,7 +1,8 @@
 """Fixtures for Tests/DeepNNTests/ResNetTests.swift, written with torchvision's own ResNet code.
 
 1. resnet_layout.json: the ordered state-dict keys (with shapes), parameter names and buffer names
-   of torchvision's resnet18 and resnet50 (num_classes=10), and their parameter counts. The
+   of torchvision's resnet18 and resnet50 (num_classes=10), their parameter counts and the
+   FLOPs of a forward pass at 1x3x224x224. The
    full-size weights (45 and 94 MB) are not committed.
 2. resnet/<name>.safetensors + resnet/<name>_io.safetensors for reduced-width models built by
    torchvision's `ResNet`, `BasicBlock` and `Bottleneck` themselves (same code path as resnet18/50;
@@ -26,9 +27,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "resnet")
 
 
+def forward_flops(model, shape):
+    """FLOPs of one eval-mode forward as torch.utils.flop_counter counts them (2 per multiply-add)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
+    return counter.get_total_flops()
+
+
 def layout(model):
     sd = model.state_dict()
     return {
+        "flops_1x3x224x224": forward_flops(model, (1, 3, 224, 224)),
         "state_dict": [[k, list(v.shape)] for k, v in sd.items()],
         "parameters": [k for k, _ in model.named_parameters()],
         "buffers": [k for k, _ in model.named_buffers()],

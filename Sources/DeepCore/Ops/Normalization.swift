@@ -19,6 +19,8 @@ private struct GroupLayout {
     var affineBase: (Int) -> Int
     var perElementAffine: Bool
     var affineRun: Int
+    /// Number of affine parameters (the size of weight and bias).
+    var affineCount: Int
 
     /// Calls `body(range, affineIndexOfRangeStart, step)` over one run: `step` is 1 when the
     /// affine index advances with the element, 0 when it is constant over the range.
@@ -37,80 +39,127 @@ private struct GroupLayout {
 
 /// Forward and backward of "normalise each group, then y = xhat·w + b" with the given layout.
 /// With `fixedStatistics` the mean and 1/std are given (evaluation BatchNorm) and the input
-/// gradient is just w·rstd·g.
+/// gradient is just w·rstd·g. Groups are split among threads (``Parallel``); in the backward
+/// each chunk of groups sums its own affine gradients, added up in chunk order afterwards.
 private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
                        layout: GroupLayout, op: String,
                        fixedStatistics: (mean: [Float], rstd: [Float])? = nil,
                        statisticsOut: ((_ mean: [Float], _ variance: [Float]) -> Void)? = nil) -> Tensor {
     if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let xc = withoutGrad { x.contiguous() }
-    let w = weight.map { t in withoutGrad { t.contiguous() } }, b = bias.map { t in withoutGrad { t.contiguous() } }
-    var means = [Float](repeating: 0, count: layout.groups)
-    var rstds = [Float](repeating: 1, count: layout.groups)
-    var variances = [Float](repeating: 0, count: layout.groups)
+    // Absent affine parameters act as ones and zeros, so the loops below need no optionals.
+    let w = withoutGrad { weight?.contiguous() } ?? Tensor(ones: [layout.affineCount])
+    let b = withoutGrad { bias?.contiguous() } ?? Tensor(zeros: [layout.affineCount])
+    let groups = layout.groups
     let out = Tensor(storage: TensorStorage(uninitializedCount: x.count), shape: x.shape)
-    let px = base(xc), py = base(out)
-    let pw = w.map(base), pb = b.map(base)
-    for g in 0..<layout.groups {
-        let s = layout.start(g)
-        if let fixed = fixedStatistics {
-            means[g] = fixed.mean[g]; rstds[g] = fixed.rstd[g]
-        } else {
-            let stats = NormalizationKernels.statistics(px + s, blocks: layout.blocks, blockLength: layout.blockLength,
-                                                        blockStride: layout.blockStride, eps: eps, centered: centered)
-            means[g] = stats.mean; rstds[g] = stats.rstd; variances[g] = stats.variance
-        }
-        let (m, r) = (means[g], rstds[g])
-        for blk in 0..<layout.blocks {
-            let o = s + blk * layout.blockStride
-            layout.forEachAffineChunk(group: g) { range, a, step in
-                for i in range {
-                    let ai = a + (i - range.lowerBound) * step
-                    py[o + i] = (px[o + i] - m) * r * (pw?[ai] ?? 1) + (pb?[ai] ?? 0)
+    let stats = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(3 * groups, 1))
+    defer { stats.deallocate() }
+    let (pMean, pRstd, pVar) = (stats, stats + groups, stats + 2 * groups)
+    withExtendedLifetime((xc, w, b)) {
+        let px = base(xc), py = base(out), pw = base(w), pb = base(b)
+        Parallel.forEach(count: groups, work: x.count) { range in
+            for g in range {
+                let s = layout.start(g)
+                if let fixed = fixedStatistics {
+                    (pMean[g], pRstd[g], pVar[g]) = (fixed.mean[g], fixed.rstd[g], 0)
+                } else {
+                    let st = NormalizationKernels.statistics(px + s, blocks: layout.blocks, blockLength: layout.blockLength,
+                                                             blockStride: layout.blockStride, eps: eps, centered: centered)
+                    (pMean[g], pRstd[g], pVar[g]) = (st.mean, st.rstd, st.variance)
+                }
+                let (m, r) = (pMean[g], pRstd[g])
+                for blk in 0..<layout.blocks {
+                    let xs = px + s + blk * layout.blockStride, ys = py + s + blk * layout.blockStride
+                    layout.forEachAffineChunk(group: g) { range, a, step in
+                        if step == 0 {
+                            let scale = r * pw[a], shift = pb[a]
+                            for i in range { ys[i] = (xs[i] - m) * scale + shift }
+                        } else {
+                            let ws = pw + a - range.lowerBound, bs = pb + a - range.lowerBound
+                            for i in range { ys[i] = (xs[i] - m) * r * ws[i] + bs[i] }
+                        }
+                    }
                 }
             }
         }
     }
-    if fixedStatistics == nil { statisticsOut?(means, variances) }
+    let means = Array(UnsafeBufferPointer(start: pMean, count: groups))
+    let rstds = Array(UnsafeBufferPointer(start: pRstd, count: groups))
+    if fixedStatistics == nil { statisticsOut?(means, Array(UnsafeBufferPointer(start: pVar, count: groups))) }
     let frozen = fixedStatistics != nil
-    let xd = xc.detached()
+    let xd = xc.detached(), wd = w.detached()
     let inputs = [x] + [weight, bias].compactMap { $0 }
+    let (weightShape, biasShape) = (weight?.shape, bias?.shape)
     return out.recording(op, inputs: inputs) { gradOut in
         let gc = gradOut.contiguous()
-        let pg = base(gc)
         let dx = Tensor(storage: TensorStorage(uninitializedCount: xd.count), shape: xd.shape)
-        let dw = weight.map { Tensor(zeros: $0.shape) }, db = bias.map { Tensor(zeros: $0.shape) }
-        let pdx = base(dx), pdw = dw.map(base), pdb = db.map(base)
-        let px = base(xd)
-        let groupSize = layout.blocks * layout.blockLength
-        let dxhat = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(groupSize, 1))
-        defer { dxhat.deallocate() }
-        for g in 0..<layout.groups {
-            let s = layout.start(g)
-            let (m, r) = (means[g], rstds[g])
-            for blk in 0..<layout.blocks {
-                let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
-                layout.forEachAffineChunk(group: g) { range, a, step in
-                    for i in range {
-                        let ai = a + (i - range.lowerBound) * step
-                        let gi = pg[o + i]
-                        pdw?[ai] += gi * (px[o + i] - m) * r
-                        pdb?[ai] += gi
-                        d[i] = gi * (pw?[ai] ?? 1)
+        let workers = Parallel.workers(items: groups, work: xd.count)
+        let chunks = Swift.min(groups, workers * Parallel.chunksPerWorker)
+        let groupSize = layout.blocks * layout.blockLength, affine = layout.affineCount
+        // dxhat of one group per worker, then the weight and bias gradient sums per chunk.
+        let sums = workers * groupSize
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sums + chunks * 2 * affine, 1))
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: 0, count: sums + chunks * 2 * affine)
+        withExtendedLifetime((gc, xd, wd)) {
+            let pg = base(gc), px = base(xd), pw = base(wd), pdx = base(dx)
+            Parallel.forEachChunk(count: groups, chunks: chunks, workers: workers) { worker, chunk, range in
+                let dxhat = scratch + worker * groupSize
+                let accW = scratch + sums + chunk * 2 * affine, accB = accW + affine
+                for g in range {
+                    let s = layout.start(g)
+                    let (m, r) = (means[g], rstds[g])
+                    for blk in 0..<layout.blocks {
+                        let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
+                        let gs = pg + o, xs = px + o
+                        layout.forEachAffineChunk(group: g) { range, a, step in
+                            if step == 0 {
+                                let wv = pw[a]
+                                var sumW: Float = 0, sumB: Float = 0
+                                for i in range {
+                                    let gi = gs[i]
+                                    sumW += gi * (xs[i] - m)
+                                    sumB += gi
+                                    d[i] = gi * wv
+                                }
+                                accW[a] += sumW * r
+                                accB[a] += sumB
+                            } else {
+                                let shift = a - range.lowerBound
+                                for i in range {
+                                    let gi = gs[i]
+                                    accW[i + shift] += gi * (xs[i] - m) * r
+                                    accB[i + shift] += gi
+                                    d[i] = gi * pw[i + shift]
+                                }
+                            }
+                        }
+                    }
+                    if frozen {
+                        for blk in 0..<layout.blocks {
+                            let q = pdx + s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
+                            for i in 0..<layout.blockLength { q[i] = r * d[i] }
+                        }
+                    } else {
+                        NormalizationKernels.inputGradient(x: px + s, dx: pdx + s, dxhat: dxhat, blocks: layout.blocks,
+                                                           blockLength: layout.blockLength, blockStride: layout.blockStride,
+                                                           mean: m, rstd: r, centered: centered)
                     }
                 }
             }
-            if frozen {
-                for blk in 0..<layout.blocks {
-                    let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
-                    for i in 0..<layout.blockLength { pdx[o + i] = r * d[i] }
+        }
+        /// The affine gradient at `offset` in each chunk's sums, added in chunk order.
+        func affineGradient(_ offset: Int, shape: [Int]) -> Tensor {
+            Tensor.make(shape: shape) { out in
+                for k in 0..<affine { out[k] = 0 }
+                for chunk in 0..<chunks {
+                    let acc = scratch + sums + chunk * 2 * affine + offset
+                    for k in 0..<affine { out[k] += acc[k] }
                 }
-            } else {
-                NormalizationKernels.inputGradient(x: px + s, dx: pdx + s, dxhat: dxhat, blocks: layout.blocks,
-                                                   blockLength: layout.blockLength, blockStride: layout.blockStride,
-                                                   mean: m, rstd: r, centered: centered)
             }
         }
+        let dw = weightShape.map { affineGradient(0, shape: $0) }
+        let db = biasShape.map { affineGradient(affine, shape: $0) }
         return [dx] + [dw, db].compactMap { $0 }.map { Optional($0) }
     }
 }
@@ -147,7 +196,8 @@ private func rowNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias:
     }
     let d = Shape.count(normalizedShape)
     let layout = GroupLayout(groups: d == 0 ? 0 : x.count / d, start: { $0 * d }, blocks: 1, blockLength: d,
-                             blockStride: d, affineBase: { _ in 0 }, perElementAffine: true, affineRun: 1)
+                             blockStride: d, affineBase: { _ in 0 }, perElementAffine: true, affineRun: 1,
+                             affineCount: d)
     return normalize(x, weight: weight, bias: bias, eps: eps, centered: centered, layout: layout, op: op)
 }
 
@@ -166,7 +216,7 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Ten
     let layout = GroupLayout(groups: x.shape[0] * groups, start: { $0 * groupLength }, blocks: 1,
                              blockLength: groupLength, blockStride: groupLength,
                              affineBase: { g in (g % groups) * (c / groups) }, perElementAffine: false,
-                             affineRun: Swift.max(spatial, 1))
+                             affineRun: Swift.max(spatial, 1), affineCount: c)
     return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm")
 }
 
@@ -199,7 +249,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let layout = GroupLayout(groups: c, start: { $0 * spatial }, blocks: n, blockLength: spatial,
                              blockStride: c * spatial, affineBase: { $0 }, perElementAffine: false,
-                             affineRun: Swift.max(spatial, 1))
+                             affineRun: Swift.max(spatial, 1), affineCount: c)
     let useBatch = training || runningMean == nil || runningVar == nil
     if useBatch {
         guard shapeCheck(!training || n * spatial > 1,

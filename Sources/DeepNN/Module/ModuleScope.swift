@@ -61,7 +61,10 @@ enum ModuleScope {
         guard modules.count > 1 else { return modules.first.map { "<root \($0.typeName)>" } ?? "" }
         var names: [String] = []
         for (parent, child) in zip(modules, modules.dropFirst()) {
-            let name = parent.namedModules().first { $0.1 === child }?.0
+            // A direct child is the common case; search deeper only for modules that call a
+            // grandchild themselves.
+            let name = parent.namedChildren().first { $0.1 === child }?.0
+                ?? parent.namedModules().first { $0.1 === child }?.0
             names.append(name ?? "<\(child.typeName)>")
         }
         return names.joined(separator: ".")

@@ -135,6 +135,21 @@ final class SelectiveScanTests: XCTestCase {
         }
     }
 
+    func testLargeStepsUnderflowTheDecayLikeTheRecurrence() {
+        // Δ·A far below −87: the kernels clamp the exponent; the state must still follow the
+        // recurrence (exp(Δ·A) ≈ 0, so h_t ≈ Δ·u·B).
+        var rng = RandomGenerator(seed: 11)
+        let (bt, dm, n, l) = (1, 2, 3, 9)
+        let u = Tensor.randn([bt, dm, l], generator: &rng), delta = Tensor.rand([bt, dm, l], generator: &rng) * 200
+        let A = -Tensor.rand([dm, n], generator: &rng) - 1
+        let B = Tensor.randn([bt, n, l], generator: &rng), C = Tensor.randn([bt, n, l], generator: &rng)
+        let expected = naiveScan(u: u, delta: delta, A: A, B: { b, _, i, t in B.scalar(at: [b, i, t]) },
+                                 C: { b, _, i, t in C.scalar(at: [b, i, t]) }, D: nil, z: nil, bias: nil, softplus: false)
+        let (out, last) = selectiveScanWithState(u, delta, A, B, C)
+        assertClose(out.scalars, expected.out, atol: 1e-4, rtol: 1e-4)
+        assertClose(last.scalars, expected.last, atol: 1e-4, rtol: 1e-4)
+    }
+
     func testFiniteDifferencesWithEveryOption() {
         var rng = RandomGenerator(seed: 3)
         let (bt, dm, n, l) = (2, 3, 3, 20)

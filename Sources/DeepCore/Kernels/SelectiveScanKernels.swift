@@ -154,13 +154,17 @@ public enum SelectiveScanKernels {
     static func deltaRow(_ p: Problem, _ delta: UnsafePointer<Float>, bias: Float, into dt: UnsafeMutablePointer<Float>,
                          derivative: UnsafeMutablePointer<Float>? = nil) {
         if p.deltaSoftplus {
-            VectorMath.map(delta, dt, count: p.length) { VectorMath.softplus($0 + bias) }
             if let derivative {
-                // softplus' = sigmoid, and 1 past the threshold where softplus is the identity.
-                VectorMath.map(delta, derivative, count: p.length) { x in
-                    let v = x + bias
-                    return VectorMath.sigmoid(v).replacing(with: 1, where: v .> 20)
+                var l = 0
+                while l < p.length {
+                    let k = Swift.min(8, p.length - l)
+                    let (value, slope) = VectorMath.softplusAndDerivative(VectorMath.load(delta + l, count: k) + bias)
+                    VectorMath.store(value, dt + l, count: k)
+                    VectorMath.store(slope, derivative + l, count: k)
+                    l += 8
                 }
+            } else {
+                VectorMath.map(delta, dt, count: p.length) { VectorMath.softplus($0 + bias) }
             }
         } else {
             VectorMath.map(delta, dt, count: p.length) { $0 + bias }
@@ -178,23 +182,30 @@ public enum SelectiveScanKernels {
         let units = Units(p)
         units.run { index in
             let (b, channels) = units.unit(index)
-            let dt = UnsafeMutablePointer<Float>.allocate(capacity: L + Np)
+            let dt = UnsafeMutablePointer<Float>.allocate(capacity: L + 2 * Np)
             defer { dt.deallocate() }
-            let h = dt + L
+            let (h, log2A) = (dt + L, dt + L + Np)
             for d in channels {
                 let row = (b * p.channels + d) * L
+                scaleByLog2E(x.A + d * Np, into: log2A, count: Np)
                 deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt)
                 let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
                 let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
                 h.update(repeating: 0, count: Np)
+                let inRange = exponentsInRange(dt, L, log2A, Np)
                 var start = 0
                 while start < L {
                     let count = Swift.min(K, L - start)
                     if let checkpoints {
                         (checkpoints + ((b * p.channels + d) * p.checkpointCount + start / K) * Np).update(from: h, count: Np)
                     }
-                    scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, A: x.A + d * Np,
-                                B: x.B + bOff, bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row)
+                    if inRange {
+                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
+                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: false)
+                    } else {
+                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
+                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: true)
+                    }
                     start += count
                 }
                 if let lastState { (lastState + (b * p.channels + d) * Np).update(from: h, count: Np) }
@@ -203,25 +214,42 @@ public enum SelectiveScanKernels {
         }
     }
 
-    /// Steps `start ..< start + count` of one row: h ← exp(Δ·A) ⊙ h + Δ·u·B, y = ⟨h, C⟩.
+    /// Steps `start ..< start + count` of one row: h ← exp(Δ·A) ⊙ h + Δ·u·B, y = ⟨h, C⟩, with
+    /// exp(Δ·A) = 2^(Δ·A·log₂e).
     @inline(__always)
     static func scanSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
-                            A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
+                            log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
                             C: UnsafePointer<Float>, cStep: Int,
-                            state h: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+                            state h: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, clamping: Bool) {
         for l in start..<(start + count) {
             let dtl = dt[l], dtu = dtl * u[l]
             let Bl = B + l * bStep, Cl = C + l * cStep
             var acc = FloatVector.zero
             var o = 0
             while o < Np {
-                let hn = VectorMath.exp(load(A + o) * dtl) * load(h + o) + load(Bl + o) * dtu
+                let hn = VectorMath.exp2(load(log2A + o) * dtl, clamping: clamping) * load(h + o) + load(Bl + o) * dtu
                 store(hn, h + o)
                 acc += hn * load(Cl + o)
                 o += 8
             }
             y[l] = horizontalSum(acc)
         }
+    }
+
+    /// A·log₂(e), so that exp(Δ·A) = 2^(Δ·(A·log₂e)) costs one product per element.
+    @inline(__always)
+    static func scaleByLog2E(_ A: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = A[i] * 1.44269504088896341 }
+    }
+
+    /// Whether every Δ·A·log₂e of a row lies in [−125, 125], so exp2 needs no clamp (the common
+    /// case; the two specialisations of the segment loops are chosen once per row).
+    @inline(__always)
+    static func exponentsInRange(_ dt: UnsafePointer<Float>, _ L: Int, _ log2A: UnsafePointer<Float>, _ Np: Int) -> Bool {
+        var maxDt: Float = 0, maxA: Float = 0
+        for l in 0..<L { maxDt = Swift.max(maxDt, Swift.abs(dt[l])) }
+        for i in 0..<Np { maxA = Swift.max(maxA, Swift.abs(log2A[i])) }
+        return maxDt * maxA <= 125
     }
 
     /// out = (y + D·u) · silu(z), in place over y.
@@ -270,13 +298,14 @@ extension SelectiveScanKernels {
             groups == nil ? (acc + row * Np, 0) : (acc + unit * L * Np, Np)
         }
 
+        let gated = x.z != nil
         units.run { index in
             let (b, channels) = units.unit(index)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * L + 2 * K * Np + 2 * Np)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * L + 2 * K * Np + 3 * Np)
             defer { scratch.deallocate() }
             let (dt, softplusDerivative, g, zSigmoid) = (scratch, scratch + L, scratch + 2 * L, scratch + 3 * L)
             let (states, decays) = (scratch + 4 * L, scratch + 4 * L + K * Np)
-            let (carry, dAAcc) = (decays + K * Np, decays + K * Np + Np)
+            let (carry, dAAcc, log2A) = (decays + K * Np, decays + K * Np + Np, decays + K * Np + 2 * Np)
             for d in channels {
                 let rowIndex = b * p.channels + d, row = rowIndex * L
                 let (u, dy) = (x.u + row, dout + row)
@@ -293,6 +322,8 @@ extension SelectiveScanKernels {
                 let (dB, dBStep) = target(accB, p.bGroups, unit: index, row: rowIndex)
                 let (dC, dCStep) = target(accC, p.cGroups, unit: index, row: rowIndex)
                 let A = x.A + d * Np
+                scaleByLog2E(A, into: log2A, count: Np)
+                let inRange = exponentsInRange(dt, L, log2A, Np)
                 carry.update(repeating: 0, count: Np)
                 dAAcc.update(repeating: 0, count: Np)
                 var dDAcc: Float = 0
@@ -300,8 +331,13 @@ extension SelectiveScanKernels {
                 for segment in stride(from: p.checkpointCount - 1, through: 0, by: -1) {
                     let start = segment * K, count = Swift.min(K, L - start)
                     let entering = checkpointRow + segment * Np
-                    recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, A: A, B: x.B + bOff, bStep: bStep,
-                                     entering: entering, states: states, decays: decays)
+                    if inRange {
+                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: false)
+                    } else {
+                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: true)
+                    }
                     for i in stride(from: count - 1, through: 0, by: -1) {
                         let l = start + i
                         let h = states + i * Np, decay = decays + i * Np
@@ -315,7 +351,7 @@ extension SelectiveScanKernels {
                         while o < Np {
                             let hv = load(h + o), cv = load(Cl + o), dv = load(decay + o)
                             let dh = cv * gl + load(carry + o)
-                            sumY += hv * cv
+                            if gated { sumY += hv * cv }   // y_t, for dz only
                             store(load(dCl + o) + hv * gl, dCl + o)
                             store(load(dBl + o) + dh * dtu, dBl + o)
                             sumB += dh * load(Bl + o)
@@ -372,9 +408,9 @@ extension SelectiveScanKernels {
     /// storing each state and each exp(Δ·A) (count × Np floats each).
     @inline(__always)
     static func recomputeSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
-                                 A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
+                                 log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
                                  entering: UnsafePointer<Float>, states: UnsafeMutablePointer<Float>,
-                                 decays: UnsafeMutablePointer<Float>) {
+                                 decays: UnsafeMutablePointer<Float>, clamping: Bool) {
         var previous = entering
         for i in 0..<count {
             let l = start + i
@@ -382,7 +418,7 @@ extension SelectiveScanKernels {
             let Bl = B + l * bStep, h = states + i * Np, decay = decays + i * Np
             var o = 0
             while o < Np {
-                let dA = VectorMath.exp(load(A + o) * dtl)
+                let dA = VectorMath.exp2(load(log2A + o) * dtl, clamping: clamping)
                 store(dA, decay + o)
                 store(dA * load(previous + o) + load(Bl + o) * dtu, h + o)
                 o += 8

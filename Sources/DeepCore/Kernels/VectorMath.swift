@@ -1,4 +1,4 @@
-// Branch-free exp, log, softplus and sigmoid on eight Float32 lanes, for kernels whose inner loops
+// Branch-free exp, exp2, softplus and sigmoid on eight Float32 lanes, for kernels whose inner loops
 // would otherwise call scalar libm once per element (the selective scan, fused SiLU). Cephes'
 // single-precision polynomials: relative error within a few ulp over the ranges documented.
 
@@ -31,41 +31,56 @@ public enum VectorMath {
         return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &+ scale, to: FloatVector.self)
     }
 
-    /// Natural logarithm per lane, for positive normal arguments.
+    /// 2ʸ per lane, for y in [−125, 127] (clamped there): the fast exponential of the scan, whose
+    /// callers fold log₂(e) into a factor they compute once. Relative error about 1e−7.
+    /// With `clamping` false the caller guarantees y ∈ [−125, 127] and saves the clamp.
     @inlinable @inline(__always)
-    public static func log(_ x: FloatVector) -> FloatVector {
-        let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
-        // x = m·2^e with m in [0.5, 1).
-        var e = FloatVector((bits &>> 23) &- 126)
-        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: FloatVector.self)
-        let small = m .< 0.707106781186547524
-        e = e.replacing(with: e - 1, where: small)
-        m = m.replacing(with: m + m, where: small) - 1
-        let z = m * m
-        var y = m * 7.0376836292e-2 - 1.1514610310e-1
-        y = y * m + 1.1676998740e-1
-        y = y * m - 1.2420140846e-1
-        y = y * m + 1.4249322787e-1
-        y = y * m - 1.6668057665e-1
-        y = y * m + 2.0000714765e-1
-        y = y * m - 2.4999993993e-1
-        y = y * m + 3.3333331174e-1
-        y = y * m * z
-        y = y + e * -2.12194440e-4 - z * 0.5
-        return (m + y) + e * 0.693359375
+    public static func exp2(_ y: FloatVector, clamping: Bool = true) -> FloatVector {
+        var v = y
+        if clamping {
+            let lo = FloatVector(repeating: -125), hi = FloatVector(repeating: 127)
+            v = v.replacing(with: lo, where: v .< lo)
+            v = v.replacing(with: hi, where: v .> hi)
+        }
+        let magic = FloatVector(repeating: 12582912)
+        let t = v + magic
+        let f = v - (t - magic)                      // in [−½, ½]
+        // 2^f = 1 + f·P(f), P a minimax fit on [−½, ½] (relative error 2e−9 before rounding).
+        var p = f * 1.535335443321903e-4 + 1.3398874140700017e-3
+        p = p * f + 9.618437378195224e-3
+        p = p * f + 5.5503324718485e-2
+        p = p * f + 2.4022647913515552e-1
+        p = p * f + 6.931472028547077e-1
+        p = p * f + 1
+        let scale = unsafeBitCast(t, to: SIMD8<Int32>.self) &<< 23
+        return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &+ scale, to: FloatVector.self)
     }
 
-    /// softplus(x) = log(1 + eˣ) per lane, and x itself where x > `threshold` (PyTorch's rule).
-    /// Accurate for very negative x too (log1p, not log(1 + ·)).
+    /// softplus(x) = log(1 + eˣ) per lane and its derivative sigmoid(x), sharing one exponential:
+    /// softplus = max(x, 0) + log1p(e^−|x|). Beyond x = 20 the result rounds to x and the
+    /// derivative to 1, which is PyTorch's threshold rule.
     @inlinable @inline(__always)
-    public static func softplus(_ x: FloatVector, threshold: Float = 20) -> FloatVector {
-        let e = exp(x.replacing(with: FloatVector(repeating: threshold), where: x .> threshold))
-        let w = 1 + e
-        // log1p(e) = log(w)·e/(w − 1), exact where w rounds to 1 (Goldberg's trick).
-        let roundsToOne = w .== 1
-        let safeDenominator = (w - 1).replacing(with: 1, where: roundsToOne)
-        let lp = (log(w) * e / safeDenominator).replacing(with: e, where: roundsToOne)
-        return lp.replacing(with: x, where: x .> threshold)
+    public static func softplusAndDerivative(_ x: FloatVector) -> (value: FloatVector, derivative: FloatVector) {
+        let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
+        let t = exp(-absX)                            // in (0, 1]
+        // log1p(t) = t·q(t), q a minimax fit on [0, 1] (relative error 3e−8).
+        var q = t * 5.2327198790841625e-3 - 2.9505378318030327e-2
+        q = q * t + 7.822625028386142e-2
+        q = q * t - 1.366327861838551e-1
+        q = q * t + 1.9106026894104713e-1
+        q = q * t - 2.4842989120984327e-1
+        q = q * t + 3.3319098054034063e-1
+        q = q * t - 4.9999493241358156e-1
+        q = q * t + 9.999999699036708e-1
+        let value = x.replacing(with: 0, where: x .< 0) + t * q
+        let r = 1 / (1 + t)
+        return (value, (t * r).replacing(with: r, where: x .>= 0))
+    }
+
+    /// softplus(x) = log(1 + eˣ) per lane (PyTorch's, threshold 20 included).
+    @inlinable @inline(__always)
+    public static func softplus(_ x: FloatVector) -> FloatVector {
+        softplusAndDerivative(x).value
     }
 
     /// The logistic sigmoid 1 / (1 + e⁻ˣ) per lane.

@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "DeepCore", targets: ["DeepCore"]),
         .library(name: "DeepNN", targets: ["DeepNN"]),
         .executable(name: "deep-bench", targets: ["deep-bench"]),
+        .executable(name: "stitch", targets: ["stitch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +27,11 @@ let package = Package(
         ),
         .target(name: "DeepCore", dependencies: ["CBLAS"], path: "Sources/DeepCore"),
         .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib"], path: "Sources/DeepNN"),
+        .executableTarget(
+            name: "stitch",
+            dependencies: ["DeepCore", "DeepNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/stitch"
+        ),
         .executableTarget(
             name: "deep-bench",
             dependencies: ["DeepCore", "DeepNN", "CBLAS",

@@ -70,3 +70,14 @@ public func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures").appendingPathComponent(name)
 }
+
+extension Tensor {
+    /// Values of `shape` that are pairwise at least 0.05 apart, in a seeded random order: inputs
+    /// for finite-difference checks of max/min-like ops, which need no near-ties.
+    public static func distinctRandom(_ shape: [Int], seed: UInt64 = 0) -> Tensor {
+        var rng = RandomGenerator(seed: seed)
+        var values = (0..<Shape.count(shape)).map { Float($0) * 0.05 - Float(Shape.count(shape)) * 0.025 }
+        values.shuffle(using: &rng)
+        return Tensor(values, shape: shape)
+    }
+}

@@ -14,8 +14,10 @@ extension Tensor {
     ///   position (repeated indices accumulate).
     public func gathered(axis: Int, indices: Tensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "gathered")
-        precondition(indices.rank == rank && (0..<rank).allSatisfy { $0 == a || indices.shape[$0] <= shape[$0] },
-                     "gathered: indices of shape \(indices.shape) do not fit a tensor of shape \(shape) along axis \(a)")
+        guard shapeCheck(indices.rank == rank && (0..<rank).allSatisfy { $0 == a || indices.shape[$0] <= shape[$0] },
+                         "gathered: indices of shape \(indices.shape) do not fit a tensor of shape \(shape) along axis \(a)")
+        else { return .shapeFailure }
+        if let meta = Tensor.metaResult(indices.shape, self, indices) { return meta }
         let index = indices.detached()
         let src = storage.pointer
         let out = Tensor.make(shape: index.shape) { out in
@@ -71,6 +73,7 @@ extension Tensor {
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
         outShape[a] = indices.count
+        if let meta = Tensor.metaResult(outShape, self) { return meta }
         let source = withoutGrad { contiguous() }
         let sp = source.storage.pointer + source.offset
         let out = Tensor.make(shape: outShape) { out in
@@ -119,8 +122,9 @@ extension Tensor {
     ///   differentiated.
     /// - Returns: this tensor's shape; the gradient is zero at filled positions.
     public func filled(where mask: Tensor, with value: Float) -> Tensor {
-        precondition(Shape.broadcast(shape, mask.shape, op: "filled(where:)") == shape,
-                     "filled(where:): mask of shape \(mask.shape) does not broadcast to the tensor's shape \(shape)")
+        guard shapeCheck(Shape.broadcast(shape, mask.shape, op: "filled(where:)") == shape,
+                         "filled(where:): mask of shape \(mask.shape) does not broadcast to the tensor's shape \(shape)")
+        else { return .shapeFailure }
         let m = mask.detached().expanded(to: shape)
         let out = Elementwise.zip(self, m) { x, m in m != 0 ? value : x }
         return out.recording("filled", inputs: [self]) { g in

@@ -11,15 +11,17 @@ extension Tensor {
     public static func concatenate(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
         precondition(!tensors.isEmpty, "concatenate: no tensors to join")
         let first = tensors[0]
-        precondition(first.rank > 0, "concatenate: cannot join 0-D tensors; use stack")
+        guard shapeCheck(first.rank > 0, "concatenate: cannot join 0-D tensors; use stack") else { return .shapeFailure }
         let a = Shape.normalize(axis: axis, rank: first.rank, op: "concatenate")
         for t in tensors {
-            precondition(t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
-                         "concatenate: shapes \(tensors.map(\.shape)) differ outside axis \(a)")
+            guard shapeCheck(t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                             "concatenate: shapes \(tensors.map(\.shape)) differ outside axis \(a)")
+            else { return .shapeFailure }
         }
         let sizes = tensors.map { $0.shape[a] }
         var outShape = first.shape
         outShape[a] = sizes.reduce(0, +)
+        if tensors.contains(where: \.isMeta) { return Tensor(metaShape: outShape) }
         let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
         var start = 0
         for t in tensors {
@@ -44,7 +46,8 @@ extension Tensor {
     public static func stack(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
         precondition(!tensors.isEmpty, "stack: no tensors to join")
         let shape = tensors[0].shape
-        precondition(tensors.allSatisfy { $0.shape == shape }, "stack: shapes \(tensors.map(\.shape)) differ")
+        guard shapeCheck(tensors.allSatisfy { $0.shape == shape }, "stack: shapes \(tensors.map(\.shape)) differ")
+        else { return .shapeFailure }
         let a = axis < 0 ? axis + shape.count + 1 : axis
         precondition(a >= 0 && a <= shape.count, "stack: axis \(axis) out of range for tensors of rank \(shape.count)")
         return concatenate(tensors.map { $0.unsqueezed(axis: a) }, axis: a)

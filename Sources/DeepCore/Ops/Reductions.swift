@@ -149,6 +149,7 @@ extension Tensor {
             precondition(shape[a] > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         }
         let kept = reducedShape(axes, keepingDims: true)
+        if let meta = Tensor.metaResult(reducedShape(axes, keepingDims: keepingDims), self) { return meta }
         let out = extremumValues(axes: axes, kept: kept, better)
         let (x, m) = (detached(), out.detached())
         return reducedResult(out, axes: axes, keepingDims: keepingDims).recording(op, inputs: [self]) { g in
@@ -193,6 +194,9 @@ extension Tensor {
         precondition(n > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         var kept = shape
         kept[a] = 1
+        if let meta = Tensor.metaResult(keepingDims ? kept : kept.enumerated().filter { $0.offset != a }.map(\.element), self) {
+            return meta
+        }
         let out = Tensor(zeros: kept)
         let dst = out.storage.pointer, src = storage.pointer
         // Iterate over the output positions; each scans its line along `axis`.

@@ -6,7 +6,7 @@ extension Tensor: CustomStringConvertible {
         func format(_ v: Float) -> String {
             if v.isNaN { return "nan" }
             if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-            if v == v.rounded(), abs(v) < 1e7 { return String(Int(v)) + "." }
+            if v == v.rounded(), Swift.abs(v) < 1e7 { return String(Int(v)) + "." }
             let s = String(format4(v))
             return s
         }

@@ -1,0 +1,199 @@
+// Window kernels of 2-D convolution over raw buffers: im2col (lowering an image to a matrix whose
+// product with the weights is the convolution), col2im (its adjoint, a scatter-add), and the
+// direct loops used when each group has one input channel (depthwise), where a GEMM would have a
+// single row. All of them walk the same windows through `ConvGeometry.forEachWindowRow`.
+//
+// Legend: C channels of one group, H×W input plane, kH×kW kernel, H'×W' output plane,
+// K = C·kH·kW rows of the lowered matrix, P = H'·W' output positions.
+
+/// The sizes of a 2-D convolution as seen from one image and one group.
+///
+/// The input and output sizes are both stored: a convolution computes the output size from the
+/// input size, a transposed convolution the other way round (with output padding), and the
+/// kernels below work for any pair, skipping taps that fall outside the input.
+struct ConvGeometry {
+    /// Input channels of one group.
+    var channels: Int
+    var inputHeight: Int, inputWidth: Int
+    var kernelHeight: Int, kernelWidth: Int
+    var strideHeight: Int, strideWidth: Int
+    var paddingHeight: Int, paddingWidth: Int
+    var dilationHeight: Int, dilationWidth: Int
+    var outputHeight: Int, outputWidth: Int
+
+    /// Output size along one axis of a convolution or pooling (PyTorch's formula); may be < 1
+    /// when the dilated kernel is larger than the padded input. With `ceilMode` a last partial
+    /// window counts, unless it would start in the right padding.
+    static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int, dilation: Int,
+                           ceilMode: Bool = false) -> Int {
+        let span = input + 2 * padding - dilation * (kernel - 1) - 1
+        guard ceilMode else { return span.floorDivided(by: stride) + 1 }
+        var size = span.ceilDivided(by: stride) + 1
+        if (size - 1) * stride >= input + padding { size -= 1 }
+        return size
+    }
+
+    /// Elements of one input plane (H·W).
+    var inputPlane: Int { inputHeight * inputWidth }
+    /// Output positions P = H'·W'.
+    var outputPlane: Int { outputHeight * outputWidth }
+    /// Taps of the kernel window, kH·kW.
+    var taps: Int { kernelHeight * kernelWidth }
+    /// Rows K = C·kH·kW of the lowered matrix.
+    var loweredRows: Int { channels * taps }
+
+    /// Whether the lowered matrix equals the input (1×1 kernel, stride 1, no padding), so that
+    /// the convolution is a plain GEMM on the input.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+            && paddingHeight == 0 && paddingWidth == 0
+            && outputHeight == inputHeight && outputWidth == inputWidth
+    }
+
+    /// Calls `body` for every lowered row `(c, ki, kj)` and every output row `oh` in
+    /// `outputRows`, in that nesting order, with:
+    /// - `row`: the lowered row index `c·kH·kW + ki·kW + kj`;
+    /// - `outputRow`: `oh - outputRows.lowerBound`;
+    /// - `input`: offset of input row `ih = oh·sH - pH + ki·dH` of channel c (`c·H·W + ih·W`),
+    ///   or -1 when that row lies in the padding;
+    /// - `columns`: the output columns whose tap lies inside the input row;
+    /// - `inputColumn`: the input column read by output column `columns.lowerBound`
+    ///   (consecutive output columns read every `strideWidth`-th input column).
+    @inline(__always)
+    func forEachWindowRow(
+        outputRows: Range<Int>,
+        _ body: (_ row: Int, _ outputRow: Int, _ input: Int, _ columns: Range<Int>, _ inputColumn: Int) -> Void
+    ) {
+        var row = 0
+        for c in 0..<channels {
+            for ki in 0..<kernelHeight {
+                for kj in 0..<kernelWidth {
+                    // Output columns ow with 0 <= ow·sW - pW + kj·dW < W.
+                    let shift = kj * dilationWidth - paddingWidth
+                    let first = Swift.max(0, (-shift).ceilDivided(by: strideWidth))
+                    let end = Swift.min(outputWidth, (inputWidth - 1 - shift).floorDivided(by: strideWidth) + 1)
+                    let columns = first..<Swift.max(first, end)
+                    let inputColumn = first * strideWidth + shift
+                    for oh in outputRows {
+                        let ih = oh * strideHeight - paddingHeight + ki * dilationHeight
+                        let input = ih >= 0 && ih < inputHeight ? (c * inputHeight + ih) * inputWidth : -1
+                        body(row, oh - outputRows.lowerBound, input, columns, inputColumn)
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}
+
+fileprivate extension Int {
+    /// ⌊self / divisor⌋ for a positive divisor.
+    @inline(__always)
+    func floorDivided(by divisor: Int) -> Int {
+        self >= 0 ? self / divisor : -((-self + divisor - 1) / divisor)
+    }
+
+    /// ⌈self / divisor⌉ for a positive divisor.
+    @inline(__always)
+    func ceilDivided(by divisor: Int) -> Int {
+        -((-self).floorDivided(by: divisor))
+    }
+}
+
+/// im2col and col2im: between C input planes and the K × (rows·W') lowered matrix of a band of
+/// output rows.
+enum Im2col {
+    /// Writes the lowered matrix of output rows `outputRows` to `col`.
+    ///
+    /// - Parameters:
+    ///   - x: C planes of H×W, contiguous.
+    ///   - col: K × (outputRows.count · W'), row-major; padding taps become zeros.
+    static func lower(_ x: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
+                      into col: UnsafeMutablePointer<Float>) {
+        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+        g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
+            let dst = col + row * ld + outputRow * width
+            guard input >= 0 else {
+                dst.update(repeating: 0, count: width)
+                return
+            }
+            dst.update(repeating: 0, count: columns.lowerBound)
+            let src = x + input + inputColumn, out = dst + columns.lowerBound, n = columns.count
+            if step == 1 {
+                out.update(from: src, count: n)
+            } else {
+                for i in 0..<n { out[i] = src[i * step] }
+            }
+            (dst + columns.upperBound).update(repeating: 0, count: width - columns.upperBound)
+        }
+    }
+
+    /// Adds the lowered matrix `col` of output rows `outputRows` back into the input planes
+    /// (col2im, the adjoint of ``lower(_:_:outputRows:into:)``); padding taps are dropped.
+    ///
+    /// - Parameters:
+    ///   - col: K × (outputRows.count · W'), row-major.
+    ///   - x: C planes of H×W, contiguous, accumulated into.
+    static func scatterAdd(_ col: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
+                           into x: UnsafeMutablePointer<Float>) {
+        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+        g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
+            guard input >= 0 else { return }
+            let src = col + row * ld + outputRow * width + columns.lowerBound
+            let dst = x + input + inputColumn
+            if step == 1 {
+                for i in 0..<columns.count { dst[i] += src[i] }
+            } else {
+                for i in 0..<columns.count { dst[i * step] += src[i] }
+            }
+        }
+    }
+}
+
+/// Direct loops for a convolution whose groups have one input channel (depthwise and its channel
+/// multipliers): each output plane is a weighted sum of shifted copies of one input plane.
+/// The geometry's `channels` must be 1.
+enum DepthwiseKernel {
+    /// `y += Σ_taps w[tap] · shifted(x)` for one plane.
+    ///
+    /// - Parameters: x: H×W; w: kH·kW taps; y: H'×W', accumulated into.
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry,
+                        into y: UnsafeMutablePointer<Float>) {
+        let width = g.outputWidth, step = g.strideWidth
+        g.forEachWindowRow(outputRows: 0..<g.outputHeight) { tap, outputRow, input, columns, inputColumn in
+            guard input >= 0 else { return }
+            let weight = w[tap], src = x + input + inputColumn
+            let dst = y + outputRow * width + columns.lowerBound
+            for i in 0..<columns.count { dst[i] += weight * src[i * step] }
+        }
+    }
+
+    /// `dx += Σ_taps w[tap] · shifted⁻¹(dy)` for one plane: the gradient with respect to x.
+    ///
+    /// - Parameters: dy: H'×W'; w: kH·kW taps; dx: H×W, accumulated into.
+    static func inputGradient(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry,
+                              into dx: UnsafeMutablePointer<Float>) {
+        let width = g.outputWidth, step = g.strideWidth
+        g.forEachWindowRow(outputRows: 0..<g.outputHeight) { tap, outputRow, input, columns, inputColumn in
+            guard input >= 0 else { return }
+            let weight = w[tap], src = dy + outputRow * width + columns.lowerBound
+            let dst = dx + input + inputColumn
+            for i in 0..<columns.count { dst[i * step] += weight * src[i] }
+        }
+    }
+
+    /// `dw[tap] += Σ dy · shifted(x)` for one plane: the gradient with respect to the taps.
+    ///
+    /// - Parameters: x: H×W; dy: H'×W'; dw: kH·kW taps, accumulated into.
+    static func weightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: ConvGeometry,
+                               into dw: UnsafeMutablePointer<Float>) {
+        let width = g.outputWidth, step = g.strideWidth
+        g.forEachWindowRow(outputRows: 0..<g.outputHeight) { tap, outputRow, input, columns, inputColumn in
+            guard input >= 0 else { return }
+            let src = x + input + inputColumn, grad = dy + outputRow * width + columns.lowerBound
+            var sum: Float = 0
+            for i in 0..<columns.count { sum += grad[i] * src[i * step] }
+            dw[tap] += sum
+        }
+    }
+}

@@ -1,0 +1,125 @@
+// Activation functions as free functions (`relu(x)`, `gelu(x)`, ...), PyTorch's
+// `torch.nn.functional` counterparts with the same defaults, values and gradients (including
+// the gradient PyTorch picks at each kink). All keep the shape: (*) → (*).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Rectified linear unit `max(x, 0)` (NaN stays NaN). (*) → (*).
+/// The gradient is 1 where `x > 0` and 0 elsewhere, including at 0.
+public func relu(_ x: Tensor) -> Tensor {
+    x.mappedSavingInput("relu", { $0 < 0 ? 0 : $0 }) { g, x in
+        Elementwise.zip(g, x) { g, x in x <= 0 ? 0 : g }
+    }
+}
+
+/// Leaky ReLU: `x` where `x > 0`, else `negativeSlope · x`. (*) → (*).
+/// At 0 the gradient is `negativeSlope`, as in PyTorch.
+public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
+    let slope = negativeSlope
+    return x.mappedSavingInput("leakyRelu", { $0 > 0 ? $0 : $0 * slope }) { g, x in
+        Elementwise.zip(g, x) { g, x in x > 0 ? g : g * slope }
+    }
+}
+
+/// Exponential linear unit: `x` where `x > 0`, else `alpha · (eˣ − 1)`. (*) → (*).
+/// At 0 the gradient is `alpha`, as in PyTorch.
+public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor {
+    x.mappedSavingInput("elu", { $0 > 0 ? $0 : alpha * expm1f($0) }) { g, x in
+        Elementwise.zip(g, x) { g, x in x > 0 ? g : g * alpha * expf(x) }
+    }
+}
+
+/// How ``gelu(_:approximation:)`` evaluates the Gaussian CDF (PyTorch's `approximate=`).
+public enum GELUApproximation: Sendable {
+    /// The exact CDF `Φ(x) = ½ (1 + erf(x / √2))` (`approximate='none'`).
+    case none
+    /// `½ (1 + tanh(√(2/π) (x + 0.044715 x³)))` (`approximate='tanh'`).
+    case tanh
+}
+
+/// Gaussian error linear unit `x · Φ(x)`, exact or with the tanh approximation. (*) → (*).
+public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tensor {
+    switch approximation {
+    case .none:
+        // Φ(x) = ½ erfc(−x/√2): the same value as ½ (1 + erf(x/√2)) without cancellation for x ≪ 0.
+        let invSqrt2: Float = 0.70710678118654752
+        let invSqrt2Pi: Float = 0.39894228040143268
+        return x.mappedSavingInput("gelu", { x in x * 0.5 * erfcf(-x * invSqrt2) }) { g, x in
+            Elementwise.zip(g, x) { g, x in
+                g * (0.5 * erfcf(-x * invSqrt2) + x * invSqrt2Pi * expf(-0.5 * x * x))
+            }
+        }
+    case .tanh:
+        let beta: Float = 0.79788456080286536  // √(2/π)
+        let kappa: Float = 0.044715
+        return x.mappedSavingInput("gelu", { x in 0.5 * x * (1 + tanhf(beta * (x + kappa * x * x * x))) }) { g, x in
+            Elementwise.zip(g, x) { g, x in
+                let t = tanhf(beta * (x + kappa * x * x * x))
+                let innerDerivative = beta * (1 + 3 * kappa * x * x)
+                return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * innerDerivative)
+            }
+        }
+    }
+}
+
+/// Logistic sigmoid `1 / (1 + e⁻ˣ)`, stable for large |x|. (*) → (*).
+public func sigmoid(_ x: Tensor) -> Tensor {
+    x.mappedSavingOutput("sigmoid", stableSigmoid) { g, y in
+        Elementwise.zip(g, y) { g, y in g * y * (1 - y) }
+    }
+}
+
+/// SiLU (swish) `x · sigmoid(x)`. (*) → (*).
+public func silu(_ x: Tensor) -> Tensor {
+    x.mappedSavingInput("silu", { $0 * stableSigmoid($0) }) { g, x in
+        Elementwise.zip(g, x) { g, x in
+            let s = stableSigmoid(x)
+            return g * s * (1 + x * (1 - s))
+        }
+    }
+}
+
+/// Hyperbolic tangent of each element. (*) → (*).
+public func tanh(_ x: Tensor) -> Tensor {
+    x.mappedSavingOutput("tanh", { tanhf($0) }) { g, y in
+        Elementwise.zip(g, y) { g, y in g * (1 - y * y) }
+    }
+}
+
+/// Softplus `log(1 + e^(βx)) / β`, and `x` itself where `βx > threshold` (PyTorch's
+/// `F.softplus`, whose gradient there is exactly 1). (*) → (*).
+/// - Parameter beta: sharpness β of the curve.
+/// - Parameter threshold: above this value of `βx` the function is linear.
+public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Tensor {
+    x.mappedSavingInput("softplus", { x in
+        let z = x * beta
+        // log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|), which never overflows.
+        return z > threshold ? x : (Swift.max(z, 0) + log1pf(expf(-Swift.abs(z)))) / beta
+    }) { g, x in
+        Elementwise.zip(g, x) { g, x in
+            let z = x * beta
+            return z > threshold ? g : g * stableSigmoid(z)
+        }
+    }
+}
+
+/// Hard swish `x · min(max(x + 3, 0), 6) / 6` (MobileNetV3). (*) → (*).
+/// Gradient as PyTorch: 0 up to −3, `x/3 + ½` strictly between −3 and 3, 1 from 3 on.
+public func hardswish(_ x: Tensor) -> Tensor {
+    x.mappedSavingInput("hardswish", { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }) { g, x in
+        Elementwise.zip(g, x) { g, x in x <= -3 ? 0 : (x < 3 ? g * (x / 3 + 0.5) : g) }
+    }
+}
+
+/// `1 / (1 + e⁻ˣ)` computed from `e^−|x|`, so it neither overflows nor loses precision in the
+/// tails.
+@inline(__always)
+func stableSigmoid(_ x: Float) -> Float {
+    let e = expf(-Swift.abs(x))
+    let s = 1 / (1 + e)
+    return x >= 0 ? s : e * s
+}

@@ -1,0 +1,351 @@
+// Convolution by lowering and GEMM.
+//
+// Per image and group, with K = (C/g)·kH·kW and P = H'·W':
+//   forward        y_g  (C'/g × P) = W_g (C'/g × K) · col(x_g) (K × P)
+//   weight grad    dW_g (C'/g × K) += dy_g · col(x_g)ᵀ               (summed over images)
+//   input grad     dx_g = col2im(W_gᵀ · dy_g)
+// The lowered matrix is built for a band of output rows at a time, sized to stay in L2; a 1×1
+// stride-1 unpadded convolution multiplies the input itself. Images are split among threads,
+// each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin products
+// (and parallelises the lowering). Groups with one input channel (depthwise) use direct loops.
+// A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
+// same plan with forward and input gradient swapped.
+
+/// A 2-D convolution of a batch: everything the kernels need besides the buffers.
+struct ConvolutionPlan {
+    var batch: Int
+    var groups: Int
+    /// Sizes seen from one image and one group.
+    var geometry: ConvGeometry
+    /// Output channels of one group, C'/g.
+    var outputChannelsPerGroup: Int
+
+    var inputChannels: Int { groups * geometry.channels }
+    var outputChannels: Int { groups * outputChannelsPerGroup }
+    /// Elements of one input image, C·H·W.
+    var inputImage: Int { inputChannels * geometry.inputPlane }
+    /// Elements of one output image, C'·H'·W'.
+    var outputImage: Int { outputChannels * geometry.outputPlane }
+    /// Elements of one group's weights, (C'/g)·K.
+    var weightGroup: Int { outputChannelsPerGroup * geometry.loweredRows }
+    /// Elements of the weight, C'·K.
+    var weightCount: Int { groups * weightGroup }
+    /// Multiply-adds of the forward pass (each gradient costs the same).
+    var work: Int { batch * outputChannels * geometry.outputPlane * geometry.loweredRows }
+
+    /// Whether groups have one input channel and so run the direct loops instead of GEMMs.
+    var isDepthwise: Bool { geometry.channels == 1 && !geometry.isPointwise }
+
+    /// Bytes of lowered matrix per thread that keep it, the weights and the output band in L2.
+    nonisolated(unsafe) static var loweredBudget = 1 << 20
+
+    /// Output rows per band of the lowered matrix.
+    var rowsPerBand: Int {
+        let g = geometry
+        if g.isPointwise { return g.outputHeight }
+        let rowBytes = g.loweredRows * g.outputWidth * MemoryLayout<Float>.stride
+        return Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+    }
+
+    /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.
+    func bands() -> StrideTo<Int> { stride(from: 0, to: geometry.outputHeight, by: rowsPerBand) }
+
+    /// y = conv(x, weight) + bias.
+    ///
+    /// - Parameters: x: (N, C, H, W); weight: (C', C/g, kH, kW); bias: (C') or nil;
+    ///   y: (N, C', H', W'), fully written.
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 into y: UnsafeMutablePointer<Float>) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        let fill = { (plane: UnsafeMutablePointer<Float>, channel: Int) in
+            plane.update(repeating: bias?[channel] ?? 0, count: P)
+        }
+        if isDepthwise {
+            Parallel.forEachChunk(count: batch * outputChannels, workers: Parallel.workers(items: batch * outputChannels, work: work)) { _, planes in
+                for plane in planes {
+                    let (n, co) = plane.quotientAndRemainder(dividingBy: outputChannels)
+                    fill(y + plane * P, co)
+                    DepthwiseKernel.forward(x + n * inputImage + (co / M) * g.inputPlane, weight + co * K, g, into: y + plane * P)
+                }
+            }
+            return
+        }
+        let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
+        let workers = Parallel.workers(items: batch, work: work)
+        let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
+        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+            let col = scratch.map { $0.pointer + worker * bandSize }
+            for n in images {
+                let yn = y + n * outputImage
+                if bias != nil { for co in 0..<outputChannels { fill(yn + co * P, co) } }
+                for group in 0..<groups {
+                    let xg = x + n * inputImage + group * g.channels * g.inputPlane
+                    for start in bands() {
+                        let rows = start..<Swift.min(start + bandRows, g.outputHeight)
+                        let (lowered, ld) = lowering(xg, rows: rows, into: col)
+                        Gemm.multiply(m: M, n: rows.count * g.outputWidth, k: K,
+                                      a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
+                                      b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
+                                      beta: bias == nil ? 0 : 1,
+                                      c: yn + group * M * P + start * g.outputWidth, ldc: P)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The lowered matrix of one group's input planes `xg` for output rows `rows`, and its
+    /// leading dimension: the input itself for a pointwise convolution, else im2col into `col`.
+    @inline(__always)
+    private func lowering(_ xg: UnsafePointer<Float>, rows: Range<Int>,
+                          into col: UnsafeMutablePointer<Float>?) -> (UnsafePointer<Float>, Int) {
+        let g = geometry
+        guard let col else { return (xg + rows.lowerBound * g.outputWidth, g.outputPlane) }
+        Im2col.lower(xg, g, outputRows: rows, into: col)
+        return (UnsafePointer(col), rows.count * g.outputWidth)
+    }
+
+    /// The gradients of a convolution with respect to its input and weight.
+    ///
+    /// - Parameters: dy: (N, C', H', W'); x: (N, C, H, W), needed for `dw`; weight:
+    ///   (C', C/g, kH, kW), needed for `dx`; dx: (N, C, H, W) and dw: (C', C/g, kH, kW), fully
+    ///   written when given.
+    func backward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                  inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        precondition((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
+        if isDepthwise {
+            depthwiseBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+            return
+        }
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
+        let workers = Parallel.workers(items: batch, work: work)
+        let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
+        // Worker 0 accumulates into dw, the others into partial sums added at the end.
+        let partials = dw != nil && workers > 1 ? TensorStorage(count: (workers - 1) * weightCount, repeating: 0) : nil
+        dw?.update(repeating: 0, count: weightCount)
+        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+            let col = scratch.map { $0.pointer + worker * bandSize }
+            let dwWorker = worker == 0 ? dw : partials.map { $0.pointer + (worker - 1) * weightCount }
+            for n in images {
+                if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
+                for group in 0..<groups {
+                    let offset = n * inputImage + group * g.channels * g.inputPlane
+                    for start in bands() {
+                        let rows = start..<Swift.min(start + bandRows, g.outputHeight)
+                        let columns = rows.count * g.outputWidth
+                        let dyBand = dy + n * outputImage + group * M * P + start * g.outputWidth
+                        if let x, let dwWorker {
+                            let (lowered, ld) = lowering(x + offset, rows: rows, into: col)
+                            Gemm.multiply(m: M, n: K, k: columns,
+                                          a: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
+                                          b: lowered, Gemm.Operand(transposed: true, leadingDimension: ld),
+                                          beta: 1, c: dwWorker + group * weightGroup, ldc: K)
+                        }
+                        if let weight, let dx {
+                            // dcol = W_gᵀ · dy_band, straight into dx when the lowering is the identity.
+                            let target = col ?? dx + offset + start * g.outputWidth
+                            Gemm.multiply(m: K, n: columns, k: M,
+                                          a: weight + group * weightGroup, Gemm.Operand(transposed: true, leadingDimension: K),
+                                          b: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
+                                          c: target, ldc: col == nil ? P : columns)
+                            if let col { Im2col.scatterAdd(col, g, outputRows: rows, into: dx + offset) }
+                        }
+                    }
+                }
+            }
+        }
+        if let dw, let partials {
+            for i in 0..<(workers - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
+        }
+    }
+
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by direct loops, for
+    /// groups of one input channel: output plane (n, c') reads input plane (n, c'/(C'/g)).
+    private func depthwiseBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        if let dx, let weight {
+            // One task per input plane (n, c): it gathers from the group's M output planes.
+            let items = batch * inputChannels
+            Parallel.forEachChunk(count: items, workers: Parallel.workers(items: items, work: work)) { _, planes in
+                for plane in planes {
+                    let (n, c) = plane.quotientAndRemainder(dividingBy: inputChannels)
+                    let target = dx + plane * g.inputPlane
+                    target.update(repeating: 0, count: g.inputPlane)
+                    for co in c * M..<(c + 1) * M {
+                        DepthwiseKernel.inputGradient(dy + n * outputImage + co * P, weight + co * K, g, into: target)
+                    }
+                }
+            }
+        }
+        if let dw, let x {
+            // One task per output channel: it sums over the batch.
+            Parallel.forEachChunk(count: outputChannels, workers: Parallel.workers(items: outputChannels, work: work)) { _, channels in
+                for co in channels {
+                    (dw + co * K).update(repeating: 0, count: K)
+                    for n in 0..<batch {
+                        DepthwiseKernel.weightGradient(x + n * inputImage + (co / M) * g.inputPlane,
+                                                       dy + n * outputImage + co * P, g, into: dw + co * K)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Per-channel sums of an (N, C, ...) tensor, a (C) tensor: the gradient of a bias added to
+    /// every position of every image.
+    func channelSums() -> Tensor {
+        let c = contiguous(), channels = shape[1], plane = count / Swift.max(1, shape[0] * channels)
+        return Tensor.make(shape: [channels]) { out in
+            out.update(repeating: 0)
+            let src = c.storage.pointer + c.offset
+            for n in 0..<shape[0] {
+                for ch in 0..<channels {
+                    let p = src + (n * channels + ch) * plane
+                    var s: Float = 0
+                    for i in 0..<plane { s += p[i] }
+                    out[ch] += s
+                }
+            }
+        }
+    }
+}
+
+extension ConvolutionPlan {
+    /// Plans a convolution of an input of shape `input`, (N, C, H, W) or (N, C, L), with a weight
+    /// of shape (C', C/groups, kH, kW) or (C', C/groups, k); `stride`, `padding` and `dilation`
+    /// have one entry per spatial axis. Stops with a message naming `op` and the shapes when
+    /// they do not fit together.
+    init(op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int) {
+        let axes = input.count - 2
+        precondition(axes == 1 || axes == 2, "\(op): x of shape \(input) should have rank 3 (N, C, L) or 4 (N, C, H, W)")
+        precondition(weight.count == input.count,
+                     "\(op): weight of shape \(weight) should have rank \(input.count) like x of shape \(input)")
+        precondition(stride.count == axes && padding.count == axes && dilation.count == axes,
+                     "\(op): stride \(stride), padding \(padding) and dilation \(dilation) need \(axes) entries each")
+        precondition(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
+                     "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
+        precondition(groups > 0, "\(op): groups \(groups) must be positive")
+        let (channels, outChannels) = (input[1], weight[0])
+        precondition(channels % groups == 0,
+                     "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
+        precondition(outChannels % groups == 0,
+                     "\(op): output channels \(outChannels) of weight \(weight) are not divisible by groups \(groups)")
+        precondition(weight[1] * groups == channels,
+                     "\(op): weight \(weight) takes \(weight[1]) channels per group × \(groups) groups = \(weight[1] * groups) input channels, x \(input) has \(channels)")
+        // A 1-D convolution is a 2-D one over a height of 1.
+        func spatial(_ values: [Int], _ unit: Int) -> [Int] { axes == 1 ? [unit] + values : values }
+        let size = spatial(Array(input[2...]), 1), kernel = spatial(Array(weight[2...]), 1)
+        let s = spatial(stride, 1), p = spatial(padding, 0), d = spatial(dilation, 1)
+        let out = (0..<2).map { ConvGeometry.outputSize(input: size[$0], kernel: kernel[$0], stride: s[$0], padding: p[$0], dilation: d[$0]) }
+        precondition(out.allSatisfy { $0 > 0 },
+                     "\(op): kernel \(Array(weight[2...])) with dilation \(dilation) is larger than the input \(Array(input[2...])) padded by \(padding) (x \(input), weight \(weight))")
+        self.init(batch: input[0], groups: groups,
+                  geometry: ConvGeometry(channels: channels / groups, inputHeight: size[0], inputWidth: size[1],
+                                         kernelHeight: kernel[0], kernelWidth: kernel[1],
+                                         strideHeight: s[0], strideWidth: s[1], paddingHeight: p[0], paddingWidth: p[1],
+                                         dilationHeight: d[0], dilationWidth: d[1], outputHeight: out[0], outputWidth: out[1]),
+                  outputChannelsPerGroup: outChannels / groups)
+    }
+}
+
+extension Tensor {
+    /// The first element of a contiguous tensor (valid while the tensor lives).
+    var basePointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
+
+    /// A contiguous tensor of `shape` whose elements are not initialised yet.
+    static func uninitialized(_ shape: [Int]) -> Tensor {
+        Tensor(storage: TensorStorage(uninitializedCount: Shape.count(shape)), shape: shape)
+    }
+}
+
+/// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight and records the op.
+private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String) -> Tensor {
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
+    if let bias {
+        precondition(bias.shape == [plan.outputChannels],
+                     "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+    }
+    let g = plan.geometry
+    let y = Tensor.uninitialized([plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth])
+    withExtendedLifetime((x, weight, bias)) {
+        plan.forward(x: x.basePointer, weight: weight.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer)
+    }
+    let needsX = x.requiresGrad, needsWeight = weight.requiresGrad, needsBias = bias?.requiresGrad ?? false
+    // Keep only what the pullback reads.
+    let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
+    return y.recording(op, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { grad in
+        let dy = grad.contiguous()
+        let dx = needsX ? Tensor.uninitialized(x.shape) : nil
+        let dw = needsWeight ? Tensor.uninitialized(weight.shape) : nil
+        withExtendedLifetime((dy, savedX, savedWeight)) {
+            plan.backward(outputGradient: dy.basePointer, x: savedX.map { UnsafePointer($0.basePointer) },
+                          weight: savedWeight.map { UnsafePointer($0.basePointer) },
+                          inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+        }
+        return [dx, dw] + (bias == nil ? [] : [needsBias ? dy.channelSums() : nil])
+    }
+}
+
+/// 2-D convolution of a batch of images (PyTorch's `conv2d`, a cross-correlation).
+///
+///     conv2d(x, w, bias: b, padding: [1, 1])   // (N, C, H, W) ⊛ (C', C/g, kH, kW) → (N, C', H', W')
+///
+/// H' = ⌊(H + 2·padding[0] − dilation[0]·(kH − 1) − 1) / stride[0]⌋ + 1, and likewise W'.
+/// Runs as im2col and GEMM (a plain GEMM for 1×1 stride-1 kernels without padding), or direct
+/// loops when groups have one input channel (depthwise).
+/// - Parameters:
+///   - x: (N, C, H, W).
+///   - weight: (C', C/groups, kH, kW).
+///   - bias: (C'), added to every output position, or nil.
+///   - stride: step of the window, (height, width).
+///   - padding: zeros added on both sides, (height, width).
+///   - dilation: spacing between kernel taps, (height, width).
+///   - groups: the channels split into `groups` independent convolutions; C and C' must be
+///     divisible by it. `groups == C` is a depthwise convolution.
+/// - Returns: (N, C', H', W').
+public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+                   dilation: [Int] = [1, 1], groups: Int = 1) -> Tensor {
+    precondition(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)")
+    let plan = ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
+                               padding: padding, dilation: dilation, groups: groups)
+    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
+}
+
+/// 2-D convolution with the same stride, padding and dilation along height and width (see the
+/// overload taking `[Int]` pairs).
+///
+///     conv2d(x, w, padding: 1)   // (N, C, H, W) ⊛ (C', C/g, kH, kW) → (N, C', H', W')
+@_disfavoredOverload
+public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                   dilation: Int = 1, groups: Int = 1) -> Tensor {
+    conv2d(x, weight, bias: bias, stride: [stride, stride], padding: [padding, padding],
+           dilation: [dilation, dilation], groups: groups)
+}
+
+/// 1-D convolution of a batch of sequences (PyTorch's `conv1d`).
+///
+///     conv1d(x, w, padding: 1)   // (N, C, L) ⊛ (C', C/g, k) → (N, C', L')
+///
+/// L' = ⌊(L + 2·padding − dilation·(k − 1) − 1) / stride⌋ + 1. Padding is symmetric; a causal
+/// convolution (each output sees only the current and earlier positions, as in Mamba) pads by
+/// `dilation·(k − 1)` and keeps the first L outputs:
+///
+///     conv1d(x, w, padding: k - 1, groups: C).narrowed(axis: 2, start: 0, length: L)
+/// - Parameters:
+///   - x: (N, C, L).
+///   - weight: (C', C/groups, k).
+///   - bias: (C') or nil.
+///   - groups: `groups == C` is a depthwise convolution (direct loops, no GEMM).
+/// - Returns: (N, C', L').
+public func conv1d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                   dilation: Int = 1, groups: Int = 1) -> Tensor {
+    precondition(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)")
+    let plan = ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
+                               padding: [padding], dilation: [dilation], groups: groups)
+    return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d")
+        .squeezed(axis: 2)
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import DeepCore
+import DeepNN
+
+/// How a catalogue model is trained by default.
+struct Recipe {
+    var epochs: Int
+    var optimizer: String
+    var learningRate: Float
+    var weightDecay: Float = 0
+    var oneCycle = false
+    var augment = false
+
+    var trainTransform: Transform {
+        augment ? Compose([ToTensor(), RandomCrop(size: 28, padding: 2), RandomHorizontalFlip(), Normalize(mean: [0.286], std: [0.353])])
+            : Compose([ToTensor(), Normalize(mean: [0.286], std: [0.353])])
+    }
+    var testTransform: Transform { Compose([ToTensor(), Normalize(mean: [0.286], std: [0.353])]) }
+
+    func description(epochs: Int, lr: Float, optimizer: String, batchSize: Int) -> String {
+        var parts = ["\(epochs) epochs", "\(optimizer) lr \(lr)", "batch \(batchSize)", "normalized pixels"]
+        if weightDecay > 0 { parts.append("weight decay \(weightDecay)") }
+        if oneCycle { parts.append("one-cycle schedule") }
+        if augment { parts.append("augmentation: random crop (pad 2) + horizontal flip") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The models `stitch` knows by name.
+enum ModelCatalog {
+    struct Entry {
+        let make: () -> Module
+        let recipe: Recipe
+    }
+
+    static let entries: [(String, Entry)] = [
+        ("mlp", Entry(make: { Sequential(Flatten(), Linear(784, 256), ReLU(), Linear(256, 10)) },
+                      recipe: Recipe(epochs: 2, optimizer: "sgd", learningRate: 0.1))),
+        ("cnn", Entry(make: { FashionModels.smallCNN() }, recipe: Recipe(epochs: 2, optimizer: "adam", learningRate: 1e-3))),
+        ("cnn-bn", Entry(make: { FashionModels.batchNormCNN() },
+                         recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 3e-3, weightDecay: 5e-4, oneCycle: true, augment: true))),
+    ]
+
+    static var names: [String] { entries.map(\.0) }
+
+    static func entry(_ name: String) throws -> Entry {
+        guard let e = entries.first(where: { $0.0 == name })?.1 else {
+            throw ValidationError("unknown model \(name); available: \(names.joined(separator: ", "))")
+        }
+        return e
+    }
+}

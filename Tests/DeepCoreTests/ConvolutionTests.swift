@@ -1,0 +1,166 @@
+import XCTest
+@testable import DeepCore
+
+/// The case prefixes `"<op>/0"`, `"<op>/1"`, … present in `fixtures`, in order.
+func fixtureCases(_ fixtures: [String: Tensor], _ op: String) -> [String] {
+    var cases: [String] = []
+    while fixtures["\(op)/\(cases.count)/params"] != nil { cases.append("\(op)/\(cases.count)") }
+    return cases
+}
+
+/// Checks one case written by `Tests/Fixtures/make_conv.py`: `f(inputs, params)` against the
+/// stored output, and the gradients of sum(y · gy) against the stored gradients.
+func assertMatchesFixture(_ fixtures: [String: Tensor], _ prefix: String, atol: Float = 1e-4, rtol: Float = 1e-4,
+                          file: StaticString = #filePath, line: UInt = #line,
+                          _ f: ([Tensor], [Int]) -> Tensor) {
+    let params = fixtures["\(prefix)/params"]!.scalars.map { Int($0) }
+    var inputs: [Tensor] = []
+    while let t = fixtures["\(prefix)/in\(inputs.count)"] {
+        t.requiresGrad = true
+        t.grad = nil
+        inputs.append(t)
+    }
+    let y = f(inputs, params)
+    assertClose(y, fixtures["\(prefix)/y"]!, atol: atol, rtol: rtol, "\(prefix) output", file: file, line: line)
+    (y * fixtures["\(prefix)/gy"]!).sum().backward()
+    for (i, x) in inputs.enumerated() {
+        guard let grad = x.grad else { XCTFail("\(prefix): no gradient for input \(i)", file: file, line: line); continue }
+        assertClose(grad, fixtures["\(prefix)/grad\(i)"]!, atol: atol, rtol: rtol, "\(prefix) gradient \(i)", file: file, line: line)
+    }
+}
+
+final class ConvolutionTests: XCTestCase {
+    static let fixtures = loadFixtures("conv")
+
+    /// Runs `body` with the default tuning, then with one output row per lowered band and work
+    /// split among threads however small, so that the banded and parallel paths meet the same
+    /// references.
+    private func withEveryTuning(_ body: () -> Void) {
+        body()
+        let (budget, minimumWork, threads) = (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount)
+        defer { (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount) = (budget, minimumWork, threads) }
+        ConvolutionPlan.loweredBudget = 1
+        Parallel.minimumWork = 0
+        Gemm.threadCount = 2
+        body()
+    }
+
+    func testConv2dMatchesPyTorch() {
+        let cases = fixtureCases(Self.fixtures, "conv2d")
+        XCTAssertGreaterThanOrEqual(cases.count, 14)
+        withEveryTuning {
+            for prefix in cases {
+                assertMatchesFixture(Self.fixtures, prefix) { xs, p in
+                    conv2d(xs[0], xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: [p[0], p[1]], padding: [p[2], p[3]],
+                           dilation: [p[4], p[5]], groups: p[6])
+                }
+            }
+        }
+    }
+
+    func testConv1dMatchesPyTorch() {
+        let cases = fixtureCases(Self.fixtures, "conv1d")
+        XCTAssertGreaterThanOrEqual(cases.count, 4)
+        withEveryTuning {
+            for prefix in cases {
+                assertMatchesFixture(Self.fixtures, prefix) { xs, p in
+                    let y = conv1d(xs[0], xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: p[0], padding: p[1],
+                                   dilation: p[2], groups: p[3])
+                    // Causal: keep the first L outputs.
+                    return p[4] == 1 ? y.narrowed(axis: 2, start: 0, length: xs[0].shape[2]) : y
+                }
+            }
+        }
+    }
+
+    func testConvTranspose2dMatchesPyTorch() {
+        let cases = fixtureCases(Self.fixtures, "convTranspose2d")
+        XCTAssertGreaterThanOrEqual(cases.count, 6)
+        withEveryTuning {
+            for prefix in cases {
+                assertMatchesFixture(Self.fixtures, prefix) { xs, p in
+                    convTranspose2d(xs[0], xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: [p[0], p[1]],
+                                    padding: [p[2], p[3]], outputPadding: [p[4], p[5]], dilation: [p[6], p[7]], groups: p[8])
+                }
+            }
+        }
+    }
+
+    func testConv2dGradientsMatchFiniteDifferences() {
+        var rng = RandomGenerator(seed: 3)
+        // (x shape, weight shape, stride, padding, dilation, groups)
+        let cases: [([Int], [Int], [Int], [Int], [Int], Int)] = [
+            ([2, 3, 5, 6], [4, 3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([1, 4, 7, 6], [4, 2, 3, 2], [2, 1], [0, 2], [2, 1], 2),
+            ([2, 3, 5, 5], [6, 1, 3, 3], [2, 2], [1, 1], [1, 1], 3),
+            ([2, 4, 3, 4], [2, 4, 1, 1], [1, 1], [0, 0], [1, 1], 1),
+        ]
+        for (xs, ws, s, p, d, g) in cases {
+            let x = Tensor.randn(xs, generator: &rng), w = Tensor.randn(ws, generator: &rng)
+            let b = Tensor.randn([ws[0]], generator: &rng)
+            assertGradientsMatchFiniteDifferences([x, w, b], "x \(xs) w \(ws)") {
+                conv2d($0[0], $0[1], bias: $0[2], stride: s, padding: p, dilation: d, groups: g)
+            }
+        }
+    }
+
+    func testConvolutionGradientsThroughViewsAndReuse() {
+        var rng = RandomGenerator(seed: 4)
+        // A transposed (non-contiguous) input, and the input used twice.
+        let x = Tensor.randn([2, 2, 5, 4], generator: &rng), w = Tensor.randn([3, 2, 3, 3], generator: &rng)
+        assertGradientsMatchFiniteDifferences([x, w]) { xs in
+            conv2d(xs[0].transposed(2, 3), xs[1], padding: 1).sum(axes: [1], keepingDims: true) * xs[0].mT
+        }
+        let seq = Tensor.randn([2, 3, 6], generator: &rng), k = Tensor.randn([3, 1, 4], generator: &rng)
+        assertGradientsMatchFiniteDifferences([seq, k]) { xs in
+            conv1d(xs[0], xs[1], padding: 3, groups: 3).narrowed(axis: 2, start: 0, length: 6) + xs[0]
+        }
+        let t = Tensor.randn([1, 4, 3, 3], generator: &rng), tw = Tensor.randn([4, 1, 3, 3], generator: &rng)
+        assertGradientsMatchFiniteDifferences([t, tw, Tensor.randn([2], generator: &rng)]) { xs in
+            convTranspose2d(xs[0], xs[1], bias: xs[2], stride: 2, padding: 1, outputPadding: 1, groups: 2)
+        }
+    }
+
+    /// ⟨conv(x), y⟩ = ⟨x, convᵀ(y)⟩: the transposed convolution is the adjoint.
+    func testConvTransposeIsTheAdjointOfConv() {
+        var rng = RandomGenerator(seed: 5)
+        let x = Tensor.randn([2, 4, 9, 8], generator: &rng), w = Tensor.randn([6, 2, 3, 2], generator: &rng)
+        let y = conv2d(x, w, stride: [2, 3], padding: [1, 1], dilation: [2, 1], groups: 2)
+        let v = Tensor.randn(y.shape, generator: &rng)
+        let back = convTranspose2d(v, w, stride: [2, 3], padding: [1, 1], outputPadding: [0, 2], dilation: [2, 1], groups: 2)
+        XCTAssertEqual(back.shape, x.shape)
+        XCTAssertEqual((y * v).sum().item(), (x * back).sum().item(), accuracy: 1e-3)
+    }
+
+    func testIntConvenienceOverloadsAndDefaults() {
+        var rng = RandomGenerator(seed: 6)
+        let x = Tensor.randn([1, 2, 6, 6], generator: &rng), w = Tensor.randn([3, 2, 3, 3], generator: &rng)
+        assertClose(conv2d(x, w, stride: 2, padding: 1), conv2d(x, w, stride: [2, 2], padding: [1, 1]))
+        XCTAssertEqual(conv2d(x, w).shape, [1, 3, 4, 4])
+        XCTAssertEqual(convTranspose2d(x, w.transposed(0, 1), stride: 2, padding: 1, outputPadding: 1).shape, [1, 3, 12, 12])
+    }
+
+    /// A batch large enough for the threaded paths at their default thresholds, against the same
+    /// convolution one image at a time.
+    func testBatchedConvolutionMatchesPerImage() {
+        var rng = RandomGenerator(seed: 7)
+        let x = Tensor.randn([4, 16, 12, 12], generator: &rng), w = Tensor.randn([16, 16, 3, 3], generator: &rng)
+        let dw = Tensor.randn([16, 1, 3, 3], generator: &rng)
+        for (weight, groups) in [(w, 1), (dw, 16)] {
+            x.grad = nil; weight.requiresGrad = true; x.requiresGrad = true; weight.grad = nil
+            conv2d(x, weight, padding: 1, groups: groups).sum().backward()
+            let (gx, gw) = (x.grad!, weight.grad!)
+            var gwSum = Tensor(zeros: weight.shape)
+            for n in 0..<4 {
+                let xn = x[n..<(n + 1)].detached()
+                xn.requiresGrad = true; weight.grad = nil
+                let yn = conv2d(xn, weight, padding: 1, groups: groups)
+                assertClose(yn, withoutGrad { conv2d(x, weight, padding: 1, groups: groups)[n..<(n + 1)] }, atol: 1e-4)
+                yn.sum().backward()
+                assertClose(xn.grad!, gx[n..<(n + 1)], atol: 1e-4)
+                gwSum = gwSum + weight.grad!
+            }
+            assertClose(gw, gwSum, atol: 1e-3)
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import XCTest
+import DeepCore
+import DeepNN
+
+final class TrainingTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("deepstitch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    /// A separable 3-class problem on 2-D points, with noise.
+    func toyData(_ n: Int, seed: UInt64) -> TensorDataset {
+        var rng = RandomGenerator(seed: seed)
+        var xs: [Float] = [], ys: [Int] = []
+        for i in 0..<n {
+            let c = i % 3
+            let angle = Float(c) * 2.1
+            xs += [cos(angle) * 2 + (rng.nextUniform() - 0.5), sin(angle) * 2 + (rng.nextUniform() - 0.5)]
+            ys.append(c)
+        }
+        return TensorDataset(inputs: Tensor(xs, shape: [n, 2]), labels: ys)
+    }
+
+    func makeTrainer(seed: UInt64) -> (Trainer, DataLoader) {
+        manualSeed(seed)
+        let model = Sequential(Linear(2, 16), ReLU(), Dropout(0.1), Linear(16, 3))
+        let opt = Adam(model.parameters, learningRate: 0.02)
+        let trainer = Trainer(model: model, optimizer: opt, scheduler: StepLR(opt, stepSize: 2, gamma: 0.5), classCount: 3)
+        trainer.verbose = false
+        return (trainer, DataLoader(toyData(90, seed: 1), batchSize: 16, shuffle: true, seed: 5))
+    }
+
+    func testFitLearnsAndWritesReports() throws {
+        let (trainer, loader) = makeTrainer(seed: 1)
+        trainer.outputDirectory = directory
+        let history = try trainer.fit(loader, validation: DataLoader(toyData(30, seed: 2), batchSize: 10), epochs: 4)
+        XCTAssertEqual(history.count, 4)
+        XCTAssertLessThan(history.last!.trainLoss, history.first!.trainLoss)
+        XCTAssertGreaterThan(history.last!.validationAccuracy!, 0.9)
+        let csv = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 5)
+        XCTAssertTrue(csv.hasPrefix("epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,learning_rate,seconds"))
+        // The plots hold axes, tick labels, both series and a legend; the confusion matrix one cell per pair.
+        let loss = try String(contentsOf: directory.appendingPathComponent("loss.svg"), encoding: .utf8)
+        XCTAssertTrue(loss.hasPrefix("<svg") && loss.contains("class=\"axes\""))
+        XCTAssertEqual(loss.components(separatedBy: "class=\"series\"").count - 1, 2)
+        XCTAssertTrue(loss.contains("data-name=\"train loss\"") && loss.contains("data-name=\"validation loss\""))
+        XCTAssertEqual(loss.components(separatedBy: "class=\"xtick\"").count - 1, 4)
+        XCTAssertTrue(loss.contains(">epoch<") && loss.contains(">loss<"))
+        let cm = try String(contentsOf: directory.appendingPathComponent("confusion_matrix.svg"), encoding: .utf8)
+        XCTAssertEqual(cm.components(separatedBy: "class=\"cell\"").count - 1, 9)
+        let counts = cm.components(separatedBy: "data-count=\"").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }
+        XCTAssertEqual(counts.reduce(0, +), 30)
+    }
+
+    func testResumeFromCheckpointReproducesAnUninterruptedRun() throws {
+        let (straight, loader1) = makeTrainer(seed: 9)
+        try straight.fit(loader1, epochs: 4)
+
+        let (first, loader2) = makeTrainer(seed: 9)
+        first.outputDirectory = directory
+        try first.fit(loader2, epochs: 2)
+        // A fresh process: new objects with a different seed, then resume.
+        let (resumed, loader3) = makeTrainer(seed: 1234)
+        resumed.outputDirectory = directory
+        try resumed.resume(from: directory.appendingPathComponent("checkpoint.safetensors"))
+        try resumed.fit(loader3, epochs: 4)
+
+        XCTAssertEqual(resumed.model.stateDict().mapValues(\.scalars), straight.model.stateDict().mapValues(\.scalars))
+        XCTAssertEqual(resumed.optimizer.learningRate, straight.optimizer.learningRate)
+        XCTAssertEqual(resumed.history.map(\.trainLoss), Array(straight.history.map(\.trainLoss).suffix(2)))
+    }
+
+    func testInterruptedSaveLeavesThePreviousCheckpoint() throws {
+        let (trainer, loader) = makeTrainer(seed: 3)
+        trainer.outputDirectory = directory
+        try trainer.fit(loader, epochs: 1)
+        let url = directory.appendingPathComponent("checkpoint.safetensors")
+        let before = try Data(contentsOf: url)
+        // A write that fails midway (an injected error while streaming the bytes).
+        struct Interrupted: Error {}
+        XCTAssertThrowsError(try AtomicWrite.write(to: url) { sink in
+            try sink.write(before.prefix(100))
+            throw Interrupted()
+        })
+        XCTAssertEqual(try Data(contentsOf: url), before)
+        XCTAssertEqual(try Checkpoint(contentsOf: url).epoch, 1)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testDataLoaderBatchesShufflesDeterministicallyAndDropsLast() {
+        let data = toyData(10, seed: 0)
+        let loader = DataLoader(data, batchSize: 4, shuffle: true, seed: 3)
+        let epoch0 = loader.map(\.labels), epoch1 = loader.map(\.labels)
+        XCTAssertEqual(epoch0.map(\.count), [4, 4, 2])
+        XCTAssertNotEqual(epoch0, epoch1, "each epoch has its own order")
+        let again = DataLoader(data, batchSize: 4, shuffle: true, seed: 3, prefetch: false)
+        XCTAssertEqual(again.map(\.labels), epoch0, "same seed and epoch, same order, with or without prefetch")
+        XCTAssertEqual(Set(loader.order(epoch: 7)), Set(0..<10))
+        XCTAssertEqual(DataLoader(data, batchSize: 4, dropLast: true).map(\.labels.count), [4, 4])
+        let first = DataLoader(data, batchSize: 4).makeIterator().next()!
+        XCTAssertEqual(first.inputs.shape, [4, 2])
+        XCTAssertEqual(first.inputs.scalars, Array(data.inputs.scalars.prefix(8)))
+    }
+
+    func testMetrics() {
+        let cm = ConfusionMatrix(predictions: [0, 1, 1, 2, 2, 2], labels: [0, 1, 2, 2, 2, 0], classCount: 3)
+        XCTAssertEqual(cm.accuracy, 4.0 / 6, accuracy: 1e-12)
+        XCTAssertEqual(cm.precision, [1, 0.5, 2.0 / 3])
+        XCTAssertEqual(cm.recall, [0.5, 1, 2.0 / 3])
+        XCTAssertEqual(cm.f1[0], 2.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(cm.macroF1, (2.0 / 3 + 2.0 / 3 + 2.0 / 3) / 3, accuracy: 1e-12)
+        XCTAssertEqual(cm.microF1, cm.accuracy, accuracy: 1e-12)
+        let logits = Tensor([0.1, 0.5, 0.4, 0.9, 0.05, 0.05], shape: [2, 3])
+        XCTAssertEqual(topKAccuracy(logits, [0, 1], k: 2), 0.5)
+        XCTAssertEqual(topKAccuracy(logits, [2, 1], k: 2), 1)
+        XCTAssertEqual(intersectionOverUnion(predictions: [0, 0, 1, 1], labels: [0, 1, 1, 1], classCount: 2), [0.5, 2.0 / 3])
+        XCTAssertEqual(diceCoefficient(predictions: [0, 0, 1, 1], labels: [0, 1, 1, 1], classCount: 2), [2.0 / 3, 0.8])
+    }
+}

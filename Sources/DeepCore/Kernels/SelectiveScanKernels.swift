@@ -437,3 +437,36 @@ extension SelectiveScanKernels {
         }
     }
 }
+
+// MARK: Decoding step
+
+extension SelectiveScanKernels {
+    /// One step of the recurrence for decoding (mamba-ssm's `selective_state_update`), for every
+    /// (batch, channel): Δ = softplus(dt + bias) (softplus optional), h ← exp(Δ·A) ⊙ h + Δ·x·B,
+    /// out = (⟨h, C⟩ + D·x)·silu(z).
+    ///
+    /// `state` (Bt, D, N) is updated in place; x, dt, z, out (Bt, D); A (D, N); B, C (Bt, N);
+    /// D, bias (D); all contiguous.
+    public static func stepState(batch: Int, channels: Int, stateSize n: Int, state: UnsafeMutablePointer<Float>,
+                                 x: UnsafePointer<Float>, dt: UnsafePointer<Float>, A: UnsafePointer<Float>,
+                                 B: UnsafePointer<Float>, C: UnsafePointer<Float>, D: UnsafePointer<Float>?,
+                                 z: UnsafePointer<Float>?, deltaBias: UnsafePointer<Float>?, deltaSoftplus: Bool,
+                                 out: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch {
+            for d in 0..<channels {
+                let i = b * channels + d
+                var delta = dt[i] + (deltaBias?[d] ?? 0)
+                if deltaSoftplus && delta <= 20 { delta = log1pf(expf(delta)) }
+                let h = state + i * n, a = A + d * n, bv = B + b * n, cv = C + b * n
+                var y: Float = 0
+                for k in 0..<n {
+                    h[k] = expf(delta * a[k]) * h[k] + delta * x[i] * bv[k]
+                    y += h[k] * cv[k]
+                }
+                y += (D?[d] ?? 0) * x[i]
+                if let z { y *= z[i] / (1 + expf(-z[i])) }
+                out[i] = y
+            }
+        }
+    }
+}

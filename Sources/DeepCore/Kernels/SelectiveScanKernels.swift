@@ -103,7 +103,10 @@ public enum SelectiveScanKernels {
         init(_ p: Problem) {
             problem = p
             let perGroup = p.channels / p.groups
-            let target = Swift.max(16, 4 * activeProcessorCount)
+            // Enough units to balance the cores, but at least ~64k state updates each: tiny
+            // scans (decoding, short rows) are not worth waking threads for.
+            let work = p.batch * p.channels * p.length * p.paddedStateSize
+            let target = Swift.min(Swift.max(16, 4 * activeProcessorCount), Swift.max(1, work / 65_536))
             let wanted = (target + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
             chunksPerGroup = Swift.max(1, Swift.min(perGroup, wanted))
         }

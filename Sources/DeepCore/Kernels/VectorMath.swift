@@ -94,7 +94,7 @@ public enum VectorMath {
     public static func load(_ p: UnsafePointer<Float>, count: Int) -> FloatVector {
         if count >= FloatVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self) }
         var v = FloatVector.zero
-        for i in 0..<count { v[i] = p[i] }
+        withUnsafeMutableBytes(of: &v) { $0.baseAddress!.assumingMemoryBound(to: Float.self).update(from: p, count: count) }
         return v
     }
 
@@ -105,7 +105,7 @@ public enum VectorMath {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
             return
         }
-        for i in 0..<count { p[i] = v[i] }
+        withUnsafeBytes(of: v) { p.update(from: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: count) }
     }
 
     /// `out[i] = f(x[i])` for `count` floats, eight at a time (`out` may equal `x`).

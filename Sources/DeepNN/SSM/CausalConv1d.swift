@@ -62,19 +62,23 @@ private struct CausalConvKernel {
     let batch: Int, channels: Int, length: Int, kernelSize: Int
     let silu: Bool
 
-    /// Rows per parallel work unit.
-    var rowsPerUnit: Int { Swift.max(1, (batch * channels + 15) / 16) }
+    /// Rows per parallel work unit: up to 16 units of at least ~32k multiply-adds each.
+    var rowsPerUnit: Int {
+        let units = Swift.max(1, Swift.min(16, batch * channels * length * kernelSize / 32_768))
+        return Swift.max(1, (batch * channels + units - 1) / units)
+    }
     var unitCount: Int { (batch * channels + rowsPerUnit - 1) / rowsPerUnit }
 
     /// Runs `body(rows, scratch)` for every unit of rows in parallel; `scratch` holds
     /// 2·(L + K) floats.
     func forEachUnit(_ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-        DispatchQueue.concurrentPerform(iterations: unitCount) { unit in
+        func run(_ unit: Int) {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * (length + kernelSize))
             defer { scratch.deallocate() }
             let start = unit * rowsPerUnit
             body(start..<Swift.min(batch * channels, start + rowsPerUnit), scratch)
         }
+        if unitCount <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: unitCount, execute: run) }
     }
 
     /// Copies row `x` after K − 1 zeros into `padded` (L + K − 1 floats).

@@ -183,4 +183,25 @@ final class MambaTests: XCTestCase {
         XCTAssertEqual(summary.outputShape, [1, 10, 16])
         XCTAssertEqual(summary.totalParameters, 3_360 + 16)
     }
+
+    func testClassifierOverImageRowsFitsABatch() {
+        manualSeed(12)
+        let model = MambaClassifier(rowSize: 8, classes: 3, dModel: 16, depth: 1, dState: 4)
+        XCTAssertTrue(model.namedParameters().map(\.0).contains("layers.0.mixer.A_log"))
+        XCTAssertTrue(model.namedParameters().map(\.0).contains("norm_f.weight"))
+        var rng = RandomGenerator(seed: 13)
+        let x = Tensor.randn([6, 1, 8, 8], generator: &rng)
+        let labels = [0, 1, 2, 0, 1, 2]
+        XCTAssertEqual(model(x).shape, [6, 3])
+        let opt = Adam(model.parameters, learningRate: 1e-2)
+        var losses: [Float] = []
+        for _ in 0..<30 {
+            opt.zeroGrad()
+            let loss = crossEntropy(model(x), labels)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        }
+        XCTAssertLessThan(losses.last!, 0.2 * losses.first!, "losses \(losses)")
+    }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,7 +54,7 @@ public enum SelectiveScanKernels {
         }
 
         /// Where row (b, d) reads a packed B or C, and the step between time steps.
-        @inline(__always)
+        @inline(always)
         func operandRow(groups: Int?, b: Int, d: Int) -> (offset: Int, step: Int) {
             guard let g = groups else { return (d * paddedStateSize, 0) }
             return (((b * g) + d / (channels / g)) * length * paddedStateSize, paddedStateSize)
@@ -93,21 +92,22 @@ public enum SelectiveScanKernels {
 
     // MARK: Work units
 
-    /// Rows split into units of (batch, group, channel range): enough units to keep every core
-    /// busy, none spanning two groups.
+    /// Rows split into units of (batch, group, channel range), one or a few per thread and none
+    /// spanning two groups; units run in parallel through ``Parallel`` (fixed split, so sums
+    /// over units are reproducible).
     struct Units {
         let problem: Problem
         let chunksPerGroup: Int
+        /// Workers: the BLAS thread count, or 1 when the scan is too small to split.
+        let workers: Int
         var count: Int { problem.batch * problem.groups * chunksPerGroup }
 
         init(_ p: Problem) {
             problem = p
             let perGroup = p.channels / p.groups
-            // Enough units to balance the cores, but at least ~64k state updates each: tiny
-            // scans (decoding, short rows) are not worth waking threads for.
             let work = p.batch * p.channels * p.length * p.paddedStateSize
-            let target = Swift.min(Swift.max(16, 4 * activeProcessorCount), Swift.max(1, work / 65_536))
-            let wanted = (target + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
+            workers = Parallel.workers(items: p.batch * p.channels, work: work)
+            let wanted = (workers + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
             chunksPerGroup = Swift.max(1, Swift.min(perGroup, wanted))
         }
 
@@ -120,40 +120,32 @@ public enum SelectiveScanKernels {
             return (b, start..<(g * perGroup + (c + 1) * perGroup / chunksPerGroup))
         }
 
-        /// Runs `body` for every unit in parallel.
+        /// Runs `body` for every unit, the units shared among the workers.
         func run(_ body: (Int) -> Void) {
-            if count == 1 { body(0); return }
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+            Parallel.forEachChunk(count: count, workers: workers) { _, range in
+                for index in range { body(index) }
+            }
         }
     }
 
-    /// Cores available to the process (at least 1).
-    static let activeProcessorCount: Int = {
-        #if canImport(Glibc)
-        return Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 4
-        #endif
-    }()
-
     // MARK: Vector helpers
 
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> FloatVector {
+    @inline(always) static func load(_ p: UnsafePointer<Float>) -> FloatVector {
         UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
     }
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> FloatVector { load(UnsafePointer(p)) }
-    @inline(__always) static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
+    @inline(always) static func load(_ p: UnsafeMutablePointer<Float>) -> FloatVector { load(UnsafePointer(p)) }
+    @inline(always) static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
     }
     /// Sum of the lanes by halves (shorter dependency chain than `sum()`).
-    @inline(__always) static func horizontalSum(_ v: FloatVector) -> Float {
+    @inline(always) static func horizontalSum(_ v: FloatVector) -> Float {
         let four = v.lowHalf + v.highHalf
         let two = four.lowHalf + four.highHalf
         return two[0] + two[1]
     }
 
     /// Δ for one row: delta + bias, through softplus if asked; with `derivative`, also dΔ/d(delta).
-    @inline(__always)
+    @inline(always)
     static func deltaRow(_ p: Problem, _ delta: UnsafePointer<Float>, bias: Float, into dt: UnsafeMutablePointer<Float>,
                          derivative: UnsafeMutablePointer<Float>? = nil) {
         if p.deltaSoftplus {
@@ -219,7 +211,7 @@ public enum SelectiveScanKernels {
 
     /// Steps `start ..< start + count` of one row: h ← exp(Δ·A) ⊙ h + Δ·u·B, y = ⟨h, C⟩, with
     /// exp(Δ·A) = 2^(Δ·A·log₂e).
-    @inline(__always)
+    @inline(always)
     static func scanSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
                             log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
                             C: UnsafePointer<Float>, cStep: Int,
@@ -240,14 +232,14 @@ public enum SelectiveScanKernels {
     }
 
     /// A·log₂(e), so that exp(Δ·A) = 2^(Δ·(A·log₂e)) costs one product per element.
-    @inline(__always)
+    @inline(always)
     static func scaleByLog2E(_ A: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = A[i] * 1.44269504088896341 }
     }
 
     /// Whether every Δ·A·log₂e of a row lies in [−125, 125], so exp2 needs no clamp (the common
     /// case; the two specialisations of the segment loops are chosen once per row).
-    @inline(__always)
+    @inline(always)
     static func exponentsInRange(_ dt: UnsafePointer<Float>, _ L: Int, _ log2A: UnsafePointer<Float>, _ Np: Int) -> Bool {
         var maxDt: Float = 0, maxA: Float = 0
         for l in 0..<L { maxDt = Swift.max(maxDt, Swift.abs(dt[l])) }
@@ -256,7 +248,7 @@ public enum SelectiveScanKernels {
     }
 
     /// out = (y + D·u) · silu(z), in place over y.
-    @inline(__always)
+    @inline(always)
     static func finishOutputRow(_ L: Int, _ y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, D: Float,
                                 z: UnsafePointer<Float>?) {
         var l = 0
@@ -409,7 +401,7 @@ extension SelectiveScanKernels {
 
     /// Recomputes the states of steps `start ..< start + count` from the state entering them,
     /// storing each state and each exp(Δ·A) (count × Np floats each).
-    @inline(__always)
+    @inline(always)
     static func recomputeSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
                                  log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
                                  entering: UnsafePointer<Float>, states: UnsafeMutablePointer<Float>,

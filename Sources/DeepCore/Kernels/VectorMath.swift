@@ -9,7 +9,7 @@ public typealias FloatVector = SIMD8<Float>
 public enum VectorMath {
     /// eˣ per lane. Arguments are clamped to [−87, 88] (e⁻⁸⁷ ≈ 1.6e−38 stands in for smaller
     /// results; larger arguments saturate at e⁸⁸ ≈ 1.7e38 instead of +∞).
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func exp(_ x: FloatVector) -> FloatVector {
         let lo = FloatVector(repeating: -87), hi = FloatVector(repeating: 88)
         var v = x.replacing(with: lo, where: x .< lo)
@@ -34,7 +34,7 @@ public enum VectorMath {
     /// 2ʸ per lane, for y in [−125, 127] (clamped there): the fast exponential of the scan, whose
     /// callers fold log₂(e) into a factor they compute once. Relative error about 1e−7.
     /// With `clamping` false the caller guarantees y ∈ [−125, 127] and saves the clamp.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func exp2(_ y: FloatVector, clamping: Bool = true) -> FloatVector {
         var v = y
         if clamping {
@@ -59,7 +59,7 @@ public enum VectorMath {
     /// softplus(x) = log(1 + eˣ) per lane and its derivative sigmoid(x), sharing one exponential:
     /// softplus = max(x, 0) + log1p(e^−|x|). Beyond x = 20 the result rounds to x and the
     /// derivative to 1, which is PyTorch's threshold rule.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func softplusAndDerivative(_ x: FloatVector) -> (value: FloatVector, derivative: FloatVector) {
         let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
         let t = exp(-absX)                            // in (0, 1]
@@ -78,19 +78,19 @@ public enum VectorMath {
     }
 
     /// softplus(x) = log(1 + eˣ) per lane (PyTorch's, threshold 20 included).
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func softplus(_ x: FloatVector) -> FloatVector {
         softplusAndDerivative(x).value
     }
 
     /// The logistic sigmoid 1 / (1 + e⁻ˣ) per lane.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func sigmoid(_ x: FloatVector) -> FloatVector {
         1 / (1 + exp(-x))
     }
 
     /// Loads `count` (1...8) floats from `p`, zeros in the missing lanes.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func load(_ p: UnsafePointer<Float>, count: Int) -> FloatVector {
         if count >= FloatVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self) }
         var v = FloatVector.zero
@@ -99,7 +99,7 @@ public enum VectorMath {
     }
 
     /// Stores the first `count` (1...8) lanes of `v` at `p`.
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, count: Int) {
         if count >= FloatVector.scalarCount {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
@@ -109,7 +109,7 @@ public enum VectorMath {
     }
 
     /// `out[i] = f(x[i])` for `count` floats, eight at a time (`out` may equal `x`).
-    @inlinable @inline(__always)
+    @inlinable @inline(always)
     public static func map(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
                            _ f: (FloatVector) -> FloatVector) {
         var i = 0

@@ -9,8 +9,8 @@ import Glibc
 // state's padding lanes have A = B = C = 0, so they stay 0 and add nothing), G groups of channels
 // sharing an input-dependent B or C, K the checkpoint interval.
 //
-// One pass over the sequence per (batch, channel) row keeps the Np-vector state in a few vector
-// registers; the (Bt, D, L, N) tensors of the reference (exp(Δ·A), Δ·B·u, the states) are never
+// One pass over the sequence per (batch, channel) row keeps the Np-float state in a per-thread
+// buffer that stays in L1, updated eight lanes at a time; the (Bt, D, L, N) tensors of the reference (exp(Δ·A), Δ·B·u, the states) are never
 // stored. The forward keeps the state entering every K-th step ((Bt, D, ⌈L/K⌉, Np) floats, at most
 // one float per input element since K ≥ Np); the backward walks the segments last to first,
 // recomputes a segment's K states from its checkpoint into a small per-thread buffer and runs the

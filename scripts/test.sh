@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-swift build -c release --build-tests -Xswiftc -enable-testing
-swift test -c release --skip-build --disable-swift-testing -Xswiftc -enable-testing
+swift build -c release --build-tests
+swift test -c release --skip-build --disable-swift-testing

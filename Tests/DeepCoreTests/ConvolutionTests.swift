@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 /// The case prefixes `"<op>/0"`, `"<op>/1"`, … present in `fixtures`, in order.
 func fixtureCases(_ fixtures: [String: Tensor], _ op: String) -> [String] {
@@ -32,22 +32,27 @@ func assertMatchesFixture(_ fixtures: [String: Tensor], _ prefix: String, atol: 
 final class ConvolutionTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
 
-    /// Runs `body` with the default tuning, then with one output row per lowered band and work
-    /// split among threads however small, so that the banded and parallel paths meet the same
-    /// references.
+    /// Runs `body` with the default tuning; then with the im2col path only, one output row per
+    /// lowered band and work split among threads however small; then with Winograd for every
+    /// 3×3 stride-1 convolution, one tile row per chunk, threads again. So the banded, parallel
+    /// and Winograd paths all meet the same references.
     private func withEveryTuning(_ body: () -> Void) {
         body()
-        let (budget, minimumWork, threads) = (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount)
-        defer { (ConvolutionPlan.loweredBudget, Parallel.minimumWork, Gemm.threadCount) = (budget, minimumWork, threads) }
-        ConvolutionPlan.loweredBudget = 1
-        Parallel.minimumWork = 0
-        Gemm.threadCount = 2
+        let saved = (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
+                     Parallel.minimumWork, Gemm.threadCount)
+        defer {
+            (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
+             Parallel.minimumWork, Gemm.threadCount) = saved
+        }
+        (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 2)
+        body()
+        (ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget) = (.always, 1)
         body()
     }
 
     func testConv2dMatchesPyTorch() {
         let cases = fixtureCases(Self.fixtures, "conv2d")
-        XCTAssertGreaterThanOrEqual(cases.count, 14)
+        XCTAssertGreaterThanOrEqual(cases.count, 16)
         withEveryTuning {
             for prefix in cases {
                 assertMatchesFixture(Self.fixtures, prefix) { xs, p in
@@ -163,4 +168,86 @@ final class ConvolutionTests: XCTestCase {
             assertClose(gw, gwSum, atol: 1e-3)
         }
     }
+
+    /// The message of the shape check that `body` fails on shape-only inputs, or nil.
+    private func failure(_ body: () -> Tensor) -> String? {
+        ShapeErrors.recording { _ = body() }.failure
+    }
+
+    private func meta(_ shape: [Int]) -> Tensor { Tensor(metaShape: shape) }
+
+    func testShapeErrorsNameTheOpAndShapes() {
+        XCTAssertEqual(failure { conv2d(meta([2, 6, 5, 5]), meta([8, 2, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 4) },
+                       "conv2d: input channels 6 of x [2, 6, 5, 5] are not divisible by groups 4")
+        XCTAssertEqual(failure { conv2d(meta([2, 8, 5, 5]), meta([8, 4, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 4) },
+                       "conv2d: weight [8, 4, 3, 3] takes 4 channels per group × 4 groups = 16 input channels, x [2, 8, 5, 5] has 8")
+        XCTAssertEqual(failure { conv2d(meta([1, 3, 4, 4]), meta([2, 3, 3, 3]), stride: [1, 1], padding: [0, 0], dilation: [2, 2], groups: 1) },
+                       "conv2d: kernel [3, 3] with dilation [2, 2] is larger than the input [4, 4] padded by [0, 0] (x [1, 3, 4, 4], weight [2, 3, 3, 3])")
+        XCTAssertEqual(failure { conv1d(meta([1, 3, 4]), meta([2, 3, 6]), stride: 1, padding: 0, dilation: 1, groups: 1) },
+                       "conv1d: kernel [6] with dilation [1] is larger than the input [4] padded by [0] (x [1, 3, 4], weight [2, 3, 6])")
+        XCTAssertEqual(failure { convTranspose2d(meta([1, 4, 3, 3]), meta([3, 2, 3, 3]), stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], dilation: [1, 1], groups: 1) },
+                       "convTranspose2d: weight [3, 2, 3, 3] takes 3 input channels, x [1, 4, 3, 3] has 4")
+        XCTAssertEqual(failure { convTranspose2d(meta([1, 4, 3, 3]), meta([4, 2, 3, 3]), stride: [2, 2], padding: [0, 0], outputPadding: [2, 0], dilation: [1, 1], groups: 1) },
+                       "convTranspose2d: outputPadding [2, 0] must be smaller than stride [2, 2] or dilation [1, 1]")
+        XCTAssertEqual(failure { maxPool2d(meta([1, 2, 5, 5]), kernelSize: [2, 2], padding: [2, 0], dilation: [1, 1]) },
+                       "maxPool2d: padding [2, 0] should be at most half of kernelSize [2, 2]")
+        XCTAssertEqual(failure { avgPool2d(meta([1, 2, 3, 3]), kernelSize: [4, 4], padding: [0, 0]) },
+                       "avgPool2d: kernelSize [4, 4] with dilation [1, 1] is larger than the input [3, 3] padded by [0, 0] (x [1, 2, 3, 3])")
+        XCTAssertNil(failure { conv2d(meta([2, 8, 5, 5]), meta([8, 2, 3, 3]), stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 4) })
+    }
+
+    /// Winograd's transforms add a little rounding; with many channels it stays near im2col's.
+    /// Its backward reads the output gradient with any strides: contiguous, broadcast (the
+    /// gradient of a sum) and permuted.
+    func testWinogradAgreesWithIm2colWithManyChannels() {
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.randn([2, 192, 6, 7], generator: &rng), w = Tensor.randn([24, 192, 3, 3], generator: &rng)
+        let b = Tensor.randn([24], generator: &rng)
+        let v = Tensor.randn([2, 24, 6, 7], generator: &rng), vp = Tensor.randn([2, 6, 7, 24], generator: &rng)
+        let losses: [(Tensor) -> Tensor] = [{ ($0 * v).sum() }, { $0.sum() }, { ($0.permuted([0, 2, 3, 1]) * vp).sum() }]
+        for loss in losses {
+            func run(_ policy: WinogradPolicy) -> [Tensor] {
+                let saved = ConvolutionSettings.winograd
+                defer { ConvolutionSettings.winograd = saved }
+                ConvolutionSettings.winograd = policy
+                for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
+                let y = conv2d(x, w, bias: b, padding: 1)
+                loss(y).backward()
+                return [y, x.grad!, w.grad!, b.grad!]
+            }
+            for (a, e) in zip(run(.always), run(.never)) {
+                let scale = e.scalars.map(abs).max()!
+                assertClose(a, e, atol: 2e-6 * scale, rtol: 0)
+            }
+        }
+    }
+
+    /// The chunks of a parallel loop cover every item once, are fixed by the counts alone, and
+    /// OpenBLAS runs single-threaded inside the loop and gets its threads back after it.
+    func testParallelChunksCoverEveryItemOnce() {
+        let threads = Gemm.threadCount
+        defer { Gemm.threadCount = threads }
+        Gemm.threadCount = 2
+        for (count, chunks) in [(0, 4), (1, 8), (7, 3), (32, 8), (5, 16)] {
+            let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: Swift.max(count, 1))
+            let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: chunks)
+            let blasThreads = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+            defer { seen.deallocate(); ranges.deallocate(); blasThreads.deallocate() }
+            seen.initialize(repeating: 0)
+            Parallel.forEachChunk(count: count, chunks: chunks, workers: 2) { worker, chunk, range in
+                XCTAssertTrue(worker < 2)
+                ranges[chunk] = range
+                blasThreads[chunk] = Gemm.threadCount
+                for i in range { seen[i] += 1 }
+            }
+            XCTAssertEqual(Array(seen.prefix(count)), [Int](repeating: 1, count: count), "count \(count), chunks \(chunks)")
+            let used = Swift.min(chunks, count)
+            for c in 0..<used {
+                XCTAssertEqual(ranges[c], Parallel.part(c, of: used, count: count))
+                XCTAssertEqual(blasThreads[c], used > 1 ? 1 : 2)
+            }
+        }
+        XCTAssertEqual(Gemm.threadCount, 2)
+    }
 }
+

@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 final class InterpolationTests: XCTestCase {
     static let fixtures = loadFixtures("conv")

@@ -1,5 +1,5 @@
 import XCTest
-@testable import DeepCore
+import DeepCore
 
 final class PoolingTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
@@ -82,4 +82,21 @@ final class PoolingTests: XCTestCase {
         Parallel.minimumWork = 0
         XCTAssertEqual(run(), serial)
     }
+
+    /// Without gradients max pooling skips the argmax; it must give the same values, NaN included.
+    func testMaxPoolWithoutGradientsMatchesRecordedPath() {
+        var rng = RandomGenerator(seed: 14)
+        let x = Tensor.randn([2, 3, 7, 6], generator: &rng)
+        x.withUnsafeMutableBufferPointer { $0[17] = .nan; $0[100] = .infinity }
+        x.requiresGrad = true
+        for (k, s, p, d) in [(2, 2, 0, 1), (3, 2, 1, 1), (2, 1, 1, 2)] {
+            let recorded = maxPool2d(x, kernelSize: k, stride: s, padding: p, dilation: d, ceilMode: true)
+            let plain = withoutGrad { maxPool2d(x, kernelSize: k, stride: s, padding: p, dilation: d, ceilMode: true) }
+            XCTAssertTrue(recorded.requiresGrad)
+            XCTAssertTrue(plain.scalars.contains { $0.isNaN })
+            assertClose(plain, recorded, atol: 0, rtol: 0)
+        }
+        assertClose(withoutGrad { adaptiveMaxPool2d(x, outputSize: [3, 4]) }, adaptiveMaxPool2d(x, outputSize: [3, 4]), atol: 0, rtol: 0)
+    }
 }
+

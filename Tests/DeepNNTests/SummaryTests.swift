@@ -25,4 +25,21 @@ final class SummaryTests: XCTestCase {
         }
         XCTAssertTrue(model.isTraining, "summary restores the mode")
     }
+
+    func testCNNSummaryCountsConvolutionFlopsWithoutComputing() throws {
+        let model = Sequential(Conv2d(1, 32, kernelSize: 3, padding: 1), ReLU(), MaxPool2d(2),
+                               Conv2d(32, 64, kernelSize: 3, padding: 1, groups: 2), ReLU(), AdaptiveAvgPool2d(1),
+                               Flatten(), Linear(64, 10))
+        let s = try model.summary(input: [8, 1, 28, 28])
+        XCTAssertEqual(s.rows.map(\.outputShape).dropFirst().map { $0 }, [[8, 32, 28, 28], [8, 32, 28, 28], [8, 32, 14, 14],
+                                                                     [8, 64, 14, 14], [8, 64, 14, 14], [8, 64, 1, 1], [8, 64], [8, 10]])
+        let conv1 = 2 * 8 * 32 * 28 * 28 * 9, conv2 = 2 * 8 * 64 * 14 * 14 * 16 * 9, fc = 2 * 8 * 64 * 10
+        XCTAssertEqual(s.totalFlops, conv1 + conv2 + fc)
+        XCTAssertEqual(s.totalParameters, 32 * 9 + 32 + 64 * 16 * 9 + 64 + 64 * 10 + 10)
+        // A stitch whose channels do not fit names the module and both shapes.
+        let bad = Sequential(Conv2d(1, 8, kernelSize: 3), Sequential(Conv2d(16, 4, kernelSize: 1)))
+        XCTAssertThrowsError(try bad.summary(input: [1, 1, 10, 10])) { error in
+            XCTAssertTrue("\(error)".contains("1.0 (Conv2d)") && "\(error)".contains("[1, 8, 8, 8]") && "\(error)".contains("[4, 16, 1, 1]"), "\(error)")
+        }
+    }
 }

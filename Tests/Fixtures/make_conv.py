@@ -58,6 +58,9 @@ conv2d_cases = [
     (2, 2, 4, 4, 3, 5, 5, (1, 1), (2, 2), (1, 1), 1, True),    # 5×5 on 4×4
     (2, 2, 3, 4, 2, 5, 6, (1, 1), (1, 1), (1, 1), 1, False),   # kernel = padded input: 1×1 output
     (1, 1, 6, 5, 4, 3, 3, (1, 1), (1, 1), (1, 1), 1, True),    # one input channel
+    # 3×3 stride 1 (the Winograd path when the tests lower its channel threshold)
+    (2, 3, 5, 6, 2, 3, 3, (1, 1), (0, 0), (1, 1), 1, False),   # no padding, odd output height
+    (1, 2, 4, 7, 3, 3, 3, (1, 1), (2, 2), (1, 1), 1, True),    # padding 2
 ]
 for i, (n, c, h, w, k, kh, kw, s, p, d, g, bias) in enumerate(conv2d_cases):
     inputs = [data(n, c, h, w), data(k, c // g, kh, kw)] + ([data(k)] if bias else [])
@@ -87,6 +90,7 @@ conv_transpose_cases = [
     (2, 4, 3, 3, 2, 1, 1, (1, 1), (0, 0), (0, 0), (1, 1), 1, True),    # 1×1
     (2, 3, 4, 4, 3, 3, 3, (2, 2), (1, 1), (0, 0), (1, 1), 3, True),    # depthwise
     (1, 2, 4, 5, 2, 2, 3, (1, 1), (0, 1), (1, 1), (2, 2), 1, False),   # output padding < dilation only
+    (2, 3, 3, 5, 2, 3, 3, (1, 1), (1, 1), (0, 0), (1, 1), 1, True),    # 3×3 stride 1 (Winograd)
 ]
 for i, (n, c, h, w, k, kh, kw, s, p, op, d, g, bias) in enumerate(conv_transpose_cases):
     inputs = [data(n, c, h, w), data(c, k // g, kh, kw)] + ([data(k)] if bias else [])

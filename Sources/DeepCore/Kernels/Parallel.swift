@@ -1,15 +1,25 @@
 import Dispatch
+import Synchronization
 
 /// Splits a loop over independent items (images of a batch, channels) among threads.
+///
+/// The items are cut into fixed contiguous chunks that threads claim one after another, so a
+/// thread slowed down by another process on the machine takes fewer chunks instead of holding
+/// the others up; the chunks themselves depend only on the item count and the requested chunk
+/// count, so per-chunk partial sums added in chunk order give the same result whichever thread
+/// ran which chunk.
 ///
 /// The number of threads is OpenBLAS's (``Gemm/threadCount``), so one setting governs both. While
 /// the threads run, OpenBLAS is held to one thread so that GEMMs called from the loop body do not
 /// oversubscribe the cores; it is restored afterwards. Inside a parallel loop `Gemm.threadCount`
 /// reads 1, so a nested parallel loop runs inline.
-enum Parallel {
+public enum Parallel {
     /// Work (in multiply-adds or element visits) below which a loop is not worth splitting:
-    /// waking a thread costs a few microseconds.
-    nonisolated(unsafe) static var minimumWork = 1 << 16
+    /// waking a thread costs a few microseconds. A variable so that tests can force splitting.
+    nonisolated(unsafe) public static var minimumWork = 1 << 16
+
+    /// Chunks per thread when the chunk count is free: enough to even out a slow thread.
+    static let chunksPerWorker = 4
 
     /// How many threads a loop over `items` items costing `work` in total should use.
     static func workers(items: Int, work: Int) -> Int {
@@ -17,30 +27,43 @@ enum Parallel {
         return Swift.max(1, Swift.min(items, Gemm.threadCount))
     }
 
-    /// Calls `body(worker, range)` once per worker, the ranges splitting `0..<count` into
-    /// contiguous chunks of near-equal size, in parallel. `worker` runs over `0..<workers` and
-    /// lets the body use per-thread scratch memory. The split is fixed by `count` and `workers`,
-    /// so results that depend on summation order are reproducible.
-    static func forEachChunk(count: Int, workers requested: Int,
-                             _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
-        let workers = Swift.max(1, Swift.min(requested, count))
+    /// Calls `body(worker, chunk, range)` for each of `chunks` contiguous near-equal parts of
+    /// `0..<count` (fewer when `count` is smaller), on `workers` threads that claim the chunks in
+    /// order. `worker` runs over `0..<workers` (for per-thread scratch memory), `chunk` over the
+    /// chunks (for per-chunk partial results).
+    public static func forEachChunk(count: Int, chunks: Int, workers: Int,
+                             _ body: (_ worker: Int, _ chunk: Int, _ range: Range<Int>) -> Void) {
         if count == 0 { return }
+        let chunks = Swift.max(1, Swift.min(chunks, count))
+        let workers = Swift.max(1, Swift.min(workers, chunks))
         if workers == 1 {
-            body(0, 0..<count)
+            for c in 0..<chunks { body(0, c, part(c, of: chunks, count: count)) }
             return
         }
         let savedThreads = Gemm.threadCount
         Gemm.threadCount = 1
         defer { Gemm.threadCount = savedThreads }
+        let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            body(worker, chunk(worker, of: workers, count: count))
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if c >= chunks { return }
+                body(worker, c, part(c, of: chunks, count: count))
+            }
         }
     }
 
-    /// The `worker`-th of `workers` contiguous near-equal parts of `0..<count`.
-    static func chunk(_ worker: Int, of workers: Int, count: Int) -> Range<Int> {
-        let base = count / workers, extra = count % workers
-        let start = worker * base + Swift.min(worker, extra)
-        return start..<(start + base + (worker < extra ? 1 : 0))
+    /// The `index`-th of `parts` contiguous near-equal parts of `0..<count`.
+    public static func part(_ index: Int, of parts: Int, count: Int) -> Range<Int> {
+        let base = count / parts, extra = count % parts
+        let start = index * base + Swift.min(index, extra)
+        return start..<(start + base + (index < extra ? 1 : 0))
+    }
+
+    /// Calls `body(range)` for chunks of `0..<count` on as many threads as `work` deserves
+    /// (see ``workers(items:work:)``), for loops without per-chunk results.
+    public static func forEach(count: Int, work: Int, _ body: (_ range: Range<Int>) -> Void) {
+        let workers = workers(items: count, work: work)
+        forEachChunk(count: count, chunks: workers * chunksPerWorker, workers: workers) { _, _, range in body(range) }
     }
 }

@@ -7,7 +7,8 @@
 // The lowered matrix is built for a band of output rows at a time, sized to stay in L2; a 1×1
 // stride-1 unpadded convolution multiplies the input itself. Images are split among threads,
 // each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin products
-// (and parallelises the lowering). Groups with one input channel (depthwise) use direct loops.
+// (and parallelises the lowering). Depthwise groups (one input channel) use direct loops,
+// and 3×3 stride-1 convolutions with enough channels Winograd F(2×2, 3×3) (ConvolutionWinograd).
 // A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
 // same plan with forward and input gradient swapped.
 
@@ -33,18 +34,29 @@ struct ConvolutionPlan {
     /// Multiply-adds of the forward pass (each gradient costs the same).
     var work: Int { batch * outputChannels * geometry.outputPlane * geometry.loweredRows }
 
-    /// Whether groups have one input channel and so run the direct loops instead of GEMMs.
-    var isDepthwise: Bool { geometry.channels == 1 && !geometry.isPointwise }
+    /// Whether the groups are depthwise (one input channel, at most two output channels) and so
+    /// run the direct loops: a GEMM with one or two rows is slower than them. With more output
+    /// channels per input channel (a first layer on grey images) im2col and GEMM win.
+    var isDepthwise: Bool { geometry.channels == 1 && outputChannelsPerGroup <= 2 && !geometry.isPointwise }
+
+    /// Chunks the batch is cut into for the threads (see ``Parallel``): a count fixed by the
+    /// shape, so that per-chunk partial sums of `accumulator` floats, added in chunk order, give
+    /// the same result on any run; at most 8, and fewer when the partial sums would pass 32 MB.
+    func imageChunks(accumulator: Int) -> Int {
+        Swift.min(batch, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, accumulator * MemoryLayout<Float>.stride))))
+    }
 
     /// Bytes of lowered matrix per thread that keep it, the weights and the output band in L2.
     nonisolated(unsafe) static var loweredBudget = 1 << 20
 
-    /// Output rows per band of the lowered matrix.
+    /// Output rows per band of the lowered matrix: within the budget, bands of near-equal size.
     var rowsPerBand: Int {
         let g = geometry
         if g.isPointwise { return g.outputHeight }
         let rowBytes = g.loweredRows * g.outputWidth * MemoryLayout<Float>.stride
-        return Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+        let most = Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+        let bands = (g.outputHeight + most - 1) / most
+        return (g.outputHeight + bands - 1) / bands
     }
 
     /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.
@@ -56,12 +68,16 @@ struct ConvolutionPlan {
     ///   y: (N, C', H', W'), fully written.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  into y: UnsafeMutablePointer<Float>) {
+        if usesWinograd {
+            winogradForward(x: x, weight: weight, bias: bias, into: y)
+            return
+        }
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         let fill = { (plane: UnsafeMutablePointer<Float>, channel: Int) in
             plane.update(repeating: bias?[channel] ?? 0, count: P)
         }
         if isDepthwise {
-            Parallel.forEachChunk(count: batch * outputChannels, workers: Parallel.workers(items: batch * outputChannels, work: work)) { _, planes in
+            Parallel.forEach(count: batch * outputChannels, work: work) { planes in
                 for plane in planes {
                     let (n, co) = plane.quotientAndRemainder(dividingBy: outputChannels)
                     fill(y + plane * P, co)
@@ -73,7 +89,7 @@ struct ConvolutionPlan {
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
-        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+        Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
             for n in images {
                 let yn = y + n * outputImage
@@ -113,6 +129,11 @@ struct ConvolutionPlan {
     func backward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         precondition((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
+        if usesWinograd {
+            let images = StridedImages(contiguous: dy, channels: outputChannels, height: geometry.outputHeight, width: geometry.outputWidth)
+            winogradBackward(outputGradient: images, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+            return
+        }
         if isDepthwise {
             depthwiseBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
             return
@@ -121,12 +142,13 @@ struct ConvolutionPlan {
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
-        // Worker 0 accumulates into dw, the others into partial sums added at the end.
-        let partials = dw != nil && workers > 1 ? TensorStorage(count: (workers - 1) * weightCount, repeating: 0) : nil
+        // Chunk 0 of the batch accumulates into dw, the others into partial sums added in order.
+        let chunks = imageChunks(accumulator: dw == nil ? 0 : weightCount)
+        let partials = dw != nil && chunks > 1 ? TensorStorage(count: (chunks - 1) * weightCount, repeating: 0) : nil
         dw?.update(repeating: 0, count: weightCount)
-        Parallel.forEachChunk(count: batch, workers: workers) { worker, images in
+        Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
-            let dwWorker = worker == 0 ? dw : partials.map { $0.pointer + (worker - 1) * weightCount }
+            let dwChunk = chunk == 0 ? dw : partials.map { $0.pointer + (chunk - 1) * weightCount }
             for n in images {
                 if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
                 for group in 0..<groups {
@@ -135,12 +157,12 @@ struct ConvolutionPlan {
                         let rows = start..<Swift.min(start + bandRows, g.outputHeight)
                         let columns = rows.count * g.outputWidth
                         let dyBand = dy + n * outputImage + group * M * P + start * g.outputWidth
-                        if let x, let dwWorker {
+                        if let x, let dwChunk {
                             let (lowered, ld) = lowering(x + offset, rows: rows, into: col)
                             Gemm.multiply(m: M, n: K, k: columns,
                                           a: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
                                           b: lowered, Gemm.Operand(transposed: true, leadingDimension: ld),
-                                          beta: 1, c: dwWorker + group * weightGroup, ldc: K)
+                                          beta: 1, c: dwChunk + group * weightGroup, ldc: K)
                         }
                         if let weight, let dx {
                             // dcol = W_gᵀ · dy_band, straight into dx when the lowering is the identity.
@@ -156,7 +178,7 @@ struct ConvolutionPlan {
             }
         }
         if let dw, let partials {
-            for i in 0..<(workers - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
+            for i in 0..<(chunks - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
         }
     }
 
@@ -168,7 +190,7 @@ struct ConvolutionPlan {
         if let dx, let weight {
             // One task per input plane (n, c): it gathers from the group's M output planes.
             let items = batch * inputChannels
-            Parallel.forEachChunk(count: items, workers: Parallel.workers(items: items, work: work)) { _, planes in
+            Parallel.forEach(count: items, work: work) { planes in
                 for plane in planes {
                     let (n, c) = plane.quotientAndRemainder(dividingBy: inputChannels)
                     let target = dx + plane * g.inputPlane
@@ -181,7 +203,7 @@ struct ConvolutionPlan {
         }
         if let dw, let x {
             // One task per output channel: it sums over the batch.
-            Parallel.forEachChunk(count: outputChannels, workers: Parallel.workers(items: outputChannels, work: work)) { _, channels in
+            Parallel.forEach(count: outputChannels, work: work) { channels in
                 for co in channels {
                     (dw + co * K).update(repeating: 0, count: K)
                     for n in 0..<batch {
@@ -198,15 +220,19 @@ extension Tensor {
     /// Per-channel sums of an (N, C, ...) tensor, a (C) tensor: the gradient of a bias added to
     /// every position of every image.
     func channelSums() -> Tensor {
-        let c = contiguous(), channels = shape[1], plane = count / Swift.max(1, shape[0] * channels)
+        guard isContiguous else { return sum(axes: [0] + Array(2..<rank)) }
+        let c = self, channels = shape[1], plane = count / Swift.max(1, shape[0] * channels)
         return Tensor.make(shape: [channels]) { out in
             out.update(repeating: 0)
             let src = c.storage.pointer + c.offset
             for n in 0..<shape[0] {
                 for ch in 0..<channels {
+                    // Four partial sums, so that the loop runs four lanes wide.
                     let p = src + (n * channels + ch) * plane
-                    var s: Float = 0
-                    for i in 0..<plane { s += p[i] }
+                    var lanes = SIMD4<Float>(), i = 0
+                    while i + 4 <= plane { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self); i += 4 }
+                    var s = lanes.sum()
+                    while i < plane { s += p[i]; i += 1 }
                     out[ch] += s
                 }
             }
@@ -217,38 +243,59 @@ extension Tensor {
 extension ConvolutionPlan {
     /// Plans a convolution of an input of shape `input`, (N, C, H, W) or (N, C, L), with a weight
     /// of shape (C', C/groups, kH, kW) or (C', C/groups, k); `stride`, `padding` and `dilation`
-    /// have one entry per spatial axis. Stops with a message naming `op` and the shapes when
-    /// they do not fit together.
-    init(op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int) {
+    /// have one entry per spatial axis. Throws a ``ShapeCheckFailure`` naming `op` and the shapes
+    /// when they do not fit together.
+    init(op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], dilation: [Int], groups: Int) throws {
         let axes = input.count - 2
-        precondition(axes == 1 || axes == 2, "\(op): x of shape \(input) should have rank 3 (N, C, L) or 4 (N, C, H, W)")
-        precondition(weight.count == input.count,
-                     "\(op): weight of shape \(weight) should have rank \(input.count) like x of shape \(input)")
-        precondition(stride.count == axes && padding.count == axes && dilation.count == axes,
-                     "\(op): stride \(stride), padding \(padding) and dilation \(dilation) need \(axes) entries each")
-        precondition(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
-                     "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
-        precondition(groups > 0, "\(op): groups \(groups) must be positive")
+        try ShapeCheckFailure.require(axes == 1 || axes == 2, "\(op): x of shape \(input) should have rank 3 (N, C, L) or 4 (N, C, H, W)")
+        try ShapeCheckFailure.require(weight.count == input.count,
+            "\(op): weight of shape \(weight) should have rank \(input.count) like x of shape \(input)")
+        try ShapeCheckFailure.require(stride.count == axes && padding.count == axes && dilation.count == axes,
+            "\(op): stride \(stride), padding \(padding) and dilation \(dilation) need \(axes) entries each")
+        try ShapeCheckFailure.require(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
+            "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
+        try ShapeCheckFailure.require(groups > 0, "\(op): groups \(groups) must be positive")
         let (channels, outChannels) = (input[1], weight[0])
-        precondition(channels % groups == 0,
-                     "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
-        precondition(outChannels % groups == 0,
-                     "\(op): output channels \(outChannels) of weight \(weight) are not divisible by groups \(groups)")
-        precondition(weight[1] * groups == channels,
-                     "\(op): weight \(weight) takes \(weight[1]) channels per group × \(groups) groups = \(weight[1] * groups) input channels, x \(input) has \(channels)")
+        try ShapeCheckFailure.require(channels % groups == 0,
+            "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
+        try ShapeCheckFailure.require(outChannels % groups == 0,
+            "\(op): output channels \(outChannels) of weight \(weight) are not divisible by groups \(groups)")
+        try ShapeCheckFailure.require(weight[1] * groups == channels,
+            "\(op): weight \(weight) takes \(weight[1]) channels per group × \(groups) groups = \(weight[1] * groups) input channels, x \(input) has \(channels)")
         // A 1-D convolution is a 2-D one over a height of 1.
         func spatial(_ values: [Int], _ unit: Int) -> [Int] { axes == 1 ? [unit] + values : values }
         let size = spatial(Array(input[2...]), 1), kernel = spatial(Array(weight[2...]), 1)
         let s = spatial(stride, 1), p = spatial(padding, 0), d = spatial(dilation, 1)
         let out = (0..<2).map { ConvGeometry.outputSize(input: size[$0], kernel: kernel[$0], stride: s[$0], padding: p[$0], dilation: d[$0]) }
-        precondition(out.allSatisfy { $0 > 0 },
-                     "\(op): kernel \(Array(weight[2...])) with dilation \(dilation) is larger than the input \(Array(input[2...])) padded by \(padding) (x \(input), weight \(weight))")
+        try ShapeCheckFailure.require(out.allSatisfy { $0 > 0 },
+            "\(op): kernel \(Array(weight[2...])) with dilation \(dilation) is larger than the input \(Array(input[2...])) padded by \(padding) (x \(input), weight \(weight))")
         self.init(batch: input[0], groups: groups,
                   geometry: ConvGeometry(channels: channels / groups, inputHeight: size[0], inputWidth: size[1],
                                          kernelHeight: kernel[0], kernelWidth: kernel[1],
                                          strideHeight: s[0], strideWidth: s[1], paddingHeight: p[0], paddingWidth: p[1],
                                          dilationHeight: d[0], dilationWidth: d[1], outputHeight: out[0], outputWidth: out[1]),
                   outputChannelsPerGroup: outChannels / groups)
+    }
+}
+
+/// A shape or setting that does not fit an op; its description names the op and the shapes.
+/// Ops check their arguments in throwing functions, so that tests can read the messages, and
+/// stop with the message: a mismatch is a programming error.
+struct ShapeCheckFailure: Error, CustomStringConvertible {
+    let description: String
+
+    /// Throws `message` unless `condition` holds.
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ShapeCheckFailure(description: message()) }
+    }
+
+    /// The value of `body`, or nil after reporting its failure through ``shapeCheck(_:_:file:line:)``
+    /// (a stop with the message and module path, or a recorded failure in a shape-only run).
+    static func checked<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            shapeCheck(false, "\(error)")
+            return nil
+        }
     }
 }
 
@@ -264,12 +311,18 @@ extension Tensor {
 
 /// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight and records the op.
 private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String) -> Tensor {
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     if let bias {
-        precondition(bias.shape == [plan.outputChannels],
-                     "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+        guard shapeCheck(bias.shape == [plan.outputChannels],
+                         "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+        else { return .shapeFailure }
     }
     let g = plan.geometry
+    let outputShape = [plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth]
+    if let meta = Tensor.metaResult(outputShape, x, weight) {
+        FlopCounter.add(2 * Shape.count(outputShape) * (weight.count / Swift.max(plan.outputChannels, 1)))
+        return meta
+    }
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let y = Tensor.uninitialized([plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth])
     withExtendedLifetime((x, weight, bias)) {
         plan.forward(x: x.basePointer, weight: weight.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer)
@@ -278,13 +331,19 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
     return y.recording(op, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { grad in
-        let dy = grad.contiguous()
+        // The Winograd path reads any strides; the GEMMs of the others need rows in place.
+        let dy = plan.usesWinograd ? grad : grad.contiguous()
         let dx = needsX ? Tensor.uninitialized(x.shape) : nil
         let dw = needsWeight ? Tensor.uninitialized(weight.shape) : nil
         withExtendedLifetime((dy, savedX, savedWeight)) {
-            plan.backward(outputGradient: dy.basePointer, x: savedX.map { UnsafePointer($0.basePointer) },
-                          weight: savedWeight.map { UnsafePointer($0.basePointer) },
-                          inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            let (xs, ws) = (savedX.map { UnsafePointer($0.basePointer) }, savedWeight.map { UnsafePointer($0.basePointer) })
+            if plan.usesWinograd {
+                plan.winogradBackward(outputGradient: StridedImages(dy), x: xs, weight: ws,
+                                      inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            } else {
+                plan.backward(outputGradient: dy.basePointer, x: xs, weight: ws,
+                              inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            }
         }
         return [dx, dw] + (bias == nil ? [] : [needsBias ? dy.channelSums() : nil])
     }
@@ -309,9 +368,11 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 /// - Returns: (N, C', H', W').
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
                    dilation: [Int] = [1, 1], groups: Int = 1) -> Tensor {
-    precondition(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)")
-    let plan = ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
-                               padding: padding, dilation: dilation, groups: groups)
+    guard shapeCheck(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
+    guard let plan = ShapeCheckFailure.checked({
+        try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
+                            padding: padding, dilation: dilation, groups: groups)
+    }) else { return .shapeFailure }
     return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
 }
 
@@ -343,9 +404,11 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
 /// - Returns: (N, C', L').
 public func conv1d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
                    dilation: Int = 1, groups: Int = 1) -> Tensor {
-    precondition(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)")
-    let plan = ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
-                               padding: [padding], dilation: [dilation], groups: groups)
+    guard shapeCheck(x.rank == 3, "conv1d: x of shape \(x.shape) should be (N, C, L)") else { return .shapeFailure }
+    guard let plan = ShapeCheckFailure.checked({
+        try ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
+                            padding: [padding], dilation: [dilation], groups: groups)
+    }) else { return .shapeFailure }
     return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d")
         .squeezed(axis: 2)
 }

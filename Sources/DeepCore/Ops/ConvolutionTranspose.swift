@@ -5,28 +5,28 @@
 
 extension ConvolutionPlan {
     /// Plans the convolution whose adjoint is the transposed convolution of an input of shape
-    /// `input` (N, C, H, W) with a weight of shape (C, C'/groups, kH, kW). Stops with a message
-    /// naming `op` and the shapes when they do not fit together.
+    /// `input` (N, C, H, W) with a weight of shape (C, C'/groups, kH, kW). Throws a
+    /// ``ShapeCheckFailure`` naming `op` and the shapes when they do not fit together.
     init(transposedOp op: String, input: [Int], weight: [Int], stride: [Int], padding: [Int], outputPadding: [Int],
-         dilation: [Int], groups: Int) {
-        precondition(input.count == 4, "\(op): x of shape \(input) should be (N, C, H, W)")
-        precondition(weight.count == 4, "\(op): weight of shape \(weight) should be (C, C'/groups, kH, kW)")
-        precondition([stride, padding, outputPadding, dilation].allSatisfy { $0.count == 2 },
-                     "\(op): stride \(stride), padding \(padding), outputPadding \(outputPadding) and dilation \(dilation) need 2 entries each")
-        precondition(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
-                     "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
-        precondition((0..<2).allSatisfy { outputPadding[$0] >= 0 && (outputPadding[$0] < stride[$0] || outputPadding[$0] < dilation[$0]) },
-                     "\(op): outputPadding \(outputPadding) must be smaller than stride \(stride) or dilation \(dilation)")
-        precondition(groups > 0, "\(op): groups \(groups) must be positive")
+         dilation: [Int], groups: Int) throws {
+        try ShapeCheckFailure.require(input.count == 4, "\(op): x of shape \(input) should be (N, C, H, W)")
+        try ShapeCheckFailure.require(weight.count == 4, "\(op): weight of shape \(weight) should be (C, C'/groups, kH, kW)")
+        try ShapeCheckFailure.require([stride, padding, outputPadding, dilation].allSatisfy { $0.count == 2 },
+            "\(op): stride \(stride), padding \(padding), outputPadding \(outputPadding) and dilation \(dilation) need 2 entries each")
+        try ShapeCheckFailure.require(stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 } && padding.allSatisfy { $0 >= 0 },
+            "\(op): stride \(stride) and dilation \(dilation) must be positive and padding \(padding) non-negative")
+        try ShapeCheckFailure.require((0..<2).allSatisfy { outputPadding[$0] >= 0 && (outputPadding[$0] < stride[$0] || outputPadding[$0] < dilation[$0]) },
+            "\(op): outputPadding \(outputPadding) must be smaller than stride \(stride) or dilation \(dilation)")
+        try ShapeCheckFailure.require(groups > 0, "\(op): groups \(groups) must be positive")
         let channels = input[1]
-        precondition(weight[0] == channels, "\(op): weight \(weight) takes \(weight[0]) input channels, x \(input) has \(channels)")
-        precondition(channels % groups == 0, "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
+        try ShapeCheckFailure.require(weight[0] == channels, "\(op): weight \(weight) takes \(weight[0]) input channels, x \(input) has \(channels)")
+        try ShapeCheckFailure.require(channels % groups == 0, "\(op): input channels \(channels) of x \(input) are not divisible by groups \(groups)")
         let out = (0..<2).map { (axis: Int) -> Int in
             let span = dilation[axis] * (weight[2 + axis] - 1) + outputPadding[axis] + 1
             return (input[2 + axis] - 1) * stride[axis] - 2 * padding[axis] + span
         }
-        precondition(out.allSatisfy { $0 > 0 },
-                     "\(op): output size \(out) is empty for x \(input), weight \(weight), stride \(stride), padding \(padding)")
+        try ShapeCheckFailure.require(out.allSatisfy { $0 > 0 },
+            "\(op): output size \(out) is empty for x \(input), weight \(weight), stride \(stride), padding \(padding)")
         self.init(batch: input[0], groups: groups,
                   geometry: ConvGeometry(channels: weight[1], inputHeight: out[0], inputWidth: out[1],
                                          kernelHeight: weight[2], kernelWidth: weight[3],
@@ -59,13 +59,21 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, 
                             padding: [Int] = [0, 0], outputPadding: [Int] = [0, 0], dilation: [Int] = [1, 1],
                             groups: Int = 1) -> Tensor {
     let op = "convTranspose2d"
-    let plan = ConvolutionPlan(transposedOp: op, input: x.shape, weight: weight.shape, stride: stride, padding: padding,
-                               outputPadding: outputPadding, dilation: dilation, groups: groups)
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
+    guard let plan = ShapeCheckFailure.checked({
+        try ConvolutionPlan(transposedOp: op, input: x.shape, weight: weight.shape, stride: stride, padding: padding,
+                            outputPadding: outputPadding, dilation: dilation, groups: groups)
+    }) else { return .shapeFailure }
     let g = plan.geometry, channels = plan.inputChannels
     if let bias {
-        precondition(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
+        guard shapeCheck(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
+        else { return .shapeFailure }
     }
+    let outputShape = [plan.batch, channels, g.inputHeight, g.inputWidth]
+    if let meta = Tensor.metaResult(outputShape, x, weight) {
+        FlopCounter.add(2 * x.count * (weight.count / Swift.max(x.shape[1], 1)))
+        return meta
+    }
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let y = Tensor.uninitialized([plan.batch, channels, g.inputHeight, g.inputWidth])
     withExtendedLifetime((x, weight)) {
         plan.backward(outputGradient: x.basePointer, x: nil, weight: weight.basePointer,

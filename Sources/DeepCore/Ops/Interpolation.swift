@@ -62,43 +62,60 @@ struct InterpolationAxis {
     }
 }
 
-/// Separable resampling loops over one plane.
+extension InterpolationAxis {
+    /// Calls `body` with the indices and weights as buffers (tap t of output o at t·outputSize + o).
+    @inline(__always)
+    func withTaps<R>(_ body: (UnsafeBufferPointer<Int>, UnsafeBufferPointer<Float>) -> R) -> R {
+        indices.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in body(i, w) } }
+    }
+}
+
+/// Separable resampling loops over one plane. Both axes have the same number of taps: 1
+/// (nearest, a gather) or 2 (bilinear, PyTorch's order of operations).
 enum InterpolationKernel {
-    /// y[oh, ow] = Σ_taps wr·wc·x[rows, columns].
+    /// y[oh, ow] = Σ_a wr_a · (Σ_b wc_b · x[r_a, c_b]).
     ///
     /// - Parameters: x: H×W (row length `width`); y: H'×W'.
     static func forward(_ x: UnsafePointer<Float>, width: Int, rows: InterpolationAxis, columns: InterpolationAxis,
                         into y: UnsafeMutablePointer<Float>) {
         let (outH, outW) = (rows.outputSize, columns.outputSize)
-        for oh in 0..<outH {
-            for ow in 0..<outW {
-                var sum: Float = 0
-                for a in 0..<rows.taps {
-                    let wr = rows.weights[a * outH + oh], r = x + rows.indices[a * outH + oh] * width
-                    var inner: Float = 0
-                    for b in 0..<columns.taps {
-                        inner += columns.weights[b * outW + ow] * r[columns.indices[b * outW + ow]]
+        rows.withTaps { ri, rw in
+            columns.withTaps { ci, cw in
+                for oh in 0..<outH {
+                    let out = y + oh * outW, r0 = x + ri[oh] * width
+                    if rows.taps == 1 {
+                        for ow in 0..<outW { out[ow] = r0[ci[ow]] }
+                        continue
                     }
-                    sum += wr * inner
+                    let r1 = x + ri[outH + oh] * width, (w0, w1) = (rw[oh], rw[outH + oh])
+                    for ow in 0..<outW {
+                        let (c0, c1, v0, v1) = (ci[ow], ci[outW + ow], cw[ow], cw[outW + ow])
+                        out[ow] = w0 * (v0 * r0[c0] + v1 * r0[c1]) + w1 * (v0 * r1[c0] + v1 * r1[c1])
+                    }
                 }
-                y[oh * outW + ow] = sum
             }
         }
     }
 
-    /// The adjoint of ``forward(_:width:rows:columns:into:)``: dx[rows, columns] += wr·wc·dy[oh, ow].
+    /// The adjoint of ``forward(_:width:rows:columns:into:)``: dx[r_a, c_b] += wr_a·wc_b·dy[oh, ow].
     ///
     /// - Parameters: dy: H'×W'; dx: H×W (row length `width`), accumulated into.
     static func backward(_ dy: UnsafePointer<Float>, width: Int, rows: InterpolationAxis, columns: InterpolationAxis,
                          into dx: UnsafeMutablePointer<Float>) {
         let (outH, outW) = (rows.outputSize, columns.outputSize)
-        for oh in 0..<outH {
-            for a in 0..<rows.taps {
-                let wr = rows.weights[a * outH + oh], r = dx + rows.indices[a * outH + oh] * width
-                for ow in 0..<outW {
-                    let g = wr * dy[oh * outW + ow]
-                    for b in 0..<columns.taps {
-                        r[columns.indices[b * outW + ow]] += columns.weights[b * outW + ow] * g
+        rows.withTaps { ri, rw in
+            columns.withTaps { ci, cw in
+                for oh in 0..<outH {
+                    let g = dy + oh * outW, r0 = dx + ri[oh] * width
+                    if rows.taps == 1 {
+                        for ow in 0..<outW { r0[ci[ow]] += g[ow] }
+                        continue
+                    }
+                    let r1 = dx + ri[outH + oh] * width, (w0, w1) = (rw[oh], rw[outH + oh])
+                    for ow in 0..<outW {
+                        let (c0, c1, v0, v1) = (ci[ow], ci[outW + ow], cw[ow], cw[outW + ow])
+                        r0[c0] += w0 * v0 * g[ow]; r0[c1] += w0 * v1 * g[ow]
+                        r1[c0] += w1 * v0 * g[ow]; r1[c1] += w1 * v1 * g[ow]
                     }
                 }
             }
@@ -124,23 +141,25 @@ enum InterpolationKernel {
 public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mode: InterpolationMode = .nearest,
                         alignCorners: Bool = false) -> Tensor {
     let op = "interpolate"
-    precondition(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)")
+    guard shapeCheck(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
     precondition((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
     precondition(mode == .bilinear || !alignCorners, "\(op): alignCorners applies to bilinear mode only")
     let input = [x.shape[2], x.shape[3]]
     let output = size ?? input.map { Int((Double($0) * Double(scale!)).rounded(.down)) }
     precondition(output.count == 2 && output.allSatisfy { $0 > 0 } && input.allSatisfy { $0 > 0 },
                  "\(op): output size \(output) from x of shape \(x.shape) (size \(String(describing: size)), scale \(String(describing: scale))) is empty or not 2-D")
+    // Both axes get the same number of taps, which the kernels rely on.
     let axes = (0..<2).map { a in
         mode == .nearest ? InterpolationAxis(nearestInput: input[a], output: output[a], scale: scale)
                          : InterpolationAxis(linearInput: input[a], output: output[a], scale: scale, alignCorners: alignCorners)
     }
     let (rows, columns) = (axes[0], axes[1])
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], output[0], output[1]], x) { return meta }
     let x = x.contiguous()
     let planes = x.shape[0] * x.shape[1], inPlane = input[0] * input[1], outPlane = output[0] * output[1]
     let work = planes * outPlane * rows.taps * columns.taps
     let forEachPlane = { (body: (Int) -> Void) in
-        Parallel.forEachChunk(count: planes, workers: Parallel.workers(items: planes, work: work)) { _, range in
+        Parallel.forEach(count: planes, work: work) { range in
             for p in range { body(p) }
         }
     }

@@ -39,33 +39,113 @@ struct PoolingAxis {
         paddedSizes = ranges.map(\.count)
     }
 
+    /// Whether window o is exactly `2o..<2o+2` for every output (2×2, stride 2, no padding or
+    /// dilation, windows inside the input).
+    func isPlain2x2(input: Int) -> Bool {
+        step == 1 && 2 * outputSize <= input && ranges.enumerated().allSatisfy { $0.element == (2 * $0.offset)..<(2 * $0.offset + 2) }
+    }
+
     /// Number of taps of output o inside the input.
     func taps(_ o: Int) -> Int { (ranges[o].count + step - 1) / step }
 }
 
 /// Window loops over one H×W plane.
 enum PoolingKernel {
-    /// Maximum of each window, and the flat index in the plane of the first maximal element (a
-    /// NaN counts as maximal, so it propagates).
+    /// Maximum of each window, and, when `indices` is given, the flat index in the plane of its
+    /// first maximal element (a NaN counts as maximal, so it propagates).
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
-    static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
-        var o = 0
-        for rowRange in rows.ranges {
-            for columnRange in columns.ranges {
-                // An empty window (none of its taps inside the input) gives -∞ and index -1.
-                var best = -Float.infinity
-                var index = rowRange.isEmpty || columnRange.isEmpty ? -1 : rowRange.lowerBound * width + columnRange.lowerBound
-                for ih in stride(from: rowRange.lowerBound, to: rowRange.upperBound, by: rows.step) {
-                    for iw in stride(from: columnRange.lowerBound, to: columnRange.upperBound, by: columns.step) {
-                        let v = x[ih * width + iw]
-                        if v > best || v.isNaN { best = v; index = ih * width + iw }
-                    }
+    /// The 2×2, stride-2 windows of an unpadded plane (the pooling of nearly every CNN),
+    /// without index arithmetic in the loop: rows `2·oh` and `2·oh + 1`, columns `2·ow`, `2·ow + 1`.
+    @inline(__always)
+    static func maxForward2x2(_ x: UnsafePointer<Float>, width: Int, outH: Int, outW: Int,
+                              into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        for oh in 0..<outH {
+            let r0 = x + 2 * oh * width, r1 = r0 + width, out = y + oh * outW
+            var ow = 0
+            if let indices {
+                let at = indices + oh * outW, base = Int32(2 * oh * width)
+                let w = Int32(width)
+                // Four windows at a time with SIMD selects: compare-and-branch code mispredicts
+                // half the time on real activations.
+                while ow + 4 <= outW {
+                    let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+                    let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+                    let (a, b, c, d) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+                    let sum = a + b + c + d
+                    if any(sum .!= sum) { break }   // NaN or ±∞: finish the row with the scalar loop
+                    // Maxima by compare-and-blend (the generic `pointwiseMax` is not specialised).
+                    let ab = a.replacing(with: b, where: b .> a), cd = c.replacing(with: d, where: d .> c)
+                    let m = ab.replacing(with: cd, where: cd .> ab)
+                    var k = SIMD4<Int32>(repeating: w + 1)
+                    k.replace(with: w, where: c .== m)
+                    k.replace(with: 1, where: b .== m)
+                    k.replace(with: 0, where: a .== m)
+                    UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD4<Float>.self)
+                    let start = SIMD4<Int32>(0, 2, 4, 6) &+ (base + 2 * Int32(ow))
+                    UnsafeMutableRawPointer(at + ow).storeBytes(of: start &+ k, as: SIMD4<Int32>.self)
+                    ow += 4
                 }
-                y[o] = best
-                indices[o] = Int32(index)
-                o += 1
+                while ow < outW {
+                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
+                    // First maximum in row-major order; the first NaN wins.
+                    var best = a, first = 0
+                    if !best.isNaN && (b > best || b.isNaN) { best = b; first = 1 }
+                    if !best.isNaN && (c > best || c.isNaN) { best = c; first = width }
+                    if !best.isNaN && (d > best || d.isNaN) { best = d; first = width + 1 }
+                    out[ow] = best
+                    at[ow] = base + Int32(2 * ow + first)
+                    ow += 1
+                }
+            } else {
+                while ow < outW {
+                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
+                    let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
+                    out[ow] = (a + b + c + d).isNaN && (a.isNaN || b.isNaN || c.isNaN || d.isNaN) ? .nan : m
+                    ow += 1
+                }
+            }
+        }
+    }
+
+    static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
+                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
+        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
+        rows.ranges.withUnsafeBufferPointer { rowRanges in
+            columns.ranges.withUnsafeBufferPointer { columnRanges in
+                var oh = 0
+                while oh < outH {
+                    let r = rowRanges[oh]
+                    var ow = 0
+                    while ow < outW {
+                        let c = columnRanges[ow]
+                        var best = -Float.infinity
+                        // An empty window (no tap inside the input) gives -∞ and index -1.
+                        var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
+                        var sawNaN = false
+                        var ih = r.lowerBound
+                        // Branch-free updates: with random data a compare-and-branch mispredicts
+                        // half the time.
+                        while ih < r.upperBound {
+                            let row = x + ih * width
+                            var iw = c.lowerBound
+                            while iw < c.upperBound {
+                                let v = row[iw]
+                                let better = v > best || (v.isNaN && !sawNaN)
+                                best = better ? v : best
+                                index = better ? ih * width + iw : index
+                                sawNaN = sawNaN || v.isNaN
+                                iw += columnStep
+                            }
+                            ih += rowStep
+                        }
+                        if sawNaN { best = .nan }
+                        y[oh * outW + ow] = best
+                        indices?[oh * outW + ow] = Int32(index)
+                        ow += 1
+                    }
+                    oh += 1
+                }
             }
         }
     }
@@ -102,7 +182,7 @@ enum PoolingKernel {
 
 /// Runs `body(plane)` for `count` planes, split among threads when the work is large.
 private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
-    Parallel.forEachChunk(count: count, workers: Parallel.workers(items: count, work: work)) { _, planes in
+    Parallel.forEach(count: count, work: work) { planes in
         for plane in planes { body(plane) }
     }
 }
@@ -110,24 +190,34 @@ private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
 /// Checks that `x` is (N, C, H, W) or (C, H, W) and returns it as (N, C, H, W), with a function
 /// that gives a result the batch rank of `x` back.
 private func batched(_ x: Tensor, op: String) -> (Tensor, (Tensor) -> Tensor) {
-    precondition(x.rank == 4 || x.rank == 3, "\(op): x of shape \(x.shape) should be (N, C, H, W) or (C, H, W)")
+    guard shapeCheck(x.rank == 4 || x.rank == 3, "\(op): x of shape \(x.shape) should be (N, C, H, W) or (C, H, W)")
+    else { return (Tensor(metaShape: [1, 1, 1, 1]), { _ in .shapeFailure }) }
     return x.rank == 4 ? (x, { $0 }) : (x.unsqueezed(axis: 0), { $0.squeezed(axis: 0) })
 }
 
 /// Max pooling of (N, C, H, W) `x` over the windows `rows` × `columns`; the pullback routes each
 /// output gradient to the element that was the maximum.
 private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op: String) -> Tensor {
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
     let y = Tensor.uninitialized([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize])
-    var indices = [Int32](repeating: 0, count: planes * outPlane)
+    // The positions of the maxima, kept for the pullback only when one will run.
+    let recording = GradMode.isEnabled && x.requiresGrad
+    var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
     let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
+    let simple2x2 = rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width)
     indices.withUnsafeMutableBufferPointer { idx in
-        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress!)
+        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress)
         forEachPlane(count: planes, work: work) { p in
-            PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
-                                     into: dst + p * outPlane, indices: positions + p * outPlane)
+                if simple2x2 {
+                PoolingKernel.maxForward2x2(src + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
+                                            into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
+            } else {
+                PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
+                                         into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
+            }
         }
     }
     let inputShape = x.shape
@@ -149,6 +239,7 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
 /// window size counted with or without padding, or by `divisorOverride`.
 private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, countIncludePad: Bool,
                             divisorOverride: Int?, op: String) -> Tensor {
+    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
@@ -179,21 +270,22 @@ private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis
     }
 }
 
-/// The sliding windows of a 2-D pooling along height and width, after checking the settings.
-private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
-                            dilation: [Int], ceilMode: Bool) -> (PoolingAxis, PoolingAxis) {
+/// The sliding windows of a 2-D pooling of an (N, C, H, W) tensor of `shape` along height and
+/// width; throws a ``ShapeCheckFailure`` naming `op` when the settings do not fit.
+func slidingWindows(_ shape: [Int], op: String, kernelSize: [Int], stride: [Int]?, padding: [Int],
+                    dilation: [Int], ceilMode: Bool) throws -> (PoolingAxis, PoolingAxis) {
     let stride = stride ?? kernelSize
-    precondition([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
-    precondition(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
-                 "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
-    precondition((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
-                 "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
-    let size = Array(x.shape.suffix(2))
-    let axes = (0..<2).map { a -> PoolingAxis in
+    try ShapeCheckFailure.require([kernelSize, stride, padding, dilation].allSatisfy { $0.count == 2 },
+        "\(op): kernelSize \(kernelSize), stride \(stride), padding \(padding) and dilation \(dilation) need 2 entries each")
+    try ShapeCheckFailure.require(kernelSize.allSatisfy { $0 > 0 } && stride.allSatisfy { $0 > 0 } && dilation.allSatisfy { $0 > 0 },
+        "\(op): kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be positive")
+    try ShapeCheckFailure.require((0..<2).allSatisfy { padding[$0] >= 0 && padding[$0] <= kernelSize[$0] / 2 },
+        "\(op): padding \(padding) should be at most half of kernelSize \(kernelSize)")
+    let size = Array(shape.suffix(2))
+    let axes = try (0..<2).map { a -> PoolingAxis in
         let out = ConvGeometry.outputSize(input: size[a], kernel: kernelSize[a], stride: stride[a], padding: padding[a],
                                           dilation: dilation[a], ceilMode: ceilMode)
-        precondition(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(x.shape))")
+        try ShapeCheckFailure.require(out > 0, "\(op): kernelSize \(kernelSize) with dilation \(dilation) is larger than the input \(size) padded by \(padding) (x \(shape))")
         return PoolingAxis(input: size[a], output: out, kernel: kernelSize[a], stride: stride[a], padding: padding[a], dilation: dilation[a])
     }
     return (axes[0], axes[1])
@@ -217,8 +309,10 @@ private func slidingWindows(_ x: Tensor, op: String, kernelSize: [Int], stride: 
 public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
                       dilation: [Int] = [1, 1], ceilMode: Bool = false) -> Tensor {
     let (x4, restore) = batched(x, op: "maxPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: dilation, ceilMode: ceilMode)
+    guard let (rows, columns) = ShapeCheckFailure.checked({
+        try slidingWindows(x4.shape, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: dilation, ceilMode: ceilMode)
+    }) else { return .shapeFailure }
     return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d"))
 }
 
@@ -236,7 +330,7 @@ public func maxPool2d(_ x: Tensor, kernelSize: Int, stride: Int? = nil, padding:
 ///
 ///     avgPool2d(x, kernelSize: [3, 3], stride: [2, 2], padding: [1, 1])   // (N, C, H, W) → (N, C, H', W')
 ///
-/// Output size as in ``maxPool2d(_:kernelSize:stride:padding:dilation:ceilMode:)-([Int],_,_,_,_)`` with dilation 1.
+/// Output size as in `maxPool2d`, with dilation 1.
 /// - Parameters:
 ///   - x: (N, C, H, W) or (C, H, W).
 ///   - kernelSize: window (kH, kW).
@@ -251,8 +345,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                       ceilMode: Bool = false, countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
     precondition(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
     let (x4, restore) = batched(x, op: "avgPool2d")
-    let (rows, columns) = slidingWindows(x4, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
-                                         dilation: [1, 1], ceilMode: ceilMode)
+    guard let (rows, columns) = ShapeCheckFailure.checked({
+        try slidingWindows(x4.shape, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
+                           dilation: [1, 1], ceilMode: ceilMode)
+    }) else { return .shapeFailure }
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: countIncludePad,
                                   divisorOverride: divisorOverride, op: "avgPool2d"))
 }
@@ -298,7 +394,7 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Int) -> Tensor {
 }
 
 /// Adaptive 2-D max pooling (PyTorch's `adaptive_max_pool2d`): the maximum over the bins of
-/// ``adaptiveAvgPool2d(_:outputSize:)-([Int])``; the gradient goes to the (first) maximal element.
+/// `adaptiveAvgPool2d`; the gradient goes to the (first) maximal element.
 ///
 ///     adaptiveMaxPool2d(x, outputSize: [7, 7])   // (N, C, H, W) → (N, C, 7, 7)
 /// - Parameters:

@@ -18,6 +18,7 @@ public final class TensorStorage {
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        TensorStorage.configureAllocator
         self.count = count
         isMeta = false
         var raw: UnsafeMutableRawPointer? = nil
@@ -37,6 +38,13 @@ public final class TensorStorage {
             pointer.initialize(repeating: value, count: count)
         }
     }
+
+    /// Keeps freed tensor memory in the process for reuse: without this, glibc returns large
+    /// blocks to the system and every training step pays page faults to zero them again.
+    private static let configureAllocator: Void = {
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 32 << 20)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 1 << 30)
+    }()
 
     /// Storage that stands for `count` elements without allocating them. Ops given tensors on
     /// such storage compute only their result's shape.
@@ -60,3 +68,7 @@ public final class TensorStorage {
 
     deinit { if !isMeta { free(pointer) } }
 }
+
+/// glibc's `mallopt` (declared in <malloc.h>, which the Glibc module does not export).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32

@@ -1,0 +1,193 @@
+// The Winograd F(2×2, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
+// convolutions with enough channels, the most common convolution of CNNs. The transforms are in
+// Kernels/Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
+// (16, C, T) and products (16, C', T) stay in L2, and each chunk runs 16 GEMMs per product.
+// Images are split among threads as on the im2col path.
+
+/// When 3×3 stride-1 convolutions take the Winograd path (see ``ConvolutionSettings``).
+public enum WinogradPolicy {
+        /// When it pays: at least 16 input and output channels and a plane large enough that the
+        /// 16 products per 2×2 tile (tiles rounded up to rows of four) cost at most 70 % of the 9
+        /// per output position of im2col; with fewer channels the transforms cost more than the
+        /// multiplications they save.
+        case automatic
+        /// Never (tests compare the two paths).
+        case never
+        /// Whenever the shape allows it (tests).
+        case always
+}
+
+/// Algorithm choices of the convolutions, for experiments and tests (like PyTorch's
+/// `torch.backends` flags). The defaults are the measured fastest.
+public enum ConvolutionSettings {
+    /// When 3×3 stride-1 convolutions use Winograd F(2×2, 3×3).
+    public static var winograd: WinogradPolicy {
+        get { ConvolutionPlan.winogradPolicy }
+        set { ConvolutionPlan.winogradPolicy = newValue }
+    }
+    /// Bytes of the im2col matrix each thread lowers at a time (kept in L2).
+    public static var loweringBudget: Int {
+        get { ConvolutionPlan.loweredBudget }
+        set { ConvolutionPlan.loweredBudget = newValue }
+    }
+    /// Bytes of Winograd-transformed tiles each thread handles at a time.
+    public static var winogradBudget: Int {
+        get { ConvolutionPlan.winogradBudget }
+        set { ConvolutionPlan.winogradBudget = newValue }
+    }
+}
+
+extension ConvolutionPlan {
+    nonisolated(unsafe) static var winogradPolicy = WinogradPolicy.automatic
+
+    /// Bytes of transformed input and products per thread.
+    nonisolated(unsafe) static var winogradBudget = 2 << 20
+
+    /// Whether this convolution runs as Winograd F(2×2, 3×3): the shape must be a 3×3 stride-1
+    /// undilated ungrouped convolution, and ``winogradPolicy`` must choose it.
+    var usesWinograd: Bool {
+        let g = geometry
+        guard groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && g.outputHeight == g.inputHeight + 2 * g.paddingHeight - 2
+            && g.outputWidth == g.inputWidth + 2 * g.paddingWidth - 2
+        else { return false }
+        switch Self.winogradPolicy {
+        case .never: return false
+        case .always: return true
+        case .automatic:
+            return g.channels >= 16 && outputChannelsPerGroup >= 16
+                && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7
+        }
+    }
+
+    private var tiles: WinogradTiles {
+        let g = geometry
+        return WinogradTiles(height: g.inputHeight, width: g.inputWidth, paddingHeight: g.paddingHeight,
+                             paddingWidth: g.paddingWidth, outputHeight: g.outputHeight, outputWidth: g.outputWidth)
+    }
+
+    /// Per-thread buffers of the Winograd path: transformed input V (16, C, ld), products M
+    /// (16, C', ld) and scratch rows, where ld is the tile count of a chunk of tile rows.
+    private struct WinogradScratch {
+        let rowsPerChunk: Int, ld: Int
+        let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
+    }
+
+    /// Allocates the buffers of `workers` threads and calls `body` with a function giving each
+    /// worker's buffers.
+    private func withWinogradScratch(workers: Int, _ body: ((Int) -> WinogradScratch) -> Void) {
+        let t = tiles, (c, k) = (geometry.channels, outputChannels)
+        let bytesPerTileRow = 16 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
+        let rowsPerChunk = Swift.max(1, Swift.min(t.tileRows * batch, Self.winogradBudget / bytesPerTileRow))
+        let ld = rowsPerChunk * t.tilesPerRow
+        let (vSize, mSize, rowSize) = (16 * c * ld, 16 * k * ld, t.scratchSize(ld: ld))
+        let perWorker = vSize + mSize + rowSize
+        let storage = TensorStorage(uninitializedCount: workers * perWorker)
+        body { worker in
+            let base = storage.pointer + worker * perWorker
+            return WinogradScratch(rowsPerChunk: rowsPerChunk, ld: ld, v: base, m: base + vSize, rows: base + vSize + mSize)
+        }
+    }
+
+    /// Calls `body(chunk)` for consecutive chunks of the tile rows of `images`, each chunk a list
+    /// of (image, tile row) pairs of at most `rowsPerChunk`; tile row r of a chunk occupies tile
+    /// columns r·tilesPerRow ..< (r+1)·tilesPerRow.
+    private func forEachChunk(of images: Range<Int>, rowsPerChunk: Int, _ body: (_ rows: Range<Int>) -> Void) {
+        let units = images.count * tiles.tileRows
+        for start in stride(from: 0, to: units, by: rowsPerChunk) {
+            body((images.lowerBound * tiles.tileRows + start)..<(images.lowerBound * tiles.tileRows + Swift.min(units, start + rowsPerChunk)))
+        }
+    }
+
+    /// ``forward(x:weight:bias:into:)`` by Winograd F(2×2, 3×3).
+    func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                         into y: UnsafeMutablePointer<Float>) {
+        let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
+        let u = TensorStorage(uninitializedCount: 16 * k * c)
+        Winograd.transformWeights(weight, outputChannels: k, channels: c, into: u.pointer)
+        let workers = Parallel.workers(items: batch, work: work)
+        withWinogradScratch(workers: workers) { scratchOf in
+            Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
+                let s = scratchOf(worker)
+                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
+                    for (r, unit) in rows.enumerated() {
+                        Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
+                                                into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
+                    }
+                    for xi in 0..<16 {
+                        Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
+                                      a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
+                                      b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
+                                      c: s.m + xi * k * s.ld, ldc: s.ld)
+                    }
+                    Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
+                                             bias: bias, into: y, outputImage: outputImage, scratch: s.rows)
+                }
+            }
+        }
+    }
+
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by Winograd F(2×2, 3×3):
+    /// dM = A dy Aᵀ, then dU += dM·Vᵀ and dV = Uᵀ·dM per position, then dx = B dV Bᵀ and
+    /// dw = Gᵀ dU G. The output gradient may have any strides (a broadcast gradient of a sum is
+    /// read in place).
+    func winogradBackward(outputGradient dy: StridedImages, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                          inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 16 * k * c
+        let u = weight.map { weight in
+            let u = TensorStorage(uninitializedCount: uSize)
+            Winograd.transformWeights(weight, outputChannels: k, channels: c, into: u.pointer)
+            return u
+        }
+        let workers = Parallel.workers(items: batch, work: work)
+        // Each chunk of the batch sums its dU; they are added in order and transformed back.
+        let chunks = imageChunks(accumulator: dw == nil ? 0 : uSize)
+        let du = dw == nil ? nil : TensorStorage(count: chunks * uSize, repeating: 0)
+        withWinogradScratch(workers: workers) { scratchOf in
+            Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
+                let s = scratchOf(worker), cols = t.tilesPerRow
+                if let dx { (dx + images.lowerBound * inputImage).update(repeating: 0, count: images.count * inputImage) }
+                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
+                    let n = rows.count * cols
+                    Winograd.transformOutputGradient(dy, outputChannels: k, t,
+                                                     WinogradChunk(units: rows, tileRows: tileRows), into: s.m, ld: s.ld,
+                                                     scratch: s.rows)
+                    if let x, let du {
+                        for (r, unit) in rows.enumerated() {
+                            Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
+                                                    into: s.v, column: r * cols, ld: s.ld, scratch: s.rows)
+                        }
+                        for xi in 0..<16 {
+                            Gemm.multiply(m: k, n: c, k: n,
+                                          a: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
+                                          b: s.v + xi * c * s.ld, Gemm.Operand(transposed: true, leadingDimension: s.ld),
+                                          beta: 1, c: du.pointer + chunk * uSize + xi * k * c, ldc: c)
+                        }
+                    }
+                    if let dx, let u {
+                        // dV overwrites V, which the weight gradient no longer needs.
+                        for xi in 0..<16 {
+                            Gemm.multiply(m: c, n: n, k: k,
+                                          a: u.pointer + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
+                                          b: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
+                                          c: s.v + xi * c * s.ld, ldc: s.ld)
+                        }
+                        for (r, unit) in rows.enumerated() {
+                            Winograd.transformInputGradient(s.v, column: r * cols, ld: s.ld, channels: c, t,
+                                                            tileRow: unit % tileRows, into: dx + (unit / tileRows) * inputImage,
+                                                            scratch: s.rows)
+                        }
+                    }
+                }
+            }
+        }
+        if let dw, let du {
+            let total = du.pointer
+            for chunk in 1..<Swift.max(1, chunks) {
+                for i in 0..<uSize { total[i] += total[chunk * uSize + i] }
+            }
+            Winograd.transformWeightGradient(total, outputChannels: k, channels: c, into: dw)
+        }
+    }
+}

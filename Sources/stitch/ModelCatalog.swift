@@ -39,6 +39,9 @@ enum ModelCatalog {
         ("cnn", Entry(make: { FashionModels.smallCNN() }, recipe: Recipe(epochs: 2, optimizer: "adam", learningRate: 1e-3))),
         ("cnn-bn", Entry(make: { FashionModels.batchNormCNN() },
                          recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 3e-3, weightDecay: 5e-4, oneCycle: true, augment: true))),
+        ("vit", Entry(make: { VisionTransformer(imageSize: 28, patchSize: 4, numLayers: 4, numHeads: 4, hiddenDim: 64, mlpDim: 128,
+                                                numClasses: 10, inChannels: 1) },
+                      recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 1e-3, weightDecay: 0.05, oneCycle: true))),
     ]
 
     static var names: [String] { entries.map(\.0) }

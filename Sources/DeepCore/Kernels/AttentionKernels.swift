@@ -382,7 +382,7 @@ public enum AttentionKernels {
 
         /// Runs `body(worker, tasks)` on each worker (see ``Parallel``).
         func run(_ body: (_ worker: Int, _ tasks: StrideTo<Int>) -> Void) {
-            Parallel.forEachChunk(count: workers, workers: workers) { _, range in
+            Parallel.forEachChunk(count: workers, chunks: workers, workers: workers) { _, _, range in
                 for w in range { body(w, stride(from: w, to: tasks, by: workers)) }
             }
         }

@@ -107,6 +107,9 @@ final class MambaTests: XCTestCase {
     }
 
     func testCausalConvolutionMatchesPyTorch() {
+        let saved = DeepCore.Parallel.minimumWork
+        DeepCore.Parallel.minimumWork = 1   // split the rows among threads
+        defer { DeepCore.Parallel.minimumWork = saved }
         let f = loadFixtures("mamba_block")
         let (x, w, b) = (f["conv.x"]!.copied(), f["conv.weight"]!.copied(), f["conv.bias"]!.copied())
         for t in [x, w, b] { t.requiresGrad = true }

@@ -74,6 +74,20 @@ final class SelectiveScanTests: XCTestCase {
         checkCase("threshold", softplus: true, f)
     }
 
+    func testMatchesReferenceScanSplitAcrossThreads() {
+        // Force the parallel path: several work units per (batch, group), their gradients of
+        // B, C, A, D and the bias reduced at the end.
+        let saved = DeepCore.Parallel.minimumWork
+        DeepCore.Parallel.minimumWork = 1
+        defer { DeepCore.Parallel.minimumWork = saved }
+        let f = loadFixtures("mamba_scan")
+        checkCase("variable", softplus: true, f)
+        checkCase("constant", softplus: false, f)
+        checkCase("grouped", softplus: true, f)
+        checkCase("mixed", softplus: false, f)
+        checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
+    }
+
     func testMatchesReferenceScanOnLength512() {
         checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
     }

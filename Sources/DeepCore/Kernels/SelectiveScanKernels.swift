@@ -92,9 +92,9 @@ public enum SelectiveScanKernels {
 
     // MARK: Work units
 
-    /// Rows split into units of (batch, group, channel range), one or a few per thread and none
-    /// spanning two groups; units run in parallel through ``Parallel`` (fixed split, so sums
-    /// over units are reproducible).
+    /// Rows split into units of (batch, group, channel range), a few per thread and none
+    /// spanning two groups; the units are ``Parallel``'s chunks, so per-unit partial sums added in
+    /// unit order are reproducible whichever thread ran them.
     struct Units {
         let problem: Problem
         let chunksPerGroup: Int
@@ -107,7 +107,8 @@ public enum SelectiveScanKernels {
             let perGroup = p.channels / p.groups
             let work = p.batch * p.channels * p.length * p.paddedStateSize
             workers = Parallel.workers(items: p.batch * p.channels, work: work)
-            let wanted = (workers + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
+            let target = workers == 1 ? 1 : workers * Parallel.chunksPerWorker
+            let wanted = (target + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
             chunksPerGroup = Swift.max(1, Swift.min(perGroup, wanted))
         }
 
@@ -122,9 +123,7 @@ public enum SelectiveScanKernels {
 
         /// Runs `body` for every unit, the units shared among the workers.
         func run(_ body: (Int) -> Void) {
-            Parallel.forEachChunk(count: count, workers: workers) { _, range in
-                for index in range { body(index) }
-            }
+            Parallel.forEachChunk(count: count, chunks: count, workers: workers) { _, unit, _ in body(unit) }
         }
     }
 

@@ -1,5 +1,4 @@
 import DeepCore
-import Dispatch
 
 // The causal depthwise 1-D convolution of a Mamba block (mamba-ssm's
 // `conv1d(x)[..., :L]` with groups = channels and padding K − 1, or the fused
@@ -62,23 +61,14 @@ private struct CausalConvKernel {
     let batch: Int, channels: Int, length: Int, kernelSize: Int
     let silu: Bool
 
-    /// Rows per parallel work unit: up to 16 units of at least ~32k multiply-adds each.
-    var rowsPerUnit: Int {
-        let units = Swift.max(1, Swift.min(16, batch * channels * length * kernelSize / 32_768))
-        return Swift.max(1, (batch * channels + units - 1) / units)
-    }
-    var unitCount: Int { (batch * channels + rowsPerUnit - 1) / rowsPerUnit }
-
-    /// Runs `body(rows, scratch)` for every unit of rows in parallel; `scratch` holds
-    /// 2·(L + K) floats.
+    /// Runs `body(rows, scratch)` over chunks of the B·D rows in parallel (DeepCore's ``DeepCore/Parallel``);
+    /// `scratch` holds 2·(L + K) floats.
     func forEachUnit(_ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-        func run(_ unit: Int) {
+        DeepCore.Parallel.forEach(count: batch * channels, work: batch * channels * length * kernelSize) { rows in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * (length + kernelSize))
             defer { scratch.deallocate() }
-            let start = unit * rowsPerUnit
-            body(start..<Swift.min(batch * channels, start + rowsPerUnit), scratch)
+            body(rows, scratch)
         }
-        if unitCount <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: unitCount, execute: run) }
     }
 
     /// Copies row `x` after K − 1 zeros into `padded` (L + K − 1 floats).

@@ -1,0 +1,466 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The fused selective scan of Mamba (mamba-ssm's `selective_scan_ref` semantics), forward and
+// backward, over raw buffers.
+//
+// Letters: Bt batch, D channels, L length, N state size, Np = N rounded up to a multiple of 8 (the
+// state's padding lanes have A = B = C = 0, so they stay 0 and add nothing), G groups of channels
+// sharing an input-dependent B or C, K the checkpoint interval.
+//
+// One pass over the sequence per (batch, channel) row keeps the Np-float state in a per-thread
+// buffer that stays in L1, updated eight lanes at a time; the (Bt, D, L, N) tensors of the reference (exp(Δ·A), Δ·B·u, the states) are never
+// stored. The forward keeps the state entering every K-th step ((Bt, D, ⌈L/K⌉, Np) floats, at most
+// one float per input element since K ≥ Np); the backward walks the segments last to first,
+// recomputes a segment's K states from its checkpoint into a small per-thread buffer and runs the
+// reverse (adjoint) recurrence through it. Rows are split into work units of (batch, group, channel
+// range) run in parallel; gradients summed over rows (A, D, the bias, and B or C) are accumulated
+// per unit and reduced at the end, so no two threads write the same memory.
+
+/// Fused selective-scan kernels (see the file comment for the letters).
+public enum SelectiveScanKernels {
+    /// Sizes and options of one scan.
+    public struct Problem {
+        /// Bt, D, L, N.
+        public let batch: Int, channels: Int, length: Int, stateSize: Int
+        /// Groups of an input-dependent B, or nil for a constant (D, N) B.
+        public let bGroups: Int?
+        /// Groups of an input-dependent C, or nil for a constant (D, N) C.
+        public let cGroups: Int?
+        /// Whether Δ goes through softplus (after the bias).
+        public let deltaSoftplus: Bool
+
+        /// Creates a problem; an input-dependent B and C must have the same number of groups.
+        public init(batch: Int, channels: Int, length: Int, stateSize: Int, bGroups: Int?, cGroups: Int?,
+                    deltaSoftplus: Bool) {
+            precondition(bGroups == nil || cGroups == nil || bGroups == cGroups,
+                         "SelectiveScanKernels: B has \(bGroups!) groups, C has \(cGroups!)")
+            (self.batch, self.channels, self.length, self.stateSize) = (batch, channels, length, stateSize)
+            (self.bGroups, self.cGroups, self.deltaSoftplus) = (bGroups, cGroups, deltaSoftplus)
+        }
+
+        /// Np: the state size rounded up to whole vectors.
+        public var paddedStateSize: Int { (stateSize + 7) / 8 * 8 }
+        /// K: steps between stored states.
+        public var checkpointInterval: Int { Swift.max(16, paddedStateSize) }
+        /// ⌈L/K⌉ stored states per row.
+        public var checkpointCount: Int { (length + checkpointInterval - 1) / checkpointInterval }
+        /// G: the groups that input-dependent B and C share (1 if both are constant).
+        var groups: Int { bGroups ?? cGroups ?? 1 }
+        /// Floats of a packed B or C: (D, Np) constant, (Bt, G, L, Np) input-dependent.
+        public func packedCount(groups: Int?) -> Int {
+            groups.map { batch * $0 * length * paddedStateSize } ?? channels * paddedStateSize
+        }
+
+        /// Where row (b, d) reads a packed B or C, and the step between time steps.
+        @inline(always)
+        func operandRow(groups: Int?, b: Int, d: Int) -> (offset: Int, step: Int) {
+            guard let g = groups else { return (d * paddedStateSize, 0) }
+            return (((b * g) + d / (channels / g)) * length * paddedStateSize, paddedStateSize)
+        }
+    }
+
+    /// Read-only operands: u, Δ, z (Bt, D, L) contiguous; A (D, Np); B, C packed (see
+    /// ``Problem/packedCount(groups:)``, state axis innermost and zero-padded); D, bias (D).
+    public struct Operands {
+        public let u: UnsafePointer<Float>, delta: UnsafePointer<Float>, z: UnsafePointer<Float>?
+        public let A: UnsafePointer<Float>, B: UnsafePointer<Float>, C: UnsafePointer<Float>
+        public let D: UnsafePointer<Float>?, deltaBias: UnsafePointer<Float>?
+
+        /// Bundles the operands.
+        public init(u: UnsafePointer<Float>, delta: UnsafePointer<Float>, z: UnsafePointer<Float>?,
+                    A: UnsafePointer<Float>, B: UnsafePointer<Float>, C: UnsafePointer<Float>,
+                    D: UnsafePointer<Float>?, deltaBias: UnsafePointer<Float>?) {
+            (self.u, self.delta, self.z, self.A, self.B, self.C, self.D, self.deltaBias) = (u, delta, z, A, B, C, D, deltaBias)
+        }
+    }
+
+    /// Gradient outputs, laid out as the operands (all written, none accumulated into).
+    public struct Gradients {
+        public let u: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?
+        public let A: UnsafeMutablePointer<Float>, B: UnsafeMutablePointer<Float>, C: UnsafeMutablePointer<Float>
+        public let D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?
+
+        /// Bundles the outputs; `z`, `D`, `deltaBias` are required exactly when the operands have them.
+        public init(u: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?,
+                    A: UnsafeMutablePointer<Float>, B: UnsafeMutablePointer<Float>, C: UnsafeMutablePointer<Float>,
+                    D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?) {
+            (self.u, self.delta, self.z, self.A, self.B, self.C, self.D, self.deltaBias) = (u, delta, z, A, B, C, D, deltaBias)
+        }
+    }
+
+    // MARK: Work units
+
+    /// Rows split into units of (batch, group, channel range), a few per thread and none
+    /// spanning two groups; the units are ``Parallel``'s chunks, so per-unit partial sums added in
+    /// unit order are reproducible whichever thread ran them.
+    struct Units {
+        let problem: Problem
+        let chunksPerGroup: Int
+        /// Workers: the BLAS thread count, or 1 when the scan is too small to split.
+        let workers: Int
+        var count: Int { problem.batch * problem.groups * chunksPerGroup }
+
+        init(_ p: Problem) {
+            problem = p
+            let perGroup = p.channels / p.groups
+            let work = p.batch * p.channels * p.length * p.paddedStateSize
+            workers = Parallel.workers(items: p.batch * p.channels, work: work)
+            let target = workers == 1 ? 1 : workers * Parallel.chunksPerWorker
+            let wanted = (target + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
+            chunksPerGroup = Swift.max(1, Swift.min(perGroup, wanted))
+        }
+
+        /// The batch and channel range of unit `index`.
+        func unit(_ index: Int) -> (b: Int, channels: Range<Int>) {
+            let perGroup = problem.channels / problem.groups
+            let c = index % chunksPerGroup, bg = index / chunksPerGroup
+            let (b, g) = (bg / problem.groups, bg % problem.groups)
+            let start = g * perGroup + c * perGroup / chunksPerGroup
+            return (b, start..<(g * perGroup + (c + 1) * perGroup / chunksPerGroup))
+        }
+
+        /// Runs `body` for every unit, the units shared among the workers.
+        func run(_ body: (Int) -> Void) {
+            Parallel.forEachChunk(count: count, chunks: count, workers: workers) { _, unit, _ in body(unit) }
+        }
+    }
+
+    // MARK: Vector helpers
+
+    @inline(always) static func load(_ p: UnsafePointer<Float>) -> FloatVector {
+        UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
+    }
+    @inline(always) static func load(_ p: UnsafeMutablePointer<Float>) -> FloatVector { load(UnsafePointer(p)) }
+    @inline(always) static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
+    }
+    /// Sum of the lanes by halves (shorter dependency chain than `sum()`).
+    @inline(always) static func horizontalSum(_ v: FloatVector) -> Float {
+        let four = v.lowHalf + v.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    /// Δ for one row: delta + bias, through softplus if asked; with `derivative`, also dΔ/d(delta).
+    @inline(always)
+    static func deltaRow(_ p: Problem, _ delta: UnsafePointer<Float>, bias: Float, into dt: UnsafeMutablePointer<Float>,
+                         derivative: UnsafeMutablePointer<Float>? = nil) {
+        if p.deltaSoftplus {
+            if let derivative {
+                var l = 0
+                while l < p.length {
+                    let k = Swift.min(8, p.length - l)
+                    let (value, slope) = VectorMath.softplusAndDerivative(VectorMath.load(delta + l, count: k) + bias)
+                    VectorMath.store(value, dt + l, count: k)
+                    VectorMath.store(slope, derivative + l, count: k)
+                    l += 8
+                }
+            } else {
+                VectorMath.map(delta, dt, count: p.length) { VectorMath.softplus($0 + bias) }
+            }
+        } else {
+            VectorMath.map(delta, dt, count: p.length) { $0 + bias }
+            if let derivative { derivative.update(repeating: 1, count: p.length) }
+        }
+    }
+
+    // MARK: Forward
+
+    /// Runs the scan: `out` (Bt, D, L); optionally the last state (Bt, D, Np) and the checkpoints
+    /// (Bt, D, ⌈L/K⌉, Np) that ``backward(_:_:checkpoints:outputGradient:into:)`` needs.
+    public static func forward(_ p: Problem, _ x: Operands, out: UnsafeMutablePointer<Float>,
+                               lastState: UnsafeMutablePointer<Float>?, checkpoints: UnsafeMutablePointer<Float>?) {
+        let (L, Np, K) = (p.length, p.paddedStateSize, p.checkpointInterval)
+        let units = Units(p)
+        units.run { index in
+            let (b, channels) = units.unit(index)
+            let dt = UnsafeMutablePointer<Float>.allocate(capacity: L + 2 * Np)
+            defer { dt.deallocate() }
+            let (h, log2A) = (dt + L, dt + L + Np)
+            for d in channels {
+                let row = (b * p.channels + d) * L
+                scaleByLog2E(x.A + d * Np, into: log2A, count: Np)
+                deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt)
+                let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
+                let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
+                h.update(repeating: 0, count: Np)
+                let inRange = exponentsInRange(dt, L, log2A, Np)
+                var start = 0
+                while start < L {
+                    let count = Swift.min(K, L - start)
+                    if let checkpoints {
+                        (checkpoints + ((b * p.channels + d) * p.checkpointCount + start / K) * Np).update(from: h, count: Np)
+                    }
+                    if inRange {
+                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
+                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: false)
+                    } else {
+                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
+                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: true)
+                    }
+                    start += count
+                }
+                if let lastState { (lastState + (b * p.channels + d) * Np).update(from: h, count: Np) }
+                finishOutputRow(L, out + row, u: x.u + row, D: x.D?[d] ?? 0, z: x.z.map { $0 + row })
+            }
+        }
+    }
+
+    /// Steps `start ..< start + count` of one row: h ← exp(Δ·A) ⊙ h + Δ·u·B, y = ⟨h, C⟩, with
+    /// exp(Δ·A) = 2^(Δ·A·log₂e).
+    @inline(always)
+    static func scanSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                            log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
+                            C: UnsafePointer<Float>, cStep: Int,
+                            state h: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, clamping: Bool) {
+        for l in start..<(start + count) {
+            let dtl = dt[l], dtu = dtl * u[l]
+            let Bl = B + l * bStep, Cl = C + l * cStep
+            var acc = FloatVector.zero
+            var o = 0
+            while o < Np {
+                let hn = VectorMath.exp2(load(log2A + o) * dtl, clamping: clamping) * load(h + o) + load(Bl + o) * dtu
+                store(hn, h + o)
+                acc += hn * load(Cl + o)
+                o += 8
+            }
+            y[l] = horizontalSum(acc)
+        }
+    }
+
+    /// A·log₂(e), so that exp(Δ·A) = 2^(Δ·(A·log₂e)) costs one product per element.
+    @inline(always)
+    static func scaleByLog2E(_ A: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = A[i] * 1.44269504088896341 }
+    }
+
+    /// Whether every Δ·A·log₂e of a row lies in [−125, 125], so exp2 needs no clamp (the common
+    /// case; the two specialisations of the segment loops are chosen once per row).
+    @inline(always)
+    static func exponentsInRange(_ dt: UnsafePointer<Float>, _ L: Int, _ log2A: UnsafePointer<Float>, _ Np: Int) -> Bool {
+        var maxDt: Float = 0, maxA: Float = 0
+        for l in 0..<L { maxDt = Swift.max(maxDt, Swift.abs(dt[l])) }
+        for i in 0..<Np { maxA = Swift.max(maxA, Swift.abs(log2A[i])) }
+        return maxDt * maxA <= 125
+    }
+
+    /// out = (y + D·u) · silu(z), in place over y.
+    @inline(always)
+    static func finishOutputRow(_ L: Int, _ y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, D: Float,
+                                z: UnsafePointer<Float>?) {
+        var l = 0
+        while l < L {
+            let k = Swift.min(8, L - l)
+            var v = VectorMath.load(y + l, count: k) + VectorMath.load(u + l, count: k) * D
+            if let z {
+                let zv = VectorMath.load(z + l, count: k)
+                v *= zv * VectorMath.sigmoid(zv)
+            }
+            VectorMath.store(v, y + l, count: k)
+            l += 8
+        }
+    }
+}
+
+// MARK: Backward
+
+extension SelectiveScanKernels {
+    /// Gradients of every operand from the gradient of `out` (Bt, D, L), using the checkpoints the
+    /// forward stored. With g = dout·silu(z) and dh_t = C_t·g_t + exp(Δ_{t+1}A) ⊙ dh_{t+1}:
+    /// dC_t += g_t·h_t, dB_t += dh_t·Δ_t·u_t, du_t = D·g_t + Δ_t·⟨dh_t, B_t⟩,
+    /// dΔ_t = u_t·⟨dh_t, B_t⟩ + ⟨dh_t ⊙ exp(Δ_t A) ⊙ h_{t−1}, A⟩ (times softplus'),
+    /// dA += Δ_t·dh_t ⊙ exp(Δ_t A) ⊙ h_{t−1}, dD += g_t·u_t, dz_t = dout_t·(y_t + D·u_t)·silu'(z_t).
+    public static func backward(_ p: Problem, _ x: Operands, checkpoints: UnsafePointer<Float>,
+                                outputGradient dout: UnsafePointer<Float>, into grads: Gradients) {
+        let (L, Np, K, rows) = (p.length, p.paddedStateSize, p.checkpointInterval, p.batch * p.channels)
+        let units = Units(p)
+        // Per-row slots (reduced over the batch below) and per-unit (L, Np) accumulators for an
+        // input-dependent B or C (reduced over a group's units).
+        let rowSlots = UnsafeMutablePointer<Float>.allocate(capacity: rows * (Np + 2))
+        let (dARows, dDRows, dBiasRows) = (rowSlots, rowSlots + rows * Np, rowSlots + rows * (Np + 1))
+        func accumulator(_ groups: Int?) -> UnsafeMutablePointer<Float> {
+            let n = groups == nil ? rows * Np : units.count * L * Np
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            a.initialize(repeating: 0, count: n)
+            return a
+        }
+        let (accB, accC) = (accumulator(p.bGroups), accumulator(p.cGroups))
+        defer { rowSlots.deallocate(); accB.deallocate(); accC.deallocate() }
+        func target(_ acc: UnsafeMutablePointer<Float>, _ groups: Int?, unit: Int, row: Int) -> (UnsafeMutablePointer<Float>, Int) {
+            groups == nil ? (acc + row * Np, 0) : (acc + unit * L * Np, Np)
+        }
+
+        let gated = x.z != nil
+        units.run { index in
+            let (b, channels) = units.unit(index)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * L + 2 * K * Np + 3 * Np)
+            defer { scratch.deallocate() }
+            let (dt, softplusDerivative, g, zSigmoid) = (scratch, scratch + L, scratch + 2 * L, scratch + 3 * L)
+            let (states, decays) = (scratch + 4 * L, scratch + 4 * L + K * Np)
+            let (carry, dAAcc, log2A) = (decays + K * Np, decays + K * Np + Np, decays + K * Np + 2 * Np)
+            for d in channels {
+                let rowIndex = b * p.channels + d, row = rowIndex * L
+                let (u, dy) = (x.u + row, dout + row)
+                let D = x.D?[d] ?? 0
+                deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt, derivative: softplusDerivative)
+                if let z = x.z {
+                    VectorMath.map(z + row, zSigmoid, count: L) { VectorMath.sigmoid($0) }
+                    for l in 0..<L { g[l] = dy[l] * z[row + l] * zSigmoid[l] }
+                } else {
+                    g.update(from: dy, count: L)
+                }
+                let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
+                let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
+                let (dB, dBStep) = target(accB, p.bGroups, unit: index, row: rowIndex)
+                let (dC, dCStep) = target(accC, p.cGroups, unit: index, row: rowIndex)
+                let A = x.A + d * Np
+                scaleByLog2E(A, into: log2A, count: Np)
+                let inRange = exponentsInRange(dt, L, log2A, Np)
+                carry.update(repeating: 0, count: Np)
+                dAAcc.update(repeating: 0, count: Np)
+                var dDAcc: Float = 0
+                let checkpointRow = checkpoints + rowIndex * p.checkpointCount * Np
+                for segment in stride(from: p.checkpointCount - 1, through: 0, by: -1) {
+                    let start = segment * K, count = Swift.min(K, L - start)
+                    let entering = checkpointRow + segment * Np
+                    if inRange {
+                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: false)
+                    } else {
+                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: true)
+                    }
+                    for i in stride(from: count - 1, through: 0, by: -1) {
+                        let l = start + i
+                        let h = states + i * Np, decay = decays + i * Np
+                        let previous = i > 0 ? UnsafePointer(states + (i - 1) * Np) : entering
+                        let Bl = x.B + bOff + l * bStep, Cl = x.C + cOff + l * cStep
+                        let dBl = dB + l * dBStep, dCl = dC + l * dCStep
+                        let (gl, dtl, ul) = (g[l], dt[l], u[l])
+                        let dtu = dtl * ul
+                        var sumB = FloatVector.zero, sumA = FloatVector.zero, sumY = FloatVector.zero
+                        var o = 0
+                        while o < Np {
+                            let hv = load(h + o), cv = load(Cl + o), dv = load(decay + o)
+                            let dh = cv * gl + load(carry + o)
+                            if gated { sumY += hv * cv }   // y_t, for dz only
+                            store(load(dCl + o) + hv * gl, dCl + o)
+                            store(load(dBl + o) + dh * dtu, dBl + o)
+                            sumB += dh * load(Bl + o)
+                            let w = dh * dv * load(previous + o)
+                            sumA += w * load(A + o)
+                            store(load(dAAcc + o) + w * dtl, dAAcc + o)
+                            store(dv * dh, carry + o)
+                            o += 8
+                        }
+                        let hB = horizontalSum(sumB)
+                        grads.u[row + l] = D * gl + dtl * hB
+                        grads.delta[row + l] = ul * hB + horizontalSum(sumA)
+                        dDAcc += gl * ul
+                        if let z = x.z, let dz = grads.z {
+                            let (zl, s) = (z[row + l], zSigmoid[l])
+                            dz[row + l] = dy[l] * (horizontalSum(sumY) + D * ul) * s * (1 + zl * (1 - s))
+                        }
+                    }
+                }
+                var biasAcc: Float = 0
+                for l in 0..<L {
+                    grads.delta[row + l] *= softplusDerivative[l]
+                    biasAcc += grads.delta[row + l]
+                }
+                (dARows + rowIndex * Np).update(from: dAAcc, count: Np)
+                dDRows[rowIndex] = dDAcc
+                dBiasRows[rowIndex] = biasAcc
+            }
+        }
+
+        // Reductions.
+        sumOverBatch(dARows, p, width: Np, into: grads.A)
+        if let dD = grads.D { sumOverBatch(dDRows, p, width: 1, into: dD) }
+        if let dBias = grads.deltaBias { sumOverBatch(dBiasRows, p, width: 1, into: dBias) }
+        for (acc, groups, out) in [(accB, p.bGroups, grads.B), (accC, p.cGroups, grads.C)] {
+            if groups == nil {
+                sumOverBatch(acc, p, width: Np, into: out)
+            } else {
+                // Units of one (batch, group) are consecutive: sum each run of chunksPerGroup.
+                let block = L * Np
+                for bg in 0..<(units.count / units.chunksPerGroup) {
+                    let dst = out + bg * block
+                    dst.update(from: acc + bg * units.chunksPerGroup * block, count: block)
+                    for c in 1..<Swift.max(1, units.chunksPerGroup) {
+                        let src = acc + (bg * units.chunksPerGroup + c) * block
+                        for i in 0..<block { dst[i] += src[i] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recomputes the states of steps `start ..< start + count` from the state entering them,
+    /// storing each state and each exp(Δ·A) (count × Np floats each).
+    @inline(always)
+    static func recomputeSegment(Np: Int, from start: Int, count: Int, dt: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                                 log2A: UnsafePointer<Float>, B: UnsafePointer<Float>, bStep: Int,
+                                 entering: UnsafePointer<Float>, states: UnsafeMutablePointer<Float>,
+                                 decays: UnsafeMutablePointer<Float>, clamping: Bool) {
+        var previous = entering
+        for i in 0..<count {
+            let l = start + i
+            let dtl = dt[l], dtu = dtl * u[l]
+            let Bl = B + l * bStep, h = states + i * Np, decay = decays + i * Np
+            var o = 0
+            while o < Np {
+                let dA = VectorMath.exp2(load(log2A + o) * dtl, clamping: clamping)
+                store(dA, decay + o)
+                store(dA * load(previous + o) + load(Bl + o) * dtu, h + o)
+                o += 8
+            }
+            previous = UnsafePointer(h)
+        }
+    }
+
+    /// out[d, :] = Σ_b rows[b, d, :] for per-row slots of `width` floats.
+    static func sumOverBatch(_ rows: UnsafePointer<Float>, _ p: Problem, width: Int, into out: UnsafeMutablePointer<Float>) {
+        let n = p.channels * width
+        out.update(from: rows, count: n)
+        for b in 1..<Swift.max(1, p.batch) {
+            let src = rows + b * n
+            for i in 0..<n { out[i] += src[i] }
+        }
+    }
+}
+
+// MARK: Decoding step
+
+extension SelectiveScanKernels {
+    /// One step of the recurrence for decoding (mamba-ssm's `selective_state_update`), for every
+    /// (batch, channel): Δ = softplus(dt + bias) (softplus optional), h ← exp(Δ·A) ⊙ h + Δ·x·B,
+    /// out = (⟨h, C⟩ + D·x)·silu(z).
+    ///
+    /// `state` (Bt, D, N) is updated in place; x, dt, z, out (Bt, D); A (D, N); B, C (Bt, N);
+    /// D, bias (D); all contiguous.
+    public static func stepState(batch: Int, channels: Int, stateSize n: Int, state: UnsafeMutablePointer<Float>,
+                                 x: UnsafePointer<Float>, dt: UnsafePointer<Float>, A: UnsafePointer<Float>,
+                                 B: UnsafePointer<Float>, C: UnsafePointer<Float>, D: UnsafePointer<Float>?,
+                                 z: UnsafePointer<Float>?, deltaBias: UnsafePointer<Float>?, deltaSoftplus: Bool,
+                                 out: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch {
+            for d in 0..<channels {
+                let i = b * channels + d
+                var delta = dt[i] + (deltaBias?[d] ?? 0)
+                if deltaSoftplus && delta <= 20 { delta = log1pf(expf(delta)) }
+                let h = state + i * n, a = A + d * n, bv = B + b * n, cv = C + b * n
+                var y: Float = 0
+                for k in 0..<n {
+                    h[k] = expf(delta * a[k]) * h[k] + delta * x[i] * bv[k]
+                    y += h[k] * cv[k]
+                }
+                y += (D?[d] ?? 0) * x[i]
+                if let z { y *= z[i] / (1 + expf(-z[i])) }
+                out[i] = y
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import DeepCore
+
+// The differentiable selective scan (mamba-ssm's `selective_scan_ref`) over the fused kernels of
+// `SelectiveScanKernels`: shape checks, packing of A, B, C into the kernels' layout (state axis
+// innermost, padded to whole vectors), the checkpoints for the backward, and unpacking of the
+// gradients to the operands' shapes.
+
+/// Mamba's selective scan, with the semantics of mamba-ssm's `selective_scan_ref`.
+///
+/// Letters: Bt batch, D channels, L length, N state size, G groups.
+///
+///     Δ = softplus(delta + deltaBias)            (softplus and bias each optional)
+///     h_t = exp(Δ_t·A) ⊙ h_{t−1} + Δ_t·u_t·B_t     (h_{−1} = 0; h: (Bt, D, N))
+///     y_t = ⟨h_t, C_t⟩ + D·u_t,   out = y · silu(z)  (when z is given)
+///
+/// One fused pass per (batch, channel) keeps the state in registers; the backward recomputes the
+/// states from checkpoints every K = max(16, N) steps, so training memory grows with L, not with
+/// L·N. Gradients flow to every operand.
+///
+/// - Parameters:
+///   - u: (Bt, D, L) input.
+///   - delta: (Bt, D, L) step sizes before bias and softplus.
+///   - A: (D, N) state matrix (diagonal per channel), usually negative.
+///   - B: (D, N) constant, (Bt, N, L) input-dependent, or (Bt, G, N, L) grouped: channel d uses
+///     group d / (D/G).
+///   - C: like `B`; an input-dependent B and C must have the same number of groups.
+///   - D: (D) skip connection, or nil.
+///   - z: (Bt, D, L) gate, or nil.
+///   - deltaBias: (D) added to delta, or nil.
+///   - deltaSoftplus: whether Δ goes through softplus (threshold 20, as PyTorch).
+/// - Returns: (Bt, D, L).
+public func selectiveScan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor? = nil,
+                          z: Tensor? = nil, deltaBias: Tensor? = nil, deltaSoftplus: Bool = false) -> Tensor {
+    selectiveScanWithState(u, delta, A, B, C, D, z: z, deltaBias: deltaBias, deltaSoftplus: deltaSoftplus).output
+}
+
+/// ``selectiveScan(_:_:_:_:_:_:z:deltaBias:deltaSoftplus:)`` that also returns the last state
+/// h_{L−1}: (Bt, D, N) (`return_last_state=True`). Like mamba-ssm's `selective_scan_fn`, no
+/// gradient flows back through the last state.
+public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor? = nil,
+                                   z: Tensor? = nil, deltaBias: Tensor? = nil,
+                                   deltaSoftplus: Bool = false) -> (output: Tensor, lastState: Tensor) {
+    let failure = (Tensor.shapeFailure, Tensor.shapeFailure)
+    guard shapeCheck(u.rank == 3 && delta.shape == u.shape && A.rank == 2,
+                     "selectiveScan: u \(u.shape) and delta \(delta.shape) must be (Bt, D, L) alike, A \(A.shape) (D, N)")
+    else { return failure }
+    let (batch, channels, length, stateSize) = (u.shape[0], u.shape[1], u.shape[2], A.shape[1])
+    guard shapeCheck(A.shape[0] == channels && stateSize > 0, "selectiveScan: A \(A.shape) for \(channels) channels of u \(u.shape)"),
+          shapeCheck(z == nil || z!.shape == u.shape, "selectiveScan: z \(z?.shape ?? []) differs from u \(u.shape)"),
+          shapeCheck(D == nil || D!.shape == [channels], "selectiveScan: D \(D?.shape ?? []) is not (\(channels))"),
+          shapeCheck(deltaBias == nil || deltaBias!.shape == [channels],
+                     "selectiveScan: deltaBias \(deltaBias?.shape ?? []) is not (\(channels))"),
+          let bGroups = operandGroups(B, "B", batch: batch, channels: channels, length: length, stateSize: stateSize),
+          let cGroups = operandGroups(C, "C", batch: batch, channels: channels, length: length, stateSize: stateSize),
+          shapeCheck(bGroups == nil || cGroups == nil || bGroups == cGroups,
+                     "selectiveScan: B \(B.shape) and C \(C.shape) have different numbers of groups")
+    else { return failure }
+    let problem = SelectiveScanKernels.Problem(batch: batch, channels: channels, length: length, stateSize: stateSize,
+                                               bGroups: bGroups.flatMap { $0 }, cGroups: cGroups.flatMap { $0 },
+                                               deltaSoftplus: deltaSoftplus)
+    if let meta = Tensor.metaResult([batch, channels, length], u, delta, A, B, C, D, z, deltaBias) {
+        // Two multiply-adds per state element and step: the state update and the output.
+        FlopCounter.add(2 * 2 * batch * channels * length * stateSize)
+        return (meta, Tensor(metaShape: [batch, channels, stateSize]))
+    }
+
+    let operands = ScanOperands(problem, u: u, delta: delta, A: A, B: B, C: C, D: D, z: z, deltaBias: deltaBias)
+    let inputs = [u, delta, A, B, C] + [D, z, deltaBias].compactMap { $0 }
+    let recording = isGradEnabled && inputs.contains { $0.requiresGrad }
+    let np = problem.paddedStateSize
+    let checkpoints = recording ? Tensor(zeros: [batch, channels, problem.checkpointCount, np]) : nil
+    let paddedState = Tensor(zeros: [batch, channels, np])
+    let output = Tensor.make(shape: [batch, channels, length]) { out in
+        operands.withPointers { x in
+            SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState.storage.pointer,
+                                         checkpoints: checkpoints?.storage.pointer)
+        }
+    }
+    let lastState = paddedState.narrowed(axis: 2, start: 0, length: stateSize).contiguous()
+    guard let checkpoints else { return (output, lastState) }
+
+    let (shapeB, shapeC) = (B.shape, C.shape)
+    output.recording("selective_scan", inputs: inputs) { g in
+        let dout = g.contiguous()
+        let du = Tensor(zeros: u.shape), dDelta = Tensor(zeros: u.shape)
+        let dz = z.map { Tensor(zeros: $0.shape) }
+        let dA = Tensor(zeros: [channels, np])
+        let dB = Tensor(zeros: [problem.packedCount(groups: problem.bGroups)])
+        let dC = Tensor(zeros: [problem.packedCount(groups: problem.cGroups)])
+        let dD = D.map { Tensor(zeros: $0.shape) }, dBias = deltaBias.map { Tensor(zeros: $0.shape) }
+        operands.withPointers { x in
+            let grads = SelectiveScanKernels.Gradients(
+                u: du.storage.pointer, delta: dDelta.storage.pointer, z: dz?.storage.pointer,
+                A: dA.storage.pointer, B: dB.storage.pointer, C: dC.storage.pointer,
+                D: dD?.storage.pointer, deltaBias: dBias?.storage.pointer)
+            SelectiveScanKernels.backward(problem, x, checkpoints: checkpoints.storage.pointer,
+                                          outputGradient: dout.storage.pointer + dout.offset, into: grads)
+        }
+        let grads: [Tensor?] = [du, dDelta, dA.narrowed(axis: 1, start: 0, length: stateSize).contiguous(),
+                                unpacked(dB, shape: shapeB, problem), unpacked(dC, shape: shapeC, problem)]
+        let optional: [Tensor] = [dD, dz, dBias].compactMap { $0 }
+        return grads + optional.map { $0 }
+    }
+    return (output, lastState)
+}
+
+/// The groups of an input-dependent B or C (1 for (Bt, N, L)), `.some(nil)` for a constant (D, N)
+/// one, or nil after a failed shape check.
+private func operandGroups(_ t: Tensor, _ name: String, batch: Int, channels: Int, length: Int, stateSize: Int) -> Int?? {
+    switch t.rank {
+    case 2:
+        guard shapeCheck(t.shape == [channels, stateSize], "selectiveScan: constant \(name) \(t.shape) is not (D, N) = \([channels, stateSize])")
+        else { return nil }
+        return .some(nil)
+    case 3:
+        guard shapeCheck(t.shape == [batch, stateSize, length], "selectiveScan: \(name) \(t.shape) is not (Bt, N, L) = \([batch, stateSize, length])")
+        else { return nil }
+        return 1
+    case 4:
+        let g = t.shape[1]
+        guard shapeCheck(t.shape == [batch, g, stateSize, length] && g > 0 && channels % g == 0,
+                         "selectiveScan: grouped \(name) \(t.shape) is not (Bt, G, N, L) with G dividing D = \(channels)")
+        else { return nil }
+        return g
+    default:
+        shapeCheck(false, "selectiveScan: \(name) \(t.shape) must be (D, N), (Bt, N, L) or (Bt, G, N, L)")
+        return nil
+    }
+}
+
+/// The operands in the kernels' layout, kept alive for the backward.
+private struct ScanOperands {
+    let u: Tensor, delta: Tensor, z: Tensor?, A: Tensor, B: Tensor, C: Tensor, D: Tensor?, deltaBias: Tensor?
+
+    init(_ p: SelectiveScanKernels.Problem, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+         D: Tensor?, z: Tensor?, deltaBias: Tensor?) {
+        func plain(_ t: Tensor) -> Tensor { withoutGrad { t.contiguous().detached() } }
+        (self.u, self.delta, self.z) = (plain(u), plain(delta), z.map(plain))
+        (self.D, self.deltaBias) = (D.map(plain), deltaBias.map(plain))
+        self.A = packed(A, p)
+        (self.B, self.C) = (packed(B, p), packed(C, p))
+    }
+
+    func withPointers<R>(_ body: (SelectiveScanKernels.Operands) -> R) -> R {
+        func ptr(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(t.storage.pointer + t.offset) }
+        return withExtendedLifetime(self) {
+            body(SelectiveScanKernels.Operands(u: ptr(u), delta: ptr(delta), z: z.map(ptr), A: ptr(A), B: ptr(B), C: ptr(C),
+                                               D: D.map(ptr), deltaBias: deltaBias.map(ptr)))
+        }
+    }
+}
+
+/// A (D, N), B or C ((D, N), (Bt, N, L), (Bt, G, N, L)) rearranged with the state axis innermost
+/// and zero-padded to Np: (D, Np) or (Bt, G, L, Np).
+private func packed(_ t: Tensor, _ p: SelectiveScanKernels.Problem) -> Tensor {
+    let np = p.paddedStateSize
+    let src = t.storage.pointer + t.offset, s = t.strides
+    if t.rank == 2 {
+        let (rows, n) = (t.shape[0], t.shape[1])
+        return Tensor.make(shape: [rows * np]) { out in
+            out.initialize(repeating: 0)
+            for r in 0..<rows { for i in 0..<n { out[r * np + i] = src[r * s[0] + i * s[1]] } }
+        }
+    }
+    let (batch, groups, n, length) = t.rank == 3 ? (t.shape[0], 1, t.shape[1], t.shape[2])
+                                                  : (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
+    let (sb, sg, sn, sl) = t.rank == 3 ? (s[0], 0, s[1], s[2]) : (s[0], s[1], s[2], s[3])
+    return Tensor.make(shape: [batch * groups * length * np]) { out in
+        out.initialize(repeating: 0)
+        for b in 0..<batch {
+            for g in 0..<groups {
+                let base = src + b * sb + g * sg, dst = out.baseAddress! + (b * groups + g) * length * np
+                for i in 0..<n { for l in 0..<length { dst[l * np + i] = base[i * sn + l * sl] } }
+            }
+        }
+    }
+}
+
+/// The inverse of `packed` for a gradient: back to `shape`.
+private func unpacked(_ t: Tensor, shape: [Int], _ p: SelectiveScanKernels.Problem) -> Tensor {
+    let np = p.paddedStateSize, src = t.storage.pointer
+    if shape.count == 2 {
+        return Tensor.make(shape: shape) { out in
+            for r in 0..<shape[0] { for i in 0..<shape[1] { out[r * shape[1] + i] = src[r * np + i] } }
+        }
+    }
+    let (n, length) = (shape[shape.count - 2], shape[shape.count - 1])
+    let blocks = shape.dropLast(2).reduce(1, *)
+    return Tensor.make(shape: shape) { out in
+        for k in 0..<blocks {
+            let s = src + k * length * np, d = out.baseAddress! + k * n * length
+            for i in 0..<n { for l in 0..<length { d[i * length + l] = s[l * np + i] } }
+        }
+    }
+}

@@ -4,7 +4,7 @@ import DeepCore
 /// The workloads of `../shared/bench/README.md` that this build implements.
 enum Workloads {
     static let all: [Workload] = [gemm1024, conv3x3Forward, conv3x3ForwardBackward, mlpStep, fmnistCNNStep,
-                                  attentionFwdBwd, vitStep, attention2048Memory, resnet18Step]
+                                  attentionFwdBwd, vitStep, attention2048Memory, resnet18Step, selectiveScanFwdBwd]
 
     /// C = A·B, all 1024×1024: through `matmul`, and through `cblas_sgemm` directly for the
     /// overhead comparison.

@@ -170,8 +170,9 @@ public final class ViTEncoderBlock: Module {
     public let dropout: Dropout
     /// LayerNorm before the MLP (`ln_2`).
     @Child public var ln2: LayerNorm
-    /// hidden → mlpDim → hidden, Linear weights xavier-uniform, biases N(0, 1e-6²).
-    public let mlp: Sequential
+    /// hidden → mlpDim → hidden, Linear weights xavier-uniform, biases N(0, 1e-6²); replaceable
+    /// (e.g. by a mixture of experts: `replace(path: "encoder.layers.encoder_layer_0.mlp", with: moe)`).
+    @Child public var mlp: Module
 
     init(numHeads: Int, hiddenDim: Int, mlpDim: Int, dropout: Float, attentionDropout: Float) {
         _ln1 = Child(wrappedValue: LayerNorm(hiddenDim, eps: 1e-6), key: "ln_1")
@@ -183,7 +184,7 @@ public final class ViTEncoderBlock: Module {
             fc.weight.assign(Initializer.xavierUniform(fc.weight.shape, generator: &DefaultRandom.generator))
             fc.bias?.assign(Tensor.randn([fc.weight.shape[0]], std: 1e-6))
         }
-        mlp = Sequential(fc1, GELU(), Dropout(dropout), fc2, Dropout(dropout))
+        _mlp = Child(wrappedValue: Sequential(fc1, GELU(), Dropout(dropout), fc2, Dropout(dropout)))
         super.init()
     }
 

@@ -129,10 +129,11 @@ enum Im2col {
     ///
     /// - Parameters:
     ///   - x: C planes of H×W, contiguous.
-    ///   - col: K × (outputRows.count · W'), row-major; padding taps become zeros.
+    ///   - col: K × (outputRows.count · W'), row-major with rows `leadingDimension` apart (by
+    ///     default outputRows.count · W'); padding taps become zeros.
     static func lower(_ x: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
-                      into col: UnsafeMutablePointer<Float>) {
-        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+                      into col: UnsafeMutablePointer<Float>, leadingDimension: Int? = nil) {
+        let width = g.outputWidth, ld = leadingDimension ?? outputRows.count * width, step = g.strideWidth
         g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
             let dst = col + row * ld + outputRow * width
             guard input >= 0 else {
@@ -154,11 +155,12 @@ enum Im2col {
     /// (col2im, the adjoint of ``lower(_:_:outputRows:into:)``); padding taps are dropped.
     ///
     /// - Parameters:
-    ///   - col: K × (outputRows.count · W'), row-major.
+    ///   - col: K × (outputRows.count · W'), row-major with rows `leadingDimension` apart (by
+    ///     default outputRows.count · W').
     ///   - x: C planes of H×W, contiguous, accumulated into.
     static func scatterAdd(_ col: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
-                           into x: UnsafeMutablePointer<Float>) {
-        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+                           into x: UnsafeMutablePointer<Float>, leadingDimension: Int? = nil) {
+        let width = g.outputWidth, ld = leadingDimension ?? outputRows.count * width, step = g.strideWidth
         g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
             guard input >= 0 else { return }
             let src = col + row * ld + outputRow * width + columns.lowerBound

@@ -45,14 +45,21 @@ extension ConvolutionPlan {
         }
     }
 
+    /// Calls `body` with one part of `images` per thread that `work` deserves.
+    private func forEachPart(of images: Range<Int>, work: Int, _ body: (Range<Int>) -> Void) {
+        let workers = Parallel.workers(items: images.count, work: work)
+        Parallel.forEachChunk(count: images.count, chunks: workers, workers: workers) { _, _, part in
+            body((images.lowerBound + part.lowerBound)..<(images.lowerBound + part.upperBound))
+        }
+    }
+
     /// Lowers group `group` of images `images` of `x` side by side into `col` (K × images·P).
     private func lowerChunk(_ x: UnsafePointer<Float>, images: Range<Int>, group: Int, into col: UnsafeMutablePointer<Float>) {
         let g = geometry, P = g.outputPlane, ld = images.count * P
-        Parallel.forEach(count: images.count, work: g.loweredRows * ld) { part in
-            for i in part {
-                let xg = x + (images.lowerBound + i) * inputImage + group * g.channels * g.inputPlane
-                Im2col.lower(xg, g, outputRows: 0..<g.outputHeight, into: col + i * P, leadingDimension: ld)
-            }
+        forEachPart(of: images, work: g.loweredRows * ld) { part in
+            Im2col.lower(x + part.lowerBound * inputImage + group * g.channels * g.inputPlane, g, outputRows: 0..<g.outputHeight,
+                         into: col + (part.lowerBound - images.lowerBound) * P, leadingDimension: ld,
+                         images: part.count, imageStride: inputImage, columnStride: P)
         }
     }
 
@@ -115,11 +122,10 @@ extension ConvolutionPlan {
                                   a: weight + group * weightGroup, Gemm.Operand(transposed: true, leadingDimension: K),
                                   b: gathered, Gemm.Operand(transposed: false, leadingDimension: columns),
                                   c: col, ldc: columns)
-                    Parallel.forEach(count: images.count, work: K * columns) { part in
-                        for i in part {
-                            let target = dx + (images.lowerBound + i) * inputImage + group * g.channels * g.inputPlane
-                            Im2col.scatterAdd(col + i * P, g, outputRows: 0..<g.outputHeight, into: target, leadingDimension: columns)
-                        }
+                    forEachPart(of: images, work: K * columns) { part in
+                        Im2col.scatterAdd(col + (part.lowerBound - images.lowerBound) * P, g, outputRows: 0..<g.outputHeight,
+                                          into: dx + part.lowerBound * inputImage + group * g.channels * g.inputPlane,
+                                          leadingDimension: columns, images: part.count, imageStride: inputImage, columnStride: P)
                     }
                 }
             }

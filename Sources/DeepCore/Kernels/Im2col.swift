@@ -131,32 +131,34 @@ enum Im2col {
     /// - Parameters:
     ///   - x: C planes of H×W, contiguous; image i starts at `x + i · imageStride`.
     ///   - col: K × (outputRows.count · W') per image, row-major with rows `leadingDimension`
-    ///     apart (by default outputRows.count · W'); padding taps become zeros.
+    ///     apart (by default outputRows.count · W'); padding taps become zeros, or are skipped
+    ///     when `zeroed` (the caller cleared `col`, cheaper for small planes, mostly padding).
     static func lower(_ x: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
                       into col: UnsafeMutablePointer<Float>, leadingDimension: Int? = nil,
-                      images: Int = 1, imageStride: Int = 0, columnStride: Int = 0) {
+                      images: Int = 1, imageStride: Int = 0, columnStride: Int = 0, zeroed: Bool = false) {
         let width = g.outputWidth, ld = leadingDimension ?? outputRows.count * width, step = g.strideWidth
         g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
+            if zeroed && (input < 0 || columns.isEmpty) { return }
             for i in 0..<images {
                 let dst = col + row * ld + outputRow * width + i * columnStride
                 guard input >= 0 else {
                     ShortRow.zero(dst, count: width)
                     continue
                 }
-                ShortRow.zero(dst, count: columns.lowerBound)
+                if !zeroed { ShortRow.zero(dst, count: columns.lowerBound) }
                 let src = x + i * imageStride + input + inputColumn, out = dst + columns.lowerBound, n = columns.count
                 if step == 1 {
                     ShortRow.copy(src, to: out, count: n)
                 } else {
                     for j in 0..<n { out[j] = src[j * step] }
                 }
-                ShortRow.zero(dst + columns.upperBound, count: width - columns.upperBound)
+                if !zeroed { ShortRow.zero(dst + columns.upperBound, count: width - columns.upperBound) }
             }
         }
     }
 
     /// Adds the lowered matrix `col` of output rows `outputRows` back into the input planes
-    /// (col2im, the adjoint of ``lower(_:_:outputRows:into:leadingDimension:images:imageStride:columnStride:)``),
+    /// (col2im, the adjoint of ``lower(_:_:outputRows:into:leadingDimension:images:imageStride:columnStride:zeroed:)``),
     /// of `images` images side by side; padding taps are dropped.
     ///
     /// - Parameters:

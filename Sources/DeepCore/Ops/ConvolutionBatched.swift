@@ -18,9 +18,10 @@ extension ConvolutionPlan {
     nonisolated(unsafe) static var batchedBudget = 16 << 20
 
     /// Whether this convolution takes the batched-lowering path: GEMM groups (not depthwise)
-    /// whose output plane is at most ``batchedThreshold`` positions.
+    /// whose output plane is at most ``batchedThreshold`` positions, unless Winograd runs (it
+    /// measured faster for the 8×8 planes where it pays; below that it does not).
     var usesBatchedLowering: Bool {
-        !isDepthwise && batch > 1 && geometry.outputPlane <= Self.batchedThreshold
+        !isDepthwise && batch > 1 && geometry.outputPlane <= Self.batchedThreshold && !usesWinograd
     }
 
     /// Images per chunk: as many as fit in ``batchedBudget``, in chunks of near-equal size.
@@ -56,10 +57,12 @@ extension ConvolutionPlan {
     /// Lowers group `group` of images `images` of `x` side by side into `col` (K × images·P).
     private func lowerChunk(_ x: UnsafePointer<Float>, images: Range<Int>, group: Int, into col: UnsafeMutablePointer<Float>) {
         let g = geometry, P = g.outputPlane, ld = images.count * P
+        // Cleared at once, the padding taps (most of a small plane's) are then skipped.
+        col.update(repeating: 0, count: g.loweredRows * ld)
         forEachPart(of: images, work: g.loweredRows * ld) { part in
             Im2col.lower(x + part.lowerBound * inputImage + group * g.channels * g.inputPlane, g, outputRows: 0..<g.outputHeight,
                          into: col + (part.lowerBound - images.lowerBound) * P, leadingDimension: ld,
-                         images: part.count, imageStride: inputImage, columnStride: P)
+                         images: part.count, imageStride: inputImage, columnStride: P, zeroed: true)
         }
     }
 

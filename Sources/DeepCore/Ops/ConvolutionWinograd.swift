@@ -38,7 +38,8 @@ public enum ConvolutionSettings {
     /// Output positions H'·W' at or below which a chunk of images is lowered into one matrix and
     /// multiplied by the weights in one GEMM (instead of one GEMM per image, which for small
     /// planes spends its time packing the weights); 0 turns the batched path off, `Int.max`
-    /// forces it (tests). Small planes that qualify skip Winograd under `.automatic`.
+    /// forces it (tests). Winograd, when it runs, takes precedence (it wins at 8×8 with 64
+    /// channels).
     public static var batchedLoweringThreshold: Int {
         get { ConvolutionPlan.batchedThreshold }
         set { ConvolutionPlan.batchedThreshold = newValue }
@@ -69,7 +70,7 @@ extension ConvolutionPlan {
         case .never: return false
         case .always: return true
         case .automatic:
-            return !usesBatchedLowering && g.channels >= 16 && outputChannelsPerGroup >= 16
+            return g.channels >= 16 && outputChannelsPerGroup >= 16
                 && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7
         }
     }

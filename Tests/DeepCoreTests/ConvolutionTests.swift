@@ -32,19 +32,21 @@ func assertMatchesFixture(_ fixtures: [String: Tensor], _ prefix: String, atol: 
 final class ConvolutionTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
 
-    /// Runs `body` with the default tuning; then with the im2col path only, one output row per
-    /// lowered band and work split among threads however small; then with Winograd for every
+    /// Runs `body` with the default tuning (batched lowering for small planes); then with the
+    /// per-image im2col path only, one output row per lowered band and work split among threads
+    /// however small; then with Winograd for every
     /// 3×3 stride-1 convolution, one tile row per chunk, threads again. So the banded, parallel
     /// and Winograd paths all meet the same references.
     private func withEveryTuning(_ body: () -> Void) {
         body()
         let saved = (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
-                     Parallel.minimumWork, Gemm.threadCount)
+                     ConvolutionSettings.batchedLoweringThreshold, Parallel.minimumWork, Gemm.threadCount)
         defer {
             (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget,
-             Parallel.minimumWork, Gemm.threadCount) = saved
+             ConvolutionSettings.batchedLoweringThreshold, Parallel.minimumWork, Gemm.threadCount) = saved
         }
-        (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 2)
+        (ConvolutionSettings.loweringBudget, ConvolutionSettings.winograd, ConvolutionSettings.batchedLoweringThreshold,
+         Parallel.minimumWork, Gemm.threadCount) = (1, .never, 0, 0, 2)
         body()
         (ConvolutionSettings.winograd, ConvolutionSettings.winogradBudget) = (.always, 1)
         body()
@@ -166,6 +168,55 @@ final class ConvolutionTests: XCTestCase {
                 gwSum = gwSum + weight.grad!
             }
             assertClose(gw, gwSum, atol: 1e-3)
+        }
+    }
+
+    /// The batched lowering (a chunk of images in one matrix, one GEMM per group) against the
+    /// per-image path: forward, input, weight and bias gradients, with groups, strides, padding,
+    /// a pointwise kernel, one image per chunk and uneven chunks of a batch of 5.
+    func testBatchedLoweringMatchesPerImagePath() {
+        let saved = (ConvolutionSettings.batchedLoweringThreshold, ConvolutionSettings.batchedLoweringBudget,
+                     ConvolutionSettings.winograd)
+        defer {
+            (ConvolutionSettings.batchedLoweringThreshold, ConvolutionSettings.batchedLoweringBudget,
+             ConvolutionSettings.winograd) = saved
+        }
+        ConvolutionSettings.winograd = .never
+        var rng = RandomGenerator(seed: 11)
+        // (groups, kernel, stride, padding)
+        for (groups, kernel, stride, padding) in [(1, 3, 1, 1), (2, 3, 1, 1), (1, 3, 2, 1), (2, 3, 2, 0), (1, 1, 2, 0), (2, 1, 1, 0)] {
+            let x = Tensor.randn([5, 4, 6, 5], generator: &rng), w = Tensor.randn([6, 4 / groups, kernel, kernel], generator: &rng)
+            let b = Tensor.randn([6], generator: &rng)
+            let outShape = conv2d(x, w, bias: b, stride: stride, padding: padding, groups: groups).shape
+            let v = Tensor.randn(outShape, generator: &rng)
+            func run(threshold: Int, budget: Int) -> [Tensor] {
+                (ConvolutionSettings.batchedLoweringThreshold, ConvolutionSettings.batchedLoweringBudget) = (threshold, budget)
+                for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
+                let y = conv2d(x, w, bias: b, stride: stride, padding: padding, groups: groups)
+                (y * v).sum().backward()
+                return [y.detached(), x.grad!, w.grad!, b.grad!]
+            }
+            let expected = run(threshold: 0, budget: 16 << 20)
+            // Whole batch in one chunk; one image per chunk; chunks of 2, 2 and 1 images.
+            let perImage = (4 / groups * kernel * kernel + 3) * outShape[2] * outShape[3] * 4
+            for budget in [16 << 20, 1, 2 * perImage] {
+                let actual = run(threshold: Int.max, budget: budget)
+                for (a, e) in zip(actual, expected) {
+                    assertClose(a, e, atol: 1e-4, rtol: 1e-4)
+                }
+            }
+            // The transposed convolution runs the same plan with forward and input gradient swapped.
+            let xt = Tensor.randn(outShape, generator: &rng), wt = Tensor.randn([6, 4 / groups, kernel, kernel], generator: &rng)
+            func runTransposed(threshold: Int) -> [Tensor] {
+                ConvolutionSettings.batchedLoweringThreshold = threshold
+                for t in [xt, wt] { t.grad = nil; t.requiresGrad = true }
+                let y = convTranspose2d(xt, wt, stride: stride, padding: padding, groups: groups)
+                (y * y).sum().backward()
+                return [y.detached(), xt.grad!, wt.grad!]
+            }
+            for (a, e) in zip(runTransposed(threshold: Int.max), runTransposed(threshold: 0)) {
+                assertClose(a, e, atol: 1e-3, rtol: 1e-4)
+            }
         }
     }
 

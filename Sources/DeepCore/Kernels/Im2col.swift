@@ -125,48 +125,60 @@ enum ShortRow {
 /// im2col and col2im: between C input planes and the K × (rows·W') lowered matrix of a band of
 /// output rows.
 enum Im2col {
-    /// Writes the lowered matrix of output rows `outputRows` to `col`.
+    /// Writes the lowered matrix of output rows `outputRows` to `col`, or of `images` images side
+    /// by side (image i's columns start at `i · columnStride`).
     ///
     /// - Parameters:
-    ///   - x: C planes of H×W, contiguous.
-    ///   - col: K × (outputRows.count · W'), row-major; padding taps become zeros.
+    ///   - x: C planes of H×W, contiguous; image i starts at `x + i · imageStride`.
+    ///   - col: K × (outputRows.count · W') per image, row-major with rows `leadingDimension`
+    ///     apart (by default outputRows.count · W'); padding taps become zeros, or are skipped
+    ///     when `zeroed` (the caller cleared `col`, cheaper for small planes, mostly padding).
     static func lower(_ x: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
-                      into col: UnsafeMutablePointer<Float>) {
-        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+                      into col: UnsafeMutablePointer<Float>, leadingDimension: Int? = nil,
+                      images: Int = 1, imageStride: Int = 0, columnStride: Int = 0, zeroed: Bool = false) {
+        let width = g.outputWidth, ld = leadingDimension ?? outputRows.count * width, step = g.strideWidth
         g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
-            let dst = col + row * ld + outputRow * width
-            guard input >= 0 else {
-                ShortRow.zero(dst, count: width)
-                return
+            if zeroed && (input < 0 || columns.isEmpty) { return }
+            for i in 0..<images {
+                let dst = col + row * ld + outputRow * width + i * columnStride
+                guard input >= 0 else {
+                    ShortRow.zero(dst, count: width)
+                    continue
+                }
+                if !zeroed { ShortRow.zero(dst, count: columns.lowerBound) }
+                let src = x + i * imageStride + input + inputColumn, out = dst + columns.lowerBound, n = columns.count
+                if step == 1 {
+                    ShortRow.copy(src, to: out, count: n)
+                } else {
+                    for j in 0..<n { out[j] = src[j * step] }
+                }
+                if !zeroed { ShortRow.zero(dst + columns.upperBound, count: width - columns.upperBound) }
             }
-            ShortRow.zero(dst, count: columns.lowerBound)
-            let src = x + input + inputColumn, out = dst + columns.lowerBound, n = columns.count
-            if step == 1 {
-                ShortRow.copy(src, to: out, count: n)
-            } else {
-                for i in 0..<n { out[i] = src[i * step] }
-            }
-            ShortRow.zero(dst + columns.upperBound, count: width - columns.upperBound)
         }
     }
 
     /// Adds the lowered matrix `col` of output rows `outputRows` back into the input planes
-    /// (col2im, the adjoint of ``lower(_:_:outputRows:into:)``); padding taps are dropped.
+    /// (col2im, the adjoint of ``lower(_:_:outputRows:into:leadingDimension:images:imageStride:columnStride:zeroed:)``),
+    /// of `images` images side by side; padding taps are dropped.
     ///
     /// - Parameters:
-    ///   - col: K × (outputRows.count · W'), row-major.
-    ///   - x: C planes of H×W, contiguous, accumulated into.
+    ///   - col: K × (outputRows.count · W') per image, row-major with rows `leadingDimension`
+    ///     apart (by default outputRows.count · W'); image i's columns start at `i · columnStride`.
+    ///   - x: C planes of H×W, contiguous, accumulated into; image i starts at `x + i · imageStride`.
     static func scatterAdd(_ col: UnsafePointer<Float>, _ g: ConvGeometry, outputRows: Range<Int>,
-                           into x: UnsafeMutablePointer<Float>) {
-        let width = g.outputWidth, ld = outputRows.count * width, step = g.strideWidth
+                           into x: UnsafeMutablePointer<Float>, leadingDimension: Int? = nil,
+                           images: Int = 1, imageStride: Int = 0, columnStride: Int = 0) {
+        let width = g.outputWidth, ld = leadingDimension ?? outputRows.count * width, step = g.strideWidth
         g.forEachWindowRow(outputRows: outputRows) { row, outputRow, input, columns, inputColumn in
             guard input >= 0 else { return }
-            let src = col + row * ld + outputRow * width + columns.lowerBound
-            let dst = x + input + inputColumn
-            if step == 1 {
-                for i in 0..<columns.count { dst[i] += src[i] }
-            } else {
-                for i in 0..<columns.count { dst[i * step] += src[i] }
+            for i in 0..<images {
+                let src = col + row * ld + outputRow * width + columns.lowerBound + i * columnStride
+                let dst = x + i * imageStride + input + inputColumn
+                if step == 1 {
+                    for j in 0..<columns.count { dst[j] += src[j] }
+                } else {
+                    for j in 0..<columns.count { dst[j * step] += src[j] }
+                }
             }
         }
     }

@@ -7,7 +7,8 @@
 // The lowered matrix is built for a band of output rows at a time, sized to stay in L2; a 1×1
 // stride-1 unpadded convolution multiplies the input itself. Images are split among threads,
 // each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin products
-// (and parallelises the lowering). Depthwise groups (one input channel) use direct loops,
+// (and parallelises the lowering). Small output planes lower a chunk of images into one matrix
+// instead (ConvolutionBatched). Depthwise groups (one input channel) use direct loops,
 // and 3×3 stride-1 convolutions with enough channels Winograd F(2×2, 3×3) (ConvolutionWinograd).
 // A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
 // same plan with forward and input gradient swapped.
@@ -72,6 +73,10 @@ struct ConvolutionPlan {
             winogradForward(x: x, weight: weight, bias: bias, into: y)
             return
         }
+        if usesBatchedLowering {
+            batchedForward(x: x, weight: weight, bias: bias, into: y)
+            return
+        }
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         let fill = { (plane: UnsafeMutablePointer<Float>, channel: Int) in
             plane.update(repeating: bias?[channel] ?? 0, count: P)
@@ -132,6 +137,10 @@ struct ConvolutionPlan {
         if usesWinograd {
             let images = StridedImages(contiguous: dy, channels: outputChannels, height: geometry.outputHeight, width: geometry.outputWidth)
             winogradBackward(outputGradient: images, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+            return
+        }
+        if usesBatchedLowering {
+            batchedBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
             return
         }
         if isDepthwise {

@@ -35,6 +35,20 @@ public enum ConvolutionSettings {
         get { ConvolutionPlan.winogradBudget }
         set { ConvolutionPlan.winogradBudget = newValue }
     }
+    /// Output positions H'·W' at or below which a chunk of images is lowered into one matrix and
+    /// multiplied by the weights in one GEMM (instead of one GEMM per image, which for small
+    /// planes spends its time packing the weights); 0 turns the batched path off, `Int.max`
+    /// forces it (tests). Winograd, when it runs, takes precedence (it wins at 8×8 with 64
+    /// channels).
+    public static var batchedLoweringThreshold: Int {
+        get { ConvolutionPlan.batchedThreshold }
+        set { ConvolutionPlan.batchedThreshold = newValue }
+    }
+    /// Bytes of lowered matrix and gathered outputs of one chunk of images on the batched path.
+    public static var batchedLoweringBudget: Int {
+        get { ConvolutionPlan.batchedBudget }
+        set { ConvolutionPlan.batchedBudget = newValue }
+    }
 }
 
 extension ConvolutionPlan {

@@ -88,6 +88,19 @@ enum Elementwise {
         if a.isContiguous && b.isContiguous {
             let sa = pa + a.offset, sb = pb + b.offset
             for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+        } else if a.isContiguous, let row = repeatedRowLength(b), row > 0 {
+            // b is one row repeated (a bias broadcast over the leading axes).
+            let sa = pa + a.offset, sb = pb + b.offset
+            for r in 0..<(a.count / row) {
+                let base = r * row
+                for j in 0..<row { o[base + j] = f(sa[base + j], sb[j]) }
+            }
+        } else if b.isContiguous, let row = repeatedRowLength(a), row > 0 {
+            let sa = pa + a.offset, sb = pb + b.offset
+            for r in 0..<(a.count / row) {
+                let base = r * row
+                for j in 0..<row { o[base + j] = f(sa[j], sb[base + j]) }
+            }
         } else {
             var position = 0
             StridedLoop.forEachRow(shape: a.shape, strides: [a.strides, b.strides], offsets: [a.offset, b.offset]) { n, off, rs in
@@ -95,6 +108,52 @@ enum Elementwise {
                 for i in 0..<n { o[position + i] = f(sa[i * ta], sb[i * tb]) }
                 position += n
             }
+        }
+        return Tensor(storage: out, shape: a.shape)
+    }
+
+    /// The length of the contiguous block that `t` repeats along its leading axes (stride 0
+    /// there, as a bias of shape (C) broadcast to (N, C)), or nil if `t` is laid out otherwise.
+    @inline(__always)
+    static func repeatedRowLength(_ t: Tensor) -> Int? {
+        var length = 1
+        var axis = t.shape.count - 1
+        while axis >= 0 && (t.shape[axis] == 1 || t.strides[axis] == length) {
+            length *= t.shape[axis]
+            axis -= 1
+        }
+        while axis >= 0 {
+            if t.shape[axis] != 1 && t.strides[axis] != 0 { return nil }
+            axis -= 1
+        }
+        return length
+    }
+
+    /// `out[i] = f(x[i])` computed eight lanes at a time (`f` is applied to zero-padded vectors
+    /// in the tail, whose extra lanes are dropped). Strided inputs are made contiguous first.
+    @inline(__always)
+    static func mapVectors(_ x: Tensor, _ f: (FloatVector) -> FloatVector) -> Tensor {
+        if let meta = Tensor.metaResult(x.shape, x) { return meta }
+        let x = x.isContiguous ? x : x.contiguous()
+        let out = TensorStorage(uninitializedCount: x.count)
+        VectorMath.map(x.storage.pointer + x.offset, out.pointer, count: x.count, f)
+        return Tensor(storage: out, shape: x.shape)
+    }
+
+    /// `out[i] = f(a[i], b[i])` for two tensors of the same shape, eight lanes at a time.
+    @inline(__always)
+    static func zipVectors(_ a: Tensor, _ b: Tensor, _ f: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
+        precondition(a.shape == b.shape, "Elementwise.zipVectors: shapes \(a.shape) and \(b.shape) differ")
+        if let meta = Tensor.metaResult(a.shape, a, b) { return meta }
+        let a = a.isContiguous ? a : a.contiguous(), b = b.isContiguous ? b : b.contiguous()
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer, pa = a.storage.pointer + a.offset, pb = b.storage.pointer + b.offset
+        let count = a.count
+        var i = 0
+        while i < count {
+            let k = Swift.min(FloatVector.scalarCount, count - i)
+            VectorMath.store(f(VectorMath.load(pa + i, count: k), VectorMath.load(pb + i, count: k)), o + i, count: k)
+            i += FloatVector.scalarCount
         }
         return Tensor(storage: out, shape: a.shape)
     }

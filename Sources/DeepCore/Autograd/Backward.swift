@@ -72,8 +72,20 @@ extension Tensor {
                     for i in 0..<dst.count { dst[i] += src[i] }
                 }
             }
+        } else if g.isSoleOwnerOfWholeStorage {
+            grad = g
         } else {
             grad = g.copied()
         }
+    }
+
+    /// Whether this tensor is contiguous over its whole storage and nothing else can reach that
+    /// storage: no other reference to this tensor object (`backward` holds the one it passes;
+    /// an op like `a + b` hands the same gradient object to both inputs) and no other tensor on
+    /// the storage (views, saved inputs). Retain counts only err upwards (a temporary retain the
+    /// compiler adds), so a count of 1 proves sole ownership; otherwise the caller copies.
+    private var isSoleOwnerOfWholeStorage: Bool {
+        isContiguous && offset == 0 && count == storage.count && !storage.isMeta
+            && _getRetainCount(self) == 1 && _getRetainCount(storage) == 1
     }
 }

@@ -136,7 +136,10 @@ enum Elementwise {
         if let meta = Tensor.metaResult(x.shape, x) { return meta }
         let x = x.isContiguous ? x : x.contiguous()
         let out = TensorStorage(uninitializedCount: x.count)
-        VectorMath.map(x.storage.pointer + x.offset, out.pointer, count: x.count, f)
+        let src = x.storage.pointer + x.offset, o = out.pointer
+        forEachVectorRange(count: x.count) { range in
+            VectorMath.map(src + range.lowerBound, o + range.lowerBound, count: range.count, f)
+        }
         return Tensor(storage: out, shape: x.shape)
     }
 
@@ -148,14 +151,35 @@ enum Elementwise {
         let a = a.isContiguous ? a : a.contiguous(), b = b.isContiguous ? b : b.contiguous()
         let out = TensorStorage(uninitializedCount: a.count)
         let o = out.pointer, pa = a.storage.pointer + a.offset, pb = b.storage.pointer + b.offset
-        let count = a.count
-        var i = 0
-        while i < count {
-            let k = Swift.min(FloatVector.scalarCount, count - i)
-            VectorMath.store(f(VectorMath.load(pa + i, count: k), VectorMath.load(pb + i, count: k)), o + i, count: k)
-            i += FloatVector.scalarCount
+        forEachVectorRange(count: a.count) { range in
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let k = Swift.min(FloatVector.scalarCount, range.upperBound - i)
+                VectorMath.store(f(VectorMath.load(pa + i, count: k), VectorMath.load(pb + i, count: k)), o + i, count: k)
+                i += FloatVector.scalarCount
+            }
         }
         return Tensor(storage: out, shape: a.shape)
+    }
+
+    /// Vector kernels cost about this many "work" units (``Parallel/minimumWork``) per element:
+    /// transcendental functions of a few dozen operations.
+    static let vectorWorkPerElement = 4
+
+    /// Calls `body` on disjoint ranges covering `0..<count`, whose bounds (but the last) are
+    /// multiples of the vector width, on several threads when the work is large enough.
+    @inline(__always)
+    static func forEachVectorRange(count: Int, _ body: (Range<Int>) -> Void) {
+        let width = FloatVector.scalarCount
+        let vectors = (count + width - 1) / width
+        let workers = Parallel.workers(items: vectors, work: count * vectorWorkPerElement)
+        if workers == 1 {
+            body(0..<count)
+            return
+        }
+        Parallel.forEachChunk(count: vectors, chunks: workers * Parallel.chunksPerWorker, workers: workers) { _, _, r in
+            body((r.lowerBound * width)..<Swift.min(r.upperBound * width, count))
+        }
     }
 
     /// `out[i] = f(a[i], b[i], c[i])` for three tensors of the same shape.

@@ -65,3 +65,25 @@ final class GradientOwnershipTests: XCTestCase {
         XCTAssertEqual(b.scalars, [3, 4])
     }
 }
+
+extension GradientOwnershipTests {
+    func testTransposedGradientsAreCopiedContiguously() {
+        // 37 × 45 spans partial tiles on both axes; the leaf's gradient arrives as a transposed view.
+        let rows = 37, columns = 45
+        let w = Tensor((0..<(rows * columns)).map { Float($0) }, shape: [rows, columns])
+        w.requiresGrad = true
+        let upstream = Tensor((0..<(rows * columns)).map { Float($0) * 0.5 - 3 }, shape: [columns, rows])
+        (w.mT * upstream).sum().backward()
+        XCTAssertTrue(w.grad!.isContiguous)
+        XCTAssertEqual(w.grad!.shape, [rows, columns])
+        XCTAssertEqual(w.grad!.scalars, upstream.mT.contiguous().scalars)
+        // Also through a 1-row and a 1-column matrix.
+        for shape in [[1, 5], [5, 1]] {
+            let v = Tensor(zeros: shape)
+            v.requiresGrad = true
+            let u = Tensor((0..<5).map { Float($0) }, shape: [shape[1], shape[0]])
+            (v.mT * u).sum().backward()
+            XCTAssertEqual(v.grad!.scalars, u.mT.contiguous().scalars)
+        }
+    }
+}

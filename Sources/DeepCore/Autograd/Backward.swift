@@ -75,8 +75,30 @@ extension Tensor {
         } else if g.isSoleOwnerOfWholeStorage {
             grad = g
         } else {
-            grad = g.copied()
+            grad = Tensor.ownedCopy(of: g)
         }
+    }
+
+    /// A contiguous copy of `g`. The transpose of a contiguous matrix (the gradient a `Linear`
+    /// weight gets through `weight.mT`) is copied in cache-sized tiles instead of element by
+    /// element along the long stride.
+    private static func ownedCopy(of g: Tensor) -> Tensor {
+        guard g.rank == 2, !g.isMeta, g.strides == [1, g.shape[0]], g.count > 0 else { return g.copied() }
+        let (rows, columns) = (g.shape[0], g.shape[1])
+        let out = TensorStorage(uninitializedCount: g.count)
+        let source = g.storage.pointer + g.offset, o = out.pointer
+        // o[i][j] = source[j][i], with `source` a contiguous (columns, rows) matrix.
+        let tile = 32
+        for i0 in stride(from: 0, to: rows, by: tile) {
+            let i1 = Swift.min(i0 + tile, rows)
+            for j0 in stride(from: 0, to: columns, by: tile) {
+                let j1 = Swift.min(j0 + tile, columns)
+                for i in i0..<i1 {
+                    for j in j0..<j1 { o[i * columns + j] = source[j * rows + i] }
+                }
+            }
+        }
+        return Tensor(storage: out, shape: g.shape)
     }
 
     /// Whether this tensor is contiguous over its whole storage and nothing else can reach that

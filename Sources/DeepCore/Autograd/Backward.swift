@@ -1,3 +1,5 @@
+import CBLAS
+
 extension Tensor {
     /// Computes the gradient of this tensor with respect to every leaf that requires one and adds
     /// it to that leaf's ``grad``.
@@ -80,7 +82,7 @@ extension Tensor {
     }
 
     /// A contiguous copy of `g`. The transpose of a contiguous matrix (the gradient a `Linear`
-    /// weight gets through `weight.mT`) is copied in cache-sized tiles instead of element by
+    /// weight gets through `weight.mT`) is copied by OpenBLAS's out-of-place transpose instead of element by
     /// element along the long stride.
     private static func ownedCopy(of g: Tensor) -> Tensor {
         guard g.rank == 2, !g.isMeta, g.strides == [1, g.shape[0]], g.count > 0 else { return g.copied() }
@@ -88,16 +90,8 @@ extension Tensor {
         let out = TensorStorage(uninitializedCount: g.count)
         let source = g.storage.pointer + g.offset, o = out.pointer
         // o[i][j] = source[j][i], with `source` a contiguous (columns, rows) matrix.
-        let tile = 32
-        for i0 in stride(from: 0, to: rows, by: tile) {
-            let i1 = Swift.min(i0 + tile, rows)
-            for j0 in stride(from: 0, to: columns, by: tile) {
-                let j1 = Swift.min(j0 + tile, columns)
-                for i in i0..<i1 {
-                    for j in j0..<j1 { o[i * columns + j] = source[j * rows + i] }
-                }
-            }
-        }
+        cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(columns), Int32(rows), 1, source, Int32(rows),
+                        o, Int32(columns))
         return Tensor(storage: out, shape: g.shape)
     }
 

@@ -49,3 +49,31 @@ final class ElementwiseFastPathTests: XCTestCase {
         assertGradientsMatchFiniteDifferences([x, b]) { xs in (xs[0] * xs[1] + xs[1]).sum() }
     }
 }
+
+extension ElementwiseFastPathTests {
+    func testThreadedPathsMatchTheSerialOnes() {
+        // Above the threshold the contiguous zip is split over threads; the chunks must tile it.
+        let count = Elementwise.parallelElementCount + 13
+        let a = Tensor((0..<count).map { Float($0 % 1000) * 0.01 })
+        let b = Tensor((0..<count).map { Float($0 % 777) * -0.02 })
+        let sum = (a + b).scalars
+        let (sa, sb) = (a.scalars, b.scalars)
+        XCTAssertTrue((0..<count).allSatisfy { sum[$0] == sa[$0] + sb[$0] })
+
+        // Vector kernels split whenever the work exceeds `Parallel.minimumWork`: force it.
+        let x = Tensor((0..<1001).map { Float($0 - 500) * 0.011 })
+        let serial = [gelu(x).scalars, tanh(x).scalars, (gelu(x) * x).scalars]
+        let saved = (Parallel.minimumWork, Gemm.threadCount)
+        (Parallel.minimumWork, Gemm.threadCount) = (1, 2)
+        defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
+        XCTAssertEqual([gelu(x).scalars, tanh(x).scalars, (gelu(x) * x).scalars], serial)
+        let g = Tensor((0..<1001).map { Float($0 % 7) })
+        x.requiresGrad = true
+        gelu(x).backward(g)
+        let threadedGrad = x.grad!.scalars
+        (Parallel.minimumWork, Gemm.threadCount) = saved
+        x.grad = nil
+        gelu(x).backward(g)
+        XCTAssertEqual(threadedGrad, x.grad!.scalars)
+    }
+}

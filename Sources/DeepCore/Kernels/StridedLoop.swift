@@ -87,7 +87,13 @@ enum Elementwise {
         let pa = a.storage.pointer, pb = b.storage.pointer
         if a.isContiguous && b.isContiguous {
             let sa = pa + a.offset, sb = pb + b.offset
-            for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+            if a.count >= parallelElementCount {
+                forEachVectorRange(count: a.count) { range in
+                    for i in range { o[i] = f(sa[i], sb[i]) }
+                }
+            } else {
+                for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+            }
         } else if a.isContiguous, let row = repeatedRowLength(b), row > 0 {
             // b is one row repeated (a bias broadcast over the leading axes).
             let sa = pa + a.offset, sb = pb + b.offset
@@ -161,6 +167,10 @@ enum Elementwise {
         }
         return Tensor(storage: out, shape: a.shape)
     }
+
+    /// Element count from which the contiguous path of ``zip(_:_:_:)`` (memory-bound arithmetic)
+    /// is split over threads.
+    static let parallelElementCount = 1 << 18
 
     /// Vector kernels cost about this many "work" units (``Parallel/minimumWork``) per element:
     /// transcendental functions of a few dozen operations.

@@ -1,3 +1,5 @@
+import CBLAS
+
 extension Tensor {
     /// Computes the gradient of this tensor with respect to every leaf that requires one and adds
     /// it to that leaf's ``grad``.
@@ -72,8 +74,34 @@ extension Tensor {
                     for i in 0..<dst.count { dst[i] += src[i] }
                 }
             }
+        } else if g.isSoleOwnerOfWholeStorage {
+            grad = g
         } else {
-            grad = g.copied()
+            grad = Tensor.ownedCopy(of: g)
         }
+    }
+
+    /// A contiguous copy of `g`. The transpose of a contiguous matrix (the gradient a `Linear`
+    /// weight gets through `weight.mT`) is copied by OpenBLAS's out-of-place transpose instead of element by
+    /// element along the long stride.
+    private static func ownedCopy(of g: Tensor) -> Tensor {
+        guard g.rank == 2, !g.isMeta, g.strides == [1, g.shape[0]], g.count > 0 else { return g.copied() }
+        let (rows, columns) = (g.shape[0], g.shape[1])
+        let out = TensorStorage(uninitializedCount: g.count)
+        let source = g.storage.pointer + g.offset, o = out.pointer
+        // o[i][j] = source[j][i], with `source` a contiguous (columns, rows) matrix.
+        cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(columns), Int32(rows), 1, source, Int32(rows),
+                        o, Int32(columns))
+        return Tensor(storage: out, shape: g.shape)
+    }
+
+    /// Whether this tensor is contiguous over its whole storage and nothing else can reach that
+    /// storage: no other reference to this tensor object (`backward` holds the one it passes;
+    /// an op like `a + b` hands the same gradient object to both inputs) and no other tensor on
+    /// the storage (views, saved inputs). Retain counts only err upwards (a temporary retain the
+    /// compiler adds), so a count of 1 proves sole ownership; otherwise the caller copies.
+    private var isSoleOwnerOfWholeStorage: Bool {
+        isContiguous && offset == 0 && count == storage.count && !storage.isMeta
+            && _getRetainCount(self) == 1 && _getRetainCount(storage) == 1
     }
 }

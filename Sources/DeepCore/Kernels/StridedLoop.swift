@@ -87,7 +87,26 @@ enum Elementwise {
         let pa = a.storage.pointer, pb = b.storage.pointer
         if a.isContiguous && b.isContiguous {
             let sa = pa + a.offset, sb = pb + b.offset
-            for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+            if a.count >= parallelElementCount {
+                forEachVectorRange(count: a.count) { range in
+                    for i in range { o[i] = f(sa[i], sb[i]) }
+                }
+            } else {
+                for i in 0..<a.count { o[i] = f(sa[i], sb[i]) }
+            }
+        } else if a.isContiguous, let row = repeatedRowLength(b), row > 0 {
+            // b is one row repeated (a bias broadcast over the leading axes).
+            let sa = pa + a.offset, sb = pb + b.offset
+            for r in 0..<(a.count / row) {
+                let base = r * row
+                for j in 0..<row { o[base + j] = f(sa[base + j], sb[j]) }
+            }
+        } else if b.isContiguous, let row = repeatedRowLength(a), row > 0 {
+            let sa = pa + a.offset, sb = pb + b.offset
+            for r in 0..<(a.count / row) {
+                let base = r * row
+                for j in 0..<row { o[base + j] = f(sa[j], sb[base + j]) }
+            }
         } else {
             var position = 0
             StridedLoop.forEachRow(shape: a.shape, strides: [a.strides, b.strides], offsets: [a.offset, b.offset]) { n, off, rs in
@@ -97,6 +116,80 @@ enum Elementwise {
             }
         }
         return Tensor(storage: out, shape: a.shape)
+    }
+
+    /// The length of the contiguous block that `t` repeats along its leading axes (stride 0
+    /// there, as a bias of shape (C) broadcast to (N, C)), or nil if `t` is laid out otherwise.
+    @inline(__always)
+    static func repeatedRowLength(_ t: Tensor) -> Int? {
+        var length = 1
+        var axis = t.shape.count - 1
+        while axis >= 0 && (t.shape[axis] == 1 || t.strides[axis] == length) {
+            length *= t.shape[axis]
+            axis -= 1
+        }
+        while axis >= 0 {
+            if t.shape[axis] != 1 && t.strides[axis] != 0 { return nil }
+            axis -= 1
+        }
+        return length
+    }
+
+    /// `out[i] = f(x[i])` computed eight lanes at a time (`f` is applied to zero-padded vectors
+    /// in the tail, whose extra lanes are dropped). Strided inputs are made contiguous first.
+    @inline(__always)
+    static func mapVectors(_ x: Tensor, _ f: (FloatVector) -> FloatVector) -> Tensor {
+        if let meta = Tensor.metaResult(x.shape, x) { return meta }
+        let x = x.isContiguous ? x : x.contiguous()
+        let out = TensorStorage(uninitializedCount: x.count)
+        let src = x.storage.pointer + x.offset, o = out.pointer
+        forEachVectorRange(count: x.count) { range in
+            VectorMath.map(src + range.lowerBound, o + range.lowerBound, count: range.count, f)
+        }
+        return Tensor(storage: out, shape: x.shape)
+    }
+
+    /// `out[i] = f(a[i], b[i])` for two tensors of the same shape, eight lanes at a time.
+    @inline(__always)
+    static func zipVectors(_ a: Tensor, _ b: Tensor, _ f: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
+        precondition(a.shape == b.shape, "Elementwise.zipVectors: shapes \(a.shape) and \(b.shape) differ")
+        if let meta = Tensor.metaResult(a.shape, a, b) { return meta }
+        let a = a.isContiguous ? a : a.contiguous(), b = b.isContiguous ? b : b.contiguous()
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer, pa = a.storage.pointer + a.offset, pb = b.storage.pointer + b.offset
+        forEachVectorRange(count: a.count) { range in
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let k = Swift.min(FloatVector.scalarCount, range.upperBound - i)
+                VectorMath.store(f(VectorMath.load(pa + i, count: k), VectorMath.load(pb + i, count: k)), o + i, count: k)
+                i += FloatVector.scalarCount
+            }
+        }
+        return Tensor(storage: out, shape: a.shape)
+    }
+
+    /// Element count from which the contiguous path of ``zip(_:_:_:)`` (memory-bound arithmetic)
+    /// is split over threads.
+    static let parallelElementCount = 1 << 18
+
+    /// Vector kernels cost about this many "work" units (``Parallel/minimumWork``) per element:
+    /// transcendental functions of a few dozen operations.
+    static let vectorWorkPerElement = 4
+
+    /// Calls `body` on disjoint ranges covering `0..<count`, whose bounds (but the last) are
+    /// multiples of the vector width, on several threads when the work is large enough.
+    @inline(__always)
+    static func forEachVectorRange(count: Int, _ body: (Range<Int>) -> Void) {
+        let width = FloatVector.scalarCount
+        let vectors = (count + width - 1) / width
+        let workers = Parallel.workers(items: vectors, work: count * vectorWorkPerElement)
+        if workers == 1 {
+            body(0..<count)
+            return
+        }
+        Parallel.forEachChunk(count: vectors, chunks: workers * Parallel.chunksPerWorker, workers: workers) { _, _, r in
+            body((r.lowerBound * width)..<Swift.min(r.upperBound * width, count))
+        }
     }
 
     /// `out[i] = f(a[i], b[i], c[i])` for three tensors of the same shape.

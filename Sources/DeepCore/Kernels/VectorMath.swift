@@ -1,4 +1,4 @@
-// Branch-free exp, exp2, softplus and sigmoid on eight Float32 lanes, for kernels whose inner loops
+// Branch-free exp, exp2, softplus, sigmoid, tanh, erf and erfc on eight Float32 lanes, for kernels whose inner loops
 // would otherwise call scalar libm once per element (the selective scan, fused SiLU). Cephes'
 // single-precision polynomials: relative error within a few ulp over the ranges documented.
 
@@ -87,6 +87,75 @@ public enum VectorMath {
     @inlinable @inline(always)
     public static func sigmoid(_ x: FloatVector) -> FloatVector {
         1 / (1 + exp(-x))
+    }
+
+    /// The hyperbolic tangent per lane, as 1 − 2 / (e²ˣ + 1) (saturating at ±1).
+    @inlinable @inline(always)
+    public static func tanh(_ x: FloatVector) -> FloatVector {
+        // For |x| < 0.625 the subtraction loses bits; an odd Taylor-like polynomial takes over.
+        let e = exp(x + x)
+        let big = 1 - 2 / (e + 1)
+        let z = x * x
+        // tanh x = x (1 + z·q(z)), Cephes' tanhf minimax for |x| < 0.625.
+        var q = z * -5.70498872745e-3 + 2.06390887954e-2
+        q = q * z - 5.37397155531e-2
+        q = q * z + 1.33314422036e-1
+        q = q * z - 3.33332819422e-1
+        let small = x + x * z * q
+        return big.replacing(with: small, where: z .< 0.390625)
+    }
+
+    /// erfc(|x|) for the lanes' magnitudes z = |x|, with relative error about 1e−7 for every z
+    /// (Numerical Recipes' Chebyshev fit, `t = 1 / (1 + z/2)`).
+    @inlinable @inline(always)
+    static func erfcOfMagnitude(_ z: FloatVector) -> FloatVector {
+        let t = 1 / (1 + 0.5 * z)
+        var p = t * 0.17087277 - 0.82215223
+        p = p * t + 1.48851587
+        p = p * t - 1.13520398
+        p = p * t + 0.27886807
+        p = p * t - 0.18628806
+        p = p * t + 0.09678418
+        p = p * t + 0.37409196
+        p = p * t + 1.00002368
+        p = p * t - 1.26551223
+        let a = p - z * z
+        // Below e⁻⁸⁷ (z > 9.3) the result underflows to 0 instead of `exp`'s clamp value.
+        return (t * exp(a)).replacing(with: 0, where: a .< -87)
+    }
+
+    /// erf(x) for |x| ≤ ½ from its Maclaurin series x·2/√π·Σ (−x²)ⁿ / (n! (2n + 1)) (seven terms,
+    /// truncation error below 1e−9).
+    @inlinable @inline(always)
+    static func erfNearZero(_ x: FloatVector) -> FloatVector {
+        let z = x * x
+        var s = z * (-1.0 / 75600) + 1.0 / 9360
+        s = s * z - 1.0 / 1320
+        s = s * z + 1.0 / 216
+        s = s * z - 1.0 / 42
+        s = s * z + 1.0 / 10
+        s = s * z - 1.0 / 3
+        s = s * z + 1
+        return x * s * 1.12837916709551257
+    }
+
+    /// The error function per lane, with absolute error below 1e−6 on the whole real line.
+    @inlinable @inline(always)
+    public static func erf(_ x: FloatVector) -> FloatVector {
+        let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
+        let tail = 1 - erfcOfMagnitude(absX)
+        let signed = tail.replacing(with: -tail, where: x .< 0)
+        return signed.replacing(with: erfNearZero(x), where: absX .<= 0.5)
+    }
+
+    /// The complementary error function 1 − erf(x) per lane, with relative error about 1e−7 for
+    /// x ≥ 0 (no cancellation in the right tail) and absolute error below 1e−6 everywhere.
+    @inlinable @inline(always)
+    public static func erfc(_ x: FloatVector) -> FloatVector {
+        let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
+        let e = erfcOfMagnitude(absX)
+        let signed = e.replacing(with: 2 - e, where: x .< 0)
+        return signed.replacing(with: 1 - erfNearZero(x), where: absX .<= 0.5)
     }
 
     /// Loads `count` (1...8) floats from `p`, zeros in the missing lanes.

@@ -48,17 +48,19 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
         // Φ(x) = ½ erfc(−x/√2): the same value as ½ (1 + erf(x/√2)) without cancellation for x ≪ 0.
         let invSqrt2: Float = 0.70710678118654752
         let invSqrt2Pi: Float = 0.39894228040143268
-        return x.mappedSavingInput("gelu", { x in x * 0.5 * erfcf(-x * invSqrt2) }) { g, x in
-            Elementwise.zip(g, x) { g, x in
-                g * (0.5 * erfcf(-x * invSqrt2) + x * invSqrt2Pi * expf(-0.5 * x * x))
+        return x.vectorMappedSavingInput("gelu", { x in x * 0.5 * VectorMath.erfc(-x * invSqrt2) }) { g, x in
+            Elementwise.zipVectors(g, x) { g, x in
+                g * (0.5 * VectorMath.erfc(-x * invSqrt2) + x * invSqrt2Pi * VectorMath.exp(-0.5 * x * x))
             }
         }
     case .tanh:
         let beta: Float = 0.79788456080286536  // √(2/π)
         let kappa: Float = 0.044715
-        return x.mappedSavingInput("gelu", { x in 0.5 * x * (1 + tanhf(beta * (x + kappa * x * x * x))) }) { g, x in
-            Elementwise.zip(g, x) { g, x in
-                let t = tanhf(beta * (x + kappa * x * x * x))
+        return x.vectorMappedSavingInput("gelu", { x in
+            0.5 * x * (1 + VectorMath.tanh(beta * (x + kappa * x * x * x)))
+        }) { g, x in
+            Elementwise.zipVectors(g, x) { g, x in
+                let t = VectorMath.tanh(beta * (x + kappa * x * x * x))
                 let innerDerivative = beta * (1 + 3 * kappa * x * x)
                 return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * innerDerivative)
             }
@@ -68,15 +70,15 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
 
 /// Logistic sigmoid `1 / (1 + e⁻ˣ)`, stable for large |x|. (*) → (*).
 public func sigmoid(_ x: Tensor) -> Tensor {
-    x.mappedSavingOutput("sigmoid", stableSigmoid) { g, y in
-        Elementwise.zip(g, y) { g, y in g * y * (1 - y) }
+    x.vectorMappedSavingOutput("sigmoid", stableSigmoid) { g, y in
+        Elementwise.zipVectors(g, y) { g, y in g * y * (1 - y) }
     }
 }
 
 /// SiLU (swish) `x · sigmoid(x)`. (*) → (*).
 public func silu(_ x: Tensor) -> Tensor {
-    x.mappedSavingInput("silu", { $0 * stableSigmoid($0) }) { g, x in
-        Elementwise.zip(g, x) { g, x in
+    x.vectorMappedSavingInput("silu", { $0 * stableSigmoid($0) }) { g, x in
+        Elementwise.zipVectors(g, x) { g, x in
             let s = stableSigmoid(x)
             return g * s * (1 + x * (1 - s))
         }
@@ -85,8 +87,8 @@ public func silu(_ x: Tensor) -> Tensor {
 
 /// Hyperbolic tangent of each element. (*) → (*).
 public func tanh(_ x: Tensor) -> Tensor {
-    x.mappedSavingOutput("tanh", { tanhf($0) }) { g, y in
-        Elementwise.zip(g, y) { g, y in g * (1 - y * y) }
+    x.vectorMappedSavingOutput("tanh", VectorMath.tanh) { g, y in
+        Elementwise.zipVectors(g, y) { g, y in g * (1 - y * y) }
     }
 }
 
@@ -122,4 +124,17 @@ func stableSigmoid(_ x: Float) -> Float {
     let e = expf(-Swift.abs(x))
     let s = 1 / (1 + e)
     return x >= 0 ? s : e * s
+}
+
+/// ``stableSigmoid(_:)-(Float)`` on eight lanes: the vector formula, with the scalar one for
+/// vectors holding a lane beyond |x| = 80, where the vector exponential's clamping would show.
+@inline(__always)
+func stableSigmoid(_ x: FloatVector) -> FloatVector {
+    let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
+    if any(absX .> 80) {
+        var result = x
+        for lane in 0..<FloatVector.scalarCount { result[lane] = stableSigmoid(x[lane]) }
+        return result
+    }
+    return VectorMath.sigmoid(x)
 }

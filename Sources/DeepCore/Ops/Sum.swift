@@ -36,7 +36,8 @@ extension Tensor {
                 dst[off[1]] += acc
             } else {
                 let d = dst + off[1], td = rs[1]
-                for i in 0..<n { d[i * td] += s[i * ts] }
+                // Unit strides (a bias gradient: rows of (N, C) summed into (C)) vectorise.
+                if ts == 1 && td == 1 { for i in 0..<n { d[i] += s[i] } } else { for i in 0..<n { d[i * td] += s[i * ts] } }
             }
         }
         let result = keepingDims ? out : out.detached().reshaped(reducedShape(axes, keepingDims: false))

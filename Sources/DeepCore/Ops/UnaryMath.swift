@@ -35,6 +35,23 @@ extension Tensor {
         return result.recording(op, inputs: [self]) { g in [pullback(g, y)] }
     }
 
+    /// ``mappedSavingInput(_:_:pullback:)`` with `f` evaluated eight lanes at a time.
+    @inline(__always)
+    func vectorMappedSavingInput(_ op: String, _ f: (FloatVector) -> FloatVector,
+                                 pullback: @escaping (_ g: Tensor, _ x: Tensor) -> Tensor) -> Tensor {
+        let x = detached()
+        return Elementwise.mapVectors(self, f).recording(op, inputs: [self]) { g in [pullback(g, x)] }
+    }
+
+    /// ``mappedSavingOutput(_:_:pullback:)`` with `f` evaluated eight lanes at a time.
+    @inline(__always)
+    func vectorMappedSavingOutput(_ op: String, _ f: (FloatVector) -> FloatVector,
+                                  pullback: @escaping (_ g: Tensor, _ y: Tensor) -> Tensor) -> Tensor {
+        let result = Elementwise.mapVectors(self, f)
+        let y = result.detached()
+        return result.recording(op, inputs: [self]) { g in [pullback(g, y)] }
+    }
+
     /// Broadcasts `lhs` and `rhs`, applies `f` elementwise and records a pullback whose two
     /// gradients are computed (only for inputs that need them) from the output gradient and the
     /// broadcast inputs `a`, `b`. Broadcasting is undone by `expanded(to:)`'s own pullback.

@@ -40,12 +40,26 @@ public final class SGD: Optimizer {
         let buf = buffer("momentum_buffer", in: &state, like: parameter)
         let (mu, damp, nest) = (momentum, dampening, nesterov)
         forEachElement([parameter, gradient, buf]) { n, q in
-            let (p, g, b) = (q[0], q[1], q[2])
-            for i in 0..<n {
-                let d = g[i] + wd * p[i]
-                b[i] = first ? d : mu * b[i] + (1 - damp) * d
-                p[i] -= lr * (nest ? d + mu * b[i] : b[i])
+            // One loop per flag combination, so that no branch is left in the element loop.
+            switch (first, nest) {
+            case (false, false): SGD.momentumLoop(n, q, lr, wd, mu, damp, first: false, nesterov: false)
+            case (false, true): SGD.momentumLoop(n, q, lr, wd, mu, damp, first: false, nesterov: true)
+            case (true, false): SGD.momentumLoop(n, q, lr, wd, mu, damp, first: true, nesterov: false)
+            case (true, true): SGD.momentumLoop(n, q, lr, wd, mu, damp, first: true, nesterov: true)
             }
+        }
+    }
+
+    /// The momentum update over one row of `n` elements of (parameter, gradient, buffer) `q`.
+    @inline(__always)
+    private static func momentumLoop(_ n: Int, _ q: [UnsafeMutablePointer<Float>],
+                                     _ lr: Float, _ wd: Float, _ mu: Float, _ damp: Float,
+                                     first: Bool, nesterov: Bool) {
+        let (p, g, b) = (q[0], q[1], q[2])
+        for i in 0..<n {
+            let d = g[i] + wd * p[i]
+            b[i] = first ? d : mu * b[i] + (1 - damp) * d
+            p[i] -= lr * (nesterov ? d + mu * b[i] : b[i])
         }
     }
 }
@@ -90,17 +104,37 @@ public class Adam: Optimizer {
         let bias1 = 1 - Float(pow(Double(b1), Double(t)))
         let bias2Sqrt = Float(sqrt(1 - pow(Double(b2), Double(t))))
         let stepSize = lr / bias1
+        let constants = AdamConstants(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize, bias2Sqrt: bias2Sqrt)
         forEachElement([parameter, gradient, m, v, vMax]) { n, q in
-            let (p, g, m, v, vm) = (q[0], q[1], q[2], q[3], q[4])
-            for i in 0..<n {
-                var gi = g[i]
-                if decoupled { p[i] *= 1 - lr * wd } else { gi += wd * p[i] }
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                var second = v[i]
-                if ams { vm[i] = Swift.max(vm[i], v[i]); second = vm[i] }
-                p[i] -= stepSize * m[i] / (second.squareRoot() / bias2Sqrt + eps)
+            // One loop per flag combination, so that no branch is left in the element loop.
+            switch (decoupled, ams) {
+            case (false, false): Adam.adamLoop(n, q, constants, decoupled: false, amsgrad: false)
+            case (false, true): Adam.adamLoop(n, q, constants, decoupled: false, amsgrad: true)
+            case (true, false): Adam.adamLoop(n, q, constants, decoupled: true, amsgrad: false)
+            case (true, true): Adam.adamLoop(n, q, constants, decoupled: true, amsgrad: true)
             }
+        }
+    }
+
+    /// The per-step scalars of the Adam update.
+    struct AdamConstants {
+        let lr: Float, wd: Float, b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float
+    }
+
+    /// The Adam update over one row of `n` elements of (parameter, gradient, m, v, max v) `q`.
+    @inline(__always)
+    private static func adamLoop(_ n: Int, _ q: [UnsafeMutablePointer<Float>],
+                                 _ c: AdamConstants, decoupled: Bool, amsgrad: Bool) {
+        let (p, g, m, v, vm) = (q[0], q[1], q[2], q[3], q[4])
+        let (b1, b2) = (c.b1, c.b2)
+        for i in 0..<n {
+            var gi = g[i]
+            if decoupled { p[i] *= 1 - c.lr * c.wd } else { gi += c.wd * p[i] }
+            m[i] = b1 * m[i] + (1 - b1) * gi
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi
+            var second = v[i]
+            if amsgrad { vm[i] = Swift.max(vm[i], v[i]); second = vm[i] }
+            p[i] -= c.stepSize * m[i] / (second.squareRoot() / c.bias2Sqrt + c.eps)
         }
     }
 }

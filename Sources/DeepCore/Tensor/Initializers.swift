@@ -61,6 +61,18 @@ public enum Initializer {
         return Tensor.randn(shape, std: gain * (2 / Float(fanIn + fanOut)).squareRoot(), generator: &generator)
     }
 
+    /// Normal with `std`, each sample outside the absolute bounds [−2, 2] drawn again
+    /// (`trunc_normal_` with its default bounds).
+    public static func truncatedNormal(_ shape: [Int], std: Float, generator: inout RandomGenerator) -> Tensor {
+        Tensor.make(shape: shape) { out in
+            for i in out.indices {
+                var v: Float
+                repeat { v = std * generator.nextNormalPair().0 } while Swift.abs(v) > 2
+                out[i] = v
+            }
+        }
+    }
+
     /// Uniform in [-1/√fan_in, 1/√fan_in]: PyTorch's default bias initialisation for Linear and
     /// convolution layers whose weight has `weightShape`.
     public static func fanInUniform(_ shape: [Int], weightShape: [Int], generator: inout RandomGenerator) -> Tensor {

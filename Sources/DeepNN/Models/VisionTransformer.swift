@@ -58,7 +58,7 @@ public final class VisionTransformer: Module {
         var width = hiddenDim
         if let representationSize {
             let preLogits = Linear(hiddenDim, representationSize)
-            preLogits.weight.assign(truncatedNormal(preLogits.weight.shape, std: (1 / Float(hiddenDim)).squareRoot()))
+            preLogits.weight.assign(Initializer.truncatedNormal(preLogits.weight.shape, std: (1 / Float(hiddenDim)).squareRoot(), generator: &DefaultRandom.generator))
             preLogits.bias?.assign(Tensor(zeros: [representationSize]))
             headLayers += [("pre_logits", preLogits), ("act", Tanh())]
             width = representationSize
@@ -101,7 +101,8 @@ public final class PatchEmbedding: Module {
     public init(inChannels: Int, hiddenDim: Int, patchSize: Int, bias: Bool = true) {
         self.patchSize = patchSize
         let fanIn = inChannels * patchSize * patchSize
-        weight = truncatedNormal([hiddenDim, inChannels, patchSize, patchSize], std: (1 / Float(fanIn)).squareRoot())
+        weight = Initializer.truncatedNormal([hiddenDim, inChannels, patchSize, patchSize], std: (1 / Float(fanIn)).squareRoot(),
+                                              generator: &DefaultRandom.generator)
         self.bias = bias ? Tensor(zeros: [hiddenDim]) : nil
         super.init()
     }
@@ -194,18 +195,6 @@ public final class ViTEncoderBlock: Module {
         let attended = x + dropout(selfAttention(query: normed, key: normed, value: normed, needWeights: false).output)
         return attended + mlp(ln2(attended))
     }
-}
-
-/// Normal samples with `std` redrawn until they lie in [−2, 2], as `nn.init.trunc_normal_`
-/// (whose bounds are absolute).
-func truncatedNormal(_ shape: [Int], std: Float) -> Tensor {
-    let t = Tensor.randn(shape, std: std)
-    t.withUnsafeMutableBufferPointer { values in
-        for i in values.indices {
-            while abs(values[i]) > 2 { values[i] = std * Tensor.randn([1]).item() }
-        }
-    }
-    return t
 }
 
 /// The (length, dim) sine/cosine table: sin(pos / 10000^(2i/dim)) at 2i, cos at 2i + 1.

@@ -129,13 +129,6 @@ public final class FPN: Module {
 /// [−2, 2] (timm's `trunc_normal_(std=std)`), and `bias` with zeros: the initialisation of the
 /// transformer-style blocks (iFormer, CFPNet's MLP).
 func initializeTruncatedNormal(_ weight: Tensor, _ bias: Tensor?, std: Float) {
-    let values = Tensor.make(shape: weight.shape) { out in
-        for i in out.indices {
-            var v: Float
-            repeat { v = std * DefaultRandom.generator.nextNormalPair().0 } while Swift.abs(v) > 2
-            out[i] = v
-        }
-    }
-    weight.assign(values)
+    weight.assign(Initializer.truncatedNormal(weight.shape, std: std, generator: &DefaultRandom.generator))
     if let bias { bias.assign(Tensor(zeros: bias.shape)) }
 }

@@ -23,6 +23,8 @@ final class ModuleTests: XCTestCase {
             "1.weight", "1.bias",
         ])
         XCTAssertEqual(model.namedBuffers().map(\.0), ["0.running_mean"])
+        // PyTorch's state-dict order: each module's own parameters, then its buffers, then its children.
+        XCTAssertEqual(Array(model.stateDictKeys.prefix(5)), ["0.A_log", "0.running_mean", "0.fc1.weight", "0.fc1.bias", "0.fc2.weight"])
         XCTAssertTrue(model.parameters.allSatisfy(\.requiresGrad))
         XCTAssertEqual(model.parameterCount, 4 * 8 + 8 + 8 * 4 + 2 + 4 * 2 + 2 + 4 * 3 + 3 + 4 * 2 + 2)
     }

@@ -1,4 +1,5 @@
 import DeepCore
+import Foundation
 
 /// Fashion-MNIST (60,000 training and 10,000 test images of 28×28 clothing items in 10 classes),
 /// read from the IDX files of Debian's `dataset-fashion-mnist` package or a folder given.
@@ -29,8 +30,7 @@ public struct FashionMNIST: Dataset {
         let prefix = split == .train ? "train" : "t10k"
         func path(_ name: String) -> String {
             let plain = "\(directory)/\(prefix)-\(name)"
-            let fm = FileManagerShim.exists(plain + ".gz") ? plain + ".gz" : plain
-            return fm
+            return FileManager.default.fileExists(atPath: plain + ".gz") ? plain + ".gz" : plain
         }
         let imagesPath = path("images-idx3-ubyte"), labelsPath = path("labels-idx1-ubyte")
         let images = try IDXArray(contentsOf: imagesPath)
@@ -65,7 +65,3 @@ public struct FashionMNIST: Dataset {
     }
 }
 
-import Foundation
-enum FileManagerShim {
-    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-}

@@ -36,7 +36,7 @@ extension Module {
 
     /// The state-dict keys in module order (parameters and buffers, as PyTorch orders them per module).
     public var stateDictKeys: [String] {
-        (namedParameters() + namedBuffers()).map(\.0)
+        collect { $0.namedLocalParameters() + $0.namedLocalBuffers() }.map(\.0)
     }
 
     /// Copies `dict`'s values into this module's parameters and buffers, in place (optimisers

@@ -129,7 +129,9 @@ open class Module {
         collect { $0.namedLocalBuffers() }
     }
 
-    private func collect(_ members: (Module) -> [(String, Tensor)]) -> [(String, Tensor)] {
+    /// Tensors chosen by `members` from every module, with dotted names, each tensor once, in
+    /// module order.
+    func collect(_ members: (Module) -> [(String, Tensor)]) -> [(String, Tensor)] {
         var seen = Set<ObjectIdentifier>()
         var result: [(String, Tensor)] = []
         for (path, module) in namedModules() {

@@ -18,6 +18,34 @@ final class CoreSmokeTests: XCTestCase {
         assertClose(matmul(b.mT, a.mT).mT.contiguous(), c)
     }
 
+    /// Products large enough to be split among threads (strips of rows or of columns, every
+    /// transpose combination, sides not multiples of the strip granule, beta ≠ 0) equal the
+    /// unsplit product.
+    func testSplitProductsEqualSingleThreadedOnes() throws {
+        try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
+        var rng = RandomGenerator(seed: 3)
+        for (m, n, k) in [(200, 70, 33), (70, 201, 17), (64, 64, 64), (97, 130, 5)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = ta ? Tensor.randn([k, m], generator: &rng).mT : Tensor.randn([m, k], generator: &rng)
+                let b = tb ? Tensor.randn([n, k], generator: &rng).mT : Tensor.randn([k, n], generator: &rng)
+                let c0 = Tensor.randn([m, n], generator: &rng)
+                func run(split: Bool) -> [Float] {
+                    let saved = (Parallel.minimumWork, Gemm.threadCount)
+                    defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
+                    (Parallel.minimumWork, Gemm.threadCount) = split ? (1, 2) : (Int.max, 1)
+                    let c = Tensor(c0.scalars, shape: [m, n])
+                    let (pa, pb) = (a, b)
+                    let opA = Gemm.operand(rows: m, cols: k, rowStride: pa.strides[0], colStride: pa.strides[1])!
+                    let opB = Gemm.operand(rows: k, cols: n, rowStride: pb.strides[0], colStride: pb.strides[1])!
+                    Gemm.multiply(m: m, n: n, k: k, alpha: 0.5, a: pa.storage.pointer + pa.offset, opA,
+                                  b: pb.storage.pointer + pb.offset, opB, beta: 2, c: c.storage.pointer, ldc: n)
+                    return c.scalars
+                }
+                XCTAssertEqual(run(split: true), run(split: false), "m \(m) n \(n) k \(k) transposed \(ta) \(tb)")
+            }
+        }
+    }
+
     func testMatmulGradients() {
         assertGradientsMatchFiniteDifferences([Tensor.randn([2, 3, 4]), Tensor.randn([4, 2])]) { matmul($0[0], $0[1]) }
         assertGradientsMatchFiniteDifferences([Tensor.randn([2, 1, 3, 4]), Tensor.randn([3, 4, 2])]) { matmul($0[0], $0[1]) }

@@ -35,6 +35,41 @@ public enum Gemm {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        _ = blasThreadsAtStart   // OpenBLAS held to one thread from the first product on
+        let work = m * n * k
+        let workers = Parallel.workers(items: Swift.max(m, n) / splitGranule, work: work / 8)
+        if workers == 1 {
+            product(m: m, n: n, k: k, alpha: alpha, a: a, opA, b: b, opB, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Split the longer side of C into strips (multiples of the granule, so every strip keeps
+        // whole micro-tiles); each strip re-packs the shared operand, a small cost at this size.
+        let splitRows = m >= n
+        let blocks = (splitRows ? m : n) / splitGranule
+        let strips = Swift.min(blocks, workers * 2)
+        Parallel.forEachChunk(count: blocks, chunks: strips, workers: workers) { _, strip, range in
+            let start = range.lowerBound * splitGranule
+            let end = strip == strips - 1 ? (splitRows ? m : n) : range.upperBound * splitGranule
+            if splitRows {
+                let aStart = opA.transposed ? a + start : a + start * opA.leadingDimension
+                product(m: end - start, n: n, k: k, alpha: alpha, a: aStart, opA, b: b, opB,
+                        beta: beta, c: c + start * ldc, ldc: ldc)
+            } else {
+                let bStart = opB.transposed ? b + start * opB.leadingDimension : b + start
+                product(m: m, n: end - start, k: k, alpha: alpha, a: a, opA, b: bStart, opB,
+                        beta: beta, c: c + start, ldc: ldc)
+            }
+        }
+    }
+
+    /// Rows or columns of C per unit of a split product.
+    static let splitGranule = 32
+
+    /// One single-threaded `cblas_sgemm`.
+    @inline(__always)
+    static func product(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, _ opA: Operand,
+                        b: UnsafePointer<Float>, _ opB: Operand, beta: Float,
+                        c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor,
                     opA.transposed ? CblasTrans : CblasNoTrans,
                     opB.transposed ? CblasTrans : CblasNoTrans,
@@ -43,9 +78,18 @@ public enum Gemm {
                     beta, c, Int32(ldc))
     }
 
-    /// The number of threads OpenBLAS uses.
+    /// OpenBLAS's thread count when the library first ran a product (`OPENBLAS_NUM_THREADS`, or
+    /// the cores); from then on OpenBLAS runs single-threaded and the library splits work itself.
+    static let blasThreadsAtStart: Int = {
+        let threads = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return Swift.max(1, threads)
+    }()
+
+    /// The number of threads the library uses for products and parallel loops (OpenBLAS's count
+    /// at start). Reads 1 inside a parallel loop, where nested work runs inline.
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        get { Parallel.busy.load(ordering: .relaxed) != 0 ? 1 : Parallel.configuredThreads }
+        set { _ = blasThreadsAtStart; Parallel.configuredThreads = Swift.max(1, newValue) }
     }
 }

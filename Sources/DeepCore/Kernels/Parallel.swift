@@ -9,10 +9,13 @@ import Synchronization
 /// count, so per-chunk partial sums added in chunk order give the same result whichever thread
 /// ran which chunk.
 ///
-/// The number of threads is OpenBLAS's (``Gemm/threadCount``), so one setting governs both. While
-/// the threads run, OpenBLAS is held to one thread so that GEMMs called from the loop body do not
-/// oversubscribe the cores; it is restored afterwards. Inside a parallel loop `Gemm.threadCount`
-/// reads 1, so a nested parallel loop runs inline.
+/// One pool of threads does all the work: OpenBLAS itself always runs single-threaded, and
+/// ``Gemm/multiply(m:n:k:alpha:a:_:b:_:beta:c:ldc:)`` splits large products among these threads.
+/// (OpenBLAS's own workers spin for a while after each product; on a small machine they would
+/// compete for the cores with the loops that follow.) The thread count is ``Gemm/threadCount``,
+/// which starts at OpenBLAS's (`OPENBLAS_NUM_THREADS`, or the cores). One parallel loop runs at
+/// a time: a loop started inside another one, or from another thread while one runs, runs inline,
+/// and `Gemm.threadCount` reads 1 meanwhile.
 public enum Parallel {
     /// Work (in multiply-adds or element visits) below which a loop is not worth splitting:
     /// waking a thread costs a few microseconds. A variable so that tests can force splitting.
@@ -27,6 +30,11 @@ public enum Parallel {
         return Swift.max(1, Swift.min(items, Gemm.threadCount))
     }
 
+    /// Threads the library may use, as set by the user (see ``Gemm/threadCount``).
+    nonisolated(unsafe) static var configuredThreads = Gemm.blasThreadsAtStart
+    /// 1 while a parallel loop runs.
+    static let busy = Atomic<Int>(0)
+
     /// Calls `body(worker, chunk, range)` for each of `chunks` contiguous near-equal parts of
     /// `0..<count` (fewer when `count` is smaller), on `workers` threads that claim the chunks in
     /// order. `worker` runs over `0..<workers` (for per-thread scratch memory), `chunk` over the
@@ -40,9 +48,11 @@ public enum Parallel {
             for c in 0..<chunks { body(0, c, part(c, of: chunks, count: count)) }
             return
         }
-        let savedThreads = Gemm.threadCount
-        Gemm.threadCount = 1
-        defer { Gemm.threadCount = savedThreads }
+        guard busy.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged else {
+            for c in 0..<chunks { body(0, c, part(c, of: chunks, count: count)) }
+            return
+        }
+        defer { busy.store(0, ordering: .releasing) }
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             while true {

@@ -32,6 +32,15 @@ final class OptimizerTests: XCTestCase {
         checkTrajectory("rmsprop_centered") { RMSprop($0, learningRate: 0.01, weightDecay: 0.1, momentum: 0.5, centered: true) }
     }
 
+    /// The same trajectories with every update split among threads (large parameters are).
+    func testTrajectoriesMatchPyTorchWhenSplitAmongThreads() throws {
+        try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
+        let saved = (DeepCore.Parallel.minimumWork, Gemm.threadCount)
+        defer { (DeepCore.Parallel.minimumWork, Gemm.threadCount) = saved }
+        (DeepCore.Parallel.minimumWork, Gemm.threadCount) = (1, 2)
+        testTrajectoriesMatchPyTorch()
+    }
+
     func testStateRoundTripResumesExactly() throws {
         let (a, y) = (f["A"]!, f["y"]!)
         func run(_ w: Tensor, _ opt: Optimizer, steps: Int) {

@@ -22,10 +22,18 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
     let out = batchedProduct(ea, eb)
     let (da, db) = (ea.detached(), eb.detached())
+    // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its gradient
+    // as the transpose of a contiguous product, so that it reaches the weight without a copy.
     return out.recording("matmul", inputs: [ea, eb]) { g in
-        [ea.requiresGrad ? batchedProduct(g, db.mT) : nil,
-         eb.requiresGrad ? batchedProduct(da.mT, g) : nil]
+        [ea.requiresGrad ? (isTransposedLayout(ea) ? batchedProduct(db, g.mT).mT : batchedProduct(g, db.mT)) : nil,
+         eb.requiresGrad ? (isTransposedLayout(eb) ? batchedProduct(g.mT, da).mT : batchedProduct(da.mT, g)) : nil]
     }
+}
+
+/// Whether the matrices of `t` are stored column by column (unit stride between rows).
+private func isTransposedLayout(_ t: Tensor) -> Bool {
+    let r = t.rank
+    return t.shape[r - 2] > 1 && t.shape[r - 1] > 1 && t.strides[r - 2] == 1 && t.strides[r - 1] >= t.shape[r - 2]
 }
 
 /// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd.

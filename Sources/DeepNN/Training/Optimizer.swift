@@ -124,12 +124,17 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Runs `body` over the elements of a parameter and its same-shaped contiguous companions.
+/// Runs `body(count, pointers)` over the elements of a parameter and its same-shaped contiguous
+/// companions, in consecutive pieces split among threads when the parameter is large (every
+/// update rule is elementwise).
 @inline(__always)
 func forEachElement(_ tensors: [Tensor], _ body: (Int, [UnsafeMutablePointer<Float>]) -> Void) {
     let pointers = tensors.map { t -> UnsafeMutablePointer<Float> in
         precondition(t.isContiguous, "optimizer: non-contiguous tensor of shape \(t.shape)")
         return t.storage.pointer + t.offset
     }
-    body(tensors[0].count, pointers)
+    let n = tensors[0].count
+    DeepCore.Parallel.forEach(count: n, work: n * tensors.count) { range in
+        body(range.count, pointers.map { $0 + range.lowerBound })
+    }
 }

@@ -11,21 +11,13 @@ enum NormalizationKernels {
         var mean = 0.0
         if centered {
             var sum = 0.0
-            for b in 0..<blocks {
-                let p = x + b * blockStride
-                var s: Float = 0
-                for i in 0..<blockLength { s += p[i] }
-                sum += Double(s)
-            }
+            for b in 0..<blocks { sum += Double(VectorMath.sum(x + b * blockStride, count: blockLength) { $0 }) }
             mean = sum / n
         }
         let m = Float(mean)
         var sq = 0.0
         for b in 0..<blocks {
-            let p = x + b * blockStride
-            var s: Float = 0
-            for i in 0..<blockLength { let d = p[i] - m; s += d * d }
-            sq += Double(s)
+            sq += Double(VectorMath.sum(x + b * blockStride, count: blockLength) { v in let d = v - m; return d * d })
         }
         let variance = Float(sq / n)
         return (m, 1 / (variance + eps).squareRoot(), variance)
@@ -42,9 +34,20 @@ enum NormalizationKernels {
         var sumD: Float = 0, sumDX: Float = 0
         for b in 0..<blocks {
             let p = x + b * blockStride, d = dxhat + b * blockLength
-            for i in 0..<blockLength {
+            var accD = FloatVector.zero, accDX = FloatVector.zero
+            var i = 0
+            while i + FloatVector.scalarCount <= blockLength {
+                let dv = VectorMath.load(d + i, count: FloatVector.scalarCount)
+                accD += dv
+                accDX += dv * (VectorMath.load(p + i, count: FloatVector.scalarCount) - mean)
+                i += FloatVector.scalarCount
+            }
+            sumD += VectorMath.horizontalSum(accD)
+            sumDX += VectorMath.horizontalSum(accDX)
+            while i < blockLength {
                 sumD += d[i]
                 sumDX += d[i] * (p[i] - mean)
+                i += 1
             }
         }
         let meanD = centered ? sumD / n : 0, meanDX = sumDX * rstd / n

@@ -136,12 +136,7 @@ public enum SelectiveScanKernels {
     @inline(always) static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
     }
-    /// Sum of the lanes by halves (shorter dependency chain than `sum()`).
-    @inline(always) static func horizontalSum(_ v: FloatVector) -> Float {
-        let four = v.lowHalf + v.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
-    }
+    @inline(always) static func horizontalSum(_ v: FloatVector) -> Float { VectorMath.horizontalSum(v) }
 
     /// Δ for one row: delta + bias, through softplus if asked; with `derivative`, also dΔ/d(delta).
     @inline(always)

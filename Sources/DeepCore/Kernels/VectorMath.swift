@@ -163,7 +163,7 @@ public enum VectorMath {
     public static func load(_ p: UnsafePointer<Float>, count: Int) -> FloatVector {
         if count >= FloatVector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self) }
         var v = FloatVector.zero
-        withUnsafeMutableBytes(of: &v) { $0.baseAddress!.assumingMemoryBound(to: Float.self).update(from: p, count: count) }
+        for j in 0..<count { v[j] = p[j] }
         return v
     }
 
@@ -174,7 +174,33 @@ public enum VectorMath {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
             return
         }
-        withUnsafeBytes(of: v) { p.update(from: $0.baseAddress!.assumingMemoryBound(to: Float.self), count: count) }
+        for j in 0..<count { p[j] = v[j] }
+    }
+
+    /// Sum of the lanes by halves (a shorter dependency chain than `sum()`).
+    @inlinable @inline(always)
+    public static func horizontalSum(_ v: FloatVector) -> Float {
+        let four = v.lowHalf + v.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    /// Σ f(x[i]) over `count` floats: whole vectors eight lanes at a time, the rest one by one
+    /// (`f` is applied to single floats through lane 0).
+    @inlinable @inline(always)
+    public static func sum(_ x: UnsafePointer<Float>, count: Int, _ f: (FloatVector) -> FloatVector) -> Float {
+        var acc = FloatVector.zero
+        var i = 0
+        while i + FloatVector.scalarCount <= count {
+            acc += f(UnsafeRawPointer(x + i).loadUnaligned(as: FloatVector.self))
+            i += FloatVector.scalarCount
+        }
+        var total = horizontalSum(acc)
+        while i < count {
+            total += f(FloatVector(repeating: x[i]))[0]
+            i += 1
+        }
+        return total
     }
 
     /// `out[i] = f(x[i])` for `count` floats, eight at a time (`out` may equal `x`).

@@ -73,7 +73,9 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
                     layout.forEachAffineChunk(group: g) { range, a, step in
                         if step == 0 {
                             let scale = r * pw[a], shift = pb[a]
-                            for i in range { ys[i] = (xs[i] - m) * scale + shift }
+                            VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
+                                ($0 - m) * scale + shift
+                            }
                         } else {
                             let ws = pw + a - range.lowerBound, bs = pb + a - range.lowerBound
                             for i in range { ys[i] = (xs[i] - m) * r * ws[i] + bs[i] }
@@ -113,25 +115,44 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
                         let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
                         let gs = pg + o, xs = px + o
                         layout.forEachAffineChunk(group: g) { range, a, step in
-                            if step == 0 {
-                                let wv = pw[a]
-                                var sumW: Float = 0, sumB: Float = 0
-                                for i in range {
-                                    let gi = gs[i]
-                                    sumW += gi * (xs[i] - m)
-                                    sumB += gi
-                                    d[i] = gi * wv
+                            // Whole vectors, then the rest one lane at a time (runs can be short).
+                            let shift = a - range.lowerBound
+                            var sumW = FloatVector.zero, sumB = FloatVector.zero
+                            var i = range.lowerBound
+                            @inline(__always) func visit(_ k: Int, _ gv: FloatVector, _ xv: FloatVector) {
+                                if step == 0 {
+                                    sumW += gv * xv
+                                    sumB += gv
+                                    VectorMath.store(gv * pw[a], d + i, count: k)
+                                } else {
+                                    let j = i + shift
+                                    VectorMath.store(VectorMath.load(accW + j, count: k) + gv * xv * r, accW + j, count: k)
+                                    VectorMath.store(VectorMath.load(accB + j, count: k) + gv, accB + j, count: k)
+                                    VectorMath.store(gv * VectorMath.load(pw + j, count: k), d + i, count: k)
                                 }
-                                accW[a] += sumW * r
-                                accB[a] += sumB
-                            } else {
-                                let shift = a - range.lowerBound
-                                for i in range {
-                                    let gi = gs[i]
-                                    accW[i + shift] += gi * (xs[i] - m) * r
+                            }
+                            while i + FloatVector.scalarCount <= range.upperBound {
+                                let k = FloatVector.scalarCount
+                                visit(k, VectorMath.load(gs + i, count: k), VectorMath.load(xs + i, count: k) - m)
+                                i += k
+                            }
+                            var sumW1: Float = 0, sumB1: Float = 0
+                            while i < range.upperBound {
+                                let gi = gs[i], xi = xs[i] - m
+                                if step == 0 {
+                                    sumW1 += gi * xi
+                                    sumB1 += gi
+                                    d[i] = gi * pw[a]
+                                } else {
+                                    accW[i + shift] += gi * xi * r
                                     accB[i + shift] += gi
                                     d[i] = gi * pw[i + shift]
                                 }
+                                i += 1
+                            }
+                            if step == 0 {
+                                accW[a] += (VectorMath.horizontalSum(sumW) + sumW1) * r
+                                accB[a] += VectorMath.horizontalSum(sumB) + sumB1
                             }
                         }
                     }

@@ -46,6 +46,21 @@ final class CoreSmokeTests: XCTestCase {
         }
     }
 
+    /// `linear` equals x·Wᵀ + b and has its gradients, with and without batch axes and bias.
+    func testLinearMatchesMatmulPlusBiasAndGradients() {
+        var rng = RandomGenerator(seed: 11)
+        let x = Tensor.randn([2, 3, 5], generator: &rng), w = Tensor.randn([4, 5], generator: &rng)
+        let b = Tensor.randn([4], generator: &rng)
+        assertClose(linear(x, weight: w, bias: b), matmul(x, w.mT) + b, atol: 1e-5)
+        assertClose(linear(x, weight: w), matmul(x, w.mT))
+        assertGradientsMatchFiniteDifferences([Tensor.randn([2, 3, 5]), Tensor.randn([4, 5]), Tensor.randn([4])]) {
+            linear($0[0], weight: $0[1], bias: $0[2])
+        }
+        assertGradientsMatchFiniteDifferences([Tensor.randn([5]), Tensor.randn([4, 5]), Tensor.randn([4])]) {
+            linear($0[0], weight: $0[1], bias: $0[2])
+        }
+    }
+
     func testMatmulGradients() {
         assertGradientsMatchFiniteDifferences([Tensor.randn([2, 3, 4]), Tensor.randn([4, 2])]) { matmul($0[0], $0[1]) }
         assertGradientsMatchFiniteDifferences([Tensor.randn([2, 1, 3, 4]), Tensor.randn([3, 4, 2])]) { matmul($0[0], $0[1]) }

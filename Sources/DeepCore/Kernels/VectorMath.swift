@@ -148,6 +148,26 @@ public enum VectorMath {
         return signed.replacing(with: erfNearZero(x), where: absX .<= 0.5)
     }
 
+    /// The standard normal CDF Φ(x) and e^(−x²/2) per lane, sharing one exponential, by
+    /// Abramowitz–Stegun 7.1.26 (the approximation of PyTorch's vectorised `erf`, absolute error
+    /// of Φ below 1e−7): with z = |x|/√2 and t = 1/(1 + p·z), ½·erfc(z) = ½·t·r(t)·e^(−z²), and
+    /// Φ is that for x < 0 (no cancellation in the left tail) or 1 minus it. The exponential
+    /// underflows to 0 below e⁻⁸⁷ instead of `exp`'s clamp value.
+    @inlinable @inline(always)
+    public static func normalCDFAndGaussian(_ x: FloatVector) -> (cdf: FloatVector, gaussian: FloatVector) {
+        let absX = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF, to: FloatVector.self)
+        let z = absX * 0.70710678118654752
+        let t = 1 / (1 + 0.3275911 * z)
+        var r = t * 1.061405429 - 1.453152027
+        r = r * t + 1.421413741
+        r = r * t - 0.284496736
+        r = r * t + 0.254829592
+        let zz = z * z
+        let e = exp(-zz).replacing(with: 0, where: zz .> 87)
+        let q = 0.5 * r * t * e
+        return (q.replacing(with: 1 - q, where: x .>= 0), e)
+    }
+
     /// The complementary error function 1 − erf(x) per lane, with relative error about 1e−7 for
     /// x ≥ 0 (no cancellation in the right tail) and absolute error below 1e−6 everywhere.
     @inlinable @inline(always)

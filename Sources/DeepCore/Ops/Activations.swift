@@ -45,12 +45,13 @@ public enum GELUApproximation: Sendable {
 public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tensor {
     switch approximation {
     case .none:
-        // Φ(x) = ½ erfc(−x/√2): the same value as ½ (1 + erf(x/√2)) without cancellation for x ≪ 0.
-        let invSqrt2: Float = 0.70710678118654752
+        // x·Φ(x), and the derivative Φ(x) + x·φ(x) with φ(x) = e^(−x²/2)/√(2π) from the same
+        // exponential; Φ without cancellation for x ≪ 0.
         let invSqrt2Pi: Float = 0.39894228040143268
-        return x.vectorMappedSavingInput("gelu", { x in x * 0.5 * VectorMath.erfc(-x * invSqrt2) }) { g, x in
+        return x.vectorMappedSavingInput("gelu", { x in x * VectorMath.normalCDFAndGaussian(x).cdf }) { g, x in
             Elementwise.zipVectors(g, x) { g, x in
-                g * (0.5 * VectorMath.erfc(-x * invSqrt2) + x * invSqrt2Pi * VectorMath.exp(-0.5 * x * x))
+                let (cdf, gaussian) = VectorMath.normalCDFAndGaussian(x)
+                return g * (cdf + x * invSqrt2Pi * gaussian)
             }
         }
     case .tanh:

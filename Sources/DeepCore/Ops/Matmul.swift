@@ -76,3 +76,42 @@ func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     return out
 }
+
+/// y = x·Wᵀ + b (`F.linear`). The bias is written into the output rows first and one GEMM
+/// accumulates the product onto it, so the bias costs no extra pass over the output.
+///
+/// - Parameters:
+///   - x: (…, inFeatures).
+///   - weight: (outFeatures, inFeatures).
+///   - bias: (outFeatures), or nil.
+/// - Returns: (…, outFeatures).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    guard shapeCheck(weight.rank == 2 && x.rank >= 1 && x.shape.last == weight.shape[1],
+                     "linear: input of shape \(x.shape) does not end in inFeatures of weight \(weight.shape)")
+    else { return .shapeFailure }
+    guard let bias else { return matmul(x, weight.mT) }
+    let (inFeatures, outFeatures) = (weight.shape[1], weight.shape[0])
+    guard shapeCheck(bias.shape == [outFeatures], "linear: bias of shape \(bias.shape) for weight \(weight.shape)")
+    else { return .shapeFailure }
+    let outShape = Array(x.shape.dropLast()) + [outFeatures]
+    let rows = Shape.count(Array(x.shape.dropLast()))
+    if let meta = Tensor.metaResult(outShape, x, weight, bias) {
+        FlopCounter.add(2 * rows * outFeatures * inFeatures)   // the bias is not counted, as for `+`
+        return meta
+    }
+    let (x2, w, b) = (x.reshaped([rows, inFeatures]).contiguous(), weight.contiguous(), bias.contiguous())
+    let out = Tensor.make(shape: [rows, outFeatures]) { y in
+        let pb = b.storage.pointer + b.offset
+        for r in 0..<rows { (y.baseAddress! + r * outFeatures).update(from: pb, count: outFeatures) }
+        Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
+                      a: x2.storage.pointer + x2.offset, .init(transposed: false, leadingDimension: inFeatures),
+                      b: w.storage.pointer + w.offset, .init(transposed: true, leadingDimension: inFeatures),
+                      beta: 1, c: y.baseAddress!, ldc: outFeatures)
+    }
+    let (xd, wd) = (x2.detached(), w.detached())
+    return out.recording("linear", inputs: [x2, w, b]) { g in
+        [x2.requiresGrad ? batchedProduct(g, wd) : nil,
+         w.requiresGrad ? batchedProduct(g.mT, xd) : nil,
+         b.requiresGrad ? g.sum(axes: [0]) : nil]
+    }.reshaped(outShape)
+}

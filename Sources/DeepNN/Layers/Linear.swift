@@ -30,8 +30,7 @@ public final class Linear: Module {
         guard shapeCheck(x.rank >= 1 && x.shape.last == weight.shape[1],
                          "Linear: input of shape \(x.shape) does not end in inFeatures \(weight.shape[1]) (weight \(weight.shape))")
         else { return .shapeFailure }
-        let y = matmul(x, weight.mT)
-        return bias.map { y + $0 } ?? y
+        return linear(x, weight: weight, bias: bias)
     }
 }
 

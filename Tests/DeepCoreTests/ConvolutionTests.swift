@@ -111,6 +111,48 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// Kernel taps that only ever read padding (a 3×3 kernel on a 1×1 plane) are skipped: the
+    /// output and all gradients equal those of the same convolution on an explicitly
+    /// zero-padded input (where nothing is skipped), and match finite differences.
+    func testTapsThatOnlyReadPaddingAreSkippedExactly() {
+        var rng = RandomGenerator(seed: 5)
+        // (x shape, weight shape, stride, padding, dilation)
+        let cases: [([Int], [Int], [Int], [Int], [Int])] = [
+            ([3, 4, 1, 1], [5, 4, 3, 3], [1, 1], [1, 1], [1, 1]),
+            ([3, 4, 2, 2], [5, 4, 3, 3], [2, 2], [1, 1], [1, 1]),
+            ([2, 3, 1, 4], [2, 3, 3, 3], [1, 1], [1, 1], [1, 1]),
+            ([2, 3, 1, 1], [2, 3, 3, 3], [1, 1], [2, 2], [2, 2]),
+        ]
+        for (xs, ws, st, p, d) in cases {
+            let x = Tensor.randn(xs, generator: &rng), w = Tensor.randn(ws, generator: &rng)
+            let b = Tensor.randn([ws[0]], generator: &rng)
+            func padded(_ x: Tensor) -> Tensor {
+                let (n, c, h, wd) = (xs[0], xs[1], xs[2], xs[3])
+                let rowsPad = Tensor(zeros: [n, c, p[0], wd])
+                let tall = Tensor.concatenate([rowsPad, x, rowsPad], axis: 2)
+                let columnsPad = Tensor(zeros: [n, c, h + 2 * p[0], p[1]])
+                return Tensor.concatenate([columnsPad, tall, columnsPad], axis: 3)
+            }
+            let r = Tensor.randn(conv2d(x, w, stride: st, padding: p, dilation: d).shape, generator: &rng)
+            var grads: [[[Float]]] = []
+            var outputs: [[Float]] = []
+            for explicit in [false, true] {
+                let (xi, wi, bi) = (x.copied(), w.copied(), b.copied())
+                for t in [xi, wi, bi] { t.requiresGrad = true }
+                let y = explicit ? conv2d(padded(xi), wi, bias: bi, stride: st, dilation: d)
+                    : conv2d(xi, wi, bias: bi, stride: st, padding: p, dilation: d)
+                (y * r).sum().backward()
+                outputs.append(y.scalars)
+                grads.append([xi.grad!.scalars, wi.grad!.scalars, bi.grad!.scalars])
+            }
+            assertClose(outputs[0], outputs[1], atol: 1e-5, "x \(xs) w \(ws)")
+            for i in 0..<3 { assertClose(grads[0][i], grads[1][i], atol: 1e-5, "x \(xs) w \(ws) gradient \(i)") }
+            assertGradientsMatchFiniteDifferences([x, w, b], "x \(xs) w \(ws)") {
+                conv2d($0[0], $0[1], bias: $0[2], stride: st, padding: p, dilation: d)
+            }
+        }
+    }
+
     func testConvolutionGradientsThroughViewsAndReuse() {
         var rng = RandomGenerator(seed: 4)
         // A transposed (non-contiguous) input, and the input used twice.

@@ -382,7 +382,70 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups)
     }) else { return .shapeFailure }
+    if !x.isMeta, let (rows, columns) = reachableTaps(plan.geometry), rows.count < weight.shape[2] || columns.count < weight.shape[3] {
+        // Kernel rows or columns that only ever read padding (a 3×3 kernel on ResNet's 1×1
+        // last stage) contribute nothing and get zero gradient: convolve with the taps that
+        // remain, the padding shifted by the taps dropped before them.
+        let g = plan.geometry
+        return conv2d(x, kernelWindow(weight, rows: rows, columns: columns), bias: bias, stride: stride,
+                      padding: [g.paddingHeight - rows.lowerBound * g.dilationHeight,
+                                g.paddingWidth - columns.lowerBound * g.dilationWidth],
+                      dilation: dilation, groups: groups)
+    }
     return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
+}
+
+/// Rows `rows` and columns `columns` of every kernel plane of a (C', C/g, kH, kW) weight, as a
+/// contiguous (C', C/g, rows, columns) tensor; the gradient goes back into the window, zero
+/// elsewhere.
+private func kernelWindow(_ weight: Tensor, rows: Range<Int>, columns: Range<Int>) -> Tensor {
+    let w = weight.contiguous()
+    let planes = w.shape[0] * w.shape[1], (kh, kw) = (w.shape[2], w.shape[3])
+    let (wh, ww) = (rows.count, columns.count)
+    /// Calls `body(fullIndex, windowIndex)` for every element of the window.
+    func forEachTap(_ body: (Int, Int) -> Void) {
+        for p in 0..<planes {
+            for (i, r) in rows.enumerated() {
+                for (j, c) in columns.enumerated() { body((p * kh + r) * kw + c, (p * wh + i) * ww + j) }
+            }
+        }
+    }
+    let source = w.detached()
+    let window = Tensor.make(shape: [w.shape[0], w.shape[1], wh, ww]) { out in
+        let s = source.basePointer
+        forEachTap { full, part in out[part] = s[full] }
+    }
+    return window.recording("kernelWindow", inputs: [w]) { g in
+        let gc = g.contiguous()
+        return [Tensor.make(shape: source.shape) { out in
+            out.update(repeating: 0)
+            let pg = gc.basePointer
+            forEachTap { full, part in out[full] = pg[part] }
+        }]
+    }
+}
+
+/// The kernel rows and columns that some output position reads inside the input, when dropping
+/// the others leaves a convolution of the same output size with non-negative symmetric padding
+/// (nil otherwise, or when there is nothing to drop).
+private func reachableTaps(_ g: ConvGeometry) -> (rows: Range<Int>, columns: Range<Int>)? {
+    func reachable(input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> Range<Int>? {
+        guard padding > 0, output > 0 else { return 0..<kernel }
+        let taps = (0..<kernel).filter { k in
+            (0..<output).contains { o in (0..<input).contains(o * stride - padding + k * dilation) }
+        }
+        guard let first = taps.first, let last = taps.last else { return nil }
+        let kept = last - first + 1, newPadding = padding - first * dilation
+        guard newPadding >= 0, ConvGeometry.outputSize(input: input, kernel: kept, stride: stride, padding: newPadding,
+                                                       dilation: dilation) == output else { return nil }
+        return first..<(last + 1)
+    }
+    guard let rows = reachable(input: g.inputHeight, output: g.outputHeight, kernel: g.kernelHeight,
+                               stride: g.strideHeight, padding: g.paddingHeight, dilation: g.dilationHeight),
+          let columns = reachable(input: g.inputWidth, output: g.outputWidth, kernel: g.kernelWidth,
+                                  stride: g.strideWidth, padding: g.paddingWidth, dilation: g.dilationWidth)
+    else { return nil }
+    return (rows, columns)
 }
 
 /// 2-D convolution with the same stride, padding and dilation along height and width (see the

@@ -402,25 +402,26 @@ private func kernelWindow(_ weight: Tensor, rows: Range<Int>, columns: Range<Int
     let w = weight.contiguous()
     let planes = w.shape[0] * w.shape[1], (kh, kw) = (w.shape[2], w.shape[3])
     let (wh, ww) = (rows.count, columns.count)
-    /// Calls `body(fullIndex, windowIndex)` for every element of the window.
-    func forEachTap(_ body: (Int, Int) -> Void) {
+    let first = rows.lowerBound * kw + columns.lowerBound
+    /// Copies between the window of every plane of a full (kh, kw) kernel and the compact
+    /// (wh, ww) one: `toWindow` gathers, otherwise scatters.
+    func transfer(full: UnsafeMutablePointer<Float>, window: UnsafeMutablePointer<Float>, toWindow: Bool) {
         for p in 0..<planes {
-            for (i, r) in rows.enumerated() {
-                for (j, c) in columns.enumerated() { body((p * kh + r) * kw + c, (p * wh + i) * ww + j) }
+            for i in 0..<wh {
+                let f = full + p * kh * kw + first + i * kw, c = window + (p * wh + i) * ww
+                if toWindow { c.update(from: f, count: ww) } else { f.update(from: c, count: ww) }
             }
         }
     }
     let source = w.detached()
     let window = Tensor.make(shape: [w.shape[0], w.shape[1], wh, ww]) { out in
-        let s = source.basePointer
-        forEachTap { full, part in out[part] = s[full] }
+        transfer(full: source.basePointer, window: out.baseAddress!, toWindow: true)
     }
     return window.recording("kernelWindow", inputs: [w]) { g in
         let gc = g.contiguous()
         return [Tensor.make(shape: source.shape) { out in
             out.update(repeating: 0)
-            let pg = gc.basePointer
-            forEachTap { full, part in out[full] = pg[part] }
+            transfer(full: out.baseAddress!, window: gc.basePointer, toWindow: false)
         }]
     }
 }

@@ -25,6 +25,7 @@ enum Workloads {
         try validate("gemm_1024", matmul(a, b).scalars, direct.scalars)
         let blas = timing.medianMilliseconds(callBLAS)
         openblas_set_num_threads(1)
+        Gemm.stopOpenBLASWorkers()
         let flops = 2.0 * Double(n * n * n)
         return [
             resultLine("gemm_1024", ms: ours, extra: ["gflops": flops / ours / 1e6, "ratio_to_cblas": ours / blas]),

@@ -1,4 +1,7 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Single-precision matrix products through OpenBLAS's `cblas_sgemm`.
 public enum Gemm {
@@ -83,8 +86,20 @@ public enum Gemm {
     static let blasThreadsAtStart: Int = {
         let threads = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
+        stopOpenBLASWorkers()
         return Swift.max(1, threads)
     }()
+
+    /// Ends the worker threads of a pthreads OpenBLAS, which otherwise keep spinning on
+    /// `sched_yield` between calls and take CPU time from the library's own threads. The
+    /// function (`blas_thread_shutdown_`, what OpenBLAS runs before a `fork`) is looked up at run
+    /// time, so builds without it (OpenMP variants) are unaffected; OpenBLAS starts its workers
+    /// again by itself if it is ever given more than one thread (call this again after handing
+    /// it back one thread, as `deep-bench gemm_1024` does after timing OpenBLAS's own threading).
+    public static func stopOpenBLASWorkers() {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+    }
 
     /// The number of threads the library uses for products and parallel loops (OpenBLAS's count
     /// at start). Reads 1 inside a parallel loop, where nested work runs inline.

@@ -11,8 +11,9 @@ import Darwin
 /// Rectified linear unit `max(x, 0)` (NaN stays NaN). (*) → (*).
 /// The gradient is 1 where `x > 0` and 0 elsewhere, including at 0.
 public func relu(_ x: Tensor) -> Tensor {
-    x.mappedSavingInput("relu", { $0 < 0 ? 0 : $0 }) { g, x in
-        Elementwise.zip(g, x) { g, x in x <= 0 ? 0 : g }
+    // Vector selects (NaN is not < 0, so it passes through, as in PyTorch).
+    x.vectorMappedSavingInput("relu", { $0.replacing(with: 0, where: $0 .< 0) }) { g, x in
+        Elementwise.zipVectors(g, x) { g, x in g.replacing(with: 0, where: x .<= 0) }
     }
 }
 

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Splits a loop over independent items (images of a batch, channels) among threads.
@@ -9,7 +8,8 @@ import Synchronization
 /// count, so per-chunk partial sums added in chunk order give the same result whichever thread
 /// ran which chunk.
 ///
-/// One pool of threads does all the work: OpenBLAS itself always runs single-threaded, and
+/// One pool of threads (``WorkerPool``, sized from OpenBLAS's thread count at start) does all
+/// the work: OpenBLAS itself always runs single-threaded, and
 /// ``Gemm/multiply(m:n:k:alpha:a:_:b:_:beta:c:ldc:)`` splits large products among these threads.
 /// (OpenBLAS's own workers spin for a while after each product; on a small machine they would
 /// compete for the cores with the loops that follow.) The thread count is ``Gemm/threadCount``,
@@ -54,7 +54,7 @@ public enum Parallel {
         }
         defer { busy.store(0, ordering: .releasing) }
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        WorkerPool.shared.run(participants: workers) { worker in
             while true {
                 let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if c >= chunks { return }

@@ -404,12 +404,18 @@ private func kernelWindow(_ weight: Tensor, rows: Range<Int>, columns: Range<Int
     let (wh, ww) = (rows.count, columns.count)
     let first = rows.lowerBound * kw + columns.lowerBound
     /// Copies between the window of every plane of a full (kh, kw) kernel and the compact
-    /// (wh, ww) one: `toWindow` gathers, otherwise scatters.
+    /// (wh, ww) one, planes split among threads: `toWindow` gathers, otherwise scatters into
+    /// zeros.
     func transfer(full: UnsafeMutablePointer<Float>, window: UnsafeMutablePointer<Float>, toWindow: Bool) {
-        for p in 0..<planes {
-            for i in 0..<wh {
-                let f = full + p * kh * kw + first + i * kw, c = window + (p * wh + i) * ww
-                if toWindow { c.update(from: f, count: ww) } else { f.update(from: c, count: ww) }
+        Parallel.forEach(count: planes, work: planes * kh * kw) { range in
+            if !toWindow { (full + range.lowerBound * kh * kw).update(repeating: 0, count: range.count * kh * kw) }
+            for p in range {
+                for i in 0..<wh {
+                    let f = full + p * kh * kw + first + i * kw, c = window + (p * wh + i) * ww
+                    for j in 0..<ww {
+                        if toWindow { c[j] = f[j] } else { f[j] = c[j] }
+                    }
+                }
             }
         }
     }
@@ -420,7 +426,6 @@ private func kernelWindow(_ weight: Tensor, rows: Range<Int>, columns: Range<Int
     return window.recording("kernelWindow", inputs: [w]) { g in
         let gc = g.contiguous()
         return [Tensor.make(shape: source.shape) { out in
-            out.update(repeating: 0)
             transfer(full: out.baseAddress!, window: gc.basePointer, toWindow: false)
         }]
     }

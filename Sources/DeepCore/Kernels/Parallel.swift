@@ -18,8 +18,9 @@ import Synchronization
 /// and `Gemm.threadCount` reads 1 meanwhile.
 public enum Parallel {
     /// Work (in multiply-adds or element visits) below which a loop is not worth splitting:
-    /// waking a thread costs a few microseconds. A variable so that tests can force splitting.
-    nonisolated(unsafe) public static var minimumWork = 1 << 16
+    /// handing a job to the (usually still spinning) pool costs about a microsecond. A variable
+    /// so that tests can force splitting.
+    nonisolated(unsafe) public static var minimumWork = 1 << 14
 
     /// Chunks per thread when the chunk count is free: enough to even out a slow thread.
     static let chunksPerWorker = 4

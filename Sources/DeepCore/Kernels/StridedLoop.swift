@@ -149,6 +149,14 @@ enum Elementwise {
         return Tensor(storage: out, shape: x.shape)
     }
 
+    /// ``zip(_:_:_:)`` with `vector`, the same function on eight lanes, for the case where both
+    /// operands are contiguous (the scalar closure is then not called per element).
+    @inline(__always)
+    static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
+                    vector: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
+        a.isContiguous && b.isContiguous ? zipVectors(a, b, vector) : zip(a, b, f)
+    }
+
     /// `out[i] = f(a[i], b[i])` for two tensors of the same shape, eight lanes at a time.
     @inline(__always)
     static func zipVectors(_ a: Tensor, _ b: Tensor, _ f: (FloatVector, FloatVector) -> FloatVector) -> Tensor {

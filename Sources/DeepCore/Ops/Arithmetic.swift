@@ -13,20 +13,20 @@ extension Tensor {
     /// Elementwise sum with broadcasting.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "+")
-        return Elementwise.zip(a, b, +).recording("add", inputs: [a, b]) { g in [g, g] }
+        return Elementwise.zip(a, b, +, vector: { $0 + $1 }).recording("add", inputs: [a, b]) { g in [g, g] }
     }
 
     /// Elementwise difference with broadcasting.
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "-")
-        return Elementwise.zip(a, b, -).recording("sub", inputs: [a, b]) { g in [g, -g] }
+        return Elementwise.zip(a, b, -, vector: { $0 - $1 }).recording("sub", inputs: [a, b]) { g in [g, -g] }
     }
 
     /// Elementwise product with broadcasting.
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "*")
         let (da, db) = (a.detached(), b.detached())
-        return Elementwise.zip(a, b, *).recording("mul", inputs: [a, b]) { g in
+        return Elementwise.zip(a, b, *, vector: { $0 * $1 }).recording("mul", inputs: [a, b]) { g in
             [a.requiresGrad ? g * db : nil, b.requiresGrad ? g * da : nil]
         }
     }
@@ -35,7 +35,7 @@ extension Tensor {
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "/")
         let (da, db) = (a.detached(), b.detached())
-        return Elementwise.zip(a, b, /).recording("div", inputs: [a, b]) { g in
+        return Elementwise.zip(a, b, /, vector: { $0 / $1 }).recording("div", inputs: [a, b]) { g in
             [a.requiresGrad ? g / db : nil,
              b.requiresGrad ? Elementwise.zip3(g, da, db) { g, x, y in -g * x / (y * y) } : nil]
         }

@@ -58,4 +58,44 @@ enum NormalizationKernels {
             }
         }
     }
+
+    /// Σ g and Σ g·(x − mean) over `count` elements.
+    @inline(__always)
+    static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                             mean: Float) -> (g: Float, gx: Float) {
+        var accG = FloatVector.zero, accGX = FloatVector.zero
+        var i = 0
+        while i + FloatVector.scalarCount <= count {
+            let gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
+            accG += gv
+            accGX += gv * (VectorMath.load(x + i, count: FloatVector.scalarCount) - mean)
+            i += FloatVector.scalarCount
+        }
+        var sumG = VectorMath.horizontalSum(accG), sumGX = VectorMath.horizontalSum(accGX)
+        while i < count {
+            sumG += g[i]
+            sumGX += g[i] * (x[i] - mean)
+            i += 1
+        }
+        return (sumG, sumGX)
+    }
+
+    /// dx = scale·(g − meanGradient − (x − mean)·slope) over `count` elements: the closed-form
+    /// input gradient of a group with one affine weight w, where scale = rstd·w, meanGradient =
+    /// mean(g) and slope = rstd²·mean(g·(x − mean)) (both 0 with fixed statistics).
+    @inline(__always)
+    static func affineInputGradient(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
+                                    count: Int, scale: Float, meanGradient: Float, mean: Float, slope: Float) {
+        var i = 0
+        while i + FloatVector.scalarCount <= count {
+            let gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
+            let xv = VectorMath.load(x + i, count: FloatVector.scalarCount) - mean
+            VectorMath.store(scale * (gv - meanGradient - xv * slope), dx + i, count: FloatVector.scalarCount)
+            i += FloatVector.scalarCount
+        }
+        while i < count {
+            dx[i] = scale * (g[i] - meanGradient - (x[i] - mean) * slope)
+            i += 1
+        }
+    }
 }

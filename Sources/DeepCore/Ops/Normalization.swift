@@ -22,6 +22,9 @@ private struct GroupLayout {
     /// Number of affine parameters (the size of weight and bias).
     var affineCount: Int
 
+    /// Whether every element of a group uses the same affine parameter (BatchNorm).
+    var hasOneAffinePerGroup: Bool { !perElementAffine && blockLength <= affineRun }
+
     /// Calls `body(range, affineIndexOfRangeStart, step)` over one run: `step` is 1 when the
     /// affine index advances with the element, 0 when it is constant over the range.
     @inline(__always)
@@ -111,6 +114,30 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
                 for g in range {
                     let s = layout.start(g)
                     let (m, r) = (means[g], rstds[g])
+                    if layout.hasOneAffinePerGroup {
+                        // BatchNorm: with one weight per group the sums of dxhat and dxhat·x̂
+                        // are the bias and weight gradients times w, so dx takes one more pass.
+                        let a = layout.affineBase(g), wv = pw[a]
+                        var sumG: Float = 0, sumGX: Float = 0
+                        for blk in 0..<layout.blocks {
+                            let o = s + blk * layout.blockStride
+                            let sums = NormalizationKernels.gradientSums(pg + o, px + o, count: layout.blockLength, mean: m)
+                            sumG += sums.g
+                            sumGX += sums.gx
+                        }
+                        accW[a] += sumGX * r
+                        accB[a] += sumG
+                        let n = Float(layout.blocks * layout.blockLength)
+                        let scale = r * wv
+                        let meanD = frozen || !centered ? 0 : sumG / n
+                        let slope = frozen ? 0 : r * r * sumGX / n
+                        for blk in 0..<layout.blocks {
+                            let o = s + blk * layout.blockStride
+                            NormalizationKernels.affineInputGradient(pg + o, px + o, into: pdx + o, count: layout.blockLength,
+                                                                     scale: scale, meanGradient: meanD, mean: m, slope: slope)
+                        }
+                        continue
+                    }
                     for blk in 0..<layout.blocks {
                         let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
                         let gs = pg + o, xs = px + o

@@ -111,9 +111,10 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
-    /// Kernel taps that only ever read padding (a 3×3 kernel on a 1×1 plane) are skipped: the
-    /// output and all gradients equal those of the same convolution on an explicitly
-    /// zero-padded input (where nothing is skipped), and match finite differences.
+    /// Kernel taps that only ever read padding (a 3×3 kernel on a 1×1 plane) are skipped, and a
+    /// window covering the whole image runs as one product: the output equals the definition
+    /// computed element by element, output and all gradients equal those of the same
+    /// convolution on an explicitly zero-padded input, and the gradients match finite differences.
     func testTapsThatOnlyReadPaddingAreSkippedExactly() {
         var rng = RandomGenerator(seed: 5)
         // (x shape, weight shape, stride, padding, dilation)
@@ -146,11 +147,33 @@ final class ConvolutionTests: XCTestCase {
                 grads.append([xi.grad!.scalars, wi.grad!.scalars, bi.grad!.scalars])
             }
             assertClose(outputs[0], outputs[1], atol: 1e-5, "x \(xs) w \(ws)")
+            assertClose(outputs[0], naiveConvolution(x, w, b, stride: st, padding: p, dilation: d), atol: 1e-5, "x \(xs) w \(ws)")
             for i in 0..<3 { assertClose(grads[0][i], grads[1][i], atol: 1e-5, "x \(xs) w \(ws) gradient \(i)") }
             assertGradientsMatchFiniteDifferences([x, w, b], "x \(xs) w \(ws)") {
                 conv2d($0[0], $0[1], bias: $0[2], stride: st, padding: p, dilation: d)
             }
         }
+    }
+
+    /// conv2d by its definition, one output element at a time (groups 1).
+    private func naiveConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, stride: [Int], padding: [Int],
+                                  dilation: [Int]) -> [Float] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
+        let oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) / stride[0] + 1
+        let ow = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1
+        let (xs, ws, bs) = (x.scalars, w.scalars, b.scalars)
+        var y = [Float]()
+        for i in 0..<n { for f in 0..<o { for r in 0..<oh { for q in 0..<ow {
+            var acc = bs[f]
+            for ch in 0..<c { for u in 0..<kh { for v in 0..<kw {
+                let (row, col) = (r * stride[0] - padding[0] + u * dilation[0], q * stride[1] - padding[1] + v * dilation[1])
+                guard row >= 0, row < h, col >= 0, col < wd else { continue }
+                acc += xs[((i * c + ch) * h + row) * wd + col] * ws[((f * c + ch) * kh + u) * kw + v]
+            } } }
+            y.append(acc)
+        } } } }
+        return y
     }
 
     func testConvolutionGradientsThroughViewsAndReuse() {

@@ -382,15 +382,23 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups)
     }) else { return .shapeFailure }
-    if !x.isMeta, let (rows, columns) = reachableTaps(plan.geometry), rows.count < weight.shape[2] || columns.count < weight.shape[3] {
+    let g = plan.geometry
+    if !x.isMeta, let (rows, columns) = reachableTaps(g), rows.count < weight.shape[2] || columns.count < weight.shape[3] {
         // Kernel rows or columns that only ever read padding (a 3×3 kernel on ResNet's 1×1
         // last stage) contribute nothing and get zero gradient: convolve with the taps that
         // remain, the padding shifted by the taps dropped before them.
-        let g = plan.geometry
         return conv2d(x, kernelWindow(weight, rows: rows, columns: columns), bias: bias, stride: stride,
                       padding: [g.paddingHeight - rows.lowerBound * g.dilationHeight,
                                 g.paddingWidth - columns.lowerBound * g.dilationWidth],
                       dilation: dilation, groups: groups)
+    }
+    if !x.isMeta, groups == 1, bias.map({ $0.shape == [weight.shape[0]] }) ?? true, g.outputHeight == 1, g.outputWidth == 1, g.paddingHeight == 0, g.paddingWidth == 0,
+       g.kernelHeight == g.inputHeight, g.kernelWidth == g.inputWidth {
+        // One window covering the whole image (ResNet's last stage after the taps above are
+        // dropped): a Linear layer over the flattened image, one GEMM, no lowering.
+        let (n, outputChannels) = (x.shape[0], weight.shape[0])
+        return linear(x.reshaped([n, -1]), weight: weight.reshaped([outputChannels, -1]), bias: bias)
+            .reshaped([n, outputChannels, 1, 1])
     }
     return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
 }

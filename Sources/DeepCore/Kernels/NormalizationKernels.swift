@@ -33,29 +33,14 @@ enum NormalizationKernels {
         let n = Float(blocks * blockLength)
         var sumD: Float = 0, sumDX: Float = 0
         for b in 0..<blocks {
-            let p = x + b * blockStride, d = dxhat + b * blockLength
-            var accD = FloatVector.zero, accDX = FloatVector.zero
-            var i = 0
-            while i + FloatVector.scalarCount <= blockLength {
-                let dv = VectorMath.load(d + i, count: FloatVector.scalarCount)
-                accD += dv
-                accDX += dv * (VectorMath.load(p + i, count: FloatVector.scalarCount) - mean)
-                i += FloatVector.scalarCount
-            }
-            sumD += VectorMath.horizontalSum(accD)
-            sumDX += VectorMath.horizontalSum(accDX)
-            while i < blockLength {
-                sumD += d[i]
-                sumDX += d[i] * (p[i] - mean)
-                i += 1
-            }
+            let sums = gradientSums(dxhat + b * blockLength, x + b * blockStride, count: blockLength, mean: mean)
+            sumD += sums.g
+            sumDX += sums.gx
         }
         let meanD = centered ? sumD / n : 0, meanDX = sumDX * rstd / n
         for b in 0..<blocks {
-            let p = x + b * blockStride, q = dx + b * blockStride, d = dxhat + b * blockLength
-            for i in 0..<blockLength {
-                q[i] = rstd * (d[i] - meanD - (p[i] - mean) * rstd * meanDX)
-            }
+            affineInputGradient(dxhat + b * blockLength, x + b * blockStride, into: dx + b * blockStride, count: blockLength,
+                                scale: rstd, meanGradient: meanD, mean: mean, slope: rstd * meanDX)
         }
     }
 

@@ -136,7 +136,6 @@ public enum SelectiveScanKernels {
     @inline(always) static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
     }
-    @inline(always) static func horizontalSum(_ v: FloatVector) -> Float { VectorMath.horizontalSum(v) }
 
     /// Δ for one row: delta + bias, through softplus if asked; with `derivative`, also dΔ/d(delta).
     @inline(always)
@@ -221,7 +220,7 @@ public enum SelectiveScanKernels {
                 acc += hn * load(Cl + o)
                 o += 8
             }
-            y[l] = horizontalSum(acc)
+            y[l] = VectorMath.horizontalSum(acc)
         }
     }
 
@@ -350,13 +349,13 @@ extension SelectiveScanKernels {
                             store(dv * dh, carry + o)
                             o += 8
                         }
-                        let hB = horizontalSum(sumB)
+                        let hB = VectorMath.horizontalSum(sumB)
                         grads.u[row + l] = D * gl + dtl * hB
-                        grads.delta[row + l] = ul * hB + horizontalSum(sumA)
+                        grads.delta[row + l] = ul * hB + VectorMath.horizontalSum(sumA)
                         dDAcc += gl * ul
                         if let z = x.z, let dz = grads.z {
                             let (zl, s) = (z[row + l], zSigmoid[l])
-                            dz[row + l] = dy[l] * (horizontalSum(sumY) + D * ul) * s * (1 + zl * (1 - s))
+                            dz[row + l] = dy[l] * (VectorMath.horizontalSum(sumY) + D * ul) * s * (1 + zl * (1 - s))
                         }
                     }
                 }

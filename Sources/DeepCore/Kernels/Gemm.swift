@@ -45,11 +45,14 @@ public enum Gemm {
             product(m: m, n: n, k: k, alpha: alpha, a: a, opA, b: b, opB, beta: beta, c: c, ldc: ldc)
             return
         }
-        // Split the longer side of C into strips (multiples of the granule, so every strip keeps
-        // whole micro-tiles); each strip re-packs the shared operand, a small cost at this size.
-        let splitRows = m >= n
+        // One strip of C per worker (multiples of the granule, so every strip keeps whole
+        // micro-tiles); each strip re-packs the shared operand, so more strips cost more. Rows are
+        // split when every strip gets at least two granules of them (OpenBLAS keeps its packed
+        // panels of B across a strip's rows), else the longer side; measured on the shapes of
+        // MLPs, ViT and ResNet-18 (BENCHMARKS.md, "strips").
+        let splitRows = m >= 2 * workers * splitGranule || m >= n
         let blocks = (splitRows ? m : n) / splitGranule
-        let strips = Swift.min(blocks, workers * 2)
+        let strips = Swift.min(blocks, workers)
         Parallel.forEachChunk(count: blocks, chunks: strips, workers: workers) { _, strip, range in
             let start = range.lowerBound * splitGranule
             let end = strip == strips - 1 ? (splitRows ? m : n) : range.upperBound * splitGranule

@@ -56,6 +56,29 @@ public enum StridedLoop {
 
 /// Elementwise kernels over strided tensors, writing a new contiguous result.
 enum Elementwise {
+    /// A contiguous copy of `x` in row-major order: unit-stride rows are block copies and
+    /// broadcast rows (stride 0, an expanded gradient) are fills.
+    static func copy(_ x: Tensor) -> Tensor {
+        if let meta = Tensor.metaResult(x.shape, x) { return meta }
+        let out = TensorStorage(uninitializedCount: x.count)
+        let o = out.pointer, src = x.storage.pointer
+        if x.isContiguous {
+            o.update(from: src + x.offset, count: x.count)
+            return Tensor(storage: out, shape: x.shape)
+        }
+        var position = 0
+        StridedLoop.forEachRow(shape: x.shape, strides: [x.strides], offsets: [x.offset]) { n, off, rs in
+            let s = src + off[0], d = o + position
+            switch rs[0] {
+            case 1: d.update(from: s, count: n)
+            case 0: d.update(repeating: s[0], count: n)
+            case let step: for i in 0..<n { d[i] = s[i * step] }
+            }
+            position += n
+        }
+        return Tensor(storage: out, shape: x.shape)
+    }
+
     /// `out[i] = f(x[i])` over all elements of `x`, in row-major order.
     @inline(__always)
     static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {

@@ -31,9 +31,13 @@ extension Tensor {
         StridedLoop.forEachRow(shape: shape, strides: [strides, outStrides], offsets: [offset, 0]) { n, off, rs in
             let s = src + off[0], ts = rs[0]
             if rs[1] == 0 {
-                var acc: Float = 0
-                if ts == 1 { for i in 0..<n { acc += s[i] } } else { for i in 0..<n { acc += s[i * ts] } }
-                dst[off[1]] += acc
+                if ts == 1 {
+                    dst[off[1]] += VectorMath.sum(s, count: n) { $0 }
+                } else {
+                    var acc: Float = 0
+                    for i in 0..<n { acc += s[i * ts] }
+                    dst[off[1]] += acc
+                }
             } else {
                 let d = dst + off[1], td = rs[1]
                 // Unit strides (a bias gradient: rows of (N, C) summed into (C)) vectorise.

@@ -5,7 +5,7 @@
 extension Tensor {
     /// A contiguous copy of the elements (differentiable; the gradient passes through).
     public func copied() -> Tensor {
-        let out = Elementwise.map(self) { $0 }
+        let out = Elementwise.copy(self)
         return out.recording("copy", inputs: [self]) { g in [g] }
     }
 

@@ -88,6 +88,56 @@ final class SelectiveScanTests: XCTestCase {
         checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
     }
 
+    func testPortableKernelsMatchReferenceScan() {
+        let saved = SelectiveScanKernels.usesVectorExtensions
+        SelectiveScanKernels.usesVectorExtensions = false
+        defer { SelectiveScanKernels.usesVectorExtensions = saved }
+        let f = loadFixtures("mamba_scan")
+        checkCase("variable", softplus: true, f)
+        checkCase("grouped", softplus: true, f)
+        checkCase("mixed", softplus: false, f)
+        checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
+    }
+
+    /// The AVX-512 / AVX2 row kernels (CScanKernels) against the portable Swift loops: outputs,
+    /// last state and every gradient, over state sizes that take one, two and five vectors (and
+    /// padding), lengths that are not multiples of the vector or checkpoint widths, constant,
+    /// input-dependent and grouped B and C, with and without gate, D, bias and softplus.
+    func testVectorExtensionKernelsMatchPortableKernels() throws {
+        try XCTSkipIf(SelectiveScanKernels.vectorExtensionWidth(.init(batch: 1, channels: 1, length: 1, stateSize: 8,
+                                                                      bGroups: nil, cGroups: nil, deltaSoftplus: false)) == 0,
+                      "the CPU has neither AVX2 nor AVX-512")
+        var rng = RandomGenerator(seed: 21)
+        let cases: [(n: Int, l: Int, groups: Int?, gated: Bool)] = [(16, 75, 1, true), (16, 40, nil, false), (5, 33, 2, true),
+                                                                     (32, 19, 1, false), (40, 50, 2, true), (1, 9, nil, true)]
+        for (n, l, groups, gated) in cases {
+            let (bt, dm) = (2, 4)
+            let u = Tensor.randn([bt, dm, l], generator: &rng), delta = Tensor.randn([bt, dm, l], generator: &rng) * 0.5
+            let A = -Tensor.rand([dm, n], generator: &rng) * 2 - 0.1
+            let B = groups.map { Tensor.randn([bt, $0, n, l], generator: &rng) } ?? Tensor.randn([dm, n], generator: &rng)
+            let C = groups.map { Tensor.randn([bt, $0, n, l], generator: &rng) } ?? Tensor.randn([dm, n], generator: &rng)
+            let D = Tensor.randn([dm], generator: &rng), bias = Tensor.randn([dm], generator: &rng) * 0.3
+            let z = gated ? Tensor.randn([bt, dm, l], generator: &rng) : nil
+            let weight = Tensor.randn([bt, dm, l], generator: &rng)
+            func run(native: Bool) -> [[Float]] {
+                let saved = SelectiveScanKernels.usesVectorExtensions
+                SelectiveScanKernels.usesVectorExtensions = native
+                defer { SelectiveScanKernels.usesVectorExtensions = saved }
+                let leaves = [u, delta, A, B, C, D, bias] + (z.map { [$0] } ?? [])
+                let x = leaves.map { t -> Tensor in let c = t.copied().detached(); c.requiresGrad = true; return c }
+                let (out, last) = selectiveScanWithState(x[0], x[1], x[2], x[3], x[4], x[5], z: gated ? x[7] : nil,
+                                                         deltaBias: x[6], deltaSoftplus: n != 32)
+                (out * weight).sum().backward()
+                return [out.scalars, last.scalars] + x.map { $0.grad!.scalars }
+            }
+            let (native, portable) = (run(native: true), run(native: false))
+            let names = ["out", "last state", "u", "delta", "A", "B", "C", "D", "delta bias", "z"]
+            for (i, (a, b)) in zip(native, portable).enumerated() {
+                assertClose(a, b, atol: 2e-5, rtol: 2e-5, "N \(n) L \(l) groups \(String(describing: groups)): \(names[i])")
+            }
+        }
+    }
+
     func testMatchesReferenceScanOnLength512() {
         checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
     }

@@ -1,3 +1,4 @@
+import CScanKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +18,10 @@ import Glibc
 // reverse (adjoint) recurrence through it. Rows are split into work units of (batch, group, channel
 // range) run in parallel; gradients summed over rows (A, D, the bias, and B or C) are accumulated
 // per unit and reduced at the end, so no two threads write the same memory.
+//
+// The loops over the state of one row run in C (CScanKernels) with AVX-512 or AVX2/FMA when the
+// CPU has them, chosen at run time; the Swift loops below are the portable path and the reference
+// the C kernels are tested against.
 
 /// Fused selective-scan kernels (see the file comment for the letters).
 public enum SelectiveScanKernels {
@@ -88,6 +93,27 @@ public enum SelectiveScanKernels {
                     D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?) {
             (self.u, self.delta, self.z, self.A, self.B, self.C, self.D, self.deltaBias) = (u, delta, z, A, B, C, D, deltaBias)
         }
+    }
+
+    /// Whether rows run through the AVX-512 / AVX2 kernels of CScanKernels when the CPU has them
+    /// (the default); false runs the portable Swift loops (to compare, or to rule the C out).
+    public static var usesVectorExtensions = true
+
+    /// Lanes of the C row kernels for this problem: 16 (AVX-512), 8 (AVX2), 0 (Swift loops).
+    public static func vectorExtensionWidth(_ p: Problem) -> Int {
+        usesVectorExtensions ? Int(ds_scan_vector_width(p.paddedStateSize)) : 0
+    }
+
+    /// The C description of row (b, d), whose A·log₂e is `log2A`.
+    static func cRow(_ p: Problem, _ x: Operands, b: Int, d: Int, log2A: UnsafePointer<Float>) -> ds_scan_row {
+        let row = (b * p.channels + d) * p.length
+        let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
+        let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
+        return ds_scan_row(length: p.length, paddedStateSize: p.paddedStateSize, checkpointInterval: p.checkpointInterval,
+                           delta: x.delta + row, deltaBias: x.deltaBias?[d] ?? 0, deltaSoftplus: p.deltaSoftplus ? 1 : 0,
+                           u: x.u + row, z: x.z.map { $0 + row }, D: x.D?[d] ?? 0,
+                           log2A: log2A, A: x.A + d * p.paddedStateSize,
+                           B: x.B + bOff, C: x.C + cOff, bStep: bStep, cStep: cStep)
     }
 
     // MARK: Work units
@@ -166,38 +192,51 @@ public enum SelectiveScanKernels {
     /// (Bt, D, ⌈L/K⌉, Np) that ``backward(_:_:checkpoints:outputGradient:into:)`` needs.
     public static func forward(_ p: Problem, _ x: Operands, out: UnsafeMutablePointer<Float>,
                                lastState: UnsafeMutablePointer<Float>?, checkpoints: UnsafeMutablePointer<Float>?) {
-        let (L, Np, K) = (p.length, p.paddedStateSize, p.checkpointInterval)
+        let (L, Np) = (p.length, p.paddedStateSize)
         let units = Units(p)
+        let native = vectorExtensionWidth(p) > 0
         units.run { index in
             let (b, channels) = units.unit(index)
             let dt = UnsafeMutablePointer<Float>.allocate(capacity: L + 2 * Np)
             defer { dt.deallocate() }
             let (h, log2A) = (dt + L, dt + L + Np)
             for d in channels {
-                let row = (b * p.channels + d) * L
+                let rowIndex = b * p.channels + d, row = rowIndex * L
                 scaleByLog2E(x.A + d * Np, into: log2A, count: Np)
-                deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt)
-                let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
-                let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
                 h.update(repeating: 0, count: Np)
-                let inRange = exponentsInRange(dt, L, log2A, Np)
-                var start = 0
-                while start < L {
-                    let count = Swift.min(K, L - start)
-                    if let checkpoints {
-                        (checkpoints + ((b * p.channels + d) * p.checkpointCount + start / K) * Np).update(from: h, count: Np)
-                    }
-                    if inRange {
-                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
-                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: false)
-                    } else {
-                        scanSegment(Np: Np, from: start, count: count, dt: dt, u: x.u + row, log2A: log2A, B: x.B + bOff,
-                                    bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: out + row, clamping: true)
-                    }
-                    start += count
+                let rowCheckpoints = checkpoints.map { $0 + rowIndex * p.checkpointCount * Np }
+                if native {
+                    var cRow = cRow(p, x, b: b, d: d, log2A: log2A)
+                    _ = ds_scan_forward_row(&cRow, dt, h, out + row, rowCheckpoints)
+                } else {
+                    deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt)
+                    scanRow(p, x, b: b, d: d, dt: dt, log2A: log2A, state: h, y: out + row, checkpoints: rowCheckpoints)
+                    finishOutputRow(L, out + row, u: x.u + row, D: x.D?[d] ?? 0, z: x.z.map { $0 + row })
                 }
-                if let lastState { (lastState + (b * p.channels + d) * Np).update(from: h, count: Np) }
-                finishOutputRow(L, out + row, u: x.u + row, D: x.D?[d] ?? 0, z: x.z.map { $0 + row })
+                if let lastState { (lastState + rowIndex * Np).update(from: h, count: Np) }
+            }
+        }
+    }
+
+    /// The portable forward of row (b, d) from the state `h`: y (L) = ⟨h_l, C_l⟩ per step, the
+    /// state entering every K-th step stored in `checkpoints` (⌈L/K⌉ × Np) when given.
+    static func scanRow(_ p: Problem, _ x: Operands, b: Int, d: Int, dt: UnsafePointer<Float>, log2A: UnsafePointer<Float>,
+                        state h: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                        checkpoints: UnsafeMutablePointer<Float>?) {
+        let (L, Np, K) = (p.length, p.paddedStateSize, p.checkpointInterval)
+        let u = x.u + (b * p.channels + d) * L
+        let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
+        let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
+        let inRange = exponentsInRange(dt, L, log2A, Np)
+        for start in stride(from: 0, to: L, by: K) {
+            let count = Swift.min(K, L - start)
+            checkpoints.map { ($0 + start / K * Np).update(from: h, count: Np) }
+            if inRange {
+                scanSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                            bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: y, clamping: false)
+            } else {
+                scanSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                            bStep: bStep, C: x.C + cOff, cStep: cStep, state: h, y: y, clamping: true)
             }
         }
     }
@@ -286,83 +325,29 @@ extension SelectiveScanKernels {
             groups == nil ? (acc + row * Np, 0) : (acc + unit * L * Np, Np)
         }
 
-        let gated = x.z != nil
+        let native = vectorExtensionWidth(p) > 0
         units.run { index in
             let (b, channels) = units.unit(index)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * L + 2 * K * Np + 3 * Np)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 5 * L + 2 * K * Np + 2 * Np)
             defer { scratch.deallocate() }
-            let (dt, softplusDerivative, g, zSigmoid) = (scratch, scratch + L, scratch + 2 * L, scratch + 3 * L)
-            let (states, decays) = (scratch + 4 * L, scratch + 4 * L + K * Np)
-            let (carry, dAAcc, log2A) = (decays + K * Np, decays + K * Np + Np, decays + K * Np + 2 * Np)
+            let (dAAcc, log2A) = (scratch + 5 * L + 2 * K * Np, scratch + 5 * L + 2 * K * Np + Np)
             for d in channels {
                 let rowIndex = b * p.channels + d, row = rowIndex * L
-                let (u, dy) = (x.u + row, dout + row)
-                let D = x.D?[d] ?? 0
-                deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt, derivative: softplusDerivative)
-                if let z = x.z {
-                    VectorMath.map(z + row, zSigmoid, count: L) { VectorMath.sigmoid($0) }
-                    for l in 0..<L { g[l] = dy[l] * z[row + l] * zSigmoid[l] }
-                } else {
-                    g.update(from: dy, count: L)
-                }
-                let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
-                let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
                 let (dB, dBStep) = target(accB, p.bGroups, unit: index, row: rowIndex)
                 let (dC, dCStep) = target(accC, p.cGroups, unit: index, row: rowIndex)
-                let A = x.A + d * Np
-                scaleByLog2E(A, into: log2A, count: Np)
-                let inRange = exponentsInRange(dt, L, log2A, Np)
-                carry.update(repeating: 0, count: Np)
+                scaleByLog2E(x.A + d * Np, into: log2A, count: Np)
                 dAAcc.update(repeating: 0, count: Np)
-                var dDAcc: Float = 0
-                let checkpointRow = checkpoints + rowIndex * p.checkpointCount * Np
-                for segment in stride(from: p.checkpointCount - 1, through: 0, by: -1) {
-                    let start = segment * K, count = Swift.min(K, L - start)
-                    let entering = checkpointRow + segment * Np
-                    if inRange {
-                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
-                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: false)
-                    } else {
-                        recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
-                                         bStep: bStep, entering: entering, states: states, decays: decays, clamping: true)
-                    }
-                    for i in stride(from: count - 1, through: 0, by: -1) {
-                        let l = start + i
-                        let h = states + i * Np, decay = decays + i * Np
-                        let previous = i > 0 ? UnsafePointer(states + (i - 1) * Np) : entering
-                        let Bl = x.B + bOff + l * bStep, Cl = x.C + cOff + l * cStep
-                        let dBl = dB + l * dBStep, dCl = dC + l * dCStep
-                        let (gl, dtl, ul) = (g[l], dt[l], u[l])
-                        let dtu = dtl * ul
-                        var sumB = FloatVector.zero, sumA = FloatVector.zero, sumY = FloatVector.zero
-                        var o = 0
-                        while o < Np {
-                            let hv = load(h + o), cv = load(Cl + o), dv = load(decay + o)
-                            let dh = cv * gl + load(carry + o)
-                            if gated { sumY += hv * cv }   // y_t, for dz only
-                            store(load(dCl + o) + hv * gl, dCl + o)
-                            store(load(dBl + o) + dh * dtu, dBl + o)
-                            sumB += dh * load(Bl + o)
-                            let w = dh * dv * load(previous + o)
-                            sumA += w * load(A + o)
-                            store(load(dAAcc + o) + w * dtl, dAAcc + o)
-                            store(dv * dh, carry + o)
-                            o += 8
-                        }
-                        let hB = VectorMath.horizontalSum(sumB)
-                        grads.u[row + l] = D * gl + dtl * hB
-                        grads.delta[row + l] = ul * hB + VectorMath.horizontalSum(sumA)
-                        dDAcc += gl * ul
-                        if let z = x.z, let dz = grads.z {
-                            let (zl, s) = (z[row + l], zSigmoid[l])
-                            dz[row + l] = dy[l] * (VectorMath.horizontalSum(sumY) + D * ul) * s * (1 + zl * (1 - s))
-                        }
-                    }
-                }
-                var biasAcc: Float = 0
-                for l in 0..<L {
-                    grads.delta[row + l] *= softplusDerivative[l]
-                    biasAcc += grads.delta[row + l]
+                var dDAcc: Float = 0, biasAcc: Float = 0
+                let rowCheckpoints = checkpoints + rowIndex * p.checkpointCount * Np
+                if native {
+                    var cRow = cRow(p, x, b: b, d: d, log2A: log2A)
+                    _ = ds_scan_backward_row(&cRow, dout + row, rowCheckpoints, scratch, grads.u + row, grads.delta + row,
+                                             grads.z.map { $0 + row }, dAAcc, dB, dBStep, dC, dCStep, &dDAcc, &biasAcc)
+                } else {
+                    let sums = backwardRow(p, x, b: b, d: d, log2A: log2A, outputGradient: dout + row,
+                                           checkpoints: rowCheckpoints, scratch: scratch, dA: dAAcc,
+                                           dB: dB, dBStep: dBStep, dC: dC, dCStep: dCStep, into: grads)
+                    (dDAcc, biasAcc) = (sums.dD, sums.deltaBias)
                 }
                 (dARows + rowIndex * Np).update(from: dAAcc, count: Np)
                 dDRows[rowIndex] = dDAcc
@@ -388,6 +373,106 @@ extension SelectiveScanKernels {
                         for i in 0..<block { dst[i] += src[i] }
                     }
                 }
+            }
+        }
+    }
+
+    /// The portable backward of row (b, d), with the contract of `ds_scan_backward_row`: writes
+    /// the row's du, dΔ (and dz) into `grads`, accumulates dA, dB, dC, and returns the row's
+    /// Σ g·u and Σ dΔ. `scratch` holds 5·L + 2·K·Np floats.
+    static func backwardRow(_ p: Problem, _ x: Operands, b: Int, d: Int, log2A: UnsafePointer<Float>,
+                            outputGradient dy: UnsafePointer<Float>, checkpoints: UnsafePointer<Float>,
+                            scratch: UnsafeMutablePointer<Float>, dA: UnsafeMutablePointer<Float>,
+                            dB: UnsafeMutablePointer<Float>, dBStep: Int, dC: UnsafeMutablePointer<Float>, dCStep: Int,
+                            into grads: Gradients) -> (dD: Float, deltaBias: Float) {
+        let (L, K, Np) = (p.length, p.checkpointInterval, p.paddedStateSize)
+        let row = (b * p.channels + d) * L
+        let u = x.u + row
+        let (dt, softplusDerivative, g, zSigmoid, hY) = (scratch, scratch + L, scratch + 2 * L, scratch + 3 * L, scratch + 4 * L)
+        let (states, decays) = (scratch + 5 * L, scratch + 5 * L + K * Np)
+        deltaRow(p, x.delta + row, bias: x.deltaBias?[d] ?? 0, into: dt, derivative: softplusDerivative)
+        if let z = x.z {
+            VectorMath.map(z + row, zSigmoid, count: L) { VectorMath.sigmoid($0) }
+            for l in 0..<L { g[l] = dy[l] * z[row + l] * zSigmoid[l] }
+        } else {
+            g.update(from: dy, count: L)
+        }
+        // Per step: ⟨dh, B⟩ into grads.u's row, the dΔ sum into grads.delta's row, y into hY.
+        let (hB, hA) = (grads.u + row, grads.delta + row)
+        reverseRow(p, x, b: b, d: d, dt: dt, log2A: log2A, g: g, checkpoints: checkpoints,
+                   states: states, decays: decays, dA: dA, dB: dB, dBStep: dBStep, dC: dC, dCStep: dCStep,
+                   hB: hB, hA: hA, hY: x.z == nil ? nil : hY)
+        let D = x.D?[d] ?? 0
+        var dDAcc: Float = 0, biasAcc: Float = 0
+        for l in 0..<L {
+            let (gl, ul, sumB) = (g[l], u[l], hB[l])
+            grads.delta[row + l] = (ul * sumB + hA[l]) * softplusDerivative[l]
+            grads.u[row + l] = D * gl + dt[l] * sumB
+            biasAcc += grads.delta[row + l]
+            dDAcc += gl * ul
+        }
+        if let z = x.z, let dz = grads.z {
+            for l in 0..<L {
+                let (zl, s) = (z[row + l], zSigmoid[l])
+                dz[row + l] = dy[l] * (hY[l] + D * u[l]) * s * (1 + zl * (1 - s))
+            }
+        }
+        return (dDAcc, biasAcc)
+    }
+
+    /// The portable reverse pass of row (b, d): segments last to first, each
+    /// recomputed from its checkpoint; accumulates dA (Np), dB and dC; writes
+    /// hB[l] = ⟨dh, B_l⟩, hA[l] = ⟨dh ⊙ exp(Δ·A) ⊙ h_{l−1}, A⟩ and, if given, hY[l] = ⟨h_l, C_l⟩.
+    static func reverseRow(_ p: Problem, _ x: Operands, b: Int, d: Int, dt: UnsafePointer<Float>,
+                           log2A: UnsafePointer<Float>, g: UnsafePointer<Float>, checkpoints: UnsafePointer<Float>,
+                           states: UnsafeMutablePointer<Float>, decays: UnsafeMutablePointer<Float>,
+                           dA dAAcc: UnsafeMutablePointer<Float>, dB: UnsafeMutablePointer<Float>, dBStep: Int,
+                           dC: UnsafeMutablePointer<Float>, dCStep: Int, hB: UnsafeMutablePointer<Float>,
+                           hA: UnsafeMutablePointer<Float>, hY: UnsafeMutablePointer<Float>?) {
+        let (L, Np, K) = (p.length, p.paddedStateSize, p.checkpointInterval)
+        let u = x.u + (b * p.channels + d) * L, A = x.A + d * Np
+        let (bOff, bStep) = p.operandRow(groups: p.bGroups, b: b, d: d)
+        let (cOff, cStep) = p.operandRow(groups: p.cGroups, b: b, d: d)
+        let inRange = exponentsInRange(dt, L, log2A, Np)
+        let carry = UnsafeMutablePointer<Float>.allocate(capacity: Np)
+        defer { carry.deallocate() }
+        carry.initialize(repeating: 0, count: Np)
+        for segment in stride(from: p.checkpointCount - 1, through: 0, by: -1) {
+            let start = segment * K, count = Swift.min(K, L - start)
+            let entering = checkpoints + segment * Np
+            if inRange {
+                recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                 bStep: bStep, entering: entering, states: states, decays: decays, clamping: false)
+            } else {
+                recomputeSegment(Np: Np, from: start, count: count, dt: dt, u: u, log2A: log2A, B: x.B + bOff,
+                                 bStep: bStep, entering: entering, states: states, decays: decays, clamping: true)
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                let l = start + i
+                let h = states + i * Np, decay = decays + i * Np
+                let previous = i > 0 ? UnsafePointer(states + (i - 1) * Np) : entering
+                let Bl = x.B + bOff + l * bStep, Cl = x.C + cOff + l * cStep
+                let dBl = dB + l * dBStep, dCl = dC + l * dCStep
+                let (gl, dtl) = (g[l], dt[l])
+                let dtu = dtl * u[l]
+                var sumB = FloatVector.zero, sumA = FloatVector.zero, sumY = FloatVector.zero
+                var o = 0
+                while o < Np {
+                    let hv = load(h + o), cv = load(Cl + o), dv = load(decay + o)
+                    let dh = cv * gl + load(carry + o)
+                    if hY != nil { sumY += hv * cv }
+                    store(load(dCl + o) + hv * gl, dCl + o)
+                    store(load(dBl + o) + dh * dtu, dBl + o)
+                    sumB += dh * load(Bl + o)
+                    let w = dh * dv * load(previous + o)
+                    sumA += w * load(A + o)
+                    store(load(dAAcc + o) + w * dtl, dAAcc + o)
+                    store(dv * dh, carry + o)
+                    o += 8
+                }
+                hB[l] = VectorMath.horizontalSum(sumB)
+                hA[l] = VectorMath.horizontalSum(sumA)
+                hY?[l] = VectorMath.horizontalSum(sumY)
             }
         }
     }

@@ -1,0 +1,69 @@
+// Run-time dispatch of the selective-scan row kernels; the kernels themselves are written once in
+// ScanRow.inc over a generic vector type and compiled here for AVX-512 (16 lanes) and AVX2/FMA
+// (8 lanes) through function target attributes.
+#include "CScanKernels.h"
+#include <immintrin.h>
+#include <string.h>
+
+typedef float vf2 __attribute__((ext_vector_type(2)));
+typedef float vf4 __attribute__((ext_vector_type(4)));
+typedef float vf8 __attribute__((ext_vector_type(8)));
+typedef int vi8 __attribute__((ext_vector_type(8)));
+typedef float vf16 __attribute__((ext_vector_type(16)));
+typedef int vi16 __attribute__((ext_vector_type(16)));
+
+/// Most vectors of state per row the kernels take (Np ≤ 16 · lanes); longer states use the Swift path.
+#define MAX_VECTORS 16
+
+#define VW 16
+#define VF vf16
+#define VI vi16
+#define NAME(x) x##_avx512
+#define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+#include "ScanRow.inc"
+#undef VW
+#undef VF
+#undef VI
+#undef NAME
+#undef TARGET
+
+#define VW 8
+#define VF vf8
+#define VI vi8
+#define NAME(x) x##_avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#include "ScanRow.inc"
+
+int ds_scan_vector_width(long paddedStateSize) {
+    __builtin_cpu_init();
+    if (paddedStateSize > MAX_VECTORS * 8) return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && paddedStateSize % 16 == 0)
+        return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && paddedStateSize % 8 == 0)
+        return 8;
+    return 0;
+}
+
+int ds_scan_forward_row(const ds_scan_row *row, float *scratch, float *h, float *out, float *checkpoints) {
+    switch (ds_scan_vector_width(row->paddedStateSize)) {
+    case 16: forward_row_avx512(row, scratch, h, out, checkpoints); return 1;
+    case 8: forward_row_avx2(row, scratch, h, out, checkpoints); return 1;
+    default: return 0;
+    }
+}
+
+int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float *checkpoints, float *scratch,
+                         float *du, float *ddelta, float *dz, float *dA_acc,
+                         float *dB, long dBStep, float *dC, long dCStep, float *dD_acc, float *dBias_acc) {
+    switch (ds_scan_vector_width(row->paddedStateSize)) {
+    case 16:
+        backward_row_avx512(row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc, dB, dBStep, dC, dCStep,
+                            dD_acc, dBias_acc);
+        return 1;
+    case 8:
+        backward_row_avx2(row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc, dB, dBStep, dC, dCStep,
+                          dD_acc, dBias_acc);
+        return 1;
+    default: return 0;
+    }
+}

@@ -10,6 +10,10 @@ typedef float vf4 __attribute__((ext_vector_type(4)));
 typedef float vf8 __attribute__((ext_vector_type(8)));
 typedef int vi8 __attribute__((ext_vector_type(8)));
 typedef float vf16 __attribute__((ext_vector_type(16)));
+/// The same vectors at any float alignment, for loads and stores that keep float aliasing
+/// information (a memcpy would tell the compiler any memory may have changed).
+typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
+typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 typedef int vi16 __attribute__((ext_vector_type(16)));
 
 /// Most vectors of state per row the kernels take (Np ≤ 16 · lanes); longer states use the Swift path.
@@ -17,18 +21,21 @@ typedef int vi16 __attribute__((ext_vector_type(16)));
 
 #define VW 16
 #define VF vf16
+#define VFU vf16u
 #define VI vi16
 #define NAME(x) x##_avx512
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #include "ScanRow.inc"
 #undef VW
 #undef VF
+#undef VFU
 #undef VI
 #undef NAME
 #undef TARGET
 
 #define VW 8
 #define VF vf8
+#define VFU vf8u
 #define VI vi8
 #define NAME(x) x##_avx2
 #define TARGET __attribute__((target("avx2,fma")))

@@ -313,14 +313,16 @@ extension SelectiveScanKernels {
         // input-dependent B or C (reduced over a group's units).
         let rowSlots = UnsafeMutablePointer<Float>.allocate(capacity: rows * (Np + 2))
         let (dARows, dDRows, dBiasRows) = (rowSlots, rowSlots + rows * Np, rowSlots + rows * (Np + 1))
-        func accumulator(_ groups: Int?) -> UnsafeMutablePointer<Float> {
-            let n = groups == nil ? rows * Np : units.count * L * Np
-            let a = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            a.initialize(repeating: 0, count: n)
-            return a
-        }
-        let (accB, accC) = (accumulator(p.bGroups), accumulator(p.cGroups))
-        defer { rowSlots.deallocate(); accB.deallocate(); accC.deallocate() }
+        // Both accumulators in one block, C's placed half a page away from B's modulo 4 KiB: when
+        // dB[l] and dC[l] share their address bits below 4 KiB the CPU orders each one's loads
+        // after the other's stores (4K aliasing): 4 % of the whole scan in an in-process A/B.
+        let (countB, countC) = (p.bGroups == nil ? rows * Np : units.count * L * Np,
+                                p.cGroups == nil ? rows * Np : units.count * L * Np)
+        let pad = (2048 - (countB * 4) % 4096 + 4096) % 4096 / 4
+        let accumulators = UnsafeMutablePointer<Float>.allocate(capacity: countB + pad + countC)
+        accumulators.initialize(repeating: 0, count: countB + pad + countC)
+        let (accB, accC) = (accumulators, accumulators + countB + pad)
+        defer { rowSlots.deallocate(); accumulators.deallocate() }
         func target(_ acc: UnsafeMutablePointer<Float>, _ groups: Int?, unit: Int, row: Int) -> (UnsafeMutablePointer<Float>, Int) {
             groups == nil ? (acc + row * Np, 0) : (acc + unit * L * Np, Np)
         }

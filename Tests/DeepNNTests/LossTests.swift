@@ -27,6 +27,22 @@ final class LossTests: XCTestCase {
         check("nll") { nllLoss(logSoftmax($0, axis: 1), self.labels, weight: w) }
     }
 
+    /// The fused softmax cross-entropy against finite differences, with every option and with
+    /// (N, C, H, W) logits.
+    func testCrossEntropyFiniteDifferences() {
+        var rng = RandomGenerator(seed: 8)
+        let w = Tensor.rand([5], generator: &rng) + 0.5
+        assertGradientsMatchFiniteDifferences([Tensor.randn([6, 5], generator: &rng)]) {
+            crossEntropy($0[0], [0, 4, -100, 2, 1, 3], weight: w, labelSmoothing: 0.1)
+        }
+        assertGradientsMatchFiniteDifferences([Tensor.randn([4, 5], generator: &rng) * 3]) {
+            crossEntropy($0[0], [1, 1, 0, 4], labelSmoothing: 0.2, reduction: .none) * Tensor([1, -2, 0.5, 3], shape: [4])
+        }
+        assertGradientsMatchFiniteDifferences([Tensor.randn([2, 3, 2, 2], generator: &rng)]) {
+            crossEntropy($0[0], [0, 1, 2, 0, 2, 2, 1, 0], reduction: .sum)
+        }
+    }
+
     func testRegressionAndBinaryLossesMatchPyTorch() {
         let t = f["target"]!
         check("mse") { mseLoss($0, t) }

@@ -1,4 +1,7 @@
 import DeepCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a loss over many elements is reduced, as PyTorch's `reduction`.
 public enum LossReduction {
@@ -62,8 +65,8 @@ private func classCoefficients(labels: [Int], classes: Int, weight: Tensor?, ign
 /// - Returns: a scalar for `.mean`/`.sum`, else the per-element losses.
 public func crossEntropy(_ logits: Tensor, _ labels: [Int], weight: Tensor? = nil, ignoreIndex: Int = -100,
                          labelSmoothing: Float = 0, reduction: LossReduction = .mean) -> Tensor {
-    nllLoss(logSoftmax(classRows(logits, op: "crossEntropy"), axis: 1), labels, weight: weight,
-            ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing, reduction: reduction, op: "crossEntropy")
+    classIdLoss(classRows(logits, op: "crossEntropy"), fromLogits: true, labels, weight: weight,
+                ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing, reduction: reduction, op: "crossEntropy")
 }
 
 /// Cross-entropy against class ids given as a tensor of integer values.
@@ -89,20 +92,82 @@ public func crossEntropy(_ logits: Tensor, probabilities target: Tensor, weight:
 /// Negative log-likelihood of log-probabilities (N, C) (`F.nll_loss`).
 public func nllLoss(_ logProbabilities: Tensor, _ labels: [Int], weight: Tensor? = nil, ignoreIndex: Int = -100,
                     reduction: LossReduction = .mean) -> Tensor {
-    nllLoss(classRows(logProbabilities, op: "nllLoss"), labels, weight: weight, ignoreIndex: ignoreIndex,
-            labelSmoothing: 0, reduction: reduction, op: "nllLoss")
+    classIdLoss(classRows(logProbabilities, op: "nllLoss"), fromLogits: false, labels, weight: weight,
+                ignoreIndex: ignoreIndex, labelSmoothing: 0, reduction: reduction, op: "nllLoss")
 }
 
-private func nllLoss(_ logp: Tensor, _ labels: [Int], weight: Tensor?, ignoreIndex: Int, labelSmoothing: Float,
-                     reduction: LossReduction, op: String) -> Tensor {
-    precondition(logp.shape[0] == labels.count, "\(op): \(labels.count) labels for \(logp.shape[0]) rows (scores \(logp.shape))")
-    let (m, normaliser) = classCoefficients(labels: labels, classes: logp.shape[1], weight: weight,
+/// −Σ_c M[i,c]·logp[i,c] per row with the coefficients of ``classCoefficients``, reduced;
+/// `scores` (N, C) are logits (cross-entropy, fused with the log-softmax) or log-probabilities.
+private func classIdLoss(_ scores: Tensor, fromLogits: Bool, _ labels: [Int], weight: Tensor?, ignoreIndex: Int,
+                         labelSmoothing: Float, reduction: LossReduction, op: String) -> Tensor {
+    precondition(scores.shape[0] == labels.count, "\(op): \(labels.count) labels for \(scores.shape[0]) rows (scores \(scores.shape))")
+    let (m, normaliser) = classCoefficients(labels: labels, classes: scores.shape[1], weight: weight,
                                             ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing, op: op)
-    let perRow = -(m * logp).sum(axes: [1])
+    let perRow = fromLogits ? softmaxCrossEntropyRows(scores, coefficients: m) : -(m * scores).sum(axes: [1])
     switch reduction {
     case .mean: return perRow.sum() / normaliser
     case .sum: return perRow.sum()
     case .none: return perRow
+    }
+}
+
+/// −Σ_c M[i,c]·log softmax(x)[i,c] for each row of logits x (N, C) as one op (the log-softmax,
+/// the product with M and the row sums of the composed form in one pass), with the gradient
+/// g_i·((Σ_c M[i,c])·softmax(x_i) − M[i,:]). Shape-only logits take the composed form.
+private func softmaxCrossEntropyRows(_ logits: Tensor, coefficients m: Tensor) -> Tensor {
+    if logits.isMeta { return -(m * logSoftmax(logits, axis: 1)).sum(axes: [1]) }
+    let x = logits.contiguous()
+    let (n, c) = (x.shape[0], x.shape[1])
+    var rowWeights = [Float](repeating: 0, count: n)
+    var softmax = Tensor(zeros: [0])
+    let losses = withoutGrad {
+        Tensor.make(shape: [n]) { loss in
+            softmax = Tensor.make(shape: [n, c]) { p in
+                x.withUnsafeBufferPointer { xs in
+                    m.withUnsafeBufferPointer { ms in
+                        // x − max(row), then every exponential in one vector pass over the buffer.
+                        var largest = [Float](repeating: -.infinity, count: n)
+                        for i in 0..<n {
+                            let row = xs.baseAddress! + i * c
+                            for j in 0..<c { largest[i] = Swift.max(largest[i], row[j]) }
+                            for j in 0..<c { p[i * c + j] = row[j] - largest[i] }
+                        }
+                        VectorMath.map(p.baseAddress!, p.baseAddress!, count: n * c) { VectorMath.exp($0) }
+                        for i in 0..<n {
+                            let (row, coefficients, probabilities) = (xs.baseAddress! + i * c, ms.baseAddress! + i * c,
+                                                                      p.baseAddress! + i * c)
+                            var total: Float = 0
+                            for j in 0..<c { total += probabilities[j] }
+                            let (logSumExp, reciprocal) = (largest[i] + logf(total), 1 / total)
+                            var weightSum: Float = 0, dot: Float = 0
+                            for j in 0..<c {
+                                probabilities[j] *= reciprocal
+                                weightSum += coefficients[j]
+                                dot += coefficients[j] * row[j]
+                            }
+                            rowWeights[i] = weightSum
+                            loss[i] = weightSum * logSumExp - dot
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let coefficients = m.detached()
+    return losses.recording("softmaxCrossEntropy", inputs: [x]) { g in
+        let gradient = Tensor.make(shape: [n, c]) { dx in
+            g.contiguous().withUnsafeBufferPointer { gs in
+                softmax.withUnsafeBufferPointer { p in
+                    coefficients.withUnsafeBufferPointer { ms in
+                        for i in 0..<n {
+                            let (gi, w) = (gs[i], rowWeights[i])
+                            for j in 0..<c { dx[i * c + j] = gi * (w * p[i * c + j] - ms[i * c + j]) }
+                        }
+                    }
+                }
+            }
+        }
+        return [gradient]
     }
 }
 

@@ -46,6 +46,34 @@ final class CoreSmokeTests: XCTestCase {
         }
     }
 
+    /// Products cut into pieces (`pieceWork`, small-batch linear layers) equal the whole product
+    /// up to rounding, for every transpose combination and both split directions.
+    func testProductsInPiecesEqualWholeProducts() throws {
+        try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
+        var rng = RandomGenerator(seed: 5)
+        for (m, n, k) in [(64, 256, 100), (256, 90, 64), (40, 200, 33)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = ta ? Tensor.randn([k, m], generator: &rng).mT : Tensor.randn([m, k], generator: &rng)
+                let b = tb ? Tensor.randn([n, k], generator: &rng).mT : Tensor.randn([k, n], generator: &rng)
+                let c0 = Tensor.randn([m, n], generator: &rng)
+                func run(pieces: Bool) -> [Float] {
+                    let saved = (Parallel.minimumWork, Gemm.threadCount)
+                    defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
+                    (Parallel.minimumWork, Gemm.threadCount) = pieces ? (1, 2) : (Int.max, 1)
+                    let c = Tensor(c0.scalars, shape: [m, n])
+                    let opA = Gemm.operand(rows: m, cols: k, rowStride: a.strides[0], colStride: a.strides[1])!
+                    let opB = Gemm.operand(rows: k, cols: n, rowStride: b.strides[0], colStride: b.strides[1])!
+                    Gemm.multiply(m: m, n: n, k: k, alpha: 0.5, a: a.storage.pointer + a.offset, opA,
+                                  b: b.storage.pointer + b.offset, opB, beta: 2, c: c.storage.pointer, ldc: n,
+                                  pieceWork: pieces ? 16 * 100 * k : nil)
+                    return c.scalars
+                }
+                assertClose(run(pieces: true), run(pieces: false), atol: 1e-4, rtol: 1e-5,
+                            "m \(m) n \(n) k \(k) transposed \(ta) \(tb)")
+            }
+        }
+    }
+
     /// `linear` equals x·Wᵀ + b and has its gradients, with and without batch axes and bias.
     func testLinearMatchesMatmulPlusBiasAndGradients() {
         var rng = RandomGenerator(seed: 11)

@@ -26,12 +26,19 @@ public enum Gemm {
     }
 
     /// C = alpha · op(A) · op(B) + beta · C, all row-major; C is `m × n` with leading dimension `ldc`.
+    ///
+    /// With `pieceWork`, a product split among threads is cut into pieces of at most that many
+    /// multiply-adds (m·n·k) each, in multiples of 16 rows or columns, instead of one strip per
+    /// thread (when 16 rows or columns fit in that work): for the thin products of small-batch linear layers (a batch of 64 or fewer rows)
+    /// OpenBLAS is faster on such pieces (measured 20–40 % on this project's machines, whose
+    /// OpenBLAS runs its Cooper Lake kernels; see BENCHMARKS.md). Pieces round differently from
+    /// one whole product, so results then depend on the thread count in the last bits.
     @inline(__always)
     public static func multiply(
         m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, _ opA: Operand,
         b: UnsafePointer<Float>, _ opB: Operand,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, pieceWork: Int? = nil
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
@@ -51,11 +58,18 @@ public enum Gemm {
         // panels of B across a strip's rows), else the longer side; measured on the shapes of
         // MLPs, ViT and ResNet-18 (BENCHMARKS.md, "strips").
         let splitRows = m >= 2 * workers * splitGranule || m >= n
-        let blocks = (splitRows ? m : n) / splitGranule
-        let strips = Swift.min(blocks, workers)
+        let (side, across) = splitRows ? (m, n) : (n, m)
+        var (granule, strips) = (splitGranule, workers)
+        if let pieceWork, pieceGranule * across * k <= pieceWork {
+            granule = pieceGranule
+            let perPiece = pieceWork / (across * k) / granule * granule
+            strips = Swift.max(workers, (side + perPiece - 1) / perPiece)
+        }
+        let blocks = side / granule
+        strips = Swift.min(blocks, strips)
         Parallel.forEachChunk(count: blocks, chunks: strips, workers: workers) { _, strip, range in
-            let start = range.lowerBound * splitGranule
-            let end = strip == strips - 1 ? (splitRows ? m : n) : range.upperBound * splitGranule
+            let start = range.lowerBound * granule
+            let end = strip == strips - 1 ? side : range.upperBound * granule
             if splitRows {
                 let aStart = opA.transposed ? a + start : a + start * opA.leadingDimension
                 product(m: end - start, n: n, k: k, alpha: alpha, a: aStart, opA, b: b, opB,
@@ -70,6 +84,8 @@ public enum Gemm {
 
     /// Rows or columns of C per unit of a split product.
     static let splitGranule = 32
+    /// Rows or columns of C per unit of a product cut into pieces (`pieceWork`).
+    static let pieceGranule = 16
 
     /// One single-threaded `cblas_sgemm`.
     @inline(__always)

@@ -37,7 +37,7 @@ private func isTransposedLayout(_ t: Tensor) -> Bool {
 }
 
 /// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd.
-func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
+func batchedProduct(_ a: Tensor, _ b: Tensor, pieceWork: Int? = nil) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
@@ -58,7 +58,7 @@ func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
     let c = out.storage.pointer
     if batch.isEmpty {
         Gemm.multiply(m: m, n: n, k: k, a: pa.storage.pointer + pa.offset, opA,
-                      b: pb.storage.pointer + pb.offset, opB, c: c, ldc: n)
+                      b: pb.storage.pointer + pb.offset, opB, c: c, ldc: n, pieceWork: pieceWork)
         return out
     }
     let batchCount = Shape.count(batch)
@@ -70,7 +70,7 @@ func batchedProduct(_ a: Tensor, _ b: Tensor) -> Tensor {
             Gemm.multiply(m: m, n: n, k: k,
                           a: pa.storage.pointer + off[0] + i * rs[0], opA,
                           b: pb.storage.pointer + off[1] + i * rs[1], opB,
-                          c: c + index * m * n, ldc: n)
+                          c: c + index * m * n, ldc: n, pieceWork: pieceWork)
             index += 1
         }
     }
@@ -100,18 +100,20 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         return meta
     }
     let (x2, w, b) = (x.reshaped([rows, inFeatures]).contiguous(), weight.contiguous(), bias.contiguous())
+    // A small batch makes thin products, faster in pieces (see `Gemm.multiply`'s pieceWork).
+    let pieceWork = rows <= 64 ? 1 << 20 : nil
     let out = Tensor.make(shape: [rows, outFeatures]) { y in
         let pb = b.storage.pointer + b.offset
         for r in 0..<rows { (y.baseAddress! + r * outFeatures).update(from: pb, count: outFeatures) }
         Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
                       a: x2.storage.pointer + x2.offset, .init(transposed: false, leadingDimension: inFeatures),
                       b: w.storage.pointer + w.offset, .init(transposed: true, leadingDimension: inFeatures),
-                      beta: 1, c: y.baseAddress!, ldc: outFeatures)
+                      beta: 1, c: y.baseAddress!, ldc: outFeatures, pieceWork: pieceWork)
     }
     let (xd, wd) = (x2.detached(), w.detached())
     return out.recording("linear", inputs: [x2, w, b]) { g in
-        [x2.requiresGrad ? batchedProduct(g, wd) : nil,
-         w.requiresGrad ? batchedProduct(g.mT, xd) : nil,
+        [x2.requiresGrad ? batchedProduct(g, wd, pieceWork: pieceWork) : nil,
+         w.requiresGrad ? batchedProduct(g.mT, xd, pieceWork: pieceWork) : nil,
          b.requiresGrad ? g.sum(axes: [0]) : nil]
     }.reshaped(outShape)
 }

@@ -44,7 +44,8 @@ typedef int vi16 __attribute__((ext_vector_type(16)));
 int ds_scan_vector_width(long paddedStateSize) {
     __builtin_cpu_init();
     if (paddedStateSize > MAX_VECTORS * 8) return 0;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && paddedStateSize % 16 == 0)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        paddedStateSize % 16 == 0)
         return 16;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && paddedStateSize % 8 == 0)
         return 8;

@@ -29,10 +29,11 @@ public enum Gemm {
     ///
     /// With `pieceWork`, a product split among threads is cut into pieces of at most that many
     /// multiply-adds (m·n·k) each, in multiples of 16 rows or columns, instead of one strip per
-    /// thread (when 16 rows or columns fit in that work): for the thin products of small-batch linear layers (a batch of 64 or fewer rows)
-    /// OpenBLAS is faster on such pieces (measured 20–40 % on this project's machines, whose
-    /// OpenBLAS runs its Cooper Lake kernels; see BENCHMARKS.md). Pieces round differently from
-    /// one whole product, so results then depend on the thread count in the last bits.
+    /// thread (when 16 rows or columns fit in that work). For the thin products of small-batch
+    /// linear layers (64 rows or fewer) OpenBLAS is faster on such pieces: 15–40 % per product on
+    /// this project's machines, whose OpenBLAS runs its Cooper Lake kernels (BENCHMARKS.md, second
+    /// session). Pieces round differently from one whole product, so results then depend on the
+    /// thread count in the last bits.
     @inline(__always)
     public static func multiply(
         m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -56,7 +57,7 @@ public enum Gemm {
         // micro-tiles); each strip re-packs the shared operand, so more strips cost more. Rows are
         // split when every strip gets at least two granules of them (OpenBLAS keeps its packed
         // panels of B across a strip's rows), else the longer side; measured on the shapes of
-        // MLPs, ViT and ResNet-18 (BENCHMARKS.md, "strips").
+        // MLPs, ViT and ResNet-18 (BENCHMARKS.md, second session).
         let splitRows = m >= 2 * workers * splitGranule || m >= n
         let (side, across) = splitRows ? (m, n) : (n, m)
         var (granule, strips) = (splitGranule, workers)

@@ -1,7 +1,4 @@
 import DeepCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// How a loss over many elements is reduced, as PyTorch's `reduction`.
 public enum LossReduction {
@@ -111,58 +108,40 @@ private func classIdLoss(_ scores: Tensor, fromLogits: Bool, _ labels: [Int], we
     }
 }
 
-/// −Σ_c M[i,c]·log softmax(x)[i,c] for each row of logits x (N, C) as one op (the log-softmax,
-/// the product with M and the row sums of the composed form in one pass), with the gradient
-/// g_i·((Σ_c M[i,c])·softmax(x_i) − M[i,:]). Shape-only logits take the composed form.
+/// −Σ_c M[i,c]·log softmax(x)[i,c] for each row of logits x (N, C), recorded as one op over
+/// `logSoftmax`'s kernel instead of three more (the product with M, the row sums, the sign), with
+/// the gradient g_i·((Σ_c M[i,c])·softmax(x_i) − M[i,:]).
 private func softmaxCrossEntropyRows(_ logits: Tensor, coefficients m: Tensor) -> Tensor {
     if logits.isMeta { return -(m * logSoftmax(logits, axis: 1)).sum(axes: [1]) }
-    let x = logits.contiguous()
-    let (n, c) = (x.shape[0], x.shape[1])
+    let logp = withoutGrad { logSoftmax(logits, axis: 1) }
+    let (n, c) = (logp.shape[0], logp.shape[1])
     var rowWeights = [Float](repeating: 0, count: n)
-    var softmax = Tensor(zeros: [0])
-    let losses = withoutGrad {
-        Tensor.make(shape: [n]) { loss in
-            softmax = Tensor.make(shape: [n, c]) { p in
-                x.withUnsafeBufferPointer { xs in
-                    m.withUnsafeBufferPointer { ms in
-                        // x − max(row), then every exponential in one vector pass over the buffer.
-                        var largest = [Float](repeating: -.infinity, count: n)
-                        for i in 0..<n {
-                            let row = xs.baseAddress! + i * c
-                            for j in 0..<c { largest[i] = Swift.max(largest[i], row[j]) }
-                            for j in 0..<c { p[i * c + j] = row[j] - largest[i] }
-                        }
-                        VectorMath.map(p.baseAddress!, p.baseAddress!, count: n * c) { VectorMath.exp($0) }
-                        for i in 0..<n {
-                            let (row, coefficients, probabilities) = (xs.baseAddress! + i * c, ms.baseAddress! + i * c,
-                                                                      p.baseAddress! + i * c)
-                            var total: Float = 0
-                            for j in 0..<c { total += probabilities[j] }
-                            let (logSumExp, reciprocal) = (largest[i] + logf(total), 1 / total)
-                            var weightSum: Float = 0, dot: Float = 0
-                            for j in 0..<c {
-                                probabilities[j] *= reciprocal
-                                weightSum += coefficients[j]
-                                dot += coefficients[j] * row[j]
-                            }
-                            rowWeights[i] = weightSum
-                            loss[i] = weightSum * logSumExp - dot
-                        }
+    let losses = Tensor.make(shape: [n]) { loss in
+        logp.withUnsafeBufferPointer { lp in
+            m.withUnsafeBufferPointer { ms in
+                for i in 0..<n {
+                    var weightSum: Float = 0, dot: Float = 0
+                    for j in (i * c)..<(i * c + c) {
+                        weightSum += ms[j]
+                        dot += ms[j] * lp[j]
                     }
+                    rowWeights[i] = weightSum
+                    loss[i] = -dot
                 }
             }
         }
     }
     let coefficients = m.detached()
-    return losses.recording("softmaxCrossEntropy", inputs: [x]) { g in
+    return losses.recording("softmaxCrossEntropy", inputs: [logits]) { g in
         let gradient = Tensor.make(shape: [n, c]) { dx in
+            guard let out = dx.baseAddress else { return }
+            // softmax = exp(log-softmax), every exponential in one vector pass.
+            logp.withUnsafeBufferPointer { VectorMath.map($0.baseAddress!, out, count: n * c) { VectorMath.exp($0) } }
             g.contiguous().withUnsafeBufferPointer { gs in
-                softmax.withUnsafeBufferPointer { p in
-                    coefficients.withUnsafeBufferPointer { ms in
-                        for i in 0..<n {
-                            let (gi, w) = (gs[i], rowWeights[i])
-                            for j in 0..<c { dx[i * c + j] = gi * (w * p[i * c + j] - ms[i * c + j]) }
-                        }
+                coefficients.withUnsafeBufferPointer { ms in
+                    for i in 0..<n {
+                        let (gi, w) = (gs[i], rowWeights[i])
+                        for j in (i * c)..<(i * c + c) { dx[j] = gi * (w * dx[j] - ms[j]) }
                     }
                 }
             }

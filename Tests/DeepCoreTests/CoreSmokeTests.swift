@@ -18,31 +18,43 @@ final class CoreSmokeTests: XCTestCase {
         assertClose(matmul(b.mT, a.mT).mT.contiguous(), c)
     }
 
+    /// Calls `body` with random (m × k) and (k × n) operands in every transpose combination
+    /// (transposed ones as transposed views) and a random (m × n) C, for each of `sizes`.
+    func forEachOperandLayout(_ sizes: [(Int, Int, Int)], seed: UInt64,
+                              _ body: (_ a: Tensor, _ b: Tensor, _ c: Tensor, _ label: String) -> Void) {
+        var rng = RandomGenerator(seed: seed)
+        for (m, n, k) in sizes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = ta ? Tensor.randn([k, m], generator: &rng).mT : Tensor.randn([m, k], generator: &rng)
+                let b = tb ? Tensor.randn([n, k], generator: &rng).mT : Tensor.randn([k, n], generator: &rng)
+                let c = Tensor.randn([m, n], generator: &rng)
+                body(a, b, c, "m \(m) n \(n) k \(k) transposed \(ta) \(tb)")
+            }
+        }
+    }
+
+    /// 0.5·A·B + 2·C through `Gemm.multiply`, either split among 2 threads whatever its size or
+    /// on one thread.
+    func scaledProduct(_ a: Tensor, _ b: Tensor, plus c0: Tensor, split: Bool, pieceWork: Int? = nil) -> [Float] {
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
+        let saved = (Parallel.minimumWork, Gemm.threadCount)
+        defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
+        (Parallel.minimumWork, Gemm.threadCount) = split ? (1, 2) : (Int.max, 1)
+        let c = Tensor(c0.scalars, shape: [m, n])
+        let opA = Gemm.operand(rows: m, cols: k, rowStride: a.strides[0], colStride: a.strides[1])!
+        let opB = Gemm.operand(rows: k, cols: n, rowStride: b.strides[0], colStride: b.strides[1])!
+        Gemm.multiply(m: m, n: n, k: k, alpha: 0.5, a: a.storage.pointer + a.offset, opA,
+                      b: b.storage.pointer + b.offset, opB, beta: 2, c: c.storage.pointer, ldc: n, pieceWork: pieceWork)
+        return c.scalars
+    }
+
     /// Products large enough to be split among threads (strips of rows or of columns, every
     /// transpose combination, sides not multiples of the strip granule, beta ≠ 0) equal the
     /// unsplit product.
     func testSplitProductsEqualSingleThreadedOnes() throws {
         try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
-        var rng = RandomGenerator(seed: 3)
-        for (m, n, k) in [(200, 70, 33), (70, 201, 17), (64, 64, 64), (97, 130, 5)] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let a = ta ? Tensor.randn([k, m], generator: &rng).mT : Tensor.randn([m, k], generator: &rng)
-                let b = tb ? Tensor.randn([n, k], generator: &rng).mT : Tensor.randn([k, n], generator: &rng)
-                let c0 = Tensor.randn([m, n], generator: &rng)
-                func run(split: Bool) -> [Float] {
-                    let saved = (Parallel.minimumWork, Gemm.threadCount)
-                    defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
-                    (Parallel.minimumWork, Gemm.threadCount) = split ? (1, 2) : (Int.max, 1)
-                    let c = Tensor(c0.scalars, shape: [m, n])
-                    let (pa, pb) = (a, b)
-                    let opA = Gemm.operand(rows: m, cols: k, rowStride: pa.strides[0], colStride: pa.strides[1])!
-                    let opB = Gemm.operand(rows: k, cols: n, rowStride: pb.strides[0], colStride: pb.strides[1])!
-                    Gemm.multiply(m: m, n: n, k: k, alpha: 0.5, a: pa.storage.pointer + pa.offset, opA,
-                                  b: pb.storage.pointer + pb.offset, opB, beta: 2, c: c.storage.pointer, ldc: n)
-                    return c.scalars
-                }
-                XCTAssertEqual(run(split: true), run(split: false), "m \(m) n \(n) k \(k) transposed \(ta) \(tb)")
-            }
+        forEachOperandLayout([(200, 70, 33), (70, 201, 17), (64, 64, 64), (97, 130, 5)], seed: 3) { a, b, c, label in
+            XCTAssertEqual(scaledProduct(a, b, plus: c, split: true), scaledProduct(a, b, plus: c, split: false), label)
         }
     }
 
@@ -50,27 +62,9 @@ final class CoreSmokeTests: XCTestCase {
     /// up to rounding, for every transpose combination and both split directions.
     func testProductsInPiecesEqualWholeProducts() throws {
         try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
-        var rng = RandomGenerator(seed: 5)
-        for (m, n, k) in [(64, 256, 100), (256, 90, 64), (40, 200, 33)] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let a = ta ? Tensor.randn([k, m], generator: &rng).mT : Tensor.randn([m, k], generator: &rng)
-                let b = tb ? Tensor.randn([n, k], generator: &rng).mT : Tensor.randn([k, n], generator: &rng)
-                let c0 = Tensor.randn([m, n], generator: &rng)
-                func run(pieces: Bool) -> [Float] {
-                    let saved = (Parallel.minimumWork, Gemm.threadCount)
-                    defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
-                    (Parallel.minimumWork, Gemm.threadCount) = pieces ? (1, 2) : (Int.max, 1)
-                    let c = Tensor(c0.scalars, shape: [m, n])
-                    let opA = Gemm.operand(rows: m, cols: k, rowStride: a.strides[0], colStride: a.strides[1])!
-                    let opB = Gemm.operand(rows: k, cols: n, rowStride: b.strides[0], colStride: b.strides[1])!
-                    Gemm.multiply(m: m, n: n, k: k, alpha: 0.5, a: a.storage.pointer + a.offset, opA,
-                                  b: b.storage.pointer + b.offset, opB, beta: 2, c: c.storage.pointer, ldc: n,
-                                  pieceWork: pieces ? 16 * 100 * k : nil)
-                    return c.scalars
-                }
-                assertClose(run(pieces: true), run(pieces: false), atol: 1e-4, rtol: 1e-5,
-                            "m \(m) n \(n) k \(k) transposed \(ta) \(tb)")
-            }
+        forEachOperandLayout([(64, 256, 100), (256, 90, 64), (40, 200, 33)], seed: 5) { a, b, c, label in
+            assertClose(scaledProduct(a, b, plus: c, split: true, pieceWork: 16 * 100 * a.shape[1]),
+                        scaledProduct(a, b, plus: c, split: false), atol: 1e-4, rtol: 1e-5, label)
         }
     }
 

@@ -1,6 +1,6 @@
 // Run-time dispatch of the selective-scan row kernels; the kernels themselves are written once in
 // ScanRow.inc over a generic vector type and compiled here for AVX-512 (16 lanes) and AVX2/FMA
-// (8 lanes) through function target attributes.
+// (8 lanes) through function target attributes; ScanBlock.inc likewise for the block kernels.
 #include "CScanKernels.h"
 #include <immintrin.h>
 #include <string.h>
@@ -25,7 +25,10 @@ typedef int vi16 __attribute__((ext_vector_type(16)));
 #define VI vi16
 #define NAME(x) x##_avx512
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+#define NH 8
 #include "ScanRow.inc"
+#include "ScanBlock.inc"
+#undef NH
 #undef VW
 #undef VF
 #undef VFU
@@ -39,7 +42,9 @@ typedef int vi16 __attribute__((ext_vector_type(16)));
 #define VI vi8
 #define NAME(x) x##_avx2
 #define TARGET __attribute__((target("avx2,fma")))
+#define NH 4
 #include "ScanRow.inc"
+#include "ScanBlock.inc"
 
 int ds_scan_vector_width(long paddedStateSize) {
     __builtin_cpu_init();
@@ -72,6 +77,31 @@ int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float 
         backward_row_avx2(row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc, dB, dBStep, dC, dCStep,
                           dD_acc, dBias_acc);
         return 1;
+    default: return 0;
+    }
+}
+
+long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval, long channels) {
+    const long W = 16, Lr = (length + W - 1) / W * W, K = checkpointInterval, Np = paddedStateSize;
+    const long blocks = (channels + W - 1) / W;
+    const long forward = W * (4 * Lr + Np);
+    const long backward = W * (10 * K + (2 * K + 1) * 8 + 2 * K * Np + 2048 / W + blocks * (4 * Np + 2));
+    return forward > backward ? forward : backward;
+}
+
+int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out, float *lastState, float *checkpoints) {
+    switch (ds_scan_vector_width(unit->paddedStateSize)) {
+    case 16: forward_blocks_avx512(unit, scratch, out, lastState, checkpoints); return 1;
+    case 8: forward_blocks_avx2(unit, scratch, out, lastState, checkpoints); return 1;
+    default: return 0;
+    }
+}
+
+int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
+                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias, float *dB, float *dC) {
+    switch (ds_scan_vector_width(unit->paddedStateSize)) {
+    case 16: backward_blocks_avx512(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;
+    case 8: backward_blocks_avx2(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;
     default: return 0;
     }
 }

@@ -74,6 +74,19 @@ final class SelectiveScanTests: XCTestCase {
         checkCase("threshold", softplus: true, f)
     }
 
+    /// Enough channels for the channel-block kernels (whole and partial blocks, two groups), on
+    /// one thread and split into several work units, and, for contrast, row by row.
+    func testChannelBlocksMatchReferenceScan() {
+        let f = loadFixtures("mamba_scan_blocks")
+        let saved = (DeepCore.Parallel.minimumWork, SelectiveScanKernels.usesChannelBlocks)
+        defer { (DeepCore.Parallel.minimumWork, SelectiveScanKernels.usesChannelBlocks) = saved }
+        for (minimumWork, blocks) in [(saved.0, true), (1, true), (saved.0, false)] {
+            (DeepCore.Parallel.minimumWork, SelectiveScanKernels.usesChannelBlocks) = (minimumWork, blocks)
+            checkCase("blocks", softplus: true, f)
+            checkCase("grouped_blocks", softplus: false, f)
+        }
+    }
+
     func testMatchesReferenceScanSplitAcrossThreads() {
         // Force the parallel path: several work units per (batch, group), their gradients of
         // B, C, A, D and the bias reduced at the end.
@@ -99,20 +112,31 @@ final class SelectiveScanTests: XCTestCase {
         checkCase("long", softplus: true, loadFixtures("mamba_scan_long"), grads: loadFixtures("mamba_scan_long_grads"))
     }
 
-    /// The AVX-512 / AVX2 row kernels (CScanKernels) against the portable Swift loops: outputs,
-    /// last state and every gradient, over state sizes that take one, two and five vectors (and
+    /// The AVX-512 / AVX2 kernels (CScanKernels) against the portable Swift loops: outputs, last
+    /// state and every gradient, over state sizes that take one, two and five vectors (and
     /// padding), lengths that are not multiples of the vector or checkpoint widths, constant,
-    /// input-dependent and grouped B and C, with and without gate, D, bias and softplus.
+    /// input-dependent and grouped B and C, with and without gate, D, bias and softplus. Four
+    /// channels run row by row; 37, 40 in two groups and 24 run in channel blocks, whole and partial
+    /// (there without softplus Δ = |delta| + bias, as decays above 1 make the sums ill-conditioned).
     func testVectorExtensionKernelsMatchPortableKernels() throws {
         try XCTSkipIf(SelectiveScanKernels.vectorExtensionWidth(.init(batch: 1, channels: 1, length: 1, stateSize: 8,
                                                                       bGroups: nil, cGroups: nil, deltaSoftplus: false)) == 0,
                       "the CPU has neither AVX2 nor AVX-512")
         var rng = RandomGenerator(seed: 21)
-        let cases: [(n: Int, l: Int, groups: Int?, gated: Bool)] = [(16, 75, 1, true), (16, 40, nil, false), (5, 33, 2, true),
-                                                                     (32, 19, 1, false), (40, 50, 2, true), (1, 9, nil, true)]
-        for (n, l, groups, gated) in cases {
-            let (bt, dm) = (2, 4)
-            let u = Tensor.randn([bt, dm, l], generator: &rng), delta = Tensor.randn([bt, dm, l], generator: &rng) * 0.5
+        let cases: [(n: Int, l: Int, groups: Int?, gated: Bool, dm: Int)] = [
+            (16, 75, 1, true, 4), (16, 40, nil, false, 4), (5, 33, 2, true, 4), (32, 19, 1, false, 4), (40, 50, 2, true, 4),
+            (1, 9, nil, true, 4), (16, 75, 1, true, 37), (5, 33, 2, false, 40), (32, 19, 1, false, 24), (16, 40, nil, true, 37)]
+        for (n, l, groups, gated, dm) in cases {
+            let bt = 2
+            if dm > 4, let g = groups {
+                let p = SelectiveScanKernels.Problem(batch: bt, channels: dm, length: l, stateSize: n, bGroups: g, cGroups: g,
+                                                     deltaSoftplus: true)
+                XCTAssertGreaterThan(SelectiveScanKernels.channelBlockWidth(p), 0, "\(dm) channels in \(g) groups run in blocks")
+            }
+            let softplus = n != 32
+            let u = Tensor.randn([bt, dm, l], generator: &rng)
+            var delta = Tensor.randn([bt, dm, l], generator: &rng) * 0.5
+            if dm > 4 && !softplus { delta = delta.abs() + 0.3 }
             let A = -Tensor.rand([dm, n], generator: &rng) * 2 - 0.1
             let B = groups.map { Tensor.randn([bt, $0, n, l], generator: &rng) } ?? Tensor.randn([dm, n], generator: &rng)
             let C = groups.map { Tensor.randn([bt, $0, n, l], generator: &rng) } ?? Tensor.randn([dm, n], generator: &rng)
@@ -126,14 +150,15 @@ final class SelectiveScanTests: XCTestCase {
                 let leaves = [u, delta, A, B, C, D, bias] + (z.map { [$0] } ?? [])
                 let x = leaves.map { t -> Tensor in let c = t.copied().detached(); c.requiresGrad = true; return c }
                 let (out, last) = selectiveScanWithState(x[0], x[1], x[2], x[3], x[4], x[5], z: gated ? x[7] : nil,
-                                                         deltaBias: x[6], deltaSoftplus: n != 32)
+                                                         deltaBias: x[6], deltaSoftplus: softplus)
                 (out * weight).sum().backward()
                 return [out.scalars, last.scalars] + x.map { $0.grad!.scalars }
             }
             let (native, portable) = (run(native: true), run(native: false))
             let names = ["out", "last state", "u", "delta", "A", "B", "C", "D", "delta bias", "z"]
             for (i, (a, b)) in zip(native, portable).enumerated() {
-                assertClose(a, b, atol: 2e-5, rtol: 2e-5, "N \(n) L \(l) groups \(String(describing: groups)): \(names[i])")
+                assertClose(a, b, atol: 2e-5, rtol: 2e-5,
+                            "N \(n) L \(l) D \(dm) groups \(String(describing: groups)): \(names[i])")
             }
         }
     }

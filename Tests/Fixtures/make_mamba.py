@@ -137,6 +137,22 @@ def scan_fixtures():
     save("mamba_scan_long", long_inputs)
     save("mamba_scan_long_grads", long_grads)
 
+    # Enough channels for DeepStitch's channel-block kernels (16 channels per block with
+    # AVX-512, 8 with AVX2): 20 channels, a whole block and a partial one; and 36 channels in two
+    # groups of 18. N = 16 (two passes of 8 states); L = 34 and 20 (a partial checkpoint segment).
+    torch.manual_seed(1)
+    blocks = {}
+    bt, d, n, l = 1, 20, 16, 34
+    scan_case("blocks", blocks, dict(
+        u=torch.randn(bt, d, l), delta=torch.randn(bt, d, l) * 0.5, A=-0.5 - torch.rand(d, n),
+        B=torch.randn(bt, n, l), C=torch.randn(bt, n, l), D=torch.randn(d), z=torch.randn(bt, d, l),
+        delta_bias=torch.randn(d) * 0.3), softplus=True)
+    bt, d, g, n, l = 1, 36, 2, 16, 20
+    scan_case("grouped_blocks", blocks, dict(
+        u=torch.randn(bt, d, l), delta=torch.rand(bt, d, l) * 0.3 + 0.01, A=-torch.rand(d, n) * 2,
+        B=torch.randn(bt, g, n, l), C=torch.randn(bt, g, n, l), D=None, z=None, delta_bias=None), softplus=False)
+    save("mamba_scan_blocks", blocks)
+
 
 class MambaRef(nn.Module):
     """mamba_simple.Mamba's reference (non-fused) path, with its parameter names."""

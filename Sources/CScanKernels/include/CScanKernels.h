@@ -46,4 +46,35 @@ int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float 
                          float *du, float *ddelta, float *dz, float *dA_acc,
                          float *dB, long dBStep, float *dC, long dCStep, float *dD_acc, float *dBias_acc);
 
+/// Channels of one batch that share an input-dependent B and C, run in blocks of as many channels
+/// as a vector has lanes (`ds_scan_vector_width`), one channel per lane: channels 0 ..< count are
+/// rows `length` floats apart in delta, u, z and every (channel, step) input and output.
+typedef struct {
+    long length, paddedStateSize, checkpointInterval, count;
+    /// The first delta row; deltaBias (count floats, or NULL: 0) is added before softplus.
+    const float *delta, *deltaBias;
+    int deltaSoftplus;
+    /// The first u and z rows (z NULL: no gate), D (count floats, or NULL: 0).
+    const float *u, *z, *D;
+    /// The channels' A rows (count × Np).
+    const float *A;
+    /// B and C of the channels' batch and group, (L, Np) each.
+    const float *B, *C;
+} ds_scan_block;
+
+/// Floats of scratch the block kernels need for `channels` channels.
+long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval, long channels);
+
+/// Forward from the zero state: out (count rows of L); the last state (count × Np) when `lastState`
+/// is not NULL; when `checkpoints` is not NULL the state entering every K-th step (⌈L/K⌉ × Np
+/// floats per channel, laid out per block). Returns 1 when done.
+int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out, float *lastState, float *checkpoints);
+
+/// Backward from the gradient `dout` of the output (count rows of L), with the forward's
+/// checkpoints: writes du, ddelta (and dz when there is a gate) rows, dA (count × Np), dD and dBias
+/// (count floats each); adds the gradients of B and C, summed over the channels, into dB and dC
+/// ((L, Np) each). Returns 1 when done.
+int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
+                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias, float *dB, float *dC);
+
 #endif

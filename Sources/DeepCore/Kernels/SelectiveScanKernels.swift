@@ -104,6 +104,36 @@ public enum SelectiveScanKernels {
         usesVectorExtensions ? Int(ds_scan_vector_width(p.paddedStateSize)) : 0
     }
 
+    /// Whether scans with input-dependent B and C run in blocks of channels, one channel per vector
+    /// lane (the default, when ``usesVectorExtensions`` and the CPU allow), rather than row by row.
+    public static var usesChannelBlocks = true
+
+    /// Channels per block of the block kernels for this problem (16 AVX-512, 8 AVX2), or 0 when
+    /// it runs row by row: B or C constant, fewer channels per group than a block, no vector
+    /// extensions.
+    public static func channelBlockWidth(_ p: Problem) -> Int {
+        guard usesChannelBlocks, p.bGroups != nil, p.cGroups != nil else { return 0 }
+        let width = vectorExtensionWidth(p)
+        return p.channels / p.groups >= width ? width : 0
+    }
+
+    /// The C description of the `count` channels of batch b from channel d (one work unit).
+    static func cBlock(_ p: Problem, _ x: Operands, b: Int, d: Int, count: Int) -> ds_scan_block {
+        let row = (b * p.channels + d) * p.length
+        let bOff = p.operandRow(groups: p.bGroups, b: b, d: d).offset
+        let cOff = p.operandRow(groups: p.cGroups, b: b, d: d).offset
+        return ds_scan_block(length: p.length, paddedStateSize: p.paddedStateSize, checkpointInterval: p.checkpointInterval,
+                             count: count, delta: x.delta + row, deltaBias: x.deltaBias.map { $0 + d },
+                             deltaSoftplus: p.deltaSoftplus ? 1 : 0, u: x.u + row, z: x.z.map { $0 + row },
+                             D: x.D.map { $0 + d }, A: x.A + d * p.paddedStateSize, B: x.B + bOff, C: x.C + cOff)
+    }
+
+    /// `count` floats of scratch aligned to a cache line; deallocate with `.deallocate()`.
+    static func alignedScratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+    }
+
     /// The C description of row (b, d), whose A·log₂e is `log2A`.
     static func cRow(_ p: Problem, _ x: Operands, b: Int, d: Int, log2A: UnsafePointer<Float>) -> ds_scan_row {
         let row = (b * p.channels + d) * p.length
@@ -126,25 +156,29 @@ public enum SelectiveScanKernels {
         let chunksPerGroup: Int
         /// Workers: the BLAS thread count, or 1 when the scan is too small to split.
         let workers: Int
+        /// Channels per block: unit boundaries fall on multiples of it within a group.
+        let granule: Int
         var count: Int { problem.batch * problem.groups * chunksPerGroup }
 
-        init(_ p: Problem) {
+        init(_ p: Problem, granule: Int = 1) {
             problem = p
-            let perGroup = p.channels / p.groups
+            self.granule = Swift.max(1, granule)
+            let blocks = (p.channels / p.groups + self.granule - 1) / self.granule
             let work = p.batch * p.channels * p.length * p.paddedStateSize
             workers = Parallel.workers(items: p.batch * p.channels, work: work)
             let target = workers == 1 ? 1 : workers * Parallel.chunksPerWorker
             let wanted = (target + p.batch * p.groups - 1) / Swift.max(1, p.batch * p.groups)
-            chunksPerGroup = Swift.max(1, Swift.min(perGroup, wanted))
+            chunksPerGroup = Swift.max(1, Swift.min(blocks, wanted))
         }
 
         /// The batch and channel range of unit `index`.
         func unit(_ index: Int) -> (b: Int, channels: Range<Int>) {
             let perGroup = problem.channels / problem.groups
+            let blocks = (perGroup + granule - 1) / granule
             let c = index % chunksPerGroup, bg = index / chunksPerGroup
             let (b, g) = (bg / problem.groups, bg % problem.groups)
-            let start = g * perGroup + c * perGroup / chunksPerGroup
-            return (b, start..<(g * perGroup + (c + 1) * perGroup / chunksPerGroup))
+            func boundary(_ c: Int) -> Int { g * perGroup + Swift.min(perGroup, c * blocks / chunksPerGroup * granule) }
+            return (b, boundary(c)..<boundary(c + 1))
         }
 
         /// Runs `body` for every unit, the units shared among the workers.
@@ -193,10 +227,20 @@ public enum SelectiveScanKernels {
     public static func forward(_ p: Problem, _ x: Operands, out: UnsafeMutablePointer<Float>,
                                lastState: UnsafeMutablePointer<Float>?, checkpoints: UnsafeMutablePointer<Float>?) {
         let (L, Np) = (p.length, p.paddedStateSize)
-        let units = Units(p)
+        let blockWidth = channelBlockWidth(p)
+        let units = Units(p, granule: blockWidth)
         let native = vectorExtensionWidth(p) > 0
         units.run { index in
             let (b, channels) = units.unit(index)
+            if blockWidth > 0 {
+                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, p.checkpointInterval, channels.count))
+                defer { scratch.deallocate() }
+                let rowIndex = b * p.channels + channels.lowerBound
+                var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)
+                _ = ds_scan_forward_blocks(&unit, scratch, out + rowIndex * L, lastState.map { $0 + rowIndex * Np },
+                                           checkpoints.map { $0 + rowIndex * p.checkpointCount * Np })
+                return
+            }
             let dt = UnsafeMutablePointer<Float>.allocate(capacity: L + 2 * Np)
             defer { dt.deallocate() }
             let (h, log2A) = (dt + L, dt + L + Np)
@@ -308,7 +352,8 @@ extension SelectiveScanKernels {
     public static func backward(_ p: Problem, _ x: Operands, checkpoints: UnsafePointer<Float>,
                                 outputGradient dout: UnsafePointer<Float>, into grads: Gradients) {
         let (L, Np, K, rows) = (p.length, p.paddedStateSize, p.checkpointInterval, p.batch * p.channels)
-        let units = Units(p)
+        let blockWidth = channelBlockWidth(p)
+        let units = Units(p, granule: blockWidth)
         // Per-row slots (reduced over the batch below) and per-unit (L, Np) accumulators for an
         // input-dependent B or C (reduced over a group's units).
         let rowSlots = UnsafeMutablePointer<Float>.allocate(capacity: rows * (Np + 2))
@@ -330,6 +375,17 @@ extension SelectiveScanKernels {
         let native = vectorExtensionWidth(p) > 0
         units.run { index in
             let (b, channels) = units.unit(index)
+            if blockWidth > 0 {
+                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, K, channels.count))
+                defer { scratch.deallocate() }
+                let rowIndex = b * p.channels + channels.lowerBound, row = rowIndex * L
+                var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)
+                _ = ds_scan_backward_blocks(&unit, dout + row, checkpoints + rowIndex * p.checkpointCount * Np, scratch,
+                                            grads.u + row, grads.delta + row, grads.z.map { $0 + row },
+                                            dARows + rowIndex * Np, dDRows + rowIndex, dBiasRows + rowIndex,
+                                            accB + index * L * Np, accC + index * L * Np)
+                return
+            }
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 5 * L + 2 * K * Np + 2 * Np)
             defer { scratch.deallocate() }
             let (dAAcc, log2A) = (scratch + 5 * L + 2 * K * Np, scratch + 5 * L + 2 * K * Np + Np)

@@ -68,7 +68,8 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
     let inputs = [u, delta, A, B, C] + [D, z, deltaBias].compactMap { $0 }
     let recording = isGradEnabled && inputs.contains { $0.requiresGrad }
     let np = problem.paddedStateSize
-    let checkpoints = recording ? Tensor(zeros: [batch, channels, problem.checkpointCount, np]) : nil
+    // The kernels write every element of the checkpoints and of each gradient below.
+    let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
     let paddedState = Tensor(zeros: [batch, channels, np])
     let output = Tensor.make(shape: [batch, channels, length]) { out in
         operands.withPointers { x in
@@ -82,12 +83,13 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
     let (shapeB, shapeC) = (B.shape, C.shape)
     output.recording("selective_scan", inputs: inputs) { g in
         let dout = g.contiguous()
-        let du = Tensor(zeros: u.shape), dDelta = Tensor(zeros: u.shape)
-        let dz = z.map { Tensor(zeros: $0.shape) }
-        let dA = Tensor(zeros: [channels, np])
-        let dB = Tensor(zeros: [problem.packedCount(groups: problem.bGroups)])
-        let dC = Tensor(zeros: [problem.packedCount(groups: problem.cGroups)])
-        let dD = D.map { Tensor(zeros: $0.shape) }, dBias = deltaBias.map { Tensor(zeros: $0.shape) }
+        func written(_ shape: [Int]) -> Tensor { Tensor.make(shape: shape) { _ in } }
+        let du = written(u.shape), dDelta = written(u.shape)
+        let dz = z.map { written($0.shape) }
+        let dA = written([channels, np])
+        let dB = written([problem.packedCount(groups: problem.bGroups)])
+        let dC = written([problem.packedCount(groups: problem.cGroups)])
+        let dD = D.map { written($0.shape) }, dBias = deltaBias.map { written($0.shape) }
         operands.withPointers { x in
             let grads = SelectiveScanKernels.Gradients(
                 u: du.storage.pointer, delta: dDelta.storage.pointer, z: dz?.storage.pointer,

@@ -82,10 +82,10 @@ int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float 
 }
 
 long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval, long channels) {
+    (void)channels;
     const long W = 16, Lr = (length + W - 1) / W * W, K = checkpointInterval, Np = paddedStateSize;
-    const long blocks = (channels + W - 1) / W;
     const long forward = W * (4 * Lr + Np);
-    const long backward = W * (10 * K + (2 * K + 1) * 8 + 2 * K * Np + 2048 / W + blocks * (4 * Np + 2));
+    const long backward = W * (10 * Lr + 4 * Np + 2 + (2 * K + 1) * 8 + 2 * length * Np) + 1024;
     return forward > backward ? forward : backward;
 }
 

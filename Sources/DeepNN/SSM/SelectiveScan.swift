@@ -168,11 +168,15 @@ private func packed(_ t: Tensor, _ p: SelectiveScanKernels.Problem) -> Tensor {
                                                   : (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
     let (sb, sg, sn, sl) = t.rank == 3 ? (s[0], 0, s[1], s[2]) : (s[0], s[1], s[2], s[3])
     return Tensor.make(shape: [batch * groups * length * np]) { out in
-        out.initialize(repeating: 0)
         for b in 0..<batch {
             for g in 0..<groups {
                 let base = src + b * sb + g * sg, dst = out.baseAddress! + (b * groups + g) * length * np
-                for i in 0..<n { for l in 0..<length { dst[l * np + i] = base[i * sn + l * sl] } }
+                // Step by step, so that the writes run contiguously (the reads are N short streams).
+                for l in 0..<length {
+                    let row = dst + l * np
+                    for i in 0..<n { row[i] = base[i * sn + l * sl] }
+                    for i in n..<np { row[i] = 0 }
+                }
             }
         }
     }
@@ -191,7 +195,7 @@ private func unpacked(_ t: Tensor, shape: [Int], _ p: SelectiveScanKernels.Probl
     return Tensor.make(shape: shape) { out in
         for k in 0..<blocks {
             let s = src + k * length * np, d = out.baseAddress! + k * n * length
-            for i in 0..<n { for l in 0..<length { d[i * length + l] = s[l * np + i] } }
+            for l in 0..<length { for i in 0..<n { d[i * length + l] = s[l * np + i] } }
         }
     }
 }

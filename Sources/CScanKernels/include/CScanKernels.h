@@ -62,8 +62,8 @@ typedef struct {
     const float *B, *C;
 } ds_scan_block;
 
-/// Floats of scratch the block kernels need for `channels` channels.
-long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval, long channels);
+/// Floats of scratch the block kernels need (whatever the number of channels).
+long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval);
 
 /// Forward from the zero state: out (count rows of L); the last state (count × Np) when `lastState`
 /// is not NULL; when `checkpoints` is not NULL the state entering every K-th step (⌈L/K⌉ × Np

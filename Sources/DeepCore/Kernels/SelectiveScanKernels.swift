@@ -10,18 +10,22 @@ import Glibc
 // state's padding lanes have A = B = C = 0, so they stay 0 and add nothing), G groups of channels
 // sharing an input-dependent B or C, K the checkpoint interval.
 //
-// One pass over the sequence per (batch, channel) row keeps the Np-float state in a per-thread
-// buffer that stays in L1, updated eight lanes at a time; the (Bt, D, L, N) tensors of the reference (exp(Δ·A), Δ·B·u, the states) are never
-// stored. The forward keeps the state entering every K-th step ((Bt, D, ⌈L/K⌉, Np) floats, at most
-// one float per input element since K ≥ Np); the backward walks the segments last to first,
-// recomputes a segment's K states from its checkpoint into a small per-thread buffer and runs the
-// reverse (adjoint) recurrence through it. Rows are split into work units of (batch, group, channel
-// range) run in parallel; gradients summed over rows (A, D, the bias, and B or C) are accumulated
-// per unit and reduced at the end, so no two threads write the same memory.
+// One pass over the sequence per (batch, channel) row keeps the Np-float state in registers or a
+// per-thread buffer that stays in L1; the (Bt, D, L, N) tensors of the reference (exp(Δ·A),
+// Δ·B·u, the states) are never stored. The forward keeps the state entering every K-th step
+// ((Bt, D, ⌈L/K⌉, Np) floats, at most one float per input element since K ≥ Np); the backward
+// walks the segments last to first, recomputes a segment's K states from its checkpoint into a
+// small per-thread buffer and runs the reverse (adjoint) recurrence through it. Rows are split
+// into work units of (batch, group, channel range) run in parallel; gradients summed over rows
+// (A, D, the bias, and B or C) are accumulated per unit and reduced at the end, so no two threads
+// write the same memory.
 //
-// The loops over the state of one row run in C (CScanKernels) with AVX-512 or AVX2/FMA when the
-// CPU has them, chosen at run time; the Swift loops below are the portable path and the reference
-// the C kernels are tested against.
+// The loops run in C (CScanKernels) with AVX-512 or AVX2/FMA when the CPU has them, chosen at run
+// time, in one of two layouts: with input-dependent B and C (Mamba's case), blocks of 16 (or 8)
+// channels of a unit run together, one channel per vector lane (ScanBlock.inc; the state's sums
+// become vector additions and B_l, C_l one broadcast per state for all the block's channels);
+// otherwise row by row, the state in the lanes (ScanRow.inc). The Swift loops below are the
+// portable path and the reference the C kernels are tested against.
 
 /// Fused selective-scan kernels (see the file comment for the letters).
 public enum SelectiveScanKernels {
@@ -233,7 +237,7 @@ public enum SelectiveScanKernels {
         units.run { index in
             let (b, channels) = units.unit(index)
             if blockWidth > 0 {
-                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, p.checkpointInterval, channels.count))
+                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, p.checkpointInterval))
                 defer { scratch.deallocate() }
                 let rowIndex = b * p.channels + channels.lowerBound
                 var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)
@@ -376,7 +380,7 @@ extension SelectiveScanKernels {
         units.run { index in
             let (b, channels) = units.unit(index)
             if blockWidth > 0 {
-                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, K, channels.count))
+                let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, K))
                 defer { scratch.deallocate() }
                 let rowIndex = b * p.channels + channels.lowerBound, row = rowIndex * L
                 var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)

@@ -100,7 +100,8 @@ int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out
 }
 
 int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
-                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias, float *dB, float *dC) {
+                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias,
+                            float *dB, float *dC) {
     switch (ds_scan_vector_width(unit->paddedStateSize)) {
     case 16: backward_blocks_avx512(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;
     case 8: backward_blocks_avx2(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;

@@ -75,6 +75,7 @@ int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out
 /// (count floats each); adds the gradients of B and C, summed over the channels, into dB and dC
 /// ((L, Np) each). Returns 1 when done.
 int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
-                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias, float *dB, float *dC);
+                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias,
+                            float *dB, float *dC);
 
 #endif

@@ -71,7 +71,10 @@ extension Tensor {
         if let existing = grad, existing.isContiguous, existing.shape == g.shape {
             existing.withUnsafeMutableBufferPointer { dst in
                 g.withUnsafeBufferPointer { src in
-                    for i in 0..<dst.count { dst[i] += src[i] }
+                    // A memory-bound sum: large gradients are split among the threads.
+                    Parallel.forEach(count: dst.count, work: dst.count) { range in
+                        for i in range { dst[i] += src[i] }
+                    }
                 }
             }
         } else if g.isSoleOwnerOfWholeStorage {

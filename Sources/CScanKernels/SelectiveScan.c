@@ -57,28 +57,24 @@ int ds_scan_vector_width(long paddedStateSize) {
     return 0;
 }
 
-int ds_scan_forward_row(const ds_scan_row *row, float *scratch, float *h, float *out, float *checkpoints) {
-    switch (ds_scan_vector_width(row->paddedStateSize)) {
-    case 16: forward_row_avx512(row, scratch, h, out, checkpoints); return 1;
-    case 8: forward_row_avx2(row, scratch, h, out, checkpoints); return 1;
-    default: return 0;
+/// Runs the kernel `fn` compiled for the vector width this CPU offers for `paddedStateSize` lanes
+/// (fn##_avx512 or fn##_avx2) on the arguments and returns 1; returns 0 when it offers neither.
+#define DISPATCH(paddedStateSize, fn, ...)                                                          \
+    switch (ds_scan_vector_width(paddedStateSize)) {                                                \
+    case 16: fn##_avx512(__VA_ARGS__); return 1;                                                    \
+    case 8: fn##_avx2(__VA_ARGS__); return 1;                                                       \
+    default: return 0;                                                                              \
     }
+
+int ds_scan_forward_row(const ds_scan_row *row, float *scratch, float *h, float *out, float *checkpoints) {
+    DISPATCH(row->paddedStateSize, forward_row, row, scratch, h, out, checkpoints)
 }
 
 int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float *checkpoints, float *scratch,
                          float *du, float *ddelta, float *dz, float *dA_acc,
                          float *dB, long dBStep, float *dC, long dCStep, float *dD_acc, float *dBias_acc) {
-    switch (ds_scan_vector_width(row->paddedStateSize)) {
-    case 16:
-        backward_row_avx512(row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc, dB, dBStep, dC, dCStep,
-                            dD_acc, dBias_acc);
-        return 1;
-    case 8:
-        backward_row_avx2(row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc, dB, dBStep, dC, dCStep,
-                          dD_acc, dBias_acc);
-        return 1;
-    default: return 0;
-    }
+    DISPATCH(row->paddedStateSize, backward_row, row, dout, checkpoints, scratch, du, ddelta, dz, dA_acc,
+             dB, dBStep, dC, dCStep, dD_acc, dBias_acc)
 }
 
 long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval) {
@@ -92,19 +88,12 @@ long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpo
 }
 
 int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out, float *lastState, float *checkpoints) {
-    switch (ds_scan_vector_width(unit->paddedStateSize)) {
-    case 16: forward_blocks_avx512(unit, scratch, out, lastState, checkpoints); return 1;
-    case 8: forward_blocks_avx2(unit, scratch, out, lastState, checkpoints); return 1;
-    default: return 0;
-    }
+    DISPATCH(unit->paddedStateSize, forward_blocks, unit, scratch, out, lastState, checkpoints)
 }
 
 int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
                             float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias,
                             float *dB, float *dC) {
-    switch (ds_scan_vector_width(unit->paddedStateSize)) {
-    case 16: backward_blocks_avx512(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;
-    case 8: backward_blocks_avx2(unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias, dB, dC); return 1;
-    default: return 0;
-    }
+    DISPATCH(unit->paddedStateSize, backward_blocks, unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias,
+             dB, dC)
 }

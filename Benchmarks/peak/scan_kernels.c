@@ -24,7 +24,7 @@ static float *filled(long n, float lo, float hi) {
 }
 
 int main(int argc, char **argv) {
-    const long L = 256, Np = 16, K = 16, channels = 256, S = L / K, units = argc > 1 ? atol(argv[1]) : 8;
+    const long L = 256, Np = 16, K = 32, channels = 256, S = L / K, units = argc > 1 ? atol(argv[1]) : 8;
     const long rows = units * channels * L;
     float *delta = filled(rows, -1, 1), *u = filled(rows, -1, 1), *A = filled(channels * Np, -2.1f, -0.1f);
     float *B = filled(L * Np, -1, 1), *C = filled(L * Np, -1, 1), *D = filled(channels, -1, 1);
@@ -44,7 +44,10 @@ int main(int argc, char **argv) {
                     const ds_scan_block unit = {L, Np, K, channels, delta + o, NULL, 1, u + o, NULL, D, A, B, C};
                     float *ck = checkpoints + q * channels * S * Np;
                     if (pass == 0) ds_scan_forward_blocks(&unit, scratch, out + o, NULL, ck);
-                    else ds_scan_backward_blocks(&unit, dout + o, ck, scratch, du + o, ddelta + o, NULL, dA, dD, dBias, dB, dC);
+                    else {
+                        const ds_scan_block_rows rows = {dout + o, L, 1, du + o, ddelta + o, NULL, 0};
+                        ds_scan_backward_blocks(&unit, &rows, ck, scratch, dA, dD, dBias, dB, dC);
+                    }
                 }
             t[pass + 1] = now();
             const double s = (t[pass + 1] - t[pass]) / 10;

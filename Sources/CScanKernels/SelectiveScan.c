@@ -91,9 +91,7 @@ int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out
     DISPATCH(unit->paddedStateSize, forward_blocks, unit, scratch, out, lastState, checkpoints)
 }
 
-int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
-                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias,
-                            float *dB, float *dC) {
-    DISPATCH(unit->paddedStateSize, backward_blocks, unit, dout, checkpoints, scratch, du, ddelta, dz, dA, dD, dBias,
-             dB, dC)
+int ds_scan_backward_blocks(const ds_scan_block *unit, const ds_scan_block_rows *rows, const float *checkpoints,
+                            float *scratch, float *dA, float *dD, float *dBias, float *dB, float *dC) {
+    DISPATCH(unit->paddedStateSize, backward_blocks, unit, rows, checkpoints, scratch, dA, dD, dBias, dB, dC)
 }

@@ -70,12 +70,23 @@ long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpo
 /// floats per channel, laid out per block). Returns 1 when done.
 int ds_scan_forward_blocks(const ds_scan_block *unit, float *scratch, float *out, float *lastState, float *checkpoints);
 
-/// Backward from the gradient `dout` of the output (count rows of L), with the forward's
-/// checkpoints: writes du, ddelta (and dz when there is a gate) rows, dA (count × Np), dD and dBias
-/// (count floats each); adds the gradients of B and C, summed over the channels, into dB and dC
-/// ((L, Np) each). Returns 1 when done.
-int ds_scan_backward_blocks(const ds_scan_block *unit, const float *dout, const float *checkpoints, float *scratch,
-                            float *du, float *ddelta, float *dz, float *dA, float *dD, float *dBias,
-                            float *dB, float *dC);
+/// The (channel, step) rows the block backward reads and writes besides the unit's inputs.
+typedef struct {
+    /// The output gradient: channel c's row starts at dout + c·doutRowStride and its steps are
+    /// doutStepStride apart (1, or 0 when the row is one value repeated, as a broadcast gradient).
+    const float *dout;
+    long doutRowStride, doutStepStride;
+    /// The input gradients du, ddelta and dz (NULL without a gate), rows `length` floats apart.
+    float *du, *ddelta, *dz;
+    /// Nonzero: add into du, ddelta, dz instead of overwriting them.
+    int accumulate;
+} ds_scan_block_rows;
+
+/// Backward from the gradient of the output, with the forward's checkpoints: writes (or adds
+/// into) the du, ddelta (and dz when there is a gate) rows of `rows`, writes dA (count × Np), dD
+/// and dBias (count floats each); adds the gradients of B and C, summed over the channels, into dB
+/// and dC ((L, Np) each). Returns 1 when done.
+int ds_scan_backward_blocks(const ds_scan_block *unit, const ds_scan_block_rows *rows, const float *checkpoints,
+                            float *scratch, float *dA, float *dD, float *dBias, float *dB, float *dC);
 
 #endif

@@ -30,3 +30,15 @@ extension Tensor {
         return self
     }
 }
+
+extension Tensor {
+    /// For a pullback that can add its gradient for this input straight into the place `backward`
+    /// would add it (saving the separate addition) and then return nil for this input: the
+    /// existing `.grad` of a leaf that requires gradients, when it is a contiguous tensor of this
+    /// tensor's shape. nil otherwise (a computed tensor, no gradient yet, another layout); then the
+    /// pullback returns its gradient as usual.
+    public var accumulatingGradient: Tensor? {
+        guard gradNode == nil, requiresGrad, let grad, !grad.isMeta, grad.isContiguous, grad.shape == shape else { return nil }
+        return grad
+    }
+}

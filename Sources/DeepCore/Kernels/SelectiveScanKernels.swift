@@ -13,7 +13,8 @@ import Glibc
 // One pass over the sequence per (batch, channel) row keeps the Np-float state in registers or a
 // per-thread buffer that stays in L1; the (Bt, D, L, N) tensors of the reference (exp(Δ·A),
 // Δ·B·u, the states) are never stored. The forward keeps the state entering every K-th step
-// ((Bt, D, ⌈L/K⌉, Np) floats, at most one float per input element since K ≥ Np); the backward
+// ((Bt, D, ⌈L/K⌉, Np) floats: at most one float per input element since K ≥ Np, half of one for
+// N ≤ 16 with K = 32); the backward
 // walks the segments last to first, recomputes a segment's K states from its checkpoint into a
 // small per-thread buffer and runs the reverse (adjoint) recurrence through it. Rows are split
 // into work units of (batch, group, channel range) run in parallel; gradients summed over rows
@@ -52,7 +53,7 @@ public enum SelectiveScanKernels {
         /// Np: the state size rounded up to whole vectors.
         public var paddedStateSize: Int { (stateSize + 7) / 8 * 8 }
         /// K: steps between stored states.
-        public var checkpointInterval: Int { Swift.max(16, paddedStateSize) }
+        public var checkpointInterval: Int { Swift.max(32, paddedStateSize) }
         /// ⌈L/K⌉ stored states per row.
         public var checkpointCount: Int { (length + checkpointInterval - 1) / checkpointInterval }
         /// G: the groups that input-dependent B and C share (1 if both are constant).
@@ -85,17 +86,52 @@ public enum SelectiveScanKernels {
         }
     }
 
-    /// Gradient outputs, laid out as the operands (all written, none accumulated into).
+    /// Gradient outputs, laid out as the operands. All are written, except that u, Δ and z are
+    /// added into when `accumulatesInputs` (to add into gradients that already exist, as a leaf's
+    /// `.grad`, without a separate pass).
     public struct Gradients {
         public let u: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?
         public let A: UnsafeMutablePointer<Float>, B: UnsafeMutablePointer<Float>, C: UnsafeMutablePointer<Float>
         public let D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?
+        /// Whether du, dΔ and dz are added into `u`, `delta`, `z` rather than written.
+        public let accumulatesInputs: Bool
 
         /// Bundles the outputs; `z`, `D`, `deltaBias` are required exactly when the operands have them.
         public init(u: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?,
                     A: UnsafeMutablePointer<Float>, B: UnsafeMutablePointer<Float>, C: UnsafeMutablePointer<Float>,
-                    D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?) {
+                    D: UnsafeMutablePointer<Float>?, deltaBias: UnsafeMutablePointer<Float>?, accumulatesInputs: Bool = false) {
             (self.u, self.delta, self.z, self.A, self.B, self.C, self.D, self.deltaBias) = (u, delta, z, A, B, C, D, deltaBias)
+            self.accumulatesInputs = accumulatesInputs
+        }
+    }
+
+    /// The gradient of the output, (Bt, D, L), as the backward reads it: any batch and channel
+    /// strides, and steps 1 apart or 0 (one value repeated along the sequence, as the broadcast
+    /// gradient of a sum or mean), so that such a gradient need not be materialised.
+    public struct OutputGradient {
+        public let pointer: UnsafePointer<Float>
+        public let batchStride: Int, channelStride: Int, stepStride: Int
+
+        /// A gradient with the given strides; `stepStride` must be 0 or 1.
+        public init(pointer: UnsafePointer<Float>, batchStride: Int, channelStride: Int, stepStride: Int) {
+            precondition(stepStride == 0 || stepStride == 1, "SelectiveScanKernels.OutputGradient: step stride \(stepStride) is not 0 or 1")
+            (self.pointer, self.batchStride, self.channelStride, self.stepStride) = (pointer, batchStride, channelStride, stepStride)
+        }
+
+        /// A contiguous (Bt, D, L) gradient of problem `p`.
+        public init(contiguous pointer: UnsafePointer<Float>, _ p: Problem) {
+            self.init(pointer: pointer, batchStride: p.channels * p.length, channelStride: p.length, stepStride: 1)
+        }
+
+        /// Where row (b, d) starts.
+        func row(b: Int, d: Int) -> UnsafePointer<Float> { pointer + b * batchStride + d * channelStride }
+
+        /// Row (b, d) as L contiguous floats: in place when its steps are 1 apart, else repeated
+        /// into `scratch`.
+        func contiguousRow(b: Int, d: Int, length: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+            if stepStride == 1 { return row(b: b, d: d) }
+            scratch.update(repeating: row(b: b, d: d).pointee, count: length)
+            return UnsafePointer(scratch)
         }
     }
 
@@ -354,7 +390,7 @@ extension SelectiveScanKernels {
     /// dΔ_t = u_t·⟨dh_t, B_t⟩ + ⟨dh_t ⊙ exp(Δ_t A) ⊙ h_{t−1}, A⟩ (times softplus'),
     /// dA += Δ_t·dh_t ⊙ exp(Δ_t A) ⊙ h_{t−1}, dD += g_t·u_t, dz_t = dout_t·(y_t + D·u_t)·silu'(z_t).
     public static func backward(_ p: Problem, _ x: Operands, checkpoints: UnsafePointer<Float>,
-                                outputGradient dout: UnsafePointer<Float>, into grads: Gradients) {
+                                outputGradient dout: OutputGradient, into grads: Gradients) {
         let (L, Np, K, rows) = (p.length, p.paddedStateSize, p.checkpointInterval, p.batch * p.channels)
         let blockWidth = channelBlockWidth(p)
         let units = Units(p, granule: blockWidth)
@@ -384,15 +420,21 @@ extension SelectiveScanKernels {
                 defer { scratch.deallocate() }
                 let rowIndex = b * p.channels + channels.lowerBound, row = rowIndex * L
                 var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)
-                _ = ds_scan_backward_blocks(&unit, dout + row, checkpoints + rowIndex * p.checkpointCount * Np, scratch,
-                                            grads.u + row, grads.delta + row, grads.z.map { $0 + row },
+                var unitRows = ds_scan_block_rows(dout: dout.row(b: b, d: channels.lowerBound), doutRowStride: dout.channelStride,
+                                                  doutStepStride: dout.stepStride, du: grads.u + row,
+                                                  ddelta: grads.delta + row, dz: grads.z.map { $0 + row },
+                                                  accumulate: grads.accumulatesInputs ? 1 : 0)
+                _ = ds_scan_backward_blocks(&unit, &unitRows, checkpoints + rowIndex * p.checkpointCount * Np, scratch,
                                             dARows + rowIndex * Np, dDRows + rowIndex, dBiasRows + rowIndex,
                                             accB + index * L * Np, accC + index * L * Np)
                 return
             }
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 5 * L + 2 * K * Np + 2 * Np)
+            // Row scratch, then an output-gradient row and, when adding into the gradients, the
+            // row's du, dΔ, dz before they are added.
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 5 * L + 2 * K * Np + 2 * Np + 4 * L)
             defer { scratch.deallocate() }
             let (dAAcc, log2A) = (scratch + 5 * L + 2 * K * Np, scratch + 5 * L + 2 * K * Np + Np)
+            let doutScratch = scratch + 5 * L + 2 * K * Np + 2 * Np, staged = doutScratch + L
             for d in channels {
                 let rowIndex = b * p.channels + d, row = rowIndex * L
                 let (dB, dBStep) = target(accB, p.bGroups, unit: index, row: rowIndex)
@@ -401,15 +443,25 @@ extension SelectiveScanKernels {
                 dAAcc.update(repeating: 0, count: Np)
                 var dDAcc: Float = 0, biasAcc: Float = 0
                 let rowCheckpoints = checkpoints + rowIndex * p.checkpointCount * Np
+                let doutRow = dout.contiguousRow(b: b, d: d, length: L, scratch: doutScratch)
+                let out = grads.accumulatesInputs
+                    ? RowGradients(u: staged, delta: staged + L, z: grads.z.map { _ in staged + 2 * L })
+                    : RowGradients(u: grads.u + row, delta: grads.delta + row, z: grads.z.map { $0 + row })
                 if native {
                     var cRow = cRow(p, x, b: b, d: d, log2A: log2A)
-                    _ = ds_scan_backward_row(&cRow, dout + row, rowCheckpoints, scratch, grads.u + row, grads.delta + row,
-                                             grads.z.map { $0 + row }, dAAcc, dB, dBStep, dC, dCStep, &dDAcc, &biasAcc)
+                    _ = ds_scan_backward_row(&cRow, doutRow, rowCheckpoints, scratch, out.u, out.delta, out.z,
+                                             dAAcc, dB, dBStep, dC, dCStep, &dDAcc, &biasAcc)
                 } else {
-                    let sums = backwardRow(p, x, b: b, d: d, log2A: log2A, outputGradient: dout + row,
+                    let sums = backwardRow(p, x, b: b, d: d, log2A: log2A, outputGradient: doutRow,
                                            checkpoints: rowCheckpoints, scratch: scratch, dA: dAAcc,
-                                           dB: dB, dBStep: dBStep, dC: dC, dCStep: dCStep, into: grads)
+                                           dB: dB, dBStep: dBStep, dC: dC, dCStep: dCStep, into: out)
                     (dDAcc, biasAcc) = (sums.dD, sums.deltaBias)
+                }
+                if grads.accumulatesInputs {
+                    for (source, destination) in [(out.u, grads.u), (out.delta, grads.delta), (out.z, grads.z)] {
+                        guard let source, let destination else { continue }
+                        for l in 0..<L { destination[row + l] += source[l] }
+                    }
                 }
                 (dARows + rowIndex * Np).update(from: dAAcc, count: Np)
                 dDRows[rowIndex] = dDAcc
@@ -439,6 +491,11 @@ extension SelectiveScanKernels {
         }
     }
 
+    /// One row's du, dΔ and dz (L floats each; z nil without a gate).
+    struct RowGradients {
+        let u: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>?
+    }
+
     /// The portable backward of row (b, d), with the contract of `ds_scan_backward_row`: writes
     /// the row's du, dΔ (and dz) into `grads`, accumulates dA, dB, dC, and returns the row's
     /// Σ g·u and Σ dΔ. `scratch` holds 5·L + 2·K·Np floats.
@@ -446,7 +503,7 @@ extension SelectiveScanKernels {
                             outputGradient dy: UnsafePointer<Float>, checkpoints: UnsafePointer<Float>,
                             scratch: UnsafeMutablePointer<Float>, dA: UnsafeMutablePointer<Float>,
                             dB: UnsafeMutablePointer<Float>, dBStep: Int, dC: UnsafeMutablePointer<Float>, dCStep: Int,
-                            into grads: Gradients) -> (dD: Float, deltaBias: Float) {
+                            into grads: RowGradients) -> (dD: Float, deltaBias: Float) {
         let (L, K, Np) = (p.length, p.checkpointInterval, p.paddedStateSize)
         let row = (b * p.channels + d) * L
         let u = x.u + row
@@ -459,8 +516,8 @@ extension SelectiveScanKernels {
         } else {
             g.update(from: dy, count: L)
         }
-        // Per step: ⟨dh, B⟩ into grads.u's row, the dΔ sum into grads.delta's row, y into hY.
-        let (hB, hA) = (grads.u + row, grads.delta + row)
+        // Per step: ⟨dh, B⟩ into the du row, the dΔ sum into the dΔ row, y into hY.
+        let (hB, hA) = (grads.u, grads.delta)
         reverseRow(p, x, b: b, d: d, dt: dt, log2A: log2A, g: g, checkpoints: checkpoints,
                    states: states, decays: decays, dA: dA, dB: dB, dBStep: dBStep, dC: dC, dCStep: dCStep,
                    hB: hB, hA: hA, hY: x.z == nil ? nil : hY)
@@ -468,15 +525,15 @@ extension SelectiveScanKernels {
         var dDAcc: Float = 0, biasAcc: Float = 0
         for l in 0..<L {
             let (gl, ul, sumB) = (g[l], u[l], hB[l])
-            grads.delta[row + l] = (ul * sumB + hA[l]) * softplusDerivative[l]
-            grads.u[row + l] = D * gl + dt[l] * sumB
-            biasAcc += grads.delta[row + l]
+            grads.delta[l] = (ul * sumB + hA[l]) * softplusDerivative[l]
+            grads.u[l] = D * gl + dt[l] * sumB
+            biasAcc += grads.delta[l]
             dDAcc += gl * ul
         }
         if let z = x.z, let dz = grads.z {
             for l in 0..<L {
                 let (zl, s) = (z[row + l], zSigmoid[l])
-                dz[row + l] = dy[l] * (hY[l] + D * u[l]) * s * (1 + zl * (1 - s))
+                dz[l] = dy[l] * (hY[l] + D * u[l]) * s * (1 + zl * (1 - s))
             }
         }
         return (dDAcc, biasAcc)

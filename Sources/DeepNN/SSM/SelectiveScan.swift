@@ -14,7 +14,7 @@ import DeepCore
 ///     y_t = ⟨h_t, C_t⟩ + D·u_t,   out = y · silu(z)  (when z is given)
 ///
 /// One fused pass per (batch, channel) keeps the state in registers; the backward recomputes the
-/// states from checkpoints every K = max(16, N) steps, so training memory grows with L, not with
+/// states from checkpoints every K = max(32, N) steps, so training memory grows with L, not with
 /// L·N. Gradients flow to every operand.
 ///
 /// - Parameters:
@@ -82,26 +82,41 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
 
     let (shapeB, shapeC) = (B.shape, C.shape)
     output.recording("selective_scan", inputs: inputs) { g in
-        let dout = g.contiguous()
+        let dout = g.rank == 3 && (g.strides[2] == 0 || g.strides[2] == 1) ? g : g.contiguous()
         func written(_ shape: [Int]) -> Tensor { Tensor.make(shape: shape) { _ in } }
-        let du = written(u.shape), dDelta = written(u.shape)
-        let dz = z.map { written($0.shape) }
+        // du, dΔ (and dz) are added straight into u's, delta's (and z's) existing gradients when
+        // they all have one that the kernels do not also read; nil is then returned for them.
+        let reads = [dout, checkpoints, operands.u, operands.delta] + [operands.z].compactMap { $0 }
+        let existing = [u, delta] + [z].compactMap { $0 }
+        let accumulators = existing.compactMap { $0.accumulatingGradient }
+        let storages = Set((accumulators + reads).map { ObjectIdentifier($0.storage) })
+        let accumulates = accumulators.count == existing.count && storages.count == accumulators.count + reads.count
+        let du = accumulates ? accumulators[0] : written(u.shape), dDelta = accumulates ? accumulators[1] : written(u.shape)
+        let dz = z.map { accumulates ? accumulators[2] : written($0.shape) }
         let dA = written([channels, np])
         let dB = written([problem.packedCount(groups: problem.bGroups)])
         let dC = written([problem.packedCount(groups: problem.cGroups)])
         let dD = D.map { written($0.shape) }, dBias = deltaBias.map { written($0.shape) }
-        operands.withPointers { x in
-            let grads = SelectiveScanKernels.Gradients(
-                u: du.storage.pointer, delta: dDelta.storage.pointer, z: dz?.storage.pointer,
-                A: dA.storage.pointer, B: dB.storage.pointer, C: dC.storage.pointer,
-                D: dD?.storage.pointer, deltaBias: dBias?.storage.pointer)
-            SelectiveScanKernels.backward(problem, x, checkpoints: checkpoints.storage.pointer,
-                                          outputGradient: dout.storage.pointer + dout.offset, into: grads)
+        withExtendedLifetime(dout) {
+            operands.withPointers { x in
+                let grads = SelectiveScanKernels.Gradients(
+                    u: du.storage.pointer, delta: dDelta.storage.pointer, z: dz?.storage.pointer,
+                    A: dA.storage.pointer, B: dB.storage.pointer, C: dC.storage.pointer,
+                    D: dD?.storage.pointer, deltaBias: dBias?.storage.pointer, accumulatesInputs: accumulates)
+                let gradient = SelectiveScanKernels.OutputGradient(
+                    pointer: dout.storage.pointer + dout.offset, batchStride: dout.strides[0],
+                    channelStride: dout.strides[1], stepStride: dout.strides[2])
+                SelectiveScanKernels.backward(problem, x, checkpoints: checkpoints.storage.pointer,
+                                              outputGradient: gradient, into: grads)
+            }
         }
-        let grads: [Tensor?] = [du, dDelta, dA.narrowed(axis: 1, start: 0, length: stateSize).contiguous(),
+        var grads: [Tensor?] = [accumulates ? nil : du, accumulates ? nil : dDelta,
+                                dA.narrowed(axis: 1, start: 0, length: stateSize).contiguous(),
                                 unpacked(dB, shape: shapeB, problem), unpacked(dC, shape: shapeC, problem)]
-        let optional: [Tensor] = [dD, dz, dBias].compactMap { $0 }
-        return grads + optional.map { $0 }
+        if let dD { grads.append(dD) }
+        if let dz { grads.append(accumulates ? nil : dz) }
+        if let dBias { grads.append(dBias) }
+        return grads
     }
     return (output, lastState)
 }

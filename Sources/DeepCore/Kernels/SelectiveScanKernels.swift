@@ -14,9 +14,9 @@ import Glibc
 // per-thread buffer that stays in L1; the (Bt, D, L, N) tensors of the reference (exp(Δ·A),
 // Δ·B·u, the states) are never stored. The forward keeps the state entering every K-th step
 // ((Bt, D, ⌈L/K⌉, Np) floats: at most one float per input element since K ≥ Np, half of one for
-// N ≤ 16 with K = 32); the backward
-// walks the segments last to first, recomputes a segment's K states from its checkpoint into a
-// small per-thread buffer and runs the reverse (adjoint) recurrence through it. Rows are split
+// N ≤ 16 with K = 32); the backward walks the segments last to first, recomputes a segment's K
+// states from its checkpoint into a small per-thread buffer and runs the reverse (adjoint)
+// recurrence through it. Rows are split
 // into work units of (batch, group, channel range) run in parallel; gradients summed over rows
 // (A, D, the bias, and B or C) are accumulated per unit and reduced at the end, so no two threads
 // write the same memory.

@@ -394,22 +394,30 @@ extension SelectiveScanKernels {
         let (L, Np, K, rows) = (p.length, p.paddedStateSize, p.checkpointInterval, p.batch * p.channels)
         let blockWidth = channelBlockWidth(p)
         let units = Units(p, granule: blockWidth)
-        // Per-row slots (reduced over the batch below) and per-unit (L, Np) accumulators for an
-        // input-dependent B or C (reduced over a group's units).
+        // Per-row slots (reduced over the batch below) and per-unit (L, Np) sums for an
+        // input-dependent B or C: written straight into the gradient when every (batch, group) is
+        // one unit, else into accumulators reduced over a group's units. Each unit zeroes its own.
         let rowSlots = UnsafeMutablePointer<Float>.allocate(capacity: rows * (Np + 2))
         let (dARows, dDRows, dBiasRows) = (rowSlots, rowSlots + rows * Np, rowSlots + rows * (Np + 1))
+        let direct = units.chunksPerGroup == 1
         // Both accumulators in one block, C's placed half a page away from B's modulo 4 KiB: when
         // dB[l] and dC[l] share their address bits below 4 KiB the CPU orders each one's loads
         // after the other's stores (4K aliasing): 4 % of the whole scan in an in-process A/B.
-        let (countB, countC) = (p.bGroups == nil ? rows * Np : units.count * L * Np,
-                                p.cGroups == nil ? rows * Np : units.count * L * Np)
+        let (countB, countC) = (p.bGroups == nil ? rows * Np : direct ? 0 : units.count * L * Np,
+                                p.cGroups == nil ? rows * Np : direct ? 0 : units.count * L * Np)
         let pad = (2048 - (countB * 4) % 4096 + 4096) % 4096 / 4
         let accumulators = UnsafeMutablePointer<Float>.allocate(capacity: countB + pad + countC)
-        accumulators.initialize(repeating: 0, count: countB + pad + countC)
         let (accB, accC) = (accumulators, accumulators + countB + pad)
         defer { rowSlots.deallocate(); accumulators.deallocate() }
-        func target(_ acc: UnsafeMutablePointer<Float>, _ groups: Int?, unit: Int, row: Int) -> (UnsafeMutablePointer<Float>, Int) {
-            groups == nil ? (acc + row * Np, 0) : (acc + unit * L * Np, Np)
+        func target(_ acc: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ groups: Int?, unit: Int,
+                    row: Int) -> (UnsafeMutablePointer<Float>, Int) {
+            groups == nil ? (acc + row * Np, 0) : ((direct ? out : acc) + unit * L * Np, Np)
+        }
+        /// Zeroes unit `index`'s sums of an input-dependent B and C.
+        func zeroUnitSums(_ index: Int) {
+            for (acc, out, groups) in [(accB, grads.B, p.bGroups), (accC, grads.C, p.cGroups)] where groups != nil {
+                target(acc, out, groups, unit: index, row: 0).0.update(repeating: 0, count: L * Np)
+            }
         }
 
         let native = vectorExtensionWidth(p) > 0
@@ -419,6 +427,7 @@ extension SelectiveScanKernels {
                 let scratch = alignedScratch(ds_scan_block_scratch_count(L, Np, K))
                 defer { scratch.deallocate() }
                 let rowIndex = b * p.channels + channels.lowerBound, row = rowIndex * L
+                zeroUnitSums(index)
                 var unit = cBlock(p, x, b: b, d: channels.lowerBound, count: channels.count)
                 var unitRows = ds_scan_block_rows(dout: dout.row(b: b, d: channels.lowerBound), doutRowStride: dout.channelStride,
                                                   doutStepStride: dout.stepStride, du: grads.u + row,
@@ -426,7 +435,8 @@ extension SelectiveScanKernels {
                                                   accumulate: grads.accumulatesInputs ? 1 : 0)
                 _ = ds_scan_backward_blocks(&unit, &unitRows, checkpoints + rowIndex * p.checkpointCount * Np, scratch,
                                             dARows + rowIndex * Np, dDRows + rowIndex, dBiasRows + rowIndex,
-                                            accB + index * L * Np, accC + index * L * Np)
+                                            target(accB, grads.B, p.bGroups, unit: index, row: 0).0,
+                                            target(accC, grads.C, p.cGroups, unit: index, row: 0).0)
                 return
             }
             // Row scratch, then an output-gradient row and, when adding into the gradients, the
@@ -435,10 +445,13 @@ extension SelectiveScanKernels {
             defer { scratch.deallocate() }
             let (dAAcc, log2A) = (scratch + 5 * L + 2 * K * Np, scratch + 5 * L + 2 * K * Np + Np)
             let doutScratch = scratch + 5 * L + 2 * K * Np + 2 * Np, staged = doutScratch + L
+            zeroUnitSums(index)
             for d in channels {
                 let rowIndex = b * p.channels + d, row = rowIndex * L
-                let (dB, dBStep) = target(accB, p.bGroups, unit: index, row: rowIndex)
-                let (dC, dCStep) = target(accC, p.cGroups, unit: index, row: rowIndex)
+                let (dB, dBStep) = target(accB, grads.B, p.bGroups, unit: index, row: rowIndex)
+                let (dC, dCStep) = target(accC, grads.C, p.cGroups, unit: index, row: rowIndex)
+                if p.bGroups == nil { dB.update(repeating: 0, count: Np) }
+                if p.cGroups == nil { dC.update(repeating: 0, count: Np) }
                 scaleByLog2E(x.A + d * Np, into: log2A, count: Np)
                 dAAcc.update(repeating: 0, count: Np)
                 var dDAcc: Float = 0, biasAcc: Float = 0
@@ -476,7 +489,7 @@ extension SelectiveScanKernels {
         for (acc, groups, out) in [(accB, p.bGroups, grads.B), (accC, p.cGroups, grads.C)] {
             if groups == nil {
                 sumOverBatch(acc, p, width: Np, into: out)
-            } else {
+            } else if !direct {
                 // Units of one (batch, group) are consecutive: sum each run of chunksPerGroup.
                 let block = L * Np
                 for bg in 0..<(units.count / units.chunksPerGroup) {

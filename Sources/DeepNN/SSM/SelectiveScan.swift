@@ -70,7 +70,7 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
     let np = problem.paddedStateSize
     // The kernels write every element of the checkpoints and of each gradient below.
     let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
-    let paddedState = Tensor(zeros: [batch, channels, np])
+    let paddedState = Tensor.make(shape: [batch, channels, np]) { _ in }   // the kernels write it whole
     let output = Tensor.make(shape: [batch, channels, length]) { out in
         operands.withPointers { x in
             SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState.storage.pointer,
@@ -183,15 +183,14 @@ private func packed(_ t: Tensor, _ p: SelectiveScanKernels.Problem) -> Tensor {
                                                   : (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
     let (sb, sg, sn, sl) = t.rank == 3 ? (s[0], 0, s[1], s[2]) : (s[0], s[1], s[2], s[3])
     return Tensor.make(shape: [batch * groups * length * np]) { out in
-        for b in 0..<batch {
-            for g in 0..<groups {
-                let base = src + b * sb + g * sg, dst = out.baseAddress! + (b * groups + g) * length * np
-                // Step by step, so that the writes run contiguously (the reads are N short streams).
-                for l in 0..<length {
-                    let row = dst + l * np
-                    for i in 0..<n { row[i] = base[i * sn + l * sl] }
-                    for i in n..<np { row[i] = 0 }
-                }
+        let blocks = batch * groups, block = length * np
+        DeepCore.Parallel.forEach(count: blocks, work: blocks * block) { range in
+            for bg in range {
+                let base = src + bg / groups * sb + bg % groups * sg, dst = out.baseAddress! + bg * block
+                // State by state: the reads run along the sequence, the writes stay in one
+                // (L, Np) block that fits in L1.
+                for i in 0..<n { for l in 0..<length { dst[l * np + i] = base[i * sn + l * sl] } }
+                if np > n { for l in 0..<length { (dst + l * np + n).update(repeating: 0, count: np - n) } }
             }
         }
     }
@@ -208,9 +207,11 @@ private func unpacked(_ t: Tensor, shape: [Int], _ p: SelectiveScanKernels.Probl
     let (n, length) = (shape[shape.count - 2], shape[shape.count - 1])
     let blocks = shape.dropLast(2).reduce(1, *)
     return Tensor.make(shape: shape) { out in
-        for k in 0..<blocks {
-            let s = src + k * length * np, d = out.baseAddress! + k * n * length
-            for l in 0..<length { for i in 0..<n { d[i * length + l] = s[l * np + i] } }
+        DeepCore.Parallel.forEach(count: blocks, work: blocks * length * np) { range in
+            for k in range {
+                let s = src + k * length * np, d = out.baseAddress! + k * n * length
+                for i in 0..<n { for l in 0..<length { d[i * length + l] = s[l * np + i] } }
+            }
         }
     }
 }

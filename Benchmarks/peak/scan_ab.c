@@ -44,7 +44,7 @@ static float *filled(long n, float lo, float hi) {
     return p;
 }
 int main(int argc, char **argv) {
-    const long L = 256, Np = 16, K = 32, channels = 256, S = L / K, units = 8;
+    const long L = 256, Np = 16, K = 64, channels = 256, S = L / K, units = 8;
     const int rounds = argc > 1 ? atoi(argv[1]) : 20, broadcast = argc > 2 ? atoi(argv[2]) : 1;
     const long rows = units * channels * L;
     float *delta = filled(rows, -1, 1), *u = filled(rows, -1, 1), *A = filled(channels * Np, -2.1f, -0.1f);

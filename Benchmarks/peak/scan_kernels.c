@@ -24,7 +24,7 @@ static float *filled(long n, float lo, float hi) {
 }
 
 int main(int argc, char **argv) {
-    const long L = 256, Np = 16, K = 32, channels = 256, S = L / K, units = argc > 1 ? atol(argv[1]) : 8;
+    const long L = 256, Np = 16, K = 64, channels = 256, S = L / K, units = argc > 1 ? atol(argv[1]) : 8;
     const long rows = units * channels * L;
     float *delta = filled(rows, -1, 1), *u = filled(rows, -1, 1), *A = filled(channels * Np, -2.1f, -0.1f);
     float *B = filled(L * Np, -1, 1), *C = filled(L * Np, -1, 1), *D = filled(channels, -1, 1);

@@ -116,8 +116,9 @@ final class SelectiveScanTests: XCTestCase {
     /// state and every gradient, over state sizes that take one, two and five vectors (and
     /// padding), lengths that are not multiples of the vector or checkpoint widths, constant,
     /// input-dependent and grouped B and C, with and without gate, D, bias and softplus. Four
-    /// channels run row by row; 37, 40 in two groups and 24 run in channel blocks, whole and partial
-    /// (there without softplus Δ = |delta| + bias, as decays above 1 make the sums ill-conditioned).
+    /// channels run row by row; 37, 40 in two groups, 24 and 20 (L = 200: four segments) run in
+    /// channel blocks, whole and partial (there without softplus Δ = |delta| + bias, as decays
+    /// above 1 make the sums ill-conditioned).
     func testVectorExtensionKernelsMatchPortableKernels() throws {
         try XCTSkipIf(SelectiveScanKernels.vectorExtensionWidth(.init(batch: 1, channels: 1, length: 1, stateSize: 8,
                                                                       bGroups: nil, cGroups: nil, deltaSoftplus: false)) == 0,
@@ -125,7 +126,8 @@ final class SelectiveScanTests: XCTestCase {
         var rng = RandomGenerator(seed: 21)
         let cases: [(n: Int, l: Int, groups: Int?, gated: Bool, dm: Int)] = [
             (16, 75, 1, true, 4), (16, 40, nil, false, 4), (5, 33, 2, true, 4), (32, 19, 1, false, 4), (40, 50, 2, true, 4),
-            (1, 9, nil, true, 4), (16, 75, 1, true, 37), (5, 33, 2, false, 40), (32, 19, 1, false, 24), (16, 40, nil, true, 37)]
+            (1, 9, nil, true, 4), (16, 75, 1, true, 37), (5, 33, 2, false, 40), (32, 19, 1, false, 24), (16, 40, nil, true, 37),
+            (16, 200, 1, true, 20)]
         for (n, l, groups, gated, dm) in cases {
             let bt = 2
             if dm > 4, let g = groups {

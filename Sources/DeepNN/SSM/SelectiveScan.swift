@@ -14,7 +14,7 @@ import DeepCore
 ///     y_t = ⟨h_t, C_t⟩ + D·u_t,   out = y · silu(z)  (when z is given)
 ///
 /// One fused pass per (batch, channel) keeps the state in registers; the backward recomputes the
-/// states from checkpoints every K = max(32, N) steps, so training memory grows with L, not with
+/// states from checkpoints every K = max(64, N) steps, so training memory grows with L, not with
 /// L·N. Gradients flow to every operand.
 ///
 /// - Parameters:

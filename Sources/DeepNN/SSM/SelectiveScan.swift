@@ -31,7 +31,7 @@ import DeepCore
 /// - Returns: (Bt, D, L).
 public func selectiveScan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor? = nil,
                           z: Tensor? = nil, deltaBias: Tensor? = nil, deltaSoftplus: Bool = false) -> Tensor {
-    selectiveScanWithState(u, delta, A, B, C, D, z: z, deltaBias: deltaBias, deltaSoftplus: deltaSoftplus).output
+    scan(u, delta, A, B, C, D, z: z, deltaBias: deltaBias, deltaSoftplus: deltaSoftplus, keepingLastState: false).output
 }
 
 /// ``selectiveScan(_:_:_:_:_:_:z:deltaBias:deltaSoftplus:)`` that also returns the last state
@@ -40,6 +40,13 @@ public func selectiveScan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor
 public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor? = nil,
                                    z: Tensor? = nil, deltaBias: Tensor? = nil,
                                    deltaSoftplus: Bool = false) -> (output: Tensor, lastState: Tensor) {
+    let result = scan(u, delta, A, B, C, D, z: z, deltaBias: deltaBias, deltaSoftplus: deltaSoftplus, keepingLastState: true)
+    return (result.output, result.lastState!)
+}
+
+/// The scan behind both public functions; the last state only when `keepingLastState`.
+private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor?, z: Tensor?,
+                  deltaBias: Tensor?, deltaSoftplus: Bool, keepingLastState: Bool) -> (output: Tensor, lastState: Tensor?) {
     let failure = (Tensor.shapeFailure, Tensor.shapeFailure)
     guard shapeCheck(u.rank == 3 && delta.shape == u.shape && A.rank == 2,
                      "selectiveScan: u \(u.shape) and delta \(delta.shape) must be (Bt, D, L) alike, A \(A.shape) (D, N)")
@@ -70,14 +77,14 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
     let np = problem.paddedStateSize
     // The kernels write every element of the checkpoints and of each gradient below.
     let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
-    let paddedState = Tensor.make(shape: [batch, channels, np]) { _ in }   // the kernels write it whole
+    let paddedState = keepingLastState ? Tensor.make(shape: [batch, channels, np]) { _ in } : nil
     let output = Tensor.make(shape: [batch, channels, length]) { out in
         operands.withPointers { x in
-            SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState.storage.pointer,
+            SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState?.storage.pointer,
                                          checkpoints: checkpoints?.storage.pointer)
         }
     }
-    let lastState = paddedState.narrowed(axis: 2, start: 0, length: stateSize).contiguous()
+    let lastState = paddedState?.narrowed(axis: 2, start: 0, length: stateSize).contiguous()
     guard let checkpoints else { return (output, lastState) }
 
     let (shapeB, shapeC) = (B.shape, C.shape)

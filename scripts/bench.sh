@@ -28,6 +28,7 @@ b = [json.loads(s) for s in sys.argv[2 + n:2 + 2 * n]]
 ma, mb = statistics.median(x["ms"] for x in a), statistics.median(x["ms"] for x in b)
 pairs = sorted(x["ms"] / y["ms"] for x, y in zip(a, b))
 extra = ", ".join(f"{k} {statistics.median(x[k] for x in a):.1f}" for k in a[0] if k not in ("workload", "ms", "impl"))
-print(f"| {a[0]['workload']} | {ma:.2f} | {mb:.2f} | {ma / mb:.2f} | {pairs[0]:.2f}–{pairs[-1]:.2f} | {extra} |")
+def r(x): return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"   # two significant digits below 0.1
+print(f"| {a[0]['workload']} | {ma:.2f} | {mb:.2f} | {r(ma / mb)} | {r(pairs[0])}–{r(pairs[-1])} | {extra} |")
 PY
 done

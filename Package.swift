@@ -27,7 +27,7 @@ let package = Package(
         ),
         // C, for the selective scan's AVX2/AVX-512 row kernels (function target attributes chosen
         // at run time; a Swift target cannot get ISA flags without unsafeFlags).
-        .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanRow.inc", "ScanBlock.inc"]),
+        .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanTypes.inc", "ScanRow.inc", "ScanBlock.inc"]),
         .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels"], path: "Sources/DeepCore"),
         .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib"], path: "Sources/DeepNN"),
         .executableTarget(

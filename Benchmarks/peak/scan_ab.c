@@ -9,21 +9,10 @@
 //   clang -O3 -I Sources/CScanKernels -I Sources/CScanKernels/include \
 //       -DBLOCK_A='"/tmp/old_block.inc"' -DBLOCK_B='"ScanBlock.inc"' Benchmarks/peak/scan_ab.c -o /tmp/scan_ab -lm
 //   /tmp/scan_ab [rounds] [broadcast dout: 1 (default) or 0]
-#include "CScanKernels.h"
-#include <immintrin.h>
-#include <string.h>
+#include "ScanTypes.inc"
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-typedef float vf2 __attribute__((ext_vector_type(2)));
-typedef float vf4 __attribute__((ext_vector_type(4)));
-typedef float vf8 __attribute__((ext_vector_type(8)));
-typedef int vi8 __attribute__((ext_vector_type(8)));
-typedef float vf16 __attribute__((ext_vector_type(16)));
-typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
-typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
-typedef int vi16 __attribute__((ext_vector_type(16)));
-#define MAX_VECTORS 16
+#include "bench_util.h"
+
 #define VW 16
 #define VF vf16
 #define VFU vf16u
@@ -37,12 +26,7 @@ typedef int vi16 __attribute__((ext_vector_type(16)));
 #define NAME(x) x##_B
 #include "ScanRow.inc"
 #include BLOCK_B
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-static float *filled(long n, float lo, float hi) {
-    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
-    for (long i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
-    return p;
-}
+
 int main(int argc, char **argv) {
     const long L = 256, Np = 16, K = 64, channels = 256, S = L / K, units = 8;
     const int rounds = argc > 1 ? atoi(argv[1]) : 20, broadcast = argc > 2 ? atoi(argv[2]) : 1;

@@ -7,21 +7,7 @@
 //   /tmp/scan_kernels [units]      (8: the workload's data, mostly from L3; 1: one unit, from L2)
 #include "../../Sources/CScanKernels/SelectiveScan.c"
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/// n floats, uniform in [lo, hi], 64-byte aligned.
-static float *filled(long n, float lo, float hi) {
-    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
-    for (long i = 0; i < n; i++) p[i] = lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
-    return p;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     const long L = 256, Np = 16, K = 64, channels = 256, S = L / K, units = argc > 1 ? atol(argv[1]) : 8;

@@ -1,23 +1,7 @@
 // Run-time dispatch of the selective-scan row kernels; the kernels themselves are written once in
 // ScanRow.inc over a generic vector type and compiled here for AVX-512 (16 lanes) and AVX2/FMA
 // (8 lanes) through function target attributes; ScanBlock.inc likewise for the block kernels.
-#include "CScanKernels.h"
-#include <immintrin.h>
-#include <string.h>
-
-typedef float vf2 __attribute__((ext_vector_type(2)));
-typedef float vf4 __attribute__((ext_vector_type(4)));
-typedef float vf8 __attribute__((ext_vector_type(8)));
-typedef int vi8 __attribute__((ext_vector_type(8)));
-typedef float vf16 __attribute__((ext_vector_type(16)));
-/// The same vectors at any float alignment, for loads and stores that keep float aliasing
-/// information (a memcpy would tell the compiler any memory may have changed).
-typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
-typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
-typedef int vi16 __attribute__((ext_vector_type(16)));
-
-/// Most vectors of state per row the kernels take (Np ≤ 16 · lanes); longer states use the Swift path.
-#define MAX_VECTORS 16
+#include "ScanTypes.inc"
 
 #define VW 16
 #define VF vf16

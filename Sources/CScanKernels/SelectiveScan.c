@@ -64,10 +64,10 @@ int ds_scan_backward_row(const ds_scan_row *row, const float *dout, const float 
 long ds_scan_block_scratch_count(long length, long paddedStateSize, long checkpointInterval) {
     // For the widest vectors (16 lanes, 8 states per pass): forward, four (step, lane) arrays and
     // A; backward, ten (step, lane) arrays, a block's state, a segment's states and decays, and
-    // the eight-lane dB and dC accumulators with the 4 KiB-aliasing pad between them.
+    // the eight-lane dC and dB accumulators side by side.
     const long W = 16, Lr = (length + W - 1) / W * W, K = checkpointInterval, Np = paddedStateSize;
     const long forward = W * (4 * Lr + Np);
-    const long backward = W * (10 * Lr + 4 * Np + 2 + (2 * K + 1) * 8) + 2 * 8 * length * Np + 1024;
+    const long backward = W * (10 * Lr + 4 * Np + 2 + (2 * K + 1) * 8) + 2 * 8 * length * Np;
     return forward > backward ? forward : backward;
 }
 

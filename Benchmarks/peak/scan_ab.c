@@ -9,6 +9,8 @@
 //   clang -O3 -I Sources/CScanKernels -I Sources/CScanKernels/include \
 //       -DBLOCK_A='"/tmp/old_block.inc"' -DBLOCK_B='"ScanBlock.inc"' Benchmarks/peak/scan_ab.c -o /tmp/scan_ab -lm
 //   /tmp/scan_ab [rounds] [broadcast dout: 1 (default) or 0]
+//
+// -DROW_A / -DROW_B likewise swap ScanRow.inc (the shared helpers: exponentials, softplus).
 #include "ScanTypes.inc"
 #include <stdio.h>
 #include "bench_util.h"
@@ -19,12 +21,18 @@
 #define VI vi16
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #define NH 8
+#ifndef ROW_A
+#define ROW_A "ScanRow.inc"
+#endif
+#ifndef ROW_B
+#define ROW_B "ScanRow.inc"
+#endif
 #define NAME(x) x##_A
-#include "ScanRow.inc"
+#include ROW_A
 #include BLOCK_A
 #undef NAME
 #define NAME(x) x##_B
-#include "ScanRow.inc"
+#include ROW_B
 #include BLOCK_B
 
 int main(int argc, char **argv) {

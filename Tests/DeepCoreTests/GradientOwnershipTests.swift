@@ -86,4 +86,22 @@ extension GradientOwnershipTests {
             XCTAssertEqual(v.grad!.scalars, u.mT.contiguous().scalars)
         }
     }
+
+    /// `accumulatingGradient` offers a pullback only a leaf's existing, contiguous gradient of
+    /// the leaf's shape: the place `backward` would add into anyway.
+    func testAccumulatingGradientIsOnlyAnExistingLeafGradient() {
+        let leaf = Tensor([1, 2, 3, 4], shape: [2, 2])
+        XCTAssertNil(leaf.accumulatingGradient, "does not require gradients")
+        leaf.requiresGrad = true
+        XCTAssertNil(leaf.accumulatingGradient, "no gradient yet")
+        (leaf * 2).sum().backward()
+        XCTAssertTrue(leaf.accumulatingGradient?.storage === leaf.grad!.storage)
+        let computed = leaf * 3
+        computed.grad = Tensor(zeros: [2, 2])
+        XCTAssertNil(computed.accumulatingGradient, "not a leaf")
+        leaf.grad = Tensor([1, 2, 3, 4], shape: [2, 2]).transposed(0, 1)
+        XCTAssertNil(leaf.accumulatingGradient, "not contiguous")
+        leaf.grad = Tensor([1, 2, 3, 4])
+        XCTAssertNil(leaf.accumulatingGradient, "another shape")
+    }
 }

@@ -93,15 +93,19 @@ def scan_case(prefix, store, inputs, softplus, w=None, store_w=True, grads_store
     (grads_store if not store_w else store)[f"{prefix}.w"] = short(w, 6)
 
 
+def gated_inputs(bt, d, n, l):
+    """Input-dependent B and C with every option: D, gate z and a delta bias."""
+    return dict(
+        u=torch.randn(bt, d, l), delta=torch.randn(bt, d, l) * 0.5, A=-0.5 - torch.rand(d, n),
+        B=torch.randn(bt, n, l), C=torch.randn(bt, n, l), D=torch.randn(d), z=torch.randn(bt, d, l),
+        delta_bias=torch.randn(d) * 0.3)
+
+
 def scan_fixtures():
     torch.manual_seed(0)
     small = {}
-    # Input-dependent B, C; N = 5 (not a multiple of 8); L = 37 > one checkpoint segment.
-    bt, d, n, l = 2, 3, 5, 37
-    scan_case("variable", small, dict(
-        u=torch.randn(bt, d, l), delta=torch.randn(bt, d, l) * 0.5, A=-0.5 - torch.rand(d, n),
-        B=torch.randn(bt, n, l), C=torch.randn(bt, n, l), D=torch.randn(d), z=torch.randn(bt, d, l),
-        delta_bias=torch.randn(d) * 0.3), softplus=True)
+    # Input-dependent B, C; N = 5 (not a multiple of 8); L = 37.
+    scan_case("variable", small, gated_inputs(2, 3, 5, 37), softplus=True)
     # Constant B, C; no D, z, bias or softplus.
     bt, d, n, l = 2, 3, 4, 20
     scan_case("constant", small, dict(
@@ -113,8 +117,8 @@ def scan_fixtures():
         u=torch.randn(bt, d, l), delta=torch.randn(bt, d, l), A=-torch.rand(d, n) * 2,
         B=torch.randn(bt, g, n, l), C=torch.randn(bt, g, n, l), D=None, z=torch.randn(bt, d, l),
         delta_bias=None), softplus=True)
-    # Constant B, input-dependent C, N = 16, L = 40 (segments of 16, 16, 8); bias, no softplus;
-    # large delta values in another case test softplus's threshold.
+    # Constant B, input-dependent C, N = 16, L = 40; bias, no softplus; large delta values in
+    # another case test softplus's threshold.
     bt, d, n, l = 1, 2, 16, 40
     scan_case("mixed", small, dict(
         u=torch.randn(bt, d, l), delta=torch.rand(bt, d, l) * 0.2, A=-torch.rand(d, n),
@@ -127,7 +131,8 @@ def scan_fixtures():
         delta_bias=torch.randn(d)), softplus=True)
     save("mamba_scan", small)
 
-    # Long sequence: Bt = 1, D = 4, N = 4, L = 512; gradients in a second file.
+    # Long sequence (several checkpoint segments): Bt = 1, D = 4, N = 4, L = 512; gradients in a
+    # second file.
     long_inputs, long_grads = {}, {}
     bt, d, n, l = 1, 4, 4, 512
     scan_case("long", long_inputs, dict(
@@ -139,14 +144,10 @@ def scan_fixtures():
 
     # Enough channels for DeepStitch's channel-block kernels (16 channels per block with
     # AVX-512, 8 with AVX2): 20 channels, a whole block and a partial one; and 36 channels in two
-    # groups of 18. N = 16 (two passes of 8 states); L = 34 and 20 (a partial checkpoint segment).
+    # groups of 18. N = 16 (two passes of 8 states); L = 34 and 20.
     torch.manual_seed(1)
     blocks = {}
-    bt, d, n, l = 1, 20, 16, 34
-    scan_case("blocks", blocks, dict(
-        u=torch.randn(bt, d, l), delta=torch.randn(bt, d, l) * 0.5, A=-0.5 - torch.rand(d, n),
-        B=torch.randn(bt, n, l), C=torch.randn(bt, n, l), D=torch.randn(d), z=torch.randn(bt, d, l),
-        delta_bias=torch.randn(d) * 0.3), softplus=True)
+    scan_case("blocks", blocks, gated_inputs(1, 20, 16, 34), softplus=True)
     bt, d, g, n, l = 1, 36, 2, 16, 20
     scan_case("grouped_blocks", blocks, dict(
         u=torch.randn(bt, d, l), delta=torch.rand(bt, d, l) * 0.3 + 0.01, A=-torch.rand(d, n) * 2,

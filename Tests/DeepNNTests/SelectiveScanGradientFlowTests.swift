@@ -80,6 +80,20 @@ final class SelectiveScanGradientFlowTests: XCTestCase {
                 assertClose(all[i], expected, atol: 1e-5, rtol: 1e-5, "\(path): input \(i), all existing")
                 assertClose(onlyU[i], i == 0 ? expected : fresh[i], atol: 1e-5, rtol: 1e-5, "\(path): input \(i), u existing")
             }
+            // Existing gradients that are contiguous views at an offset in a larger storage.
+            for (leaf, g) in zip(x, start) {
+                let flat = Tensor(zeros: [5 + g.count])
+                flat.withUnsafeMutableBufferPointer { buffer in
+                    for (i, value) in g.scalars.enumerated() { buffer[5 + i] = value }
+                }
+                leaf.grad = flat.narrowed(axis: 0, start: 5, length: g.count).reshaped(g.shape)
+                XCTAssertNotNil(leaf.accumulatingGradient, "\(path): a contiguous view is added into")
+            }
+            scan(x).sum().backward()
+            for i in 0..<x.count {
+                let expected = zip(fresh[i], start[i].scalars).map { $0 + $1 }
+                assertClose(x[i].grad!.scalars, expected, atol: 1e-5, rtol: 1e-5, "\(path): input \(i), views at an offset")
+            }
             let aliasFresh = gradients(x, start: [Tensor?](repeating: nil, count: x.count)) { scan($0, z: $0[0]).sum() }
             let alias = gradients(x, start: start) { scan($0, z: $0[0]).sum() }
             for i in 0..<6 {

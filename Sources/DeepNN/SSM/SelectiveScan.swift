@@ -104,12 +104,14 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
         let dB = written([problem.packedCount(groups: problem.bGroups)])
         let dC = written([problem.packedCount(groups: problem.cGroups)])
         let dD = D.map { written($0.shape) }, dBias = deltaBias.map { written($0.shape) }
+        // An existing gradient may be a view at an offset in its storage.
+        func start(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }
         withExtendedLifetime(dout) {
             operands.withPointers { x in
                 let grads = SelectiveScanKernels.Gradients(
-                    u: du.storage.pointer, delta: dDelta.storage.pointer, z: dz?.storage.pointer,
-                    A: dA.storage.pointer, B: dB.storage.pointer, C: dC.storage.pointer,
-                    D: dD?.storage.pointer, deltaBias: dBias?.storage.pointer, accumulatesInputs: accumulates)
+                    u: start(du), delta: start(dDelta), z: dz.map(start),
+                    A: start(dA), B: start(dB), C: start(dC),
+                    D: dD.map(start), deltaBias: dBias.map(start), accumulatesInputs: accumulates)
                 let gradient = SelectiveScanKernels.OutputGradient(
                     pointer: dout.storage.pointer + dout.offset, batchStride: dout.strides[0],
                     channelStride: dout.strides[1], stepStride: dout.strides[2])

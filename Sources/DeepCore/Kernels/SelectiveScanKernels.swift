@@ -16,10 +16,9 @@ import Glibc
 // ((Bt, D, ⌈L/K⌉, Np) floats: at most one float per input element since K ≥ Np, a quarter of one
 // for N ≤ 16 with K = 64); the backward walks the segments last to first, recomputes a segment's K
 // states from its checkpoint into a small per-thread buffer and runs the reverse (adjoint)
-// recurrence through it. Rows are split
-// into work units of (batch, group, channel range) run in parallel; gradients summed over rows
-// (A, D, the bias, and B or C) are accumulated per unit and reduced at the end, so no two threads
-// write the same memory.
+// recurrence through it. Rows are split into work units of (batch, group, channel range) run in
+// parallel; gradients summed over rows (A, D, the bias, and B or C) are accumulated per unit and
+// reduced at the end, so no two threads write the same memory.
 //
 // The loops run in C (CScanKernels) with AVX-512 or AVX2/FMA when the CPU has them, chosen at run
 // time, in one of two layouts: with input-dependent B and C (Mamba's case), blocks of 16 (or 8)
@@ -118,11 +117,6 @@ public enum SelectiveScanKernels {
         public init(pointer: UnsafePointer<Float>, batchStride: Int, channelStride: Int, stepStride: Int) {
             precondition(stepStride == 0 || stepStride == 1, "SelectiveScanKernels.OutputGradient: step stride \(stepStride) is not 0 or 1")
             (self.pointer, self.batchStride, self.channelStride, self.stepStride) = (pointer, batchStride, channelStride, stepStride)
-        }
-
-        /// A contiguous (Bt, D, L) gradient of problem `p`.
-        public init(contiguous pointer: UnsafePointer<Float>, _ p: Problem) {
-            self.init(pointer: pointer, batchStride: p.channels * p.length, channelStride: p.length, stepStride: 1)
         }
 
         /// Where row (b, d) starts.

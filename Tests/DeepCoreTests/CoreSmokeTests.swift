@@ -50,11 +50,14 @@ final class CoreSmokeTests: XCTestCase {
 
     /// Products large enough to be split among threads (strips of rows or of columns, every
     /// transpose combination, sides not multiples of the strip granule, beta ≠ 0) equal the
-    /// unsplit product.
+    /// unsplit product up to rounding.
     func testSplitProductsEqualSingleThreadedOnes() throws {
         try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
         forEachOperandLayout([(200, 70, 33), (70, 201, 17), (64, 64, 64), (97, 130, 5)], seed: 3) { a, b, c, label in
-            XCTAssertEqual(scaledProduct(a, b, plus: c, split: true), scaledProduct(a, b, plus: c, split: false), label)
+            // OpenBLAS's kernels may round the edge strips of a split product differently (seen
+            // with its AVX2 kernels): equal up to rounding, far below what a misplaced strip gives.
+            assertClose(scaledProduct(a, b, plus: c, split: true), scaledProduct(a, b, plus: c, split: false),
+                        atol: 1e-5, rtol: 1e-5, label)
         }
     }
 

@@ -9,14 +9,14 @@ extension Tensor {
     /// - Parameter retainGraph: keep the recorded operations so that `backward` can run again;
     ///   by default they are released, so memory does not grow across training steps.
     public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
-        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require gradients")
+        require(requiresGrad, "backward: tensor of shape \(shape) does not require gradients")
         let seed: Tensor
         if let gradient {
-            precondition(gradient.shape == shape,
-                         "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
+            require(gradient.shape == shape,
+                    "backward: gradient of shape \(gradient.shape) for a tensor of shape \(shape)")
             seed = gradient
         } else {
-            precondition(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass its gradient")
+            require(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass its gradient")
             seed = Tensor(ones: shape)
         }
         withoutGrad {
@@ -29,12 +29,12 @@ extension Tensor {
                     continue
                 }
                 let inputGrads = node.pullback(g)
-                precondition(inputGrads.count == node.inputs.count,
-                             "backward: \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                require(inputGrads.count == node.inputs.count,
+                        "backward: \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
                 for (input, inputGrad) in zip(node.inputs, inputGrads) {
                     guard input.requiresGrad, let inputGrad else { continue }
-                    precondition(inputGrad.shape == input.shape,
-                                 "backward: \(node.op) gave a gradient of shape \(inputGrad.shape) for an input of shape \(input.shape)")
+                    require(inputGrad.shape == input.shape,
+                            "backward: \(node.op) gave a gradient of shape \(inputGrad.shape) for an input of shape \(input.shape)")
                     let key = ObjectIdentifier(input)
                     if let existing = grads[key] {
                         grads[key] = existing + inputGrad

@@ -43,7 +43,7 @@ struct DataSink: ByteSink {
     /// The bytes that `produce` writes, which cannot fail to be stored in memory.
     static func collect(_ produce: (inout DataSink) throws -> Void) -> Data {
         var sink = DataSink()
-        do { try produce(&sink) } catch { preconditionFailure("DataSink.collect: writing to memory threw \(error)") }
+        do { try produce(&sink) } catch { ShapeErrors.stop("DataSink.collect: writing to memory threw \(error)") }
         return sink.data
     }
 }

@@ -65,7 +65,7 @@ public enum Safetensors {
     // MARK: Writing
 
     private static func emit<Sink: ByteSink>(_ tensors: [String: Tensor], metadata: [String: String], to sink: inout Sink) throws {
-        precondition(tensors["__metadata__"] == nil, "Safetensors.write: \"__metadata__\" is reserved and cannot name a tensor")
+        require(tensors["__metadata__"] == nil, "Safetensors.write: \"__metadata__\" is reserved and cannot name a tensor")
         // Byte order, as Rust sorts Strings in the reference implementation.
         func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
         let names = tensors.keys.sorted(by: byteOrder)

@@ -62,8 +62,8 @@ enum StoredElementType: Equatable {
     /// Converts `count` little-endian elements starting at `source` (any alignment) to Float32.
     /// `source` must hold at least `count · size` bytes.
     func decode(_ source: UnsafeRawBufferPointer, count: Int, into out: UnsafeMutableBufferPointer<Float>) {
-        precondition(source.count >= count * size && out.count >= count,
-                     "StoredElementType.decode: \(count) elements of \(size) bytes do not fit the buffers")
+        require(source.count >= count * size && out.count >= count,
+                "StoredElementType.decode: \(count) elements of \(size) bytes do not fit the buffers")
         #if _endian(little)
         if self == .float32, let destination = out.baseAddress, let bytes = source.baseAddress {
             UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * size)

@@ -43,8 +43,8 @@ public enum SelectiveScanKernels {
         /// Creates a problem; an input-dependent B and C must have the same number of groups.
         public init(batch: Int, channels: Int, length: Int, stateSize: Int, bGroups: Int?, cGroups: Int?,
                     deltaSoftplus: Bool) {
-            precondition(bGroups == nil || cGroups == nil || bGroups == cGroups,
-                         "SelectiveScanKernels: B has \(bGroups!) groups, C has \(cGroups!)")
+            require(bGroups == nil || cGroups == nil || bGroups == cGroups,
+                    "SelectiveScanKernels: B has \(bGroups!) groups, C has \(cGroups!)")
             (self.batch, self.channels, self.length, self.stateSize) = (batch, channels, length, stateSize)
             (self.bGroups, self.cGroups, self.deltaSoftplus) = (bGroups, cGroups, deltaSoftplus)
         }
@@ -115,7 +115,7 @@ public enum SelectiveScanKernels {
 
         /// A gradient with the given strides; `stepStride` must be 0 or 1.
         public init(pointer: UnsafePointer<Float>, batchStride: Int, channelStride: Int, stepStride: Int) {
-            precondition(stepStride == 0 || stepStride == 1, "SelectiveScanKernels.OutputGradient: step stride \(stepStride) is not 0 or 1")
+            require(stepStride == 0 || stepStride == 1, "SelectiveScanKernels.OutputGradient: step stride \(stepStride) is not 0 or 1")
             (self.pointer, self.batchStride, self.channelStride, self.stepStride) = (pointer, batchStride, channelStride, stepStride)
         }
 

@@ -103,7 +103,7 @@ enum Elementwise {
     /// `out[i] = f(a[i], b[i])` for two tensors of the same shape.
     @inline(__always)
     static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
-        precondition(a.shape == b.shape, "Elementwise.zip: shapes \(a.shape) and \(b.shape) differ")
+        require(a.shape == b.shape, "Elementwise.zip: shapes \(a.shape) and \(b.shape) differ")
         if let meta = Tensor.metaResult(a.shape, a, b) { return meta }
         let out = TensorStorage(uninitializedCount: a.count)
         let o = out.pointer
@@ -183,7 +183,7 @@ enum Elementwise {
     /// `out[i] = f(a[i], b[i])` for two tensors of the same shape, eight lanes at a time.
     @inline(__always)
     static func zipVectors(_ a: Tensor, _ b: Tensor, _ f: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
-        precondition(a.shape == b.shape, "Elementwise.zipVectors: shapes \(a.shape) and \(b.shape) differ")
+        require(a.shape == b.shape, "Elementwise.zipVectors: shapes \(a.shape) and \(b.shape) differ")
         if let meta = Tensor.metaResult(a.shape, a, b) { return meta }
         let a = a.isContiguous ? a : a.contiguous(), b = b.isContiguous ? b : b.contiguous()
         let out = TensorStorage(uninitializedCount: a.count)
@@ -226,8 +226,8 @@ enum Elementwise {
     /// `out[i] = f(a[i], b[i], c[i])` for three tensors of the same shape.
     @inline(__always)
     static func zip3(_ a: Tensor, _ b: Tensor, _ c: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
-        precondition(a.shape == b.shape && b.shape == c.shape,
-                     "Elementwise.zip3: shapes \(a.shape), \(b.shape) and \(c.shape) differ")
+        require(a.shape == b.shape && b.shape == c.shape,
+                "Elementwise.zip3: shapes \(a.shape), \(b.shape) and \(c.shape) differ")
         if let meta = Tensor.metaResult(a.shape, a, b, c) { return meta }
         let out = TensorStorage(uninitializedCount: a.count)
         let o = out.pointer

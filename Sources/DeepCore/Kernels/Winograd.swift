@@ -84,7 +84,7 @@ struct StridedImages {
 
     /// The elements of a 4-D tensor, which must stay alive while they are read.
     init(_ t: Tensor) {
-        precondition(t.rank == 4, "StridedImages: tensor of shape \(t.shape) is not 4-D")
+        require(t.rank == 4, "StridedImages: tensor of shape \(t.shape) is not 4-D")
         (base, image, channel, row, column) = (UnsafePointer(t.storage.pointer + t.offset), t.strides[0], t.strides[1], t.strides[2], t.strides[3])
     }
 

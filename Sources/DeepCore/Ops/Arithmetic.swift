@@ -13,20 +13,26 @@ extension Tensor {
     /// Elementwise sum with broadcasting.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "+")
-        return Elementwise.zip(a, b, +, vector: { $0 + $1 }).recording("add", inputs: [a, b]) { g in [g, g] }
+        return Tensor.op("add", inputs: [a, b], shape: a.shape) {
+            Elementwise.zip(a, b, +, vector: { $0 + $1 })
+        } pullback: { g, _ in [g, g] }
     }
 
     /// Elementwise difference with broadcasting.
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "-")
-        return Elementwise.zip(a, b, -, vector: { $0 - $1 }).recording("sub", inputs: [a, b]) { g in [g, -g] }
+        return Tensor.op("sub", inputs: [a, b], shape: a.shape) {
+            Elementwise.zip(a, b, -, vector: { $0 - $1 })
+        } pullback: { g, _ in [g, -g] }
     }
 
     /// Elementwise product with broadcasting.
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "*")
         let (da, db) = (a.detached(), b.detached())
-        return Elementwise.zip(a, b, *, vector: { $0 * $1 }).recording("mul", inputs: [a, b]) { g in
+        return Tensor.op("mul", inputs: [a, b], shape: a.shape) {
+            Elementwise.zip(a, b, *, vector: { $0 * $1 })
+        } pullback: { g, _ in
             [a.requiresGrad ? g * db : nil, b.requiresGrad ? g * da : nil]
         }
     }
@@ -35,7 +41,9 @@ extension Tensor {
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "/")
         let (da, db) = (a.detached(), b.detached())
-        return Elementwise.zip(a, b, /, vector: { $0 / $1 }).recording("div", inputs: [a, b]) { g in
+        return Tensor.op("div", inputs: [a, b], shape: a.shape) {
+            Elementwise.zip(a, b, /, vector: { $0 / $1 })
+        } pullback: { g, _ in
             [a.requiresGrad ? g / db : nil,
              b.requiresGrad ? Elementwise.zip3(g, da, db) { g, x, y in -g * x / (y * y) } : nil]
         }
@@ -43,12 +51,12 @@ extension Tensor {
 
     /// Elementwise negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        Elementwise.map(x) { -$0 }.recording("neg", inputs: [x]) { g in [-g] }
+        Tensor.op("neg", inputs: [x], shape: x.shape) { Elementwise.map(x) { -$0 } } pullback: { g, _ in [-g] }
     }
 
     /// Adds a scalar to every element.
     public static func + (lhs: Tensor, rhs: Float) -> Tensor {
-        Elementwise.map(lhs) { $0 + rhs }.recording("add_scalar", inputs: [lhs]) { g in [g] }
+        Tensor.op("add_scalar", inputs: [lhs], shape: lhs.shape) { Elementwise.map(lhs) { $0 + rhs } } pullback: { g, _ in [g] }
     }
     /// Adds a scalar to every element.
     public static func + (lhs: Float, rhs: Tensor) -> Tensor { rhs + lhs }
@@ -59,7 +67,7 @@ extension Tensor {
 
     /// Multiplies every element by a scalar.
     public static func * (lhs: Tensor, rhs: Float) -> Tensor {
-        Elementwise.map(lhs) { $0 * rhs }.recording("mul_scalar", inputs: [lhs]) { g in [g * rhs] }
+        Tensor.op("mul_scalar", inputs: [lhs], shape: lhs.shape) { Elementwise.map(lhs) { $0 * rhs } } pullback: { g, _ in [g * rhs] }
     }
     /// Multiplies every element by a scalar.
     public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs * lhs }
@@ -68,15 +76,15 @@ extension Tensor {
     /// Divides a scalar by every element.
     public static func / (lhs: Float, rhs: Tensor) -> Tensor {
         let x = rhs.detached()
-        return Elementwise.map(rhs) { lhs / $0 }.recording("rdiv_scalar", inputs: [rhs]) { g in
+        return Tensor.op("rdiv_scalar", inputs: [rhs], shape: rhs.shape) { Elementwise.map(rhs) { lhs / $0 } } pullback: { g, _ in
             [Elementwise.zip(g, x) { g, x in -g * lhs / (x * x) }]
         }
     }
 
     /// Adds `other` into this tensor's elements in place, without recording (for optimisers).
     public static func += (lhs: Tensor, rhs: Tensor) {
-        precondition(!lhs.requiresGrad || !GradMode.isEnabled,
-                     "+=: in-place update of a tensor that requires gradients; wrap it in withoutGrad")
+        require(!lhs.requiresGrad || !GradMode.isEnabled,
+                "+=: in-place update of a tensor that requires gradients; wrap it in withoutGrad")
         let r = rhs.expanded(to: lhs.shape)
         let dst = lhs.storage.pointer, src = r.storage.pointer
         StridedLoop.forEachRow(shape: lhs.shape, strides: [lhs.strides, r.strides], offsets: [lhs.offset, r.offset]) { n, off, rs in

@@ -133,7 +133,7 @@ struct ConvolutionPlan {
     ///   written when given.
     func backward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
-        precondition((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
+        require((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
         if usesWinograd {
             let images = StridedImages(contiguous: dy, channels: outputChannels, height: geometry.outputHeight, width: geometry.outputWidth)
             winogradBackward(outputGradient: images, x: x, weight: weight, inputGradient: dx, weightGradient: dw)

@@ -68,7 +68,7 @@ extension Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelected")
         let n = shape[a]
         for i in indices {
-            precondition(i >= 0 && i < n, "indexSelected: index \(i) out of range for axis \(a) of shape \(shape)")
+            require(i >= 0 && i < n, "indexSelected: index \(i) out of range for axis \(a) of shape \(shape)")
         }
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
@@ -109,8 +109,8 @@ extension Tensor {
     /// integer in `0..<size`.
     @inline(__always)
     static func checkedIndex(_ value: Float, size: Int, op: String) -> Int {
-        precondition(value >= 0 && value < Float(size) && value == value.rounded(.towardZero),
-                     "\(op): index \(value) is not an integer in 0..<\(size)")
+        require(value >= 0 && value < Float(size) && value == value.rounded(.towardZero),
+                "\(op): index \(value) is not an integer in 0..<\(size)")
         return Int(value)
     }
 
@@ -143,7 +143,7 @@ public func oneHot(_ classes: [Int], count: Int) -> Tensor {
     let out = Tensor(zeros: [classes.count, count])
     let p = out.storage.pointer
     for (i, c) in classes.enumerated() {
-        precondition(c >= 0 && c < count, "oneHot: class \(c) out of range 0..<\(count)")
+        require(c >= 0 && c < count, "oneHot: class \(c) out of range 0..<\(count)")
         p[i * count + c] = 1
     }
     return out

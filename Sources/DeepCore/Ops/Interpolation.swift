@@ -142,12 +142,12 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mo
                         alignCorners: Bool = false) -> Tensor {
     let op = "interpolate"
     guard shapeCheck(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
-    precondition((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
-    precondition(mode == .bilinear || !alignCorners, "\(op): alignCorners applies to bilinear mode only")
+    require((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
+    require(mode == .bilinear || !alignCorners, "\(op): alignCorners applies to bilinear mode only")
     let input = [x.shape[2], x.shape[3]]
     let output = size ?? input.map { Int((Double($0) * Double(scale!)).rounded(.down)) }
-    precondition(output.count == 2 && output.allSatisfy { $0 > 0 } && input.allSatisfy { $0 > 0 },
-                 "\(op): output size \(output) from x of shape \(x.shape) (size \(String(describing: size)), scale \(String(describing: scale))) is empty or not 2-D")
+    require(output.count == 2 && output.allSatisfy { $0 > 0 } && input.allSatisfy { $0 > 0 },
+            "\(op): output size \(output) from x of shape \(x.shape) (size \(String(describing: size)), scale \(String(describing: scale))) is empty or not 2-D")
     // Both axes get the same number of taps, which the kernels rely on.
     let axes = (0..<2).map { a in
         mode == .nearest ? InterpolationAxis(nearestInput: input[a], output: output[a], scale: scale)

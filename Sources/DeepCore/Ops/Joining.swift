@@ -9,7 +9,7 @@ extension Tensor {
     /// - Parameter tensors: at least one tensor; all of one rank and equal in every axis but `axis`.
     /// - Returns: a new contiguous tensor. Each input's gradient is its slice of the result's.
     public static func concatenate(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
-        precondition(!tensors.isEmpty, "concatenate: no tensors to join")
+        require(!tensors.isEmpty, "concatenate: no tensors to join")
         let first = tensors[0]
         guard shapeCheck(first.rank > 0, "concatenate: cannot join 0-D tensors; use stack") else { return .shapeFailure }
         let a = Shape.normalize(axis: axis, rank: first.rank, op: "concatenate")
@@ -44,12 +44,12 @@ extension Tensor {
     ///
     ///     Tensor.stack([a, b, c], axis: 0)   // three (H, W) → (3, H, W)
     public static func stack(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
-        precondition(!tensors.isEmpty, "stack: no tensors to join")
+        require(!tensors.isEmpty, "stack: no tensors to join")
         let shape = tensors[0].shape
         guard shapeCheck(tensors.allSatisfy { $0.shape == shape }, "stack: shapes \(tensors.map(\.shape)) differ")
         else { return .shapeFailure }
         let a = axis < 0 ? axis + shape.count + 1 : axis
-        precondition(a >= 0 && a <= shape.count, "stack: axis \(axis) out of range for tensors of rank \(shape.count)")
+        require(a >= 0 && a <= shape.count, "stack: axis \(axis) out of range for tensors of rank \(shape.count)")
         return concatenate(tensors.map { $0.unsqueezed(axis: a) }, axis: a)
     }
 
@@ -60,8 +60,8 @@ extension Tensor {
     /// - Parameter sizes: lengths that add up to `shape[axis]`.
     public func split(sizes: [Int], axis: Int) -> [Tensor] {
         let a = Shape.normalize(axis: axis, rank: rank, op: "split")
-        precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[a],
-                     "split: sizes \(sizes) do not add up to axis \(a) of shape \(shape)")
+        require(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[a],
+                "split: sizes \(sizes) do not add up to axis \(a) of shape \(shape)")
         var start = 0
         return sizes.map { size in
             defer { start += size }
@@ -75,7 +75,7 @@ extension Tensor {
     ///     x.split(size: 2, axis: 0)   // (5, D) → (2, D), (2, D), (1, D)
     public func split(size: Int, axis: Int) -> [Tensor] {
         let a = Shape.normalize(axis: axis, rank: rank, op: "split")
-        precondition(size > 0, "split: piece size \(size) must be positive")
+        require(size > 0, "split: piece size \(size) must be positive")
         let n = shape[a]
         if n == 0 { return [self] }
         return split(sizes: stride(from: 0, to: n, by: size).map { Swift.min(size, n - $0) }, axis: a)
@@ -86,7 +86,7 @@ extension Tensor {
     ///
     ///     x.chunked(3, axis: 1)   // (N, 3C, L) → three (N, C, L)
     public func chunked(_ count: Int, axis: Int) -> [Tensor] {
-        precondition(count > 0, "chunked: count \(count) must be positive")
+        require(count > 0, "chunked: count \(count) must be positive")
         let a = Shape.normalize(axis: axis, rank: rank, op: "chunked")
         let n = shape[a]
         if n == 0 { return split(sizes: [Int](repeating: 0, count: count), axis: a) }

@@ -343,7 +343,7 @@ public func maxPool2d(_ x: Tensor, kernelSize: Int, stride: Int? = nil, padding:
 /// - Returns: (N, C, H', W') or (C, H', W').
 public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0],
                       ceilMode: Bool = false, countIncludePad: Bool = true, divisorOverride: Int? = nil) -> Tensor {
-    precondition(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
+    require(divisorOverride.map { $0 != 0 } ?? true, "avgPool2d: divisorOverride must not be zero")
     let (x4, restore) = batched(x, op: "avgPool2d")
     guard let (rows, columns) = ShapeCheckFailure.checked({
         try slidingWindows(x4.shape, op: "avgPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
@@ -365,10 +365,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: Int, stride: Int? = nil, padding:
 
 /// The adaptive bins of a pooling to `outputSize`, after checking it.
 private func adaptiveWindows(_ x: Tensor, outputSize: [Int], op: String) -> (PoolingAxis, PoolingAxis) {
-    precondition(outputSize.count == 2 && outputSize.allSatisfy { $0 > 0 },
-                 "\(op): outputSize \(outputSize) should be two positive sizes (x \(x.shape))")
+    require(outputSize.count == 2 && outputSize.allSatisfy { $0 > 0 },
+            "\(op): outputSize \(outputSize) should be two positive sizes (x \(x.shape))")
     let size = Array(x.shape.suffix(2))
-    precondition(size.allSatisfy { $0 > 0 }, "\(op): x of shape \(x.shape) has an empty plane")
+    require(size.allSatisfy { $0 > 0 }, "\(op): x of shape \(x.shape) has an empty plane")
     return (PoolingAxis(adaptiveInput: size[0], output: outputSize[0]), PoolingAxis(adaptiveInput: size[1], output: outputSize[1]))
 }
 

@@ -97,14 +97,14 @@ extension Tensor {
     public func logSumExp(axes: [Int]? = nil, keepingDims: Bool = false) -> Tensor {
         let axes = reductionAxes(axes, op: "logSumExp")
         let kept = reducedShape(axes, keepingDims: true)
-        let out: Tensor = withoutGrad {
+        let x = detached()
+        return Tensor.op("logSumExp", inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
             // Shift by the maximum; an infinite maximum is left unshifted (like PyTorch).
             let shift = Elementwise.map(extremumValues(axes: axes, kept: kept) { $0 > $1 }) { $0.isInfinite ? 0 : $0 }
             let e = Elementwise.zip(self, shift.expanded(to: shape)) { expf($0 - $1) }
-            return Elementwise.zip(e.sum(axes: axes, keepingDims: true), shift) { logf($0) + $1 }
-        }
-        let (x, y) = (detached(), out.detached())
-        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording("logSumExp", inputs: [self]) { g in
+            let out = Elementwise.zip(e.sum(axes: axes, keepingDims: true), shift) { logf($0) + $1 }
+            return (reducedResult(out, axes: axes, keepingDims: keepingDims), out)
+        } pullback: { g, _, y in
             // d/dx = exp(x - lse), the softmax over the reduced axes.
             [Tensor.broadcastingBack(x, y, g, kept: kept) { x, y, g in g * expf(x - y) }]
         }
@@ -146,7 +146,7 @@ extension Tensor {
                           _ better: (Float, Float) -> Bool) -> Tensor {
         let axes = reductionAxes(axes, op: op)
         for a in axes {
-            precondition(shape[a] > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
+            require(shape[a] > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         }
         let kept = reducedShape(axes, keepingDims: true)
         if let meta = Tensor.metaResult(reducedShape(axes, keepingDims: keepingDims), self) { return meta }
@@ -191,7 +191,7 @@ extension Tensor {
         if rank == 0 { return withoutGrad { reshaped([1]) }.extremumIndex(axis: 0, keepingDims: false, op: op, better) }
         let a = Shape.normalize(axis: axis, rank: rank, op: op)
         let n = shape[a], step = strides[a]
-        precondition(n > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
+        require(n > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         var kept = shape
         kept[a] = 1
         if let meta = Tensor.metaResult(keepingDims ? kept : kept.enumerated().filter { $0.offset != a }.map(\.element), self) {

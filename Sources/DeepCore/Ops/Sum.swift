@@ -3,7 +3,7 @@ extension Tensor {
     func reductionAxes(_ axes: [Int]?, op: String) -> [Int] {
         guard let axes else { return Array(0..<rank) }
         let normalized = Set(axes.map { Shape.normalize(axis: $0, rank: rank, op: op) })
-        precondition(normalized.count == axes.count, "\(op): repeated axis in \(axes)")
+        require(normalized.count == axes.count, "\(op): repeated axis in \(axes)")
         return normalized.sorted()
     }
 
@@ -22,7 +22,18 @@ extension Tensor {
     public func sum(axes: [Int]? = nil, keepingDims: Bool = false) -> Tensor {
         let axes = reductionAxes(axes, op: "sum")
         let kept = reducedShape(axes, keepingDims: true)
-        if let meta = Tensor.metaResult(reducedShape(axes, keepingDims: keepingDims), self) { return meta }
+        let inputShape = shape
+        return Tensor.op("sum", inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
+            let out = sumKeepingDims(axes: axes, into: kept)
+            return keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
+        } pullback: { g, _ in
+            [g.reshaped(kept).expanded(to: inputShape)]
+        }
+    }
+
+    /// The sum over `axes` into a new contiguous tensor of shape `kept` (the reduced axes kept as
+    /// size 1), without recording.
+    private func sumKeepingDims(axes: [Int], into kept: [Int]) -> Tensor {
         let out = Tensor(zeros: kept)
         // The output viewed with the input's shape: stride 0 along reduced axes.
         var outStrides = out.strides
@@ -44,11 +55,7 @@ extension Tensor {
                 if ts == 1 && td == 1 { for i in 0..<n { d[i] += s[i] } } else { for i in 0..<n { d[i * td] += s[i * ts] } }
             }
         }
-        let result = keepingDims ? out : out.detached().reshaped(reducedShape(axes, keepingDims: false))
-        let inputShape = shape
-        return result.recording("sum", inputs: [self]) { g in
-            [g.reshaped(kept).expanded(to: inputShape)]
-        }
+        return out
     }
 
     /// Sum along one axis.

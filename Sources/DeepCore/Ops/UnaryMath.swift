@@ -166,7 +166,7 @@ extension Tensor {
     /// The gradient passes strictly inside, where `min < x < max`, and is 0 elsewhere, at the
     /// bounds too, as in PyTorch. When `min > max` every element becomes `max`.
     public func clamped(min: Float? = nil, max: Float? = nil) -> Tensor {
-        precondition(min != nil || max != nil, "clamped: give at least one of min and max (shape \(shape))")
+        require(min != nil || max != nil, "clamped: give at least one of min and max (shape \(shape))")
         let lo = min ?? -.infinity, hi = max ?? .infinity
         return mappedSavingInput("clamped", { x in
             var v = x

@@ -139,7 +139,7 @@ extension Tensor {
     /// Writes `source`'s elements into this view's elements in place (no autograd record).
     /// `source` must have this tensor's shape.
     public func assign(_ source: Tensor) {
-        precondition(source.shape == shape, "assign: source of shape \(source.shape) into a view of shape \(shape)")
+        require(source.shape == shape, "assign: source of shape \(source.shape) into a view of shape \(shape)")
         if isMeta || source.isMeta { return }
         let dst = storage.pointer, src = source.storage.pointer
         StridedLoop.forEachRow(shape: shape, strides: [strides, source.strides], offsets: [offset, source.offset]) { n, off, rs in

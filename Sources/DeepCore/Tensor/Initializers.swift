@@ -26,7 +26,7 @@ public enum Initializer {
     /// `(fan_in, fan_out)` of a weight shape as PyTorch computes them: for `(out, in, k…)`,
     /// fan_in = in·∏k and fan_out = out·∏k.
     public static func fans(_ shape: [Int]) -> (fanIn: Int, fanOut: Int) {
-        precondition(shape.count >= 2, "Initializer.fans: shape \(shape) needs at least 2 axes")
+        require(shape.count >= 2, "Initializer.fans: shape \(shape) needs at least 2 axes")
         let receptive = shape.dropFirst(2).reduce(1, *)
         return (shape[1] * receptive, shape[0] * receptive)
     }

@@ -20,7 +20,7 @@ public struct RandomGenerator: RandomNumberGenerator {
     public var state: [UInt64] {
         get { [s.0, s.1, s.2, s.3] }
         set {
-            precondition(newValue.count == 4, "RandomGenerator.state: expected 4 words, got \(newValue.count)")
+            require(newValue.count == 4, "RandomGenerator.state: expected 4 words, got \(newValue.count)")
             s = (newValue[0], newValue[1], newValue[2], newValue[3])
         }
     }

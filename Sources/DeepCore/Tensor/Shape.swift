@@ -20,7 +20,7 @@ public enum Shape {
     /// is out of range.
     public static func normalize(axis: Int, rank: Int, op: String) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < Swift.max(rank, 1) || (rank == 0 && a == 0),
+        require(a >= 0 && a < Swift.max(rank, 1) || (rank == 0 && a == 0),
                       "\(op): axis \(axis) is out of range for a tensor of rank \(rank)")
         return a
     }

@@ -28,8 +28,8 @@ public final class Tensor {
     public var requiresGrad: Bool {
         get { _requiresGrad }
         set {
-            precondition(gradNode == nil || newValue,
-                         "requiresGrad: cannot turn gradients off on a non-leaf tensor; use detached()")
+            require(gradNode == nil || newValue,
+                    "requiresGrad: cannot turn gradients off on a non-leaf tensor; use detached()")
             _requiresGrad = newValue
         }
     }
@@ -39,8 +39,8 @@ public final class Tensor {
 
     /// Creates a view of `storage`.
     public init(storage: TensorStorage, shape: [Int], strides: [Int], offset: Int = 0) {
-        precondition(shape.count == strides.count, "Tensor: shape \(shape) and strides \(strides) differ in rank")
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative size in shape \(shape)")
+        require(shape.count == strides.count, "Tensor: shape \(shape) and strides \(strides) differ in rank")
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative size in shape \(shape)")
         self.storage = storage
         self.shape = shape
         self.strides = strides
@@ -49,8 +49,8 @@ public final class Tensor {
 
     /// Creates a contiguous tensor over `storage`.
     public convenience init(storage: TensorStorage, shape: [Int]) {
-        precondition(Shape.count(shape) <= storage.count,
-                     "Tensor: shape \(shape) needs \(Shape.count(shape)) elements, storage has \(storage.count)")
+        require(Shape.count(shape) <= storage.count,
+                "Tensor: shape \(shape) needs \(Shape.count(shape)) elements, storage has \(storage.count)")
         self.init(storage: storage, shape: shape, strides: Shape.contiguousStrides(shape))
     }
 
@@ -58,8 +58,8 @@ public final class Tensor {
     ///
     ///     Tensor([1, 2, 3, 4], shape: [2, 2])
     public convenience init(_ scalars: [Float], shape: [Int]) {
-        precondition(Shape.count(shape) == scalars.count,
-                     "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
+        require(Shape.count(shape) == scalars.count,
+                "Tensor: \(scalars.count) scalars do not fill shape \(shape)")
         let storage = TensorStorage(uninitializedCount: scalars.count)
         scalars.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { storage.pointer.update(from: base, count: scalars.count) }
@@ -102,7 +102,7 @@ public final class Tensor {
 
     /// The values 0, 1, … counting from `start` up to (not including) `end` by `step`.
     public static func arange(_ start: Float, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0, "arange: step must not be zero")
+        require(step != 0, "arange: step must not be zero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return make(shape: [n]) { out in
             for i in 0..<n { out[i] = start + Float(i) * step }
@@ -110,9 +110,9 @@ public final class Tensor {
     }
 
     /// A shape-only tensor: it has a shape but no elements, and ops on it only compute shapes
-    /// (used by model summaries).
-    public convenience init(metaShape shape: [Int]) {
-        self.init(storage: TensorStorage(metaCount: Shape.count(shape)), shape: shape)
+    /// (used by model summaries). Reading its values stops with a message naming `madeBy`.
+    public convenience init(metaShape shape: [Int], madeBy: String? = nil) {
+        self.init(storage: TensorStorage(metaCount: Shape.count(shape), madeBy: madeBy), shape: shape)
     }
 
     /// Whether this is a shape-only tensor (see ``init(metaShape:)``).
@@ -157,30 +157,30 @@ public final class Tensor {
     /// Calls `body` with the tensor's own elements to change them in place. The tensor must be
     /// contiguous. No gradient is recorded: use it for optimiser updates and initialisation.
     public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        precondition(!isMeta, "withUnsafeMutableBufferPointer: a shape-only tensor of shape \(shape) has no values")
-        precondition(isContiguous, "withUnsafeMutableBufferPointer: tensor of shape \(shape) with strides \(strides) is not contiguous")
+        require(!isMeta, "withUnsafeMutableBufferPointer: a shape-only tensor of shape \(shape) has no values")
+        require(isContiguous, "withUnsafeMutableBufferPointer: tensor of shape \(shape) with strides \(strides) is not contiguous")
         return try body(UnsafeMutableBufferPointer(start: storage.pointer + offset, count: count))
     }
 
     /// A row-major copy of the elements.
     public var scalars: [Float] {
-        precondition(!isMeta, "scalars: a shape-only tensor of shape \(shape) has no values")
+        require(!isMeta, "scalars: a shape-only tensor of shape \(shape) has no values")
         return withUnsafeBufferPointer { Array($0) }
     }
 
     /// The value of a tensor with one element.
     public func item() -> Float {
-        precondition(!isMeta, "item(): a shape-only tensor has no values")
-        precondition(count == 1, "item(): tensor of shape \(shape) has \(count) elements, not 1")
+        require(!isMeta, "item(): a shape-only tensor has no values")
+        require(count == 1, "item(): tensor of shape \(shape) has \(count) elements, not 1")
         return storage.pointer[offset]
     }
 
     /// The element at `indices` (one index per axis).
     public func scalar(at indices: [Int]) -> Float {
-        precondition(indices.count == rank, "scalar(at:): \(indices.count) indices for a tensor of rank \(rank)")
+        require(indices.count == rank, "scalar(at:): \(indices.count) indices for a tensor of rank \(rank)")
         var position = offset
         for (axis, i) in indices.enumerated() {
-            precondition(i >= 0 && i < shape[axis], "scalar(at:): index \(i) out of range for axis \(axis) of size \(shape[axis])")
+            require(i >= 0 && i < shape[axis], "scalar(at:): index \(i) out of range for axis \(axis) of size \(shape[axis])")
             position += i * strides[axis]
         }
         return storage.pointer[position]

@@ -9,24 +9,35 @@ import Glibc
 public final class TensorStorage {
     /// Number of Float32 elements in the block.
     public let count: Int
-    /// The first element of the block.
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The first element of the block. Reading it from a shape-only storage (``isMeta``) is a
+    /// programmer's error that stops with the name of the op that made the tensor (during a
+    /// summary, the failure is recorded and a zeroed scratch block stands in).
+    @inline(__always)
+    public var pointer: UnsafeMutablePointer<Float> {
+        if isMeta { return ShapeErrors.valuesOfShapeOnly(self) }
+        return base
+    }
+    /// The first element of the block, unchecked.
+    private let base: UnsafeMutablePointer<Float>
     /// Whether this storage only stands for `count` elements without holding them (a
     /// shape-only tensor, used to check shapes and count FLOPs without computing).
     public let isMeta: Bool
+    /// For a shape-only storage, the op that made it (named when something reads its values).
+    public let madeBy: String?
 
     /// Allocates `count` uninitialised elements.
     public init(uninitializedCount count: Int) {
-        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        require(count >= 0, "TensorStorage: negative element count \(count)")
         TensorStorage.configureAllocator
         self.count = count
         isMeta = false
+        madeBy = nil
         var raw: UnsafeMutableRawPointer? = nil
         let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("TensorStorage: cannot allocate \(bytes) bytes")
         }
-        pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
+        base = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
     }
 
     /// Allocates `count` elements, each set to `value`.
@@ -48,25 +59,22 @@ public final class TensorStorage {
 
     /// Storage that stands for `count` elements without allocating them. Ops given tensors on
     /// such storage compute only their result's shape.
-    public init(metaCount count: Int) {
+    ///
+    /// - Parameter madeBy: the op that made it, named if anything reads its values.
+    public init(metaCount count: Int, madeBy: String? = nil) {
+        require(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
         isMeta = true
-        pointer = TensorStorage.metaPlaceholder
+        self.madeBy = madeBy
+        base = UnsafeMutablePointer(bitPattern: 64)!   // never dereferenced: `pointer` checks isMeta
     }
-
-    /// One aligned element that every meta storage points at; never read or written.
-    private static let metaPlaceholder: UnsafeMutablePointer<Float> = {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: 16)
-        p.initialize(repeating: 0, count: 16)
-        return p
-    }()
 
     /// The whole block as a buffer.
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
 
-    deinit { if !isMeta { free(pointer) } }
+    deinit { if !isMeta { free(base) } }
 }
 
 /// glibc's `mallopt` (declared in <malloc.h>, which the Glibc module does not export).

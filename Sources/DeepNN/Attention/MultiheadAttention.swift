@@ -32,8 +32,8 @@ public final class MultiheadAttention: Module {
     /// Creates the layer with PyTorch's initialisation from the default generator.
     public init(embedDim: Int, numHeads: Int, dropout: Float = 0, bias: Bool = true, kdim: Int? = nil,
                 vdim: Int? = nil, batchFirst: Bool = false) {
-        precondition(numHeads > 0 && embedDim % numHeads == 0,
-                     "MultiheadAttention: embedDim \(embedDim) is not divisible by numHeads \(numHeads)")
+        require(numHeads > 0 && embedDim % numHeads == 0,
+                "MultiheadAttention: embedDim \(embedDim) is not divisible by numHeads \(numHeads)")
         self.embedDim = embedDim
         self.numHeads = numHeads
         self.kdim = kdim ?? embedDim

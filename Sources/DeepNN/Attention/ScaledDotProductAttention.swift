@@ -35,7 +35,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mas
                      && k.shape[r - 1] == d && v.shape[r - 2] == lk,
                      "\(op): q \(q.shape), k \(k.shape), v \(v.shape) do not fit (…, Lq, D), (…, Lk, D), (…, Lk, Dv)")
     else { return .shapeFailure }
-    precondition(dropout >= 0 && dropout < 1, "\(op): dropout \(dropout) is not in [0, 1)")
+    require(dropout >= 0 && dropout < 1, "\(op): dropout \(dropout) is not in [0, 1)")
     let scoreShape = lead + [lq, lk], outShape = lead + [lq, dv]
     for (name, m) in [("mask", mask), ("additiveMask", additiveMask)] {
         guard let m else { continue }

@@ -34,7 +34,7 @@ public final class DataLoader: Sequence {
     /// Creates the loader.
     public init(_ dataset: Dataset, batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0,
                 dropLast: Bool = false, prefetch: Bool = true) {
-        precondition(batchSize > 0, "DataLoader: batch size \(batchSize) must be positive")
+        require(batchSize > 0, "DataLoader: batch size \(batchSize) must be positive")
         self.dataset = dataset
         self.batchSize = batchSize
         self.shuffle = shuffle
@@ -70,7 +70,7 @@ public final class DataLoader: Sequence {
         let per = Shape.count(shape)
         let inputs = Tensor.make(shape: [examples.count] + shape) { out in
             for (i, e) in examples.enumerated() {
-                precondition(e.input.shape == shape, "DataLoader: example shapes \(shape) and \(e.input.shape) differ")
+                require(e.input.shape == shape, "DataLoader: example shapes \(shape) and \(e.input.shape) differ")
                 e.input.withUnsafeBufferPointer { src in
                     (out.baseAddress! + i * per).update(from: src.baseAddress!, count: per)
                 }

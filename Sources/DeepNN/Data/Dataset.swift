@@ -34,7 +34,7 @@ public struct TensorDataset: Dataset {
 
     /// Creates the dataset; `inputs.shape[0]` must equal `labels.count`.
     public init(inputs: Tensor, labels: [Int]) {
-        precondition(inputs.shape.first == labels.count, "TensorDataset: \(inputs.shape) inputs for \(labels.count) labels")
+        require(inputs.shape.first == labels.count, "TensorDataset: \(inputs.shape) inputs for \(labels.count) labels")
         self.inputs = inputs
         self.labels = labels
     }

@@ -49,7 +49,7 @@ public struct FashionMNIST: Dataset {
 
     /// Wraps pixels already in memory (N·28·28 bytes).
     public init(pixels: [UInt8], labels: [Int], transform: Transform? = ToTensor()) {
-        precondition(pixels.count == labels.count * 784, "FashionMNIST: \(pixels.count) pixels for \(labels.count) labels")
+        require(pixels.count == labels.count * 784, "FashionMNIST: \(pixels.count) pixels for \(labels.count) labels")
         self.pixels = pixels
         self.labels = labels
         self.transform = transform

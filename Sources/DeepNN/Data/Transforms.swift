@@ -31,13 +31,13 @@ public struct Normalize: Transform {
     let mean: [Float], std: [Float]
     /// Creates the transform; one mean and std per channel (or one for all).
     public init(mean: [Float], std: [Float]) {
-        precondition(mean.count == std.count, "Normalize: \(mean.count) means and \(std.count) stds")
+        require(mean.count == std.count, "Normalize: \(mean.count) means and \(std.count) stds")
         self.mean = mean
         self.std = std
     }
     public func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
         let c = x.shape[0]
-        precondition(mean.count == 1 || mean.count == c, "Normalize: \(mean.count) means for \(c) channels")
+        require(mean.count == 1 || mean.count == c, "Normalize: \(mean.count) means for \(c) channels")
         let m = Tensor(mean.count == 1 ? Array(repeating: mean[0], count: c) : mean, shape: [c, 1, 1])
         let s = Tensor(std.count == 1 ? Array(repeating: std[0], count: c) : std, shape: [c, 1, 1])
         return withoutGrad { (x - m) / s }
@@ -76,7 +76,7 @@ public struct RandomCrop: Transform {
     public func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
         let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (ph, pw) = (h + 2 * padding, w + 2 * padding)
-        precondition(size.0 <= ph && size.1 <= pw, "RandomCrop: window \(size) larger than padded input (\(ph), \(pw))")
+        require(size.0 <= ph && size.1 <= pw, "RandomCrop: window \(size) larger than padded input (\(ph), \(pw))")
         let top = Int(generator.next() % UInt64(ph - size.0 + 1))
         let left = Int(generator.next() % UInt64(pw - size.1 + 1))
         return x.withUnsafeBufferPointer { src in

@@ -17,8 +17,8 @@ public final class Conv2d: Module {
     /// Creates the layer with per-axis sizes.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1, 1], padding: [Int] = [0, 0],
                 dilation: [Int] = [1, 1], groups: Int = 1, bias: Bool = true) {
-        precondition(inChannels % groups == 0 && outChannels % groups == 0,
-                     "Conv2d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
+        require(inChannels % groups == 0 && outChannels % groups == 0,
+                "Conv2d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
         weight = Tensor(zeros: [outChannels, inChannels / groups] + kernelSize)
         self.bias = bias ? Tensor(zeros: [outChannels]) : nil
         (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
@@ -56,8 +56,8 @@ public final class Conv1d: Module {
     /// Creates the layer.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
-        precondition(inChannels % groups == 0 && outChannels % groups == 0,
-                     "Conv1d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
+        require(inChannels % groups == 0 && outChannels % groups == 0,
+                "Conv1d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
         weight = Tensor(zeros: [outChannels, inChannels / groups, kernelSize])
         self.bias = bias ? Tensor(zeros: [outChannels]) : nil
         (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
@@ -83,8 +83,8 @@ public final class ConvTranspose2d: Module {
     /// Creates the layer with per-axis sizes.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: [Int], stride: [Int] = [1, 1], padding: [Int] = [0, 0],
                 outputPadding: [Int] = [0, 0], dilation: [Int] = [1, 1], groups: Int = 1, bias: Bool = true) {
-        precondition(inChannels % groups == 0 && outChannels % groups == 0,
-                     "ConvTranspose2d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
+        require(inChannels % groups == 0 && outChannels % groups == 0,
+                "ConvTranspose2d: channels \(inChannels) → \(outChannels) are not divisible by groups \(groups)")
         weight = Tensor(zeros: [inChannels, outChannels / groups] + kernelSize)
         self.bias = bias ? Tensor(zeros: [outChannels]) : nil
         (self.stride, self.padding, self.outputPadding, self.dilation, self.groups) = (stride, padding, outputPadding, dilation, groups)

@@ -12,7 +12,7 @@ public final class Dropout: Module {
 
     /// Creates the layer; `seed` gives it a generator of its own.
     public init(_ p: Float = 0.5, seed: UInt64? = nil) {
-        precondition(p >= 0 && p <= 1, "Dropout: probability \(p) is not in [0, 1]")
+        require(p >= 0 && p <= 1, "Dropout: probability \(p) is not in [0, 1]")
         self.p = p
         generator = seed.map { RandomGenerator(seed: $0) }
         super.init()

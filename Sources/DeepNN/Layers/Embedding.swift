@@ -16,8 +16,8 @@ public final class Embedding: Module {
     public init(_ numEmbeddings: Int, _ embeddingDim: Int, paddingIdx: Int? = nil) {
         let padding = paddingIdx.map { $0 < 0 ? $0 + numEmbeddings : $0 }
         if let padding {
-            precondition(padding >= 0 && padding < numEmbeddings,
-                         "Embedding: paddingIdx \(paddingIdx!) out of range for \(numEmbeddings) embeddings")
+            require(padding >= 0 && padding < numEmbeddings,
+                    "Embedding: paddingIdx \(paddingIdx!) out of range for \(numEmbeddings) embeddings")
         }
         weight = Tensor.randn([numEmbeddings, embeddingDim])
         if let padding { weight[padding].assign(Tensor(zeros: [embeddingDim])) }
@@ -29,8 +29,8 @@ public final class Embedding: Module {
     public override func forward(_ ids: Tensor) -> Tensor {
         if let meta = Tensor.metaResult(ids.shape + [weight.shape[1]], ids) { return meta }
         let rows = ids.scalars.map { value -> Int in
-            precondition(value >= 0 && value < Float(weight.shape[0]) && value == value.rounded(),
-                         "Embedding: id \(value) is not an integer in 0..<\(weight.shape[0])")
+            require(value >= 0 && value < Float(weight.shape[0]) && value == value.rounded(),
+                    "Embedding: id \(value) is not an integer in 0..<\(weight.shape[0])")
             return Int(value)
         }
         return lookup(rows).reshaped(ids.shape + [weight.shape[1]])

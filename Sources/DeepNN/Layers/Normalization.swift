@@ -134,7 +134,7 @@ public final class GroupNorm: Module {
 
     /// Creates the layer; `numChannels` must be divisible by `numGroups`.
     public init(_ numGroups: Int, _ numChannels: Int, eps: Float = 1e-5, affine: Bool = true) {
-        precondition(numChannels % numGroups == 0, "GroupNorm: \(numChannels) channels do not split into \(numGroups) groups")
+        require(numChannels % numGroups == 0, "GroupNorm: \(numChannels) channels do not split into \(numGroups) groups")
         self.numGroups = numGroups
         self.eps = eps
         weight = affine ? Tensor(ones: [numChannels]) : nil

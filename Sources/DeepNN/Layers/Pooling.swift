@@ -70,7 +70,7 @@ public final class Upsample: Module {
     let size: [Int]?, scale: Float?, mode: InterpolationMode, alignCorners: Bool
     /// Creates the layer; give exactly one of `size` and `scale`.
     public init(size: [Int]? = nil, scale: Float? = nil, mode: InterpolationMode = .nearest, alignCorners: Bool = false) {
-        precondition((size == nil) != (scale == nil), "Upsample: give exactly one of size and scale")
+        require((size == nil) != (scale == nil), "Upsample: give exactly one of size and scale")
         (self.size, self.scale, self.mode, self.alignCorners) = (size, scale, mode, alignCorners)
         super.init()
     }

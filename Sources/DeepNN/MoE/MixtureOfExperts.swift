@@ -81,9 +81,9 @@ public final class MoE: Module, AuxiliaryLossProducing {
     ///   - topK: experts per token, 1 (Switch) …E.
     ///   - capacityFactor: capacity as a multiple of the even share, or nil for none.
     public init(dModel: Int, experts: [Module], topK: Int = 2, capacityFactor: Double? = nil) {
-        precondition(!experts.isEmpty && topK >= 1 && topK <= experts.count,
-                     "MoE: topK \(topK) should be in 1...\(experts.count) (the number of experts)")
-        precondition(capacityFactor.map { $0 > 0 } ?? true, "MoE: capacity factor \(capacityFactor!) should be positive")
+        require(!experts.isEmpty && topK >= 1 && topK <= experts.count,
+                "MoE: topK \(topK) should be in 1...\(experts.count) (the number of experts)")
+        require(capacityFactor.map { $0 > 0 } ?? true, "MoE: capacity factor \(capacityFactor!) should be positive")
         gate = Linear(dModel, experts.count, bias: false)
         self.experts = ModuleList(experts)
         self.topK = topK
@@ -204,8 +204,8 @@ extension Module {
 /// axis 0; repeated rows accumulate). The gradient of `source` is the output gradient's rows
 /// `rows` (a gather).
 func scatterAddRows(_ source: Tensor, rows: [Int], count: Int) -> Tensor {
-    precondition(source.rank == 2 && rows.count == source.shape[0],
-                 "scatterAddRows: \(rows.count) row indices for source of shape \(source.shape)")
+    require(source.rank == 2 && rows.count == source.shape[0],
+            "scatterAddRows: \(rows.count) row indices for source of shape \(source.shape)")
     let d = source.shape[1]
     if let meta = Tensor.metaResult([count, d], source) { return meta }
     let src = withoutGrad { source.contiguous() }
@@ -213,7 +213,7 @@ func scatterAddRows(_ source: Tensor, rows: [Int], count: Int) -> Tensor {
     withExtendedLifetime(src) {
         let sp = src.storage.pointer + src.offset, op = out.storage.pointer
         for (r, row) in rows.enumerated() {
-            precondition(row >= 0 && row < count, "scatterAddRows: row \(row) out of range 0..<\(count)")
+            require(row >= 0 && row < count, "scatterAddRows: row \(row) out of range 0..<\(count)")
             let from = sp + r * d, to = op + row * d
             for c in 0..<d { to[c] += from[c] }
         }

@@ -48,8 +48,8 @@ public final class BasicBlock: Module, ResidualBlock {
     /// Creates the block; `groups` must be 1 and `baseWidth` 64 (as torchvision), `dilation` 1.
     public init(inPlanes: Int, planes: Int, stride: Int = 1, downsample: Sequential? = nil, groups: Int = 1,
                 baseWidth: Int = 64, dilation: Int = 1) {
-        precondition(groups == 1 && baseWidth == 64, "BasicBlock only supports groups = 1 and baseWidth = 64")
-        precondition(dilation == 1, "BasicBlock does not support dilation > 1")
+        require(groups == 1 && baseWidth == 64, "BasicBlock only supports groups = 1 and baseWidth = 64")
+        require(dilation == 1, "BasicBlock does not support dilation > 1")
         conv1 = conv3x3(inPlanes, planes, stride: stride)
         bn1 = BatchNorm2d(planes)
         relu = ReLU()
@@ -175,9 +175,9 @@ public final class ResNet: Module {
                                       zeroInitResidual: Bool = false, groups: Int = 1, widthPerGroup: Int = 64,
                                       replaceStrideWithDilation: [Bool] = [false, false, false],
                                       baseChannels: Int = 64, smallInputStem: Bool = false) {
-        precondition(layers.count == 4, "ResNet: layers must give 4 stage depths, got \(layers)")
-        precondition(replaceStrideWithDilation.count == 3,
-                     "ResNet: replaceStrideWithDilation must have 3 entries, got \(replaceStrideWithDilation)")
+        require(layers.count == 4, "ResNet: layers must give 4 stage depths, got \(layers)")
+        require(replaceStrideWithDilation.count == 3,
+                "ResNet: replaceStrideWithDilation must have 3 entries, got \(replaceStrideWithDilation)")
         conv1 = smallInputStem
             ? Conv2d(inputChannels, baseChannels, kernelSize: 3, stride: 1, padding: 1, bias: false)
             : Conv2d(inputChannels, baseChannels, kernelSize: 7, stride: 2, padding: 3, bias: false)
@@ -205,7 +205,7 @@ public final class ResNet: Module {
             }
             return Sequential(stage)
         }
-        precondition(layers.allSatisfy { $0 >= 1 }, "ResNet: every stage needs at least one block, got \(layers)")
+        require(layers.allSatisfy { $0 >= 1 }, "ResNet: every stage needs at least one block, got \(layers)")
         layer1 = makeLayer(planes: baseChannels, blocks: layers[0])
         layer2 = makeLayer(planes: 2 * baseChannels, blocks: layers[1], stride: 2, dilate: replaceStrideWithDilation[0])
         layer3 = makeLayer(planes: 4 * baseChannels, blocks: layers[2], stride: 2, dilate: replaceStrideWithDilation[1])

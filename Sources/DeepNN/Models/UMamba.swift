@@ -224,13 +224,13 @@ public final class UMamba: Module {
                 blocksPerStage: [Int]? = nil, decoderBlocksPerStage: [Int]? = nil, imageSize: [Int]? = nil,
                 dState: Int = 16, dConv: Int = 4, expand: Int = 2) {
         let n = featuresPerStage.count
-        precondition(n >= 2, "UMamba: needs at least 2 stages, got \(featuresPerStage)")
+        require(n >= 2, "UMamba: needs at least 2 stages, got \(featuresPerStage)")
         let strides = strides ?? [1] + Array(repeating: 2, count: n - 1)
-        precondition(strides.count == n, "UMamba: \(strides.count) strides for \(n) stages")
+        require(strides.count == n, "UMamba: \(strides.count) strides for \(n) stages")
         let (blocks, decoderBlocks) = UMamba.blockCounts(stages: n, encoder: blocksPerStage, decoder: decoderBlocksPerStage)
         var layers: [Module]? = nil
         if variant == .encoder {
-            guard let imageSize, imageSize.count == 2 else { preconditionFailure("UMamba: the encoder variant needs imageSize (H, W)") }
+            guard let imageSize, imageSize.count == 2 else { ShapeErrors.stop("UMamba: the encoder variant needs imageSize (H, W)") }
             var size = imageSize
             layers = (0..<n).map { s in
                 size = size.map { $0 / strides[s] }
@@ -256,8 +256,8 @@ public final class UMamba: Module {
     static func blockCounts(stages n: Int, encoder: [Int]?, decoder: [Int]?) -> (encoder: [Int], decoder: [Int]) {
         var blocks = encoder ?? Array(repeating: 2, count: n)
         var decoderBlocks = decoder ?? Array(repeating: 2, count: n - 1)
-        precondition(blocks.count == n && decoderBlocks.count == n - 1,
-                     "UMamba: \(blocks.count) encoder and \(decoderBlocks.count) decoder block counts for \(n) stages")
+        require(blocks.count == n && decoderBlocks.count == n - 1,
+                "UMamba: \(blocks.count) encoder and \(decoderBlocks.count) decoder block counts for \(n) stages")
         for s in ((n + 1) / 2)..<n { blocks[s] = 1 }
         let first = Int((Double(n - 1) / 2 + 0.5).rounded(.up))
         if first < n - 1 { for s in first..<(n - 1) { decoderBlocks[s] = 1 } }

@@ -42,7 +42,7 @@ public final class UNet: Module {
     ///   - baseChannels: channels of the first level (64 in the original).
     ///   - bilinear: bilinear up-sampling (true) or 2×2 transposed convolutions (false).
     public init(inChannels: Int, numClasses: Int, depth: Int = 4, baseChannels: Int = 64, bilinear: Bool = false) {
-        precondition(depth >= 1, "UNet: depth must be at least 1, got \(depth)")
+        require(depth >= 1, "UNet: depth must be at least 1, got \(depth)")
         let factor = bilinear ? 2 : 1
         let channels = (0...depth).map { baseChannels << $0 }
         inc = DoubleConv(inChannels, channels[0])

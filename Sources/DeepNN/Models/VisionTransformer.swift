@@ -44,8 +44,8 @@ public final class VisionTransformer: Module {
     public init(imageSize: Int, patchSize: Int, numLayers: Int, numHeads: Int, hiddenDim: Int, mlpDim: Int,
                 numClasses: Int = 1000, dropout: Float = 0, attentionDropout: Float = 0, representationSize: Int? = nil,
                 inChannels: Int = 3, positionalEmbedding: PositionalEmbedding = .learned) {
-        precondition(patchSize > 0 && imageSize % patchSize == 0,
-                     "VisionTransformer: image size \(imageSize) is not divisible by patch size \(patchSize)")
+        require(patchSize > 0 && imageSize % patchSize == 0,
+                "VisionTransformer: image size \(imageSize) is not divisible by patch size \(patchSize)")
         self.imageSize = imageSize
         self.patchSize = patchSize
         convProj = PatchEmbedding(inChannels: inChannels, hiddenDim: hiddenDim, patchSize: patchSize)

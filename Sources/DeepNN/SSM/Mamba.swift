@@ -201,7 +201,7 @@ public struct MambaInferenceCache {
 
     /// A cache holding `convState` and `ssmState` (contiguous; updated in place by `step`).
     public init(convState: Tensor, ssmState: Tensor) {
-        precondition(convState.isContiguous && ssmState.isContiguous, "MambaInferenceCache: states must be contiguous")
+        require(convState.isContiguous && ssmState.isContiguous, "MambaInferenceCache: states must be contiguous")
         self.convState = convState
         self.ssmState = ssmState
     }

@@ -18,8 +18,8 @@ public final class SqueezeExcitation: Module {
 
     /// Creates the block with `squeezeChannels` in its bottleneck.
     public init(channels: Int, squeezeChannels: Int) {
-        precondition(channels > 0 && squeezeChannels > 0,
-                     "SqueezeExcitation: channels \(channels) and squeeze channels \(squeezeChannels) must be positive")
+        require(channels > 0 && squeezeChannels > 0,
+                "SqueezeExcitation: channels \(channels) and squeeze channels \(squeezeChannels) must be positive")
         fc1 = Conv2d(channels, squeezeChannels, kernelSize: 1)
         fc2 = Conv2d(squeezeChannels, channels, kernelSize: 1)
         super.init()
@@ -81,7 +81,7 @@ public final class SpatialAttention: Module {
 
     /// Creates the gate with an odd `kernelSize`.
     public init(kernelSize: Int = 7) {
-        precondition(kernelSize % 2 == 1, "SpatialAttention: kernel size \(kernelSize) should be odd to keep the size")
+        require(kernelSize % 2 == 1, "SpatialAttention: kernel size \(kernelSize) should be odd to keep the size")
         conv = Conv2d(2, 1, kernelSize: kernelSize, padding: kernelSize / 2, bias: false)
         super.init()
     }

@@ -96,7 +96,7 @@ public final class LVCBottleneck: Module {
 
     /// Creates the bottleneck for `channels` (a multiple of 4) channels.
     public init(channels: Int) {
-        precondition(channels % 4 == 0 && channels > 0, "LVCBottleneck: channels \(channels) should be a positive multiple of 4")
+        require(channels % 4 == 0 && channels > 0, "LVCBottleneck: channels \(channels) should be a positive multiple of 4")
         let c = channels / 4
         conv1 = Conv2d(channels, c, kernelSize: 1, bias: false)
         bn1 = BatchNorm2d(c, eps: 1e-6)

@@ -100,7 +100,7 @@ public final class Parallel: Module {
 
     /// Creates the block from `branches`.
     public init(_ branches: [Module], merge: Merge = .concat, axis: Int = 1) {
-        precondition(!branches.isEmpty, "Parallel: needs at least one branch")
+        require(!branches.isEmpty, "Parallel: needs at least one branch")
         self.branches = ModuleList(branches)
         self.merge = merge
         self.axis = axis
@@ -161,7 +161,7 @@ public final class Adapt: Module {
                 blockOutChannels: Int? = nil, layout: ChannelLayout = .image) {
         let widths = Adapt.layerWidths(of: block)
         guard let bin = blockInChannels ?? widths.first?.in, let bout = blockOutChannels ?? widths.last?.out else {
-            preconditionFailure("Adapt: cannot read the channels of \(block.typeName) from its layers; pass blockInChannels and blockOutChannels")
+            ShapeErrors.stop("Adapt: cannot read the channels of \(block.typeName) from its layers; pass blockInChannels and blockOutChannels")
         }
         projIn = inChannels == bin ? nil : channelProjection(inChannels, bin, layout: layout)
         projOut = bout == outChannels ? nil : channelProjection(bout, outChannels, layout: layout)
@@ -233,7 +233,7 @@ public final class SequenceToImage: Module {
 
     /// Creates the adapter for `height` × `width` images (square, from the length, when nil).
     public init(height: Int? = nil, width: Int? = nil) {
-        precondition((height == nil) == (width == nil), "SequenceToImage: give both height and width, or neither")
+        require((height == nil) == (width == nil), "SequenceToImage: give both height and width, or neither")
         (self.height, self.width) = (height, width)
         super.init()
     }

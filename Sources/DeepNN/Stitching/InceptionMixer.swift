@@ -24,7 +24,7 @@ public final class HighFrequencyMixer: Module {
 
     /// Creates the mixer for an even `dim`.
     public init(dim: Int) {
-        precondition(dim > 0 && dim % 2 == 0, "HighFrequencyMixer: dim \(dim) should be positive and even")
+        require(dim > 0 && dim % 2 == 0, "HighFrequencyMixer: dim \(dim) should be positive and even")
         let c = dim / 2
         conv1 = Conv2d(c, 2 * c, kernelSize: 1, bias: false)
         proj1 = Conv2d(2 * c, 2 * c, kernelSize: 3, padding: 1, groups: 2 * c, bias: false)
@@ -66,8 +66,8 @@ public final class LowFrequencyMixer: Module {
 
     /// Creates the mixer.
     public init(dim: Int, heads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
-        precondition(heads > 0 && dim % heads == 0, "LowFrequencyMixer: dim \(dim) is not divisible by \(heads) heads")
-        precondition(poolSize >= 1, "LowFrequencyMixer: pool size \(poolSize) should be at least 1")
+        require(heads > 0 && dim % heads == 0, "LowFrequencyMixer: dim \(dim) is not divisible by \(heads) heads")
+        require(poolSize >= 1, "LowFrequencyMixer: pool size \(poolSize) should be at least 1")
         qkv = Linear(dim, 3 * dim, bias: qkvBias)
         (self.heads, self.poolSize) = (heads, poolSize)
         super.init()
@@ -119,10 +119,10 @@ public final class InceptionMixer: Module {
     ///   - attentionHeads: heads given to the low-frequency part (its width is attentionHeads·hd).
     ///   - poolSize: pooling before attention (iFormer: 2 in stages 1–2, 1 later).
     public init(dim: Int, heads: Int, attentionHeads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
-        precondition(heads > 0 && dim % heads == 0, "InceptionMixer: dim \(dim) is not divisible by \(heads) heads")
+        require(heads > 0 && dim % heads == 0, "InceptionMixer: dim \(dim) is not divisible by \(heads) heads")
         let low = attentionHeads * (dim / heads), high = dim - low
-        precondition(attentionHeads > 0 && high > 0 && high % 2 == 0,
-                     "InceptionMixer: \(attentionHeads) attention heads of \(dim / heads) leave \(high) high-frequency channels of \(dim); need a positive even number")
+        require(attentionHeads > 0 && high > 0 && high % 2 == 0,
+                "InceptionMixer: \(attentionHeads) attention heads of \(dim / heads) leave \(high) high-frequency channels of \(dim); need a positive even number")
         highMixer = HighFrequencyMixer(dim: high)
         lowMixer = LowFrequencyMixer(dim: low, heads: attentionHeads, poolSize: poolSize, qkvBias: qkvBias)
         let fused = low + 2 * high

@@ -85,8 +85,8 @@ public final class FPN: Module {
 
     /// Creates the neck for backbone levels with `inChannels` channels, finest first.
     public init(inChannels: [Int], outChannels: Int, lastLevelMaxPool: Bool = false) {
-        precondition(!inChannels.isEmpty && inChannels.allSatisfy { $0 > 0 },
-                     "FPN: inChannels \(inChannels) should list at least one positive channel count")
+        require(!inChannels.isEmpty && inChannels.allSatisfy { $0 > 0 },
+                "FPN: inChannels \(inChannels) should list at least one positive channel count")
         func conv(_ cin: Int, _ k: Int) -> Module {
             let c = Conv2d(cin, outChannels, kernelSize: k, padding: k / 2)
             c.weight.assign(Initializer.kaimingUniform(c.weight.shape, nonlinearity: .leakyRelu(negativeSlope: 1),

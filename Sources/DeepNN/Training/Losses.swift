@@ -21,7 +21,7 @@ func reduce(_ losses: Tensor, _ reduction: LossReduction) -> Tensor {
 
 /// Moves the class axis of (N, C, d1, …) last and flattens: (N·d1·…, C).
 private func classRows(_ logits: Tensor, op: String) -> Tensor {
-    precondition(logits.rank >= 2, "\(op): logits of shape \(logits.shape), expected (N, C, ...)")
+    require(logits.rank >= 2, "\(op): logits of shape \(logits.shape), expected (N, C, ...)")
     if logits.rank == 2 { return logits }
     var order = [0] + Array(2..<logits.rank)
     order.append(1)
@@ -34,7 +34,7 @@ private func classRows(_ logits: Tensor, op: String) -> Tensor {
 private func classCoefficients(labels: [Int], classes: Int, weight: Tensor?, ignoreIndex: Int,
                                labelSmoothing: Float, op: String) -> (Tensor, Float) {
     let w = weight?.scalars ?? Array(repeating: 1, count: classes)
-    precondition(w.count == classes, "\(op): \(w.count) class weights for \(classes) classes")
+    require(w.count == classes, "\(op): \(w.count) class weights for \(classes) classes")
     var normaliser: Float = 0
     let m = Tensor.make(shape: [labels.count, classes]) { m in
         for (i, y) in labels.enumerated() {
@@ -43,7 +43,7 @@ private func classCoefficients(labels: [Int], classes: Int, weight: Tensor?, ign
                 for c in 0..<classes { m[row + c] = 0 }
                 continue
             }
-            precondition(y >= 0 && y < classes, "\(op): label \(y) at index \(i) is outside 0..<\(classes)")
+            require(y >= 0 && y < classes, "\(op): label \(y) at index \(i) is outside 0..<\(classes)")
             for c in 0..<classes { m[row + c] = labelSmoothing * w[c] / Float(classes) }
             m[row + y] += (1 - labelSmoothing) * w[y]
             normaliser += w[y]
@@ -79,7 +79,7 @@ public func crossEntropy(_ logits: Tensor, probabilities target: Tensor, weight:
                          labelSmoothing: Float = 0, reduction: LossReduction = .mean) -> Tensor {
     let logp = logSoftmax(classRows(logits, op: "crossEntropy"), axis: 1)
     var p = classRows(target, op: "crossEntropy").detached()
-    precondition(p.shape == logp.shape, "crossEntropy: probabilities of shape \(target.shape) for logits \(logits.shape)")
+    require(p.shape == logp.shape, "crossEntropy: probabilities of shape \(target.shape) for logits \(logits.shape)")
     let classes = logp.shape[1]
     if labelSmoothing > 0 { p = p * (1 - labelSmoothing) + labelSmoothing / Float(classes) }
     if let weight { p = p * weight.reshaped([1, classes]) }
@@ -97,7 +97,7 @@ public func nllLoss(_ logProbabilities: Tensor, _ labels: [Int], weight: Tensor?
 /// `scores` (N, C) are logits (cross-entropy, fused with the log-softmax) or log-probabilities.
 private func classIdLoss(_ scores: Tensor, fromLogits: Bool, _ labels: [Int], weight: Tensor?, ignoreIndex: Int,
                          labelSmoothing: Float, reduction: LossReduction, op: String) -> Tensor {
-    precondition(scores.shape[0] == labels.count, "\(op): \(labels.count) labels for \(scores.shape[0]) rows (scores \(scores.shape))")
+    require(scores.shape[0] == labels.count, "\(op): \(labels.count) labels for \(scores.shape[0]) rows (scores \(scores.shape))")
     let (m, normaliser) = classCoefficients(labels: labels, classes: scores.shape[1], weight: weight,
                                             ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing, op: op)
     let perRow = fromLogits ? softmaxCrossEntropyRows(scores, coefficients: m) : -(m * scores).sum(axes: [1])
@@ -152,20 +152,20 @@ private func softmaxCrossEntropyRows(_ logits: Tensor, coefficients m: Tensor) -
 
 /// Mean squared error (`F.mse_loss`). Shapes must match.
 public func mseLoss(_ prediction: Tensor, _ target: Tensor, reduction: LossReduction = .mean) -> Tensor {
-    precondition(prediction.shape == target.shape, "mseLoss: prediction \(prediction.shape) and target \(target.shape) differ")
+    require(prediction.shape == target.shape, "mseLoss: prediction \(prediction.shape) and target \(target.shape) differ")
     let d = prediction - target
     return reduce(d * d, reduction)
 }
 
 /// Mean absolute error (`F.l1_loss`).
 public func l1Loss(_ prediction: Tensor, _ target: Tensor, reduction: LossReduction = .mean) -> Tensor {
-    precondition(prediction.shape == target.shape, "l1Loss: prediction \(prediction.shape) and target \(target.shape) differ")
+    require(prediction.shape == target.shape, "l1Loss: prediction \(prediction.shape) and target \(target.shape) differ")
     return reduce((prediction - target).abs(), reduction)
 }
 
 /// Smooth L1 (`F.smooth_l1_loss`): 0.5·d²/β where |d| < β, else |d| − 0.5·β.
 public func smoothL1Loss(_ prediction: Tensor, _ target: Tensor, beta: Float = 1, reduction: LossReduction = .mean) -> Tensor {
-    precondition(prediction.shape == target.shape, "smoothL1Loss: prediction \(prediction.shape) and target \(target.shape) differ")
+    require(prediction.shape == target.shape, "smoothL1Loss: prediction \(prediction.shape) and target \(target.shape) differ")
     let d = (prediction - target).abs()
     if beta == 0 { return reduce(d, reduction) }
     let quadratic = d.clamped(max: beta)
@@ -182,7 +182,7 @@ public func smoothL1Loss(_ prediction: Tensor, _ target: Tensor, beta: Float = 1
 ///   - posWeight: broadcastable weight of positive examples (per class, last axis).
 public func binaryCrossEntropyWithLogits(_ logits: Tensor, _ target: Tensor, weight: Tensor? = nil,
                                          posWeight: Tensor? = nil, reduction: LossReduction = .mean) -> Tensor {
-    precondition(logits.shape == target.shape, "binaryCrossEntropyWithLogits: logits \(logits.shape) and target \(target.shape) differ")
+    require(logits.shape == target.shape, "binaryCrossEntropyWithLogits: logits \(logits.shape) and target \(target.shape) differ")
     let y = target.detached()
     let logSigmoidTerm = softplus(-logits.abs()) + relu(-logits)
     var loss: Tensor
@@ -211,7 +211,7 @@ public enum KLReduction {
 /// `input` log-probabilities; 0 where target is 0.
 public func klDivergence(_ input: Tensor, _ target: Tensor, reduction: KLReduction = .batchMean,
                          logTarget: Bool = false) -> Tensor {
-    precondition(input.shape == target.shape, "klDivergence: input \(input.shape) and target \(target.shape) differ")
+    require(input.shape == target.shape, "klDivergence: input \(input.shape) and target \(target.shape) differ")
     let pointwise: Tensor
     if logTarget {
         pointwise = target.exp() * (target - input)
@@ -232,7 +232,7 @@ public func klDivergence(_ input: Tensor, _ target: Tensor, reduction: KLReducti
 public func diceLoss(_ logits: Tensor, _ labels: [Int], smooth: Float = 1) -> Tensor {
     let rows = classRows(logits, op: "diceLoss")
     let classes = rows.shape[1]
-    precondition(rows.shape[0] == labels.count, "diceLoss: \(labels.count) labels for scores \(logits.shape)")
+    require(rows.shape[0] == labels.count, "diceLoss: \(labels.count) labels for scores \(logits.shape)")
     let p = softmax(rows, axis: 1)
     let t = oneHot(labels, count: classes)
     let intersection = (p * t).sum(axes: [0])
@@ -249,7 +249,7 @@ public func diceLoss(_ logits: Tensor, _ labels: [Int], smooth: Float = 1) -> Te
 ///   - klReduction: `.batchMean` (default, correct scale) or `.mean` (as some reference code).
 public func distillationLoss(student: Tensor, teacher: Tensor, labels: [Int], temperature: Float = 4,
                              alpha: Float = 0.9, klReduction: KLReduction = .batchMean) -> Tensor {
-    precondition(student.shape == teacher.shape, "distillationLoss: student \(student.shape) and teacher \(teacher.shape) differ")
+    require(student.shape == teacher.shape, "distillationLoss: student \(student.shape) and teacher \(teacher.shape) differ")
     let soft = klDivergence(logSoftmax(student / temperature, axis: 1),
                             softmax(teacher.detached() / temperature, axis: 1), reduction: klReduction)
     return soft * (alpha * temperature * temperature) + crossEntropy(student, labels) * (1 - alpha)

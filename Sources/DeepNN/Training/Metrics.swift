@@ -22,10 +22,10 @@ public struct ConfusionMatrix {
 
     /// Adds examples.
     public mutating func add(predictions: [Int], labels: [Int]) {
-        precondition(predictions.count == labels.count, "ConfusionMatrix: \(predictions.count) predictions for \(labels.count) labels")
+        require(predictions.count == labels.count, "ConfusionMatrix: \(predictions.count) predictions for \(labels.count) labels")
         for (p, t) in zip(predictions, labels) {
-            precondition(p >= 0 && p < classCount && t >= 0 && t < classCount,
-                         "ConfusionMatrix: class \(t) or prediction \(p) outside 0..<\(classCount)")
+            require(p >= 0 && p < classCount && t >= 0 && t < classCount,
+                    "ConfusionMatrix: class \(t) or prediction \(p) outside 0..<\(classCount)")
             matrix[t][p] += 1
         }
     }
@@ -69,7 +69,7 @@ public struct ConfusionMatrix {
 
 /// Class predictions from logits or probabilities (N, C): the arg-max of each row.
 public func predictedClasses(_ logits: Tensor) -> [Int] {
-    precondition(logits.rank == 2, "predictedClasses: logits of shape \(logits.shape), expected (N, C)")
+    require(logits.rank == 2, "predictedClasses: logits of shape \(logits.shape), expected (N, C)")
     return logits.argmax(axis: 1).scalars.map { Int($0) }
 }
 
@@ -80,7 +80,7 @@ public func accuracy(_ logits: Tensor, _ labels: [Int]) -> Double {
 
 /// Fraction of rows of `logits` (N, C) whose label is among the `k` largest scores.
 public func topKAccuracy(_ logits: Tensor, _ labels: [Int], k: Int) -> Double {
-    precondition(logits.rank == 2 && logits.shape[0] == labels.count, "topKAccuracy: logits \(logits.shape) for \(labels.count) labels")
+    require(logits.rank == 2 && logits.shape[0] == labels.count, "topKAccuracy: logits \(logits.shape) for \(labels.count) labels")
     let c = logits.shape[1], values = logits.scalars
     var hits = 0
     for (i, label) in labels.enumerated() {

@@ -56,7 +56,7 @@ open class Optimizer {
                 for p in group.parameters {
                     defer { index += 1 }
                     guard let g = p.grad else { continue }
-                    precondition(g.shape == p.shape, "\(type(of: self)).step: gradient of shape \(g.shape) for a parameter of shape \(p.shape)")
+                    require(g.shape == p.shape, "\(type(of: self)).step: gradient of shape \(g.shape) for a parameter of shape \(p.shape)")
                     update(p, gradient: g.contiguous(), state: &states[index],
                            learningRate: group.learningRate, weightDecay: group.weightDecay ?? weightDecay)
                 }
@@ -130,7 +130,7 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
 @inline(__always)
 func forEachElement(_ tensors: [Tensor], _ body: (Int, [UnsafeMutablePointer<Float>]) -> Void) {
     let pointers = tensors.map { t -> UnsafeMutablePointer<Float> in
-        precondition(t.isContiguous, "optimizer: non-contiguous tensor of shape \(t.shape)")
+        require(t.isContiguous, "optimizer: non-contiguous tensor of shape \(t.shape)")
         return t.storage.pointer + t.offset
     }
     let n = tensors[0].count

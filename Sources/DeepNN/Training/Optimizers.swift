@@ -20,7 +20,7 @@ public final class SGD: Optimizer {
     /// Creates the optimiser over parameter groups.
     public init(groups: [ParameterGroup], momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false,
                 weightDecay: Float = 0) {
-        precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and zero dampening")
+        require(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and zero dampening")
         self.momentum = momentum
         self.dampening = dampening
         self.nesterov = nesterov

@@ -79,6 +79,19 @@ final class SummaryTests: XCTestCase {
         }
     }
 
+    func testInputsOfTheWrongRankOrChannelsThrowRatherThanStop() {
+        // Flatten's axes and a ViT's channels depend on the input: shape errors, recorded in a summary.
+        let mlp = Sequential(Flatten(), Linear(784, 10))
+        XCTAssertThrowsError(try mlp.summary(input: [784])) { error in
+            XCTAssertEqual("\(error)", "Flatten: axes 1 through -1 of an input of shape [784] (in module 0 (Flatten))")
+        }
+        let vit = VisionTransformer(imageSize: 8, patchSize: 4, numLayers: 1, numHeads: 2, hiddenDim: 8, mlpDim: 8,
+                                    numClasses: 3, inChannels: 1)
+        XCTAssertThrowsError(try vit.summary(input: [2, 3, 8, 8])) { error in
+            XCTAssertTrue("\(error)".hasPrefix("VisionTransformer: input of shape [2, 3, 8, 8], expected (N, 1, 8, 8)"), "\(error)")
+        }
+    }
+
     func testViTSummaryListsEveryAttentionAndRowsAddUpToTheTotal() throws {
         let (hidden, tokens) = (16, 17)
         let model = VisionTransformer(imageSize: 32, patchSize: 8, numLayers: 2, numHeads: 2, hiddenDim: hidden, mlpDim: 32,

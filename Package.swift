@@ -41,6 +41,9 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/deep-bench"
         ),
+        // Not a product: a program that makes a shape mistake, run by ReleaseErrorTests to check the
+        // message a user of a release build sees.
+        .executableTarget(name: "shape-error-demo", dependencies: ["DeepNN"], path: "Tests/ShapeErrorDemo"),
         .target(name: "TestSupport", dependencies: ["DeepCore"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore", "TestSupport"], path: "Tests/DeepCoreTests"),
         .testTarget(name: "DeepNNTests", dependencies: ["DeepNN", "TestSupport"], path: "Tests/DeepNNTests"),

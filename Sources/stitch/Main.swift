@@ -31,6 +31,7 @@ struct DataOptions: ParsableArguments {
 
     func validate() throws {
         guard dataset == "fashion-mnist" else { throw ValidationError("unknown dataset \(dataset); available: fashion-mnist") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size \(batchSize) must be positive") }
     }
 }
 
@@ -61,6 +62,11 @@ extension Stitch {
 
         @Option(help: "Use only the first N training examples (quick runs).")
         var limit: Int?
+
+        func validate() throws {
+            if let epochs, epochs <= 0 { throw ValidationError("--epochs \(epochs) must be positive") }
+            if let limit, limit <= 0 { throw ValidationError("--limit \(limit) must be positive") }
+        }
 
         func run() throws {
             manualSeed(seed)
@@ -137,9 +143,22 @@ extension Stitch {
         @Option(help: "Input shape, comma-separated.")
         var input = "1,1,28,28"
 
+        /// The sizes in `--input`.
+        var shape: [Int] {
+            get throws {
+                let sizes = input.split(separator: ",", omittingEmptySubsequences: false)
+                    .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                    throw ValidationError("--input \"\(input)\" is not a comma-separated list of sizes (e.g. 1,1,28,28)")
+                }
+                return sizes.map { $0! }
+            }
+        }
+
+        func validate() throws { _ = try shape }
+
         func run() throws {
-            let shape = input.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            print(try ModelCatalog.entry(modelOptions.model).make().summary(input: shape))
+            print(try ModelCatalog.entry(modelOptions.model).make().summary(input: try shape))
         }
     }
 }

@@ -162,15 +162,14 @@ public final class Tensor {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer + offset, count: count))
     }
 
-    /// A row-major copy of the elements.
+    /// A row-major copy of the elements. A shape-only tensor has none: see ``TensorStorage/pointer``.
     public var scalars: [Float] {
-        require(!isMeta, "scalars: a shape-only tensor of shape \(shape) has no values")
         return withUnsafeBufferPointer { Array($0) }
     }
 
-    /// The value of a tensor with one element.
+    /// The value of a tensor with one element. A shape-only tensor has none: see
+    /// ``TensorStorage/pointer``.
     public func item() -> Float {
-        require(!isMeta, "item(): a shape-only tensor has no values")
         require(count == 1, "item(): tensor of shape \(shape) has \(count) elements, not 1")
         return storage.pointer[offset]
     }

@@ -33,8 +33,10 @@ public final class CrossAttentionFusion: Module {
     ///   - keyPaddingMask: (N, Lb), 1 = padding in B.
     /// - Returns: (N, La, dModel).
     public func callAsFunction(_ a: Tensor, _ b: Tensor, keyPaddingMask: Tensor? = nil) -> Tensor {
-        let attended = attention(query: a, key: b, value: b, keyPaddingMask: keyPaddingMask, needWeights: false).output
-        return norm(a + dropout(attended))
+        traced(inputs: [a, b]) {
+            let attended = attention(query: a, key: b, value: b, keyPaddingMask: keyPaddingMask, needWeights: false).output
+            return norm(a + dropout(attended))
+        }
     }
 }
 
@@ -54,6 +56,11 @@ public final class GatedFusion: Module {
 
     /// Blends `a` and `b` feature by feature.
     public func callAsFunction(_ a: Tensor, _ b: Tensor) -> Tensor {
+        traced(inputs: [a, b]) { blend(a, b) }
+    }
+
+    /// The computation of the call.
+    private func blend(_ a: Tensor, _ b: Tensor) -> Tensor {
         guard shapeCheck(a.shape == b.shape && a.shape.last == gate.weight.shape[0],
                          "GatedFusion: streams of shapes \(a.shape) and \(b.shape), expected equal shapes ending in \(gate.weight.shape[0])")
         else { return .shapeFailure }
@@ -78,6 +85,11 @@ public final class ConcatFusion: Module {
 
     /// Joins and projects the two streams.
     public func callAsFunction(_ a: Tensor, _ b: Tensor) -> Tensor {
+        traced(inputs: [a, b]) { join(a, b) }
+    }
+
+    /// The computation of the call.
+    private func join(_ a: Tensor, _ b: Tensor) -> Tensor {
         guard shapeCheck(a.rank == b.rank && a.shape.dropLast() == b.shape.dropLast()
                          && (a.shape.last ?? 0) + (b.shape.last ?? 0) == proj.weight.shape[1],
                          "ConcatFusion: streams of shapes \(a.shape) and \(b.shape) do not share leading axes or do not add up to \(proj.weight.shape[1]) features")

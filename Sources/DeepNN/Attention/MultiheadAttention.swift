@@ -80,17 +80,32 @@ public final class MultiheadAttention: Module {
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor? = nil,
                                attnMask: Tensor? = nil, additiveAttnMask: Tensor? = nil, needWeights: Bool = true,
                                averageAttnWeights: Bool = true, isCausal: Bool = false) -> (output: Tensor, weights: Tensor?) {
+        var weights: Tensor? = nil
+        let output = traced(inputs: [query, key, value]) {
+            let result = attend(query: query, key: key, value: value, keyPaddingMask: keyPaddingMask, attnMask: attnMask,
+                                additiveAttnMask: additiveAttnMask, needWeights: needWeights,
+                                averageAttnWeights: averageAttnWeights, isCausal: isCausal)
+            weights = result.weights
+            return result.output
+        }
+        return (output, weights)
+    }
+
+    /// The computation of ``callAsFunction(query:key:value:keyPaddingMask:attnMask:additiveAttnMask:needWeights:averageAttnWeights:isCausal:)``.
+    private func attend(query: Tensor, key: Tensor, value: Tensor, keyPaddingMask: Tensor?, attnMask: Tensor?,
+                        additiveAttnMask: Tensor?, needWeights: Bool, averageAttnWeights: Bool,
+                        isCausal: Bool) -> (output: Tensor, weights: Tensor?) {
         let name = "MultiheadAttention"
         if query.rank == 2 {
             guard shapeCheck(key.rank == 2 && value.rank == 2,
                              "\(name): unbatched query \(query.shape) with key \(key.shape), value \(value.shape)")
             else { return (.shapeFailure, nil) }
             let axis = batchFirst ? 0 : 1
-            let (out, weights) = self(query: query.unsqueezed(axis: axis), key: key.unsqueezed(axis: axis),
-                                      value: value.unsqueezed(axis: axis),
-                                      keyPaddingMask: keyPaddingMask?.unsqueezed(axis: 0), attnMask: attnMask,
-                                      additiveAttnMask: additiveAttnMask, needWeights: needWeights,
-                                      averageAttnWeights: averageAttnWeights, isCausal: isCausal)
+            let (out, weights) = attend(query: query.unsqueezed(axis: axis), key: key.unsqueezed(axis: axis),
+                                        value: value.unsqueezed(axis: axis),
+                                        keyPaddingMask: keyPaddingMask?.unsqueezed(axis: 0), attnMask: attnMask,
+                                        additiveAttnMask: additiveAttnMask, needWeights: needWeights,
+                                        averageAttnWeights: averageAttnWeights, isCausal: isCausal)
             return (out.squeezed(axis: axis), weights?.squeezed(axis: 0))
         }
         let (e, h) = (embedDim, numHeads)

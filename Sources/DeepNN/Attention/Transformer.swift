@@ -65,6 +65,11 @@ public final class TransformerEncoderLayer: Module {
     ///   - isCausal: position i attends to positions ≤ i only.
     public func callAsFunction(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor? = nil,
                                isCausal: Bool = false) -> Tensor {
+        traced(inputs: [src]) { encode(src, srcMask: srcMask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal) }
+    }
+
+    /// The computation of the call.
+    private func encode(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor?, isCausal: Bool) -> Tensor {
         func attention(_ x: Tensor) -> Tensor {
             dropout1(selfAttn(query: x, key: x, value: x, keyPaddingMask: srcKeyPaddingMask, attnMask: srcMask,
                               needWeights: false, isCausal: isCausal).output)
@@ -106,11 +111,13 @@ public final class TransformerEncoder: Module {
     /// Runs every layer with the same masks (see ``TransformerEncoderLayer``), then the norm.
     public func callAsFunction(_ src: Tensor, mask: Tensor?, srcKeyPaddingMask: Tensor? = nil,
                                isCausal: Bool = false) -> Tensor {
-        var x = src
-        for layer in layers {
-            x = layer(x, srcMask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal)
+        traced(inputs: [src]) {
+            var x = src
+            for layer in layers {
+                x = layer(x, srcMask: mask, srcKeyPaddingMask: srcKeyPaddingMask, isCausal: isCausal)
+            }
+            return norm.map { $0(x) } ?? x
         }
-        return norm.map { $0(x) } ?? x
     }
 }
 
@@ -166,6 +173,15 @@ public final class TransformerDecoderLayer: Module {
     public func callAsFunction(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
                                tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
                                tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
+        traced(inputs: [tgt, memory]) {
+            decode(tgt, memory: memory, tgtMask: tgtMask, memoryMask: memoryMask, tgtKeyPaddingMask: tgtKeyPaddingMask,
+                   memoryKeyPaddingMask: memoryKeyPaddingMask, tgtIsCausal: tgtIsCausal, memoryIsCausal: memoryIsCausal)
+        }
+    }
+
+    /// The computation of the call.
+    private func decode(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor?, memoryMask: Tensor?, tgtKeyPaddingMask: Tensor?,
+                        memoryKeyPaddingMask: Tensor?, tgtIsCausal: Bool, memoryIsCausal: Bool) -> Tensor {
         func selfAttention(_ x: Tensor) -> Tensor {
             dropout1(selfAttn(query: x, key: x, value: x, keyPaddingMask: tgtKeyPaddingMask, attnMask: tgtMask,
                               needWeights: false, isCausal: tgtIsCausal).output)

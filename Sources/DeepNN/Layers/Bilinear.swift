@@ -20,6 +20,11 @@ public final class Bilinear: Module {
 
     /// (N, in1), (N, in2) → (N, out).
     public func callAsFunction(_ x1: Tensor, _ x2: Tensor) -> Tensor {
+        traced(inputs: [x1, x2]) { product(x1, x2) }
+    }
+
+    /// The computation of the call.
+    private func product(_ x1: Tensor, _ x2: Tensor) -> Tensor {
         let (out, in1, in2) = (weight.shape[0], weight.shape[1], weight.shape[2])
         guard shapeCheck(x1.rank == 2 && x2.rank == 2 && x1.shape[1] == in1 && x2.shape[1] == in2 && x1.shape[0] == x2.shape[0],
                          "Bilinear: inputs of shapes \(x1.shape) and \(x2.shape) for weight \(weight.shape)")

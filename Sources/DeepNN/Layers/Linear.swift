@@ -63,7 +63,13 @@ public final class Flatten: Module {
         super.init()
     }
     /// (N, C, H, W) → (N, C·H·W) by default.
-    public override func forward(_ x: Tensor) -> Tensor { x.flattened(from: startDim, through: endDim) }
+    public override func forward(_ x: Tensor) -> Tensor {
+        let axes = -x.rank..<x.rank
+        guard shapeCheck(x.rank == 0 || axes.contains(startDim) && axes.contains(endDim),
+                         "Flatten: axes \(startDim) through \(endDim) of an input of shape \(x.shape)")
+        else { return .shapeFailure }
+        return x.flattened(from: startDim, through: endDim)
+    }
 }
 
 /// Splits axis `dim` into `sizes` (`nn.Unflatten`).

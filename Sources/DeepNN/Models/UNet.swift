@@ -150,6 +150,11 @@ public final class UNet: Module {
         ///   - skip: (N, C', H, W) encoder features; the up-sampled `x` is padded or cropped to H × W.
         /// - Returns: (N, outChannels, H, W).
         public func callAsFunction(_ x: Tensor, skip: Tensor) -> Tensor {
+            traced(inputs: [x, skip]) { join(x, skip: skip) }
+        }
+
+        /// The computation of the call.
+        private func join(_ x: Tensor, skip: Tensor) -> Tensor {
             let upsampled = up(x)
             guard shapeCheck(upsampled.rank == 4 && skip.rank == 4 && upsampled.shape[0] == skip.shape[0],
                              "UNet.Up: up-sampled features \(upsampled.shape) do not match skip connection \(skip.shape)")

@@ -72,8 +72,9 @@ public final class VisionTransformer: Module {
 
     /// (N, C, H, W) → (N, numClasses).
     public override func forward(_ x: Tensor) -> Tensor {
-        guard shapeCheck(x.rank == 4 && x.shape[2] == imageSize && x.shape[3] == imageSize,
-                         "VisionTransformer: input of shape \(x.shape), expected (N, C, \(imageSize), \(imageSize))")
+        let channels = convProj.weight.shape[1]
+        guard shapeCheck(x.rank == 4 && x.shape[1] == channels && x.shape[2] == imageSize && x.shape[3] == imageSize,
+                         "VisionTransformer: input of shape \(x.shape), expected (N, \(channels), \(imageSize), \(imageSize))")
         else { return .shapeFailure }
         let patches = convProj(x)
         let n = x.shape[0], hidden = classToken.shape[2]

@@ -36,6 +36,32 @@ open class Module {
         ModuleScope.run(self, input: x) { forward(x) }
     }
 
+    /// Runs `body` as a call of this module on several `inputs`, as the one-input call runs
+    /// ``forward(_:)``: errors inside it name the module's path (`encoder.layers.0.self_attn
+    /// (MultiheadAttention)`) and summaries list the call with the shape of every input. A module
+    /// whose call takes or returns several tensors calls it from its `callAsFunction`:
+    ///
+    ///     public func callAsFunction(_ a: Tensor, _ b: Tensor) -> Tensor {
+    ///         traced(inputs: [a, b]) { proj(Tensor.concatenate([a, b], axis: -1)) }
+    ///     }
+    ///
+    /// - Parameters:
+    ///   - inputs: the tensors the call works on (masks may be left out), e.g. (N, L, E) each.
+    ///   - body: the computation, run once.
+    /// - Returns: `body`'s output; after a shape failure recorded during a summary, the first
+    ///   input without running `body`.
+    public final func traced(inputs: [Tensor], _ body: () -> Tensor) -> Tensor {
+        ModuleScope.run(self, inputs: inputs, outputs: { [$0] }, body) ?? inputs.first ?? .shapeFailure
+    }
+
+    /// Runs `body` as a call of this module that returns several tensors (a feature pyramid's
+    /// levels); see the one-output `traced(inputs:_:)`.
+    ///
+    /// - Returns: `body`'s outputs; after a shape failure recorded during a summary, the inputs.
+    public final func traced(inputs: [Tensor], _ body: () -> [Tensor]) -> [Tensor] {
+        ModuleScope.run(self, inputs: inputs, outputs: { $0 }, body) ?? inputs
+    }
+
     /// The module's type name, as shown in summaries and errors.
     open var typeName: String { String(describing: type(of: self)) }
 

@@ -8,10 +8,10 @@ import DeepCore
 enum ModuleScope {
     final class Stack {
         var modules: [Module] = []
-        /// Called before each module's forward with the stack (the module last) and its input.
-        var willRun: ((Stack, Tensor) -> Void)?
-        /// Called after each module's forward with the stack (the module last) and its output.
-        var didRun: ((Stack, Tensor) -> Void)?
+        /// Called before each module's forward with the stack (the module last) and its inputs.
+        var willRun: ((Stack, [Tensor]) -> Void)?
+        /// Called after each module's forward with the stack (the module last) and its outputs.
+        var didRun: ((Stack, [Tensor]) -> Void)?
     }
 
     private static let key: pthread_key_t = {
@@ -34,18 +34,32 @@ enum ModuleScope {
         ShapeErrors.contextDescription = { ModuleScope.currentPath }
     }()
 
-    /// Runs `body` as `module`'s forward.
+    /// Runs `body` as `module`'s forward on `inputs`, whatever their number: the module is on the
+    /// stack while `body` runs (errors name its path), and summaries see its inputs and
+    /// `outputs(result)`. Returns nil without running `body` after a recorded shape failure on
+    /// shape-only inputs (nothing more is worth computing; the caller returns a placeholder).
+    ///
+    /// A module that calls itself through another of its signatures (a one-input `forward` that
+    /// calls the module's multi-input call) is entered once.
     @inline(__always)
-    static func run(_ module: Module, input: Tensor, _ body: () -> Tensor) -> Tensor {
-        // After a recorded shape failure (shape-only runs) nothing more is worth computing.
-        if input.isMeta && ShapeErrors.hasRecordedFailure { return input }
+    static func run<Inputs: Collection<Tensor>, Output>(_ module: Module, inputs: Inputs,
+                                                       outputs: (Output) -> [Tensor],
+                                                       _ body: () -> Output) -> Output? {
+        if inputs.contains(where: \.isMeta) && ShapeErrors.hasRecordedFailure { return nil }
         let stack = current
+        if stack.modules.last === module { return body() }
         stack.modules.append(module)
         defer { stack.modules.removeLast() }
-        stack.willRun?(stack, input)
+        stack.willRun?(stack, Array(inputs))
         let output = body()
-        stack.didRun?(stack, output)
+        stack.didRun?(stack, outputs(output))
         return output
+    }
+
+    /// Runs `body` as `module`'s one-input forward; see ``run(_:inputs:outputs:_:)``.
+    @inline(__always)
+    static func run(_ module: Module, input: Tensor, _ body: () -> Tensor) -> Tensor {
+        run(module, inputs: CollectionOfOne(input), outputs: { [$0] }, body) ?? input
     }
 
     /// The dotted path of the running module from the outermost running one, with type names:

@@ -72,16 +72,18 @@ public final class Mamba: Module {
     /// The full-sequence forward that also fills `cache` for decoding the tokens after `x`
     /// (mamba-ssm's prefill): the last dConv inputs of the convolution and the last state.
     public func callAsFunction(_ x: Tensor, cache: inout MambaInferenceCache) -> Tensor {
-        let (output, state, convInput) = run(x)
-        guard !output.isMeta else { return output }
-        let length = convInput.shape[2], kept = Swift.min(length, dConv)
-        withoutGrad {
-            let window = Tensor(zeros: [convInput.shape[0], dInner, dConv])
-            window.narrowed(axis: 2, start: dConv - kept, length: kept)
-                .assign(convInput.narrowed(axis: 2, start: length - kept, length: kept))
-            cache = MambaInferenceCache(convState: window, ssmState: state.contiguous())
+        traced(inputs: [x]) {
+            let (output, state, convInput) = run(x)
+            guard !output.isMeta else { return output }
+            let length = convInput.shape[2], kept = Swift.min(length, dConv)
+            withoutGrad {
+                let window = Tensor(zeros: [convInput.shape[0], dInner, dConv])
+                window.narrowed(axis: 2, start: dConv - kept, length: kept)
+                    .assign(convInput.narrowed(axis: 2, start: length - kept, length: kept))
+                cache = MambaInferenceCache(convState: window, ssmState: state.contiguous())
+            }
+            return output
         }
-        return output
     }
 
     /// The forward, returning the output, the last state (B, D, N) and the convolution's input x (B, D, L).

@@ -105,6 +105,11 @@ public final class FPN: Module {
     /// - Parameter features: backbone levels (N, Cᵢ, Hᵢ, Wᵢ), finest first, Cᵢ = `inChannels[i]`.
     /// - Returns: (N, outChannels, Hᵢ, Wᵢ) for each level.
     public func callAsFunction(_ features: [Tensor]) -> [Tensor] {
+        traced(inputs: features) { pyramid(features) }
+    }
+
+    /// The computation of the call.
+    private func pyramid(_ features: [Tensor]) -> [Tensor] {
         let levels = innerBlocks.count
         guard shapeCheck(features.count == levels,
                          "FPN: \(features.count) feature maps of shapes \(features.map(\.shape)) for \(levels) levels")

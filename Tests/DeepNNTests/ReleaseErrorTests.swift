@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+
+/// A programmer's error stops the program with its message, in release builds too: these tests run
+/// `shape-error-demo` (Tests/ShapeErrorDemo, built with the package in the configuration under
+/// test) as a user would and read what it prints before it stops.
+final class ReleaseErrorTests: XCTestCase {
+    func testConvolutionChannelMistakeNamesOpShapesAndModule() throws {
+        let (status, stderr) = try runDemo("conv")
+        XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
+        for part in ["conv2d", "[16, 8, 3, 3]", "[1, 3, 10, 10]", "(in module 1 (Conv2d))"] {
+            XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
+        }
+    }
+
+    func testMistakeInsideAMultiInputModuleNamesItsPath() throws {
+        let (status, stderr) = try runDemo("bilinear")
+        XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
+        for part in ["Bilinear", "[2, 4] and [2, 4]", "[2, 4, 5]", "(in module 1.bilinear (Bilinear))"] {
+            XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
+        }
+    }
+
+    /// Runs the demo with `argument`; returns its exit status (the signal number when a trap
+    /// stopped it) and its standard error. Fails when the program is missing or exits normally.
+    private func runDemo(_ argument: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String) {
+        let candidates = [Bundle.main.bundleURL,
+                          Bundle(for: Self.self).bundleURL.deletingLastPathComponent(),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("shape-error-demo") }
+        let executable = try XCTUnwrap(
+            candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+            "shape-error-demo is not built next to the tests (looked for \(candidates.map(\.path))); "
+                + "build every target with `swift build -c release --build-tests`", file: file, line: line)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = [argument]
+        // No backtrace symbolication: the message is all the test reads.
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let stderr = String(decoding: data, as: UTF8.self)
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal,
+                       "the program should stop by a trap, not exit (status \(process.terminationStatus)); stderr:\n\(stderr)",
+                       file: file, line: line)
+        return (process.terminationStatus, stderr)
+    }
+}

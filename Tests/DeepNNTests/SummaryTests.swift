@@ -170,7 +170,7 @@ final class SummaryTests: XCTestCase {
             XCTAssertThrowsError(try model.summary(input: [2, 4])) { error in
                 let message = "\(error)"
                 XCTAssertTrue(error is ShapeMismatchError, message)
-                XCTAssertTrue(message.contains("reads the values of a shape-only tensor (1 elements made by sum)"), message)
+                XCTAssertTrue(message.contains("reads the values of a shape-only tensor made by sum (1 element)"), message)
                 XCTAssertTrue(message.contains("shapes only"), message)
                 XCTAssertTrue(message.hasSuffix("(in module 1 (ReadsValues))"), message)
             }

@@ -64,8 +64,11 @@ public enum ShapeErrors {
     }
 
     /// Stops the program with `message` and the module path, in every build configuration.
+    /// During a shape-only run that has already recorded a failure, that failure is the cause
+    /// (what follows ran on a placeholder) and is named first.
     public static func stop(_ message: String, file: StaticString = #file, line: UInt = #line) -> Never {
-        fatalError(describe(message), file: file, line: line)
+        let cause = currentRecorder?.first.map { "\($0)\nwhich led to: " } ?? ""
+        fatalError(cause + describe(message), file: file, line: line)
     }
 
     /// What ``TensorStorage/pointer`` does for a shape-only storage: outside a recording the
@@ -74,7 +77,8 @@ public enum ShapeErrors {
     /// report it.
     static func valuesOfShapeOnly(_ storage: TensorStorage) -> UnsafeMutablePointer<Float> {
         let maker = storage.madeBy.map { " made by \($0)" } ?? ""
-        let message = "reads the values of a shape-only tensor (\(storage.count) elements\(maker)); "
+        let elements = storage.count == 1 ? "1 element" : "\(storage.count) elements"
+        let message = "reads the values of a shape-only tensor\(maker) (\(elements)); "
             + "summaries and shape checks run on shapes only"
         guard let recorder = currentRecorder else { stop(message) }
         if recorder.first == nil { recorder.first = describe(message) }

@@ -20,8 +20,7 @@ extension Tensor {
     @inline(__always)
     func elementwise(_ name: String, _ forward: () -> Tensor,
                      gradient: @escaping (_ g: Tensor, _ x: Tensor, _ y: Tensor) -> Tensor) -> Tensor {
-        let x = detached()
-        return Tensor.op(name, inputs: [self], shape: shape, forward: forward) { g, y in [gradient(g, x, y)] }
+        Tensor.op(name, inputs: [self], shape: shape, forward: forward) { g, y in [gradient(g, self.detached(), y)] }
     }
 
     /// Declares an elementwise op of two tensors, broadcasting them first: (*A), (*B) →
@@ -34,9 +33,9 @@ extension Tensor {
                             lhsGradient: @escaping (_ g: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor,
                             rhsGradient: @escaping (_ g: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: name)
-        let (da, db) = (a.detached(), b.detached())
         return Tensor.op(name, inputs: [a, b], shape: a.shape) { forward(a, b) } pullback: { g, _ in
-            [a.requiresGrad ? lhsGradient(g, da, db) : nil, b.requiresGrad ? rhsGradient(g, da, db) : nil]
+            let (da, db) = (a.detached(), b.detached())
+            return [a.requiresGrad ? lhsGradient(g, da, db) : nil, b.requiresGrad ? rhsGradient(g, da, db) : nil]
         }
     }
 }

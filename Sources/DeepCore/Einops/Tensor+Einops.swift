@@ -155,44 +155,34 @@ extension Tensor {
         guard reduction == .prod || length > 0 else {
             throw EinopsError("Cannot reduce \(reduction.rawValue) over axes with no elements")
         }
-        let source = withoutGrad { contiguous() }.detached()
-        let isMax = reduction == .max
-        var picks = [Int](repeating: 0, count: reduction == .prod ? 0 : rows)
-        let result = Tensor.make(shape: outShape) { out in
-            let x = source.storage.pointer + source.offset
-            for row in 0..<rows {
-                let r = x + row * length
+        let x = detached()
+        return Tensor.op("einops_\(reduction.rawValue)", inputs: [self], shape: outShape) {
+            let source = x.contiguous()
+            let r = source.storage.pointer + source.offset
+            var picks = [Int](repeating: 0, count: reduction == .prod ? 0 : rows)
+            let result = Tensor.make(shape: outShape) { out in
                 if reduction == .prod {
-                    var product: Float = 1
-                    for i in 0..<length { product *= r[i] }
-                    out[row] = product
+                    RowReductionKernels.product(r, out.baseAddress!, rows: rows, length: length)
                 } else {
-                    var best = 0
-                    for i in 1..<length where !r[best].isNaN && (r[i].isNaN || (isMax ? r[i] > r[best] : r[i] < r[best])) {
-                        best = i
+                    picks.withUnsafeMutableBufferPointer { picks in
+                        RowReductionKernels.extremum(r, out.baseAddress!, picks: picks, rows: rows,
+                                                     length: length, max: reduction == .max)
                     }
-                    picks[row] = best
-                    out[row] = r[best]
                 }
             }
-        }
-        let inputShape = shape
-        return result.recording("einops_\(reduction.rawValue)", inputs: [self]) { [picks] g in
+            // The pullback of prod reads the input; that of max and min only the picks.
+            return (result, (reduction == .prod ? source : nil, picks))
+        } pullback: { g, _, saved in
             let gc = g.contiguous()
             let gp = gc.storage.pointer + gc.offset
-            return [Tensor.make(shape: inputShape) { d in
-                guard reduction == .prod else {
-                    d.update(repeating: 0)
-                    for row in 0..<rows { d[row * length + picks[row]] = gp[row] }
-                    return
-                }
-                let x = source.storage.pointer + source.offset
-                for row in 0..<rows {
-                    let r = x + row * length, base = row * length
-                    var suffix: Float = 1
-                    for i in stride(from: length - 1, through: 0, by: -1) { d[base + i] = suffix; suffix *= r[i] }
-                    var prefix: Float = 1
-                    for i in 0..<length { d[base + i] *= prefix * gp[row]; prefix *= r[i] }
+            return [Tensor.make(shape: x.shape) { dx in
+                if let source = saved.0 {
+                    RowReductionKernels.productGradient(source.storage.pointer + source.offset, gp, dx.baseAddress!,
+                                                        rows: rows, length: length)
+                } else {
+                    saved.1.withUnsafeBufferPointer { picks in
+                        RowReductionKernels.extremumGradient(gp, picks: picks, dx.baseAddress!, rows: rows, length: length)
+                    }
                 }
             }]
         }
@@ -206,13 +196,7 @@ extension Tensor {
         guard tensors.allSatisfy({ $0.shape == first.shape }) else {
             throw EinopsError("All tensors of a list must have one shape, got \(tensors.map { EinopsError.tuple($0.shape) })")
         }
-        let n = first.count
-        let stacked = Tensor.make(shape: [tensors.count] + first.shape) { out in
-            for (i, t) in tensors.enumerated() {
-                t.withUnsafeBufferPointer { src in for j in 0..<n { out[i * n + j] = src[j] } }
-            }
-        }
-        return stacked.recording("stack", inputs: tensors) { g in (0..<tensors.count).map { g[$0] } }
+        return stack(tensors, axis: 0)
     }
 }
 

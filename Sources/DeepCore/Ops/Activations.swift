@@ -12,7 +12,7 @@ import Darwin
 /// The gradient is 1 where `x > 0` and 0 elsewhere, including at 0.
 public func relu(_ x: Tensor) -> Tensor {
     // Vector selects (NaN is not < 0, so it passes through, as in PyTorch).
-    x.vectorMappedSavingInput("relu", { $0.replacing(with: 0, where: $0 .< 0) }) { g, x in
+    x.elementwise("relu", { Elementwise.mapVectors(x) { $0.replacing(with: 0, where: $0 .< 0) } }) { g, x, _ in
         Elementwise.zipVectors(g, x) { g, x in g.replacing(with: 0, where: x .<= 0) }
     }
 }
@@ -21,7 +21,7 @@ public func relu(_ x: Tensor) -> Tensor {
 /// At 0 the gradient is `negativeSlope`, as in PyTorch.
 public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
     let slope = negativeSlope
-    return x.mappedSavingInput("leakyRelu", { $0 > 0 ? $0 : $0 * slope }) { g, x in
+    return x.elementwise("leakyRelu", { Elementwise.map(x) { $0 > 0 ? $0 : $0 * slope } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x > 0 ? g : g * slope }
     }
 }
@@ -29,7 +29,7 @@ public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
 /// Exponential linear unit: `x` where `x > 0`, else `alpha · (eˣ − 1)`. (*) → (*).
 /// At 0 the gradient is `alpha`, as in PyTorch.
 public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor {
-    x.mappedSavingInput("elu", { $0 > 0 ? $0 : alpha * expm1f($0) }) { g, x in
+    x.elementwise("elu", { Elementwise.map(x) { $0 > 0 ? $0 : alpha * expm1f($0) } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x > 0 ? g : g * alpha * expf(x) }
     }
 }
@@ -49,7 +49,7 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
         // x·Φ(x), and the derivative Φ(x) + x·φ(x) with φ(x) = e^(−x²/2)/√(2π) from the same
         // exponential; Φ without cancellation for x ≪ 0.
         let invSqrt2Pi: Float = 0.39894228040143268
-        return x.vectorMappedSavingInput("gelu", { x in x * VectorMath.normalCDFAndGaussian(x).cdf }) { g, x in
+        return x.elementwise("gelu", { Elementwise.mapVectors(x) { x in x * VectorMath.normalCDFAndGaussian(x).cdf } }) { g, x, _ in
             Elementwise.zipVectors(g, x) { g, x in
                 let (cdf, gaussian) = VectorMath.normalCDFAndGaussian(x)
                 return g * (cdf + x * invSqrt2Pi * gaussian)
@@ -58,9 +58,9 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
     case .tanh:
         let beta: Float = 0.79788456080286536  // √(2/π)
         let kappa: Float = 0.044715
-        return x.vectorMappedSavingInput("gelu", { x in
-            0.5 * x * (1 + VectorMath.tanh(beta * (x + kappa * x * x * x)))
-        }) { g, x in
+        return x.elementwise("gelu", {
+            Elementwise.mapVectors(x) { x in 0.5 * x * (1 + VectorMath.tanh(beta * (x + kappa * x * x * x))) }
+        }) { g, x, _ in
             Elementwise.zipVectors(g, x) { g, x in
                 let t = VectorMath.tanh(beta * (x + kappa * x * x * x))
                 let innerDerivative = beta * (1 + 3 * kappa * x * x)
@@ -72,14 +72,14 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
 
 /// Logistic sigmoid `1 / (1 + e⁻ˣ)`, stable for large |x|. (*) → (*).
 public func sigmoid(_ x: Tensor) -> Tensor {
-    x.vectorMappedSavingOutput("sigmoid", stableSigmoid) { g, y in
+    x.elementwise("sigmoid", { Elementwise.mapVectors(x) { stableSigmoid($0) } }) { g, _, y in
         Elementwise.zipVectors(g, y) { g, y in g * y * (1 - y) }
     }
 }
 
 /// SiLU (swish) `x · sigmoid(x)`. (*) → (*).
 public func silu(_ x: Tensor) -> Tensor {
-    x.vectorMappedSavingInput("silu", { $0 * stableSigmoid($0) }) { g, x in
+    x.elementwise("silu", { Elementwise.mapVectors(x) { $0 * stableSigmoid($0) } }) { g, x, _ in
         Elementwise.zipVectors(g, x) { g, x in
             let s = stableSigmoid(x)
             return g * s * (1 + x * (1 - s))
@@ -89,7 +89,7 @@ public func silu(_ x: Tensor) -> Tensor {
 
 /// Hyperbolic tangent of each element. (*) → (*).
 public func tanh(_ x: Tensor) -> Tensor {
-    x.vectorMappedSavingOutput("tanh", VectorMath.tanh) { g, y in
+    x.elementwise("tanh", { Elementwise.mapVectors(x) { VectorMath.tanh($0) } }) { g, _, y in
         Elementwise.zipVectors(g, y) { g, y in g * (1 - y * y) }
     }
 }
@@ -99,11 +99,13 @@ public func tanh(_ x: Tensor) -> Tensor {
 /// - Parameter beta: sharpness β of the curve.
 /// - Parameter threshold: above this value of `βx` the function is linear.
 public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Tensor {
-    x.mappedSavingInput("softplus", { x in
-        let z = x * beta
-        // log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|), which never overflows.
-        return z > threshold ? x : (Swift.max(z, 0) + log1pf(expf(-Swift.abs(z)))) / beta
-    }) { g, x in
+    x.elementwise("softplus", {
+        Elementwise.map(x) { x in
+            let z = x * beta
+            // log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|), which never overflows.
+            return z > threshold ? x : (Swift.max(z, 0) + log1pf(expf(-Swift.abs(z)))) / beta
+        }
+    }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in
             let z = x * beta
             return z > threshold ? g : g * stableSigmoid(z)
@@ -114,7 +116,7 @@ public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Ten
 /// Hard swish `x · min(max(x + 3, 0), 6) / 6` (MobileNetV3). (*) → (*).
 /// Gradient as PyTorch: 0 up to −3, `x/3 + ½` strictly between −3 and 3, 1 from 3 on.
 public func hardswish(_ x: Tensor) -> Tensor {
-    x.mappedSavingInput("hardswish", { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 }) { g, x in
+    x.elementwise("hardswish", { Elementwise.map(x) { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x <= -3 ? 0 : (x < 3 ? g * (x / 3 + 0.5) : g) }
     }
 }

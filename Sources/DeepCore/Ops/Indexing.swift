@@ -17,22 +17,22 @@ extension Tensor {
         guard shapeCheck(indices.rank == rank && (0..<rank).allSatisfy { $0 == a || indices.shape[$0] <= shape[$0] },
                          "gathered: indices of shape \(indices.shape) do not fit a tensor of shape \(shape) along axis \(a)")
         else { return .shapeFailure }
-        if let meta = Tensor.metaResult(indices.shape, self, indices) { return meta }
         let index = indices.detached()
-        let src = storage.pointer
-        let out = Tensor.make(shape: index.shape) { out in
-            Tensor.forEachGathered(index, axis: a, from: shape, strides: strides, offset: offset) { i, p in
-                out[i] = src[p]
-            }
-        }
         let inputShape = shape
-        return out.recording("gathered", inputs: [self]) { g in
+        return Tensor.op("gathered", inputs: [self, index], shape: index.shape) {
+            let src = storage.pointer
+            return Tensor.make(shape: index.shape) { out in
+                Tensor.forEachGathered(index, axis: a, from: shape, strides: strides, offset: offset) { i, p in
+                    out[i] = src[p]
+                }
+            }
+        } pullback: { g, _ in
             let gc = g.contiguous(), gp = gc.storage.pointer + gc.offset
             let dx = Tensor(zeros: inputShape), dp = dx.storage.pointer
             Tensor.forEachGathered(index, axis: a, from: inputShape, strides: dx.strides, offset: 0) { i, p in
                 dp[p] += gp[i]
             }
-            return [dx]
+            return [dx, nil]
         }
     }
 
@@ -73,17 +73,17 @@ extension Tensor {
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
         outShape[a] = indices.count
-        if let meta = Tensor.metaResult(outShape, self) { return meta }
-        let source = withoutGrad { contiguous() }
-        let sp = source.storage.pointer + source.offset
-        let out = Tensor.make(shape: outShape) { out in
-            guard let op = out.baseAddress else { return }
-            Tensor.forEachSelectedSlice(outer: outer, n: n, indices: indices, inner: inner) { from, to in
-                (op + to).update(from: sp + from, count: inner)
-            }
-        }
         let inputShape = shape
-        return out.recording("indexSelected", inputs: [self]) { g in
+        return Tensor.op("indexSelected", inputs: [self], shape: outShape) {
+            let source = contiguous()
+            let sp = source.storage.pointer + source.offset
+            return Tensor.make(shape: outShape) { out in
+                guard let op = out.baseAddress else { return }
+                Tensor.forEachSelectedSlice(outer: outer, n: n, indices: indices, inner: inner) { from, to in
+                    (op + to).update(from: sp + from, count: inner)
+                }
+            }
+        } pullback: { g, _ in
             let gc = g.contiguous(), gp = gc.storage.pointer + gc.offset
             let dx = Tensor(zeros: inputShape), dp = dx.storage.pointer
             Tensor.forEachSelectedSlice(outer: outer, n: n, indices: indices, inner: inner) { from, to in
@@ -126,9 +126,10 @@ extension Tensor {
                          "filled(where:): mask of shape \(mask.shape) does not broadcast to the tensor's shape \(shape)")
         else { return .shapeFailure }
         let m = mask.detached().expanded(to: shape)
-        let out = Elementwise.zip(self, m) { x, m in m != 0 ? value : x }
-        return out.recording("filled", inputs: [self]) { g in
-            [Elementwise.zip(g, m) { g, m in m != 0 ? 0 : g }]
+        return Tensor.op("filled", inputs: [self, m], shape: shape) {
+            Elementwise.zip(self, m) { x, m in m != 0 ? value : x }
+        } pullback: { g, _ in
+            [Elementwise.zip(g, m) { g, m in m != 0 ? 0 : g }, nil]
         }
     }
 }

@@ -21,16 +21,17 @@ extension Tensor {
         let sizes = tensors.map { $0.shape[a] }
         var outShape = first.shape
         outShape[a] = sizes.reduce(0, +)
-        if tensors.contains(where: \.isMeta) { return Tensor(metaShape: outShape) }
-        let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
-        var start = 0
-        for t in tensors {
-            // Copy into the window of `out` that this input fills.
-            Tensor(storage: out.storage, shape: t.shape, strides: out.strides, offset: start * out.strides[a]).assign(t)
-            start += t.shape[a]
-        }
         let needsGrad = tensors.map(\.requiresGrad)
-        return out.recording("concatenate", inputs: tensors) { g in
+        return Tensor.op("concatenate", inputs: tensors, shape: outShape) {
+            let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
+            var start = 0
+            for t in tensors {
+                // Copy into the window of `out` that this input fills.
+                Tensor(storage: out.storage, shape: t.shape, strides: out.strides, offset: start * out.strides[a]).assign(t)
+                start += t.shape[a]
+            }
+            return out
+        } pullback: { g, _ in
             var start = 0
             return zip(sizes, needsGrad).map { size, needed in
                 defer { start += size }

@@ -83,9 +83,9 @@ extension Tensor {
     /// gradient is zero (as in PyTorch).
     public func standardDeviation(axes: [Int]? = nil, keepingDims: Bool = false, correction: Int = 1) -> Tensor {
         let v = variance(axes: axes, keepingDims: keepingDims, correction: correction)
-        let out = Elementwise.map(v) { $0.squareRoot() }
-        let s = out.detached()
-        return out.recording("standardDeviation", inputs: [v]) { g in
+        return Tensor.op("standardDeviation", inputs: [v], shape: v.shape) {
+            Elementwise.map(v) { $0.squareRoot() }
+        } pullback: { g, s in
             [Elementwise.zip(g, s) { g, s in s == 0 ? 0 : g / (2 * s) }]
         }
     }
@@ -117,9 +117,11 @@ extension Tensor {
     public func norm(axes: [Int]? = nil, keepingDims: Bool = false) -> Tensor {
         let axes = reductionAxes(axes, op: "norm")
         let kept = reducedShape(axes, keepingDims: true)
-        let out = withoutGrad { Elementwise.map(Elementwise.map(self) { $0 * $0 }.sum(axes: axes, keepingDims: true)) { $0.squareRoot() } }
-        let (x, n) = (detached(), out.detached())
-        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording("norm", inputs: [self]) { g in
+        let x = detached()
+        return Tensor.op("norm", inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
+            let squares = Elementwise.map(self) { $0 * $0 }.sum(axes: axes, keepingDims: true)
+            return reducedResult(Elementwise.map(squares) { $0.squareRoot() }, axes: axes, keepingDims: keepingDims)
+        } pullback: { g, n in
             [Tensor.broadcastingBack(x, n, g, kept: kept) { x, n, g in n == 0 ? 0 : g * x / n }]
         }
     }
@@ -134,11 +136,11 @@ extension Tensor {
         keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
     }
 
-    /// `f(x, y, g)` at every element of `x`, where `y` (shape `kept`) and the output gradient
-    /// `g` (shape `kept` or with the reduced axes dropped) are broadcast back over the reduced axes.
+    /// `f(x, y, g)` at every element of `x`, where `y` and the output gradient `g` (each of shape
+    /// `kept` or with the reduced axes dropped) are broadcast back over the reduced axes.
     private static func broadcastingBack(_ x: Tensor, _ y: Tensor, _ g: Tensor, kept: [Int],
                                          _ f: (Float, Float, Float) -> Float) -> Tensor {
-        Elementwise.zip3(x, y.expanded(to: x.shape), g.reshaped(kept).expanded(to: x.shape), f)
+        Elementwise.zip3(x, y.reshaped(kept).expanded(to: x.shape), g.reshaped(kept).expanded(to: x.shape), f)
     }
 
     /// max or min over `axes` (`better(a, b)`: a replaces b), with the tie-splitting pullback.
@@ -149,11 +151,11 @@ extension Tensor {
             require(shape[a] > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         }
         let kept = reducedShape(axes, keepingDims: true)
-        if let meta = Tensor.metaResult(reducedShape(axes, keepingDims: keepingDims), self) { return meta }
-        let out = extremumValues(axes: axes, kept: kept, better)
-        let (x, m) = (detached(), out.detached())
-        return reducedResult(out, axes: axes, keepingDims: keepingDims).recording(op, inputs: [self]) { g in
-            let hits = Elementwise.zip(x, m.expanded(to: x.shape)) { $0 == $1 ? 1 : 0 }
+        let x = detached()
+        return Tensor.op(op, inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
+            reducedResult(extremumValues(axes: axes, kept: kept, better), axes: axes, keepingDims: keepingDims)
+        } pullback: { g, m in
+            let hits = Elementwise.zip(x, m.reshaped(kept).expanded(to: x.shape)) { $0 == $1 ? 1 : 0 }
             let ties = hits.sum(axes: axes, keepingDims: true)
             return [Tensor.broadcastingBack(hits, ties, g, kept: kept) { hit, ties, g in hit == 0 ? 0 : g / ties }]
         }
@@ -194,26 +196,26 @@ extension Tensor {
         require(n > 0, "\(op): cannot reduce axis \(a) of size 0 (shape \(shape))")
         var kept = shape
         kept[a] = 1
-        if let meta = Tensor.metaResult(keepingDims ? kept : kept.enumerated().filter { $0.offset != a }.map(\.element), self) {
-            return meta
-        }
-        let out = Tensor(zeros: kept)
-        let dst = out.storage.pointer, src = storage.pointer
-        // Iterate over the output positions; each scans its line along `axis`.
-        StridedLoop.forEachRow(shape: kept, strides: [strides, out.strides], offsets: [offset, 0]) { count, off, rs in
-            for j in 0..<count {
-                let line = src + off[0] + j * rs[0]
-                var best = line[0], index = 0
-                if !best.isNaN {
-                    for i in 1..<n {
-                        let v = line[i * step]
-                        if v.isNaN { index = i; break }
-                        if better(v, best) { best = v; index = i }
+        let result = reducedShape([a], keepingDims: keepingDims)
+        return Tensor.op(op, inputs: [self], shape: result) {
+            let out = Tensor(zeros: kept)
+            let dst = out.storage.pointer, src = storage.pointer
+            // Iterate over the output positions; each scans its line along `axis`.
+            StridedLoop.forEachRow(shape: kept, strides: [strides, out.strides], offsets: [offset, 0]) { count, off, rs in
+                for j in 0..<count {
+                    let line = src + off[0] + j * rs[0]
+                    var best = line[0], index = 0
+                    if !best.isNaN {
+                        for i in 1..<n {
+                            let v = line[i * step]
+                            if v.isNaN { index = i; break }
+                            if better(v, best) { best = v; index = i }
+                        }
                     }
+                    dst[off[1] + j * rs[1]] = Float(index)
                 }
-                dst[off[1] + j * rs[1]] = Float(index)
             }
+            return out.reshaped(result)
         }
-        return keepingDims ? out : out.reshaped(reducedShape([a], keepingDims: false))
     }
 }

@@ -5,8 +5,7 @@
 extension Tensor {
     /// A contiguous copy of the elements (differentiable; the gradient passes through).
     public func copied() -> Tensor {
-        let out = Elementwise.copy(self)
-        return out.recording("copy", inputs: [self]) { g in [g] }
+        Tensor.op("copy", inputs: [self], shape: shape) { Elementwise.copy(self) } pullback: { g, _ in [g] }
     }
 
     /// The same elements seen with `shape`; one axis may be `-1` and is inferred. A view when
@@ -16,11 +15,11 @@ extension Tensor {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         guard let resolved = Tensor.resolve(shape: newShape, count: count, op: "reshaped", from: shape) else { return .shapeFailure }
         if resolved == shape { return self }
-        let source = contiguous()
-        let out = Tensor(storage: source.storage, shape: resolved,
-                         strides: Shape.contiguousStrides(resolved), offset: source.offset)
         let inputShape = shape
-        return out.recording("reshaped", inputs: [source]) { g in [g.reshaped(inputShape)] }
+        return Tensor.op("reshaped", inputs: [self], shape: resolved) {
+            let source = contiguous()
+            return Tensor(storage: source.storage, shape: resolved, strides: Shape.contiguousStrides(resolved), offset: source.offset)
+        } pullback: { g, _ in [g.reshaped(inputShape)] }
     }
 
     /// Alias of ``reshaped(_:)`` for readers coming from PyTorch's `view`.
@@ -63,10 +62,12 @@ extension Tensor {
         guard shapeCheck(order.count == rank && Set(order.map { Shape.normalize(axis: $0, rank: rank, op: "permuted") }).count == rank,
                      "permuted: \(order) is not a permutation of the \(rank) axes of a tensor of shape \(shape)") else { return .shapeFailure }
         let axes = order.map { Shape.normalize(axis: $0, rank: rank, op: "permuted") }
-        let out = Tensor(storage: storage, shape: axes.map { shape[$0] }, strides: axes.map { strides[$0] }, offset: offset)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in axes.enumerated() { inverse[a] = i }
-        return out.recording("permuted", inputs: [self]) { g in [g.permuted(inverse)] }
+        let newShape = axes.map { shape[$0] }
+        return Tensor.op("permuted", inputs: [self], shape: newShape) {
+            Tensor(storage: storage, shape: newShape, strides: axes.map { strides[$0] }, offset: offset)
+        } pullback: { g, _ in [g.permuted(inverse)] }
     }
 
     /// Swaps two axes (a view).
@@ -98,9 +99,10 @@ extension Tensor {
                 guard shapeCheck(d == 1, "expanded: cannot expand shape \(shape) to \(newShape) (axis \(i): \(d) vs \(newShape[i]))") else { return .shapeFailure }
             }
         }
-        let out = Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
         let inputShape = shape
-        return out.recording("expanded", inputs: [self]) { g in [g.summed(toShape: inputShape)] }
+        return Tensor.op("expanded", inputs: [self], shape: newShape) {
+            Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
+        } pullback: { g, _ in [g.summed(toShape: inputShape)] }
     }
 
     /// Sums a broadcast gradient back to `target`, the shape it was broadcast from.
@@ -120,11 +122,10 @@ extension Tensor {
                      "narrowed: range \(start)..<\(start + length) out of bounds for axis \(a) of shape \(shape)") else { return .shapeFailure }
         var newShape = shape
         newShape[a] = length
-        let out = Tensor(storage: storage, shape: newShape, strides: strides, offset: offset + start * strides[a])
         let inputShape = shape
-        return out.recording("narrowed", inputs: [self]) { g in
-            [Tensor.scattering(g, intoZerosOf: inputShape, axis: a, start: start)]
-        }
+        return Tensor.op("narrowed", inputs: [self], shape: newShape) {
+            Tensor(storage: storage, shape: newShape, strides: strides, offset: offset + start * strides[a])
+        } pullback: { g, _ in [Tensor.scattering(g, intoZerosOf: inputShape, axis: a, start: start)] }
     }
 
     /// Zeros of `shape` with `g` written at `start` along `axis`: the pullback of a slice.
@@ -166,9 +167,7 @@ extension Tensor {
         guard shapeCheck(shape[a] == 1, "squeezed: axis \(axis) of shape \(shape) has size \(shape[a]), not 1") else { return .shapeFailure }
         var s = shape; s.remove(at: a)
         var t = strides; t.remove(at: a)
-        let out = Tensor(storage: storage, shape: s, strides: t, offset: offset)
-        let inputShape = shape
-        return out.recording("squeezed", inputs: [self]) { g in [g.reshaped(inputShape)] }
+        return unitAxesView("squeezed", shape: s, strides: t)
     }
 
     /// Removes every axis of size 1 (a view).
@@ -186,8 +185,15 @@ extension Tensor {
         guard shapeCheck(a >= 0 && a <= rank, "unsqueezed: axis \(axis) out of range for a tensor of rank \(rank)") else { return .shapeFailure }
         var s = shape; s.insert(1, at: a)
         var t = strides; t.insert(a < rank ? strides[a] * shape[a] : 1, at: a)
-        let out = Tensor(storage: storage, shape: s, strides: t, offset: offset)
+        return unitAxesView("unsqueezed", shape: s, strides: t)
+    }
+
+    /// A view of the same elements in the same order with `shape` and `strides` (axes of size 1
+    /// removed or inserted); the gradient is reshaped back.
+    private func unitAxesView(_ name: String, shape newShape: [Int], strides newStrides: [Int]) -> Tensor {
         let inputShape = shape
-        return out.recording("unsqueezed", inputs: [self]) { g in [g.reshaped(inputShape)] }
+        return Tensor.op(name, inputs: [self], shape: newShape) {
+            Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
+        } pullback: { g, _ in [g.reshaped(inputShape)] }
     }
 }

@@ -37,8 +37,10 @@ extension Tensor {
     ///     gradients.
     public static func op(_ name: String, inputs: [Tensor?], shape: [Int], flops: @autoclosure () -> Int = 0,
                           forward: () -> Tensor, pullback: @escaping Pullback) -> Tensor {
-        op(name, inputs: inputs, shape: shape, flops: flops(), forward: { (forward(), ()) },
-           pullback: { g, y, _ in pullback(g, y) })
+        if let meta = shapeOnlyResult(name, inputs: inputs, shape: shape, flops: flops()) { return meta }
+        return recorded(name, inputs: inputs, shape: shape, result: withoutGrad { forward() }) { output in
+            { g in pullback(g, output) }
+        }
     }
 
     /// Declares a differentiable op whose forward also saves values for its pullback (attention's
@@ -49,17 +51,29 @@ extension Tensor {
                                  pullback: @escaping (_ gradient: Tensor, _ output: Tensor, _ saved: Saved) -> [Tensor?]) -> Tensor {
         if let meta = shapeOnlyResult(name, inputs: inputs, shape: shape, flops: flops()) { return meta }
         let (result, saved) = withoutGrad { forward() }
+        return recorded(name, inputs: inputs, shape: shape, result: result) { output in
+            { g in pullback(g, output, saved) }
+        }
+    }
+
+    /// `result` checked against the declared shape and, when gradients are on and an input
+    /// requires them, recorded with the pullback that `makePullback` builds from the detached
+    /// output (called only then, so the no-grad path allocates no closure).
+    @inline(__always)
+    private static func recorded(_ name: String, inputs: [Tensor?], shape: [Int], result: Tensor,
+                                 makePullback: (_ output: Tensor) -> (Tensor) -> [Tensor?]) -> Tensor {
         require(result.shape == shape, "\(name): forward made a result of shape \(result.shape), declared \(shape)")
         guard GradMode.isEnabled, inputs.contains(where: { $0?.requiresGrad == true }) else { return result }
         // A forward may hand back an input itself (a reshape to the same shape): record on a view.
         let out = result.requiresGrad ? result.detached() : result
+        let pullback = makePullback(out.detached())
         let present = inputs.compactMap { $0 }
         let slots = inputs.map { $0 != nil }
-        let output = out.detached()
         out.gradNode = GradNode(op: name, inputs: present) { g in
-            let grads = pullback(g, output, saved)
+            let grads = pullback(g)
             require(grads.count == slots.count,
                     "\(name): pullback returned \(grads.count) gradients for \(slots.count) inputs")
+            if present.count == slots.count { return grads }
             return zip(slots, grads).compactMap { isPresent, grad in isPresent ? .some(grad) : nil }
         }
         out.requiresGrad = true

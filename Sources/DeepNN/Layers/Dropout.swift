@@ -27,13 +27,3 @@ public final class Dropout: Module {
         return dropout(x, p: p, generator: &DefaultRandom.generator)
     }
 }
-
-/// `F.dropout` in training mode: each element kept with probability 1 − p and scaled by
-/// 1/(1 − p). Shape: any → same.
-public func dropout(_ x: Tensor, p: Float, generator: inout RandomGenerator) -> Tensor {
-    let scale = 1 / (1 - p)
-    let mask = Tensor.make(shape: x.shape) { m in
-        for i in m.indices { m[i] = generator.nextUniform() >= p ? scale : 0 }
-    }
-    return x * mask
-}

@@ -25,28 +25,14 @@ public final class Embedding: Module {
         super.init()
     }
 
-    /// Looks up `ids`, integers in 0..<numEmbeddings stored as Float: (…) → (…, embeddingDim).
+    /// Looks up `ids`, integers in 0..<numEmbeddings stored as Float: (…) → (…, embeddingDim); see
+    /// ``embedding(ids:weight:paddingIdx:)``.
     public override func forward(_ ids: Tensor) -> Tensor {
-        if let meta = Tensor.metaResult(ids.shape + [weight.shape[1]], ids) { return meta }
-        let rows = ids.scalars.map { value -> Int in
-            require(value >= 0 && value < Float(weight.shape[0]) && value == value.rounded(),
-                    "Embedding: id \(value) is not an integer in 0..<\(weight.shape[0])")
-            return Int(value)
-        }
-        return lookup(rows).reshaped(ids.shape + [weight.shape[1]])
+        embedding(ids: ids, weight: weight, paddingIdx: paddingIdx)
     }
 
     /// Looks up a list of ids: (count) → (count, embeddingDim).
     public func callAsFunction(_ ids: [Int]) -> Tensor {
         self(Tensor(ids.map(Float.init), shape: [ids.count]))
-    }
-
-    /// The rows `ids` of the table, the padding row cut off from the gradient.
-    private func lookup(_ ids: [Int]) -> Tensor {
-        let rows = weight.indexSelected(axis: 0, indices: ids)
-        guard let paddingIdx, ids.contains(paddingIdx) else { return rows }
-        // Same values; the padding rows' gradient goes to a detached copy instead of the table.
-        let isPadding = Tensor(ids.map { $0 == paddingIdx ? 1 : 0 }, shape: [ids.count, 1])
-        return rows * (1 - isPadding) + rows.detached() * isPadding
     }
 }

@@ -199,24 +199,3 @@ extension Module {
         return losses.dropFirst().reduce(first, +)
     }
 }
-
-/// Adds row r of `source` (n, D) into row `rows[r]` of a zero (count, D) tensor (`index_add` along
-/// axis 0; repeated rows accumulate). The gradient of `source` is the output gradient's rows
-/// `rows` (a gather).
-func scatterAddRows(_ source: Tensor, rows: [Int], count: Int) -> Tensor {
-    require(source.rank == 2 && rows.count == source.shape[0],
-            "scatterAddRows: \(rows.count) row indices for source of shape \(source.shape)")
-    let d = source.shape[1]
-    if let meta = Tensor.metaResult([count, d], source) { return meta }
-    let src = withoutGrad { source.contiguous() }
-    let out = Tensor(zeros: [count, d])
-    withExtendedLifetime(src) {
-        let sp = src.storage.pointer + src.offset, op = out.storage.pointer
-        for (r, row) in rows.enumerated() {
-            require(row >= 0 && row < count, "scatterAddRows: row \(row) out of range 0..<\(count)")
-            let from = sp + r * d, to = op + row * d
-            for c in 0..<d { to[c] += from[c] }
-        }
-    }
-    return out.recording("scatterAddRows", inputs: [source]) { g in [g.indexSelected(axis: 0, indices: rows)] }
-}

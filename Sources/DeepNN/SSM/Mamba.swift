@@ -121,40 +121,16 @@ public final class Mamba: Module {
         else { return .shapeFailure }
         return withoutGrad {
             let xz = inProj(x)                                                 // (B, 2D)
-            let xs = xz.narrowed(axis: 1, start: 0, length: dInner).contiguous()
-            let z = xz.narrowed(axis: 1, start: dInner, length: dInner).contiguous()
-            let u = convolutionStep(xs, window: cache.convState)
+            let xs = xz.narrowed(axis: 1, start: 0, length: dInner)
+            let z = xz.narrowed(axis: 1, start: dInner, length: dInner)
+            let u = conv1d.step(xs, window: cache.convState)                   // silu(conv(x)), the window advanced
             let xDbl = xProj(u)                                                // (B, R + 2N)
-            let B = xDbl.narrowed(axis: 1, start: dtRank, length: dState).contiguous()
-            let C = xDbl.narrowed(axis: 1, start: dtRank + dState, length: dState).contiguous()
-            let dt = matmul(xDbl.narrowed(axis: 1, start: 0, length: dtRank), dtProj.weight.mT).contiguous()
-            let A = (-aLog.exp()).contiguous(), D = skip.contiguous(), bias = dtProj.bias!.contiguous()
-            let state = cache.ssmState
-            let y = Tensor.make(shape: [batch, dInner]) { out in
-                SelectiveScanKernels.stepState(
-                    batch: batch, channels: dInner, stateSize: dState, state: state.storage.pointer + state.offset,
-                    x: base(u), dt: base(dt), A: base(A), B: base(B), C: base(C), D: base(D), z: base(z),
-                    deltaBias: base(bias), deltaSoftplus: true, out: out.baseAddress!)
-            }
+            let B = xDbl.narrowed(axis: 1, start: dtRank, length: dState)
+            let C = xDbl.narrowed(axis: 1, start: dtRank + dState, length: dState)
+            let dt = matmul(xDbl.narrowed(axis: 1, start: 0, length: dtRank), dtProj.weight.mT)
+            let y = selectiveScanStep(cache.ssmState, u, dt, -aLog.exp(), B, C, skip, z: z, deltaBias: dtProj.bias,
+                                      deltaSoftplus: true)
             return outProj(y)
-        }
-    }
-
-    /// Shifts `window` (B, D, dConv) left by one, appends `x` (B, D) and returns
-    /// silu(Σ window·w + b): one step of the causal convolution.
-    private func convolutionStep(_ x: Tensor, window: Tensor) -> Tensor {
-        let (batch, k) = (x.shape[0], dConv)
-        let w = conv1d.weight.contiguous(), b = conv1d.bias?.contiguous()
-        let state = window.storage.pointer + window.offset
-        return Tensor.make(shape: [batch, dInner]) { out in
-            for row in 0..<(batch * dInner) {
-                let s = state + row * k, d = row % dInner, wd = base(w) + d * k
-                for i in 0..<(k - 1) { s[i] = s[i + 1] }
-                s[k - 1] = base(x)[row]
-                var acc = b.map { base($0)[d] } ?? 0
-                for i in 0..<k { acc += s[i] * wd[i] }
-                out[row] = acc / (1 + (-acc).exponential)
-            }
         }
     }
 }
@@ -209,9 +185,6 @@ public struct MambaInferenceCache {
     }
 }
 
-/// The first element of a contiguous tensor.
-private func base(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }
-
 /// softplus⁻¹(y) = y + log(−expm1(−y)) (mamba-ssm's dt bias initialisation).
 func inverseSoftplus(_ y: Double) -> Double {
     y + (-(-y).exponentialMinusOne).logarithm
@@ -221,10 +194,6 @@ private extension Double {
     var logarithm: Double { _log(self) }
     var exponential: Double { _exp(self) }
     var exponentialMinusOne: Double { _expm1(self) }
-}
-
-private extension Float {
-    var exponential: Float { Float(_exp(Double(self))) }
 }
 
 #if canImport(Glibc)

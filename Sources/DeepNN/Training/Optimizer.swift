@@ -129,12 +129,20 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
 /// update rule is elementwise).
 @inline(__always)
 func forEachElement(_ tensors: [Tensor], _ body: (Int, [UnsafeMutablePointer<Float>]) -> Void) {
-    let pointers = tensors.map { t -> UnsafeMutablePointer<Float> in
-        require(t.isContiguous, "optimizer: non-contiguous tensor of shape \(t.shape)")
-        return t.storage.pointer + t.offset
+    for t in tensors { require(t.isContiguous, "optimizer: non-contiguous tensor of shape \(t.shape)") }
+    withFirstElements(tensors[...], []) { pointers in
+        let n = tensors[0].count
+        DeepCore.Parallel.forEach(count: n, work: n * tensors.count) { range in
+            body(range.count, pointers.map { $0 + range.lowerBound })
+        }
     }
-    let n = tensors[0].count
-    DeepCore.Parallel.forEach(count: n, work: n * tensors.count) { range in
-        body(range.count, pointers.map { $0 + range.lowerBound })
+}
+
+/// Calls `body` with `pointers` followed by the first element of each of `tensors` (contiguous).
+private func withFirstElements(_ tensors: ArraySlice<Tensor>, _ pointers: [UnsafeMutablePointer<Float>],
+                               _ body: ([UnsafeMutablePointer<Float>]) -> Void) {
+    guard let first = tensors.first else { return body(pointers) }
+    first.withUnsafeMutableBufferPointer { buffer in
+        withFirstElements(tensors.dropFirst(), pointers + [buffer.baseAddress!], body)
     }
 }

@@ -1,4 +1,6 @@
-import DeepCore
+// Attention computed in blocks (flash attention on the CPU) over `AttentionKernels`: the public
+// `scaledDotProductAttention`, and the core that multi-head attention also calls with its heads
+// where its projections lay them.
 
 /// softmax(scale·Q Kᵀ + masks) V, like `F.scaled_dot_product_attention`, computed in blocks
 /// (flash attention on the CPU): the (Lq, Lk) score matrix is never stored. The forward keeps
@@ -53,12 +55,22 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mas
 /// enumerating the batch (row-major), the axis along the matrix rows, and `heads` consecutive
 /// column ranges of `width` on the last axis starting at `column`. SDPA's (…, L, D) is one head
 /// over the trailing axes; MultiheadAttention's projections (N, L, heads·D) hold every head.
-struct HeadLayout {
-    let batchAxes: [Int]
-    let rowAxis: Int
-    let heads: Int
-    let column: Int
-    let width: Int
+public struct HeadLayout {
+    /// The axes enumerating the batch, outermost first.
+    public let batchAxes: [Int]
+    /// The axis along the matrices' rows (the sequence).
+    public let rowAxis: Int
+    /// Matrices side by side on the last axis.
+    public let heads: Int
+    /// Where the first head's columns start on the last axis.
+    public let column: Int
+    /// Columns of each head (D).
+    public let width: Int
+
+    /// Describes the layout; see the type's description.
+    public init(batchAxes: [Int], rowAxis: Int, heads: Int, column: Int, width: Int) {
+        (self.batchAxes, self.rowAxis, self.heads, self.column, self.width) = (batchAxes, rowAxis, heads, column, width)
+    }
 
     /// Whether BLAS can read `t`'s matrices where they are (unit column stride, rows at least
     /// `width` apart).
@@ -81,55 +93,59 @@ struct HeadLayout {
     }
 }
 
-/// Differentiable blocked attention over operands laid out as `layouts` say, writing a new
-/// contiguous output of `outShape` laid out as `outLayout`. Masks broadcast to `scoreShape`,
-/// whose leading axes enumerate the groups in the layouts' order. Inputs that are the same
-/// tensor (q, k, v sliced from one projection) get one gradient, written in place by the kernel.
-func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layouts: (HeadLayout, HeadLayout, HeadLayout),
-                   outShape: [Int], outLayout: HeadLayout, scoreShape: [Int], mask: Tensor?, additiveMask: Tensor?,
-                   isCausal: Bool, dropout: Float, scale: Float, op: String) -> Tensor {
+/// Differentiable blocked attention, softmax(scale·Q Kᵀ + masks) V, over operands laid out as
+/// `layouts` say (the G = (batch…, head) matrices Q (Lq, D), K (Lk, D), V (Lk, Dv) of each
+/// group), writing a new contiguous output of `outShape` laid out as `outLayout` ((Lq, Dv) per
+/// group). Inputs that are the same tensor (q, k, v sliced from one projection) get one
+/// gradient, written in place by the kernel. The forward keeps each row's log-sum-exp for the
+/// backward, which recomputes the attention weights block by block.
+///
+/// - Parameters:
+///   - q, k, v: the operands, any shapes that `layouts` describe.
+///   - outShape: the result's shape.
+///   - scoreShape: (G…, Lq, Lk), whose leading axes enumerate the groups in the layouts' order.
+///   - mask, additiveMask: as in ``scaledDotProductAttention(_:_:_:mask:additiveMask:isCausal:dropout:scale:)``,
+///     broadcastable to `scoreShape`.
+///   - isCausal, dropout: as there; `scale` multiplies Q Kᵀ.
+///   - op: the name errors and the graph give the op.
+/// - Returns: `outShape`.
+public func attentionCore(_ q: Tensor, _ k: Tensor, _ v: Tensor, layouts: (HeadLayout, HeadLayout, HeadLayout),
+                          outShape: [Int], outLayout: HeadLayout, scoreShape: [Int], mask: Tensor?, additiveMask: Tensor?,
+                          isCausal: Bool, dropout: Float, scale: Float, op: String) -> Tensor {
     let (lq, lk) = (scoreShape[scoreShape.count - 2], scoreShape[scoreShape.count - 1])
     let (d, dv) = (layouts.0.width, layouts.2.width)
     let groups = Shape.count(Array(scoreShape.dropLast(2)))
-    if let meta = Tensor.metaResult(outShape, q, k, v, mask, additiveMask) {
-        FlopCounter.add(2 * groups * lq * lk * (d + dv))
-        return meta
-    }
-    let call = AttentionCall(q: q, k: k, v: v, layouts: layouts, mask: mask, additiveMask: additiveMask,
-                             scoreShape: scoreShape, problem: AttentionKernels.Problem(
-                                queryLength: lq, keyLength: lk, headDim: d, valueDim: dv, scale: scale,
-                                isCausal: isCausal, dropout: dropout,
-                                dropoutSeed: dropout > 0 ? DefaultRandom.generator.next() : 0))
-    let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
-    let logSumExp = TensorStorage(uninitializedCount: groups * lq)
-    call.run { p, qm, km, vm in
-        AttentionKernels.forward(p, q: qm, k: km, v: vm, out: outLayout.matrices(out), logSumExp: logSumExp.pointer)
-    }
-    // One gradient per distinct input tensor.
-    var inputs: [Tensor] = []
-    let slots = [q, k, v].map { t -> Int in
-        if let i = inputs.firstIndex(where: { $0 === t }) { return i }
-        inputs.append(t)
-        return inputs.count - 1
-    }
+    // One gradient per distinct operand, in the slot of its first occurrence (nil in the others).
+    let operands = [q, k, v], shapes = [q.shape, k.shape, v.shape]
+    let firsts = operands.map { t in operands.firstIndex { $0 === t }! }
     let maskNeedsGrad = additiveMask?.requiresGrad ?? false
-    if maskNeedsGrad { inputs.append(additiveMask!) }
-    let operandCount = inputs.count - (maskNeedsGrad ? 1 : 0)
-    let shapes = inputs.map(\.shape)
-    let output = out.detached()
-    return out.recording(op, inputs: inputs) { g in
+    let maskShape = additiveMask?.shape
+    return Tensor.op(op, inputs: [q, k, v, mask, additiveMask], shape: outShape, flops: 2 * groups * lq * lk * (d + dv)) {
+        let call = AttentionCall(q: q, k: k, v: v, layouts: layouts, mask: mask, additiveMask: additiveMask,
+                                 scoreShape: scoreShape, problem: AttentionKernels.Problem(
+                                    queryLength: lq, keyLength: lk, headDim: d, valueDim: dv, scale: scale,
+                                    isCausal: isCausal, dropout: dropout,
+                                    dropoutSeed: dropout > 0 ? DefaultRandom.generator.next() : 0))
+        let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
+        let logSumExp = TensorStorage(uninitializedCount: groups * lq)
+        call.run { p, qm, km, vm in
+            AttentionKernels.forward(p, q: qm, k: km, v: vm, out: outLayout.matrices(out), logSumExp: logSumExp.pointer)
+        }
+        return (out, (call, logSumExp))
+    } pullback: { g, output, saved in
+        let (call, logSumExp) = saved
         let gc = g.contiguous()
-        let grads = shapes.prefix(operandCount).map { Tensor(zeros: $0) }
+        let grads = (0..<3).map { i in firsts[i] == i ? Tensor(zeros: shapes[i]) : nil }
         let dMask = maskNeedsGrad ? Tensor(storage: TensorStorage(uninitializedCount: groups * lq * lk), shape: scoreShape) : nil
         call.run { p, qm, km, vm in
             withExtendedLifetime((output, gc, grads)) {
                 AttentionKernels.backward(p, q: qm, k: km, v: vm, out: outLayout.matrices(output),
                                           gradOut: outLayout.matrices(gc), logSumExp: logSumExp.pointer,
-                                          dq: layouts.0.matrices(grads[slots[0]]), dk: layouts.1.matrices(grads[slots[1]]),
-                                          dv: layouts.2.matrices(grads[slots[2]]), dMask: dMask?.storage.pointer)
+                                          dq: layouts.0.matrices(grads[firsts[0]]!), dk: layouts.1.matrices(grads[firsts[1]]!),
+                                          dv: layouts.2.matrices(grads[firsts[2]]!), dMask: dMask?.storage.pointer)
             }
         }
-        return grads + (maskNeedsGrad ? [dMask!.summed(toShape: shapes.last!)] : [])
+        return grads + [nil, dMask.map { $0.summed(toShape: maskShape!) }]
     }
 }
 

@@ -1,4 +1,5 @@
-import DeepCore
+// Loss functions with PyTorch's names and reductions; cross-entropy against class ids is one fused
+// op over the log-softmax kernel, the others compose differentiable ops.
 
 /// How a loss over many elements is reduced, as PyTorch's `reduction`.
 public enum LossReduction {
@@ -11,7 +12,7 @@ public enum LossReduction {
 }
 
 /// Applies `reduction` to per-element losses.
-func reduce(_ losses: Tensor, _ reduction: LossReduction) -> Tensor {
+private func reduce(_ losses: Tensor, _ reduction: LossReduction) -> Tensor {
     switch reduction {
     case .mean: return losses.mean()
     case .sum: return losses.sum()
@@ -108,31 +109,33 @@ private func classIdLoss(_ scores: Tensor, fromLogits: Bool, _ labels: [Int], we
     }
 }
 
-/// −Σ_c M[i,c]·log softmax(x)[i,c] for each row of logits x (N, C), recorded as one op over
-/// `logSoftmax`'s kernel instead of three more (the product with M, the row sums, the sign), with
-/// the gradient g_i·((Σ_c M[i,c])·softmax(x_i) − M[i,:]).
+/// −Σ_c M[i,c]·log softmax(x)[i,c] for each row of logits x (N, C), one op over `logSoftmax`'s
+/// kernel instead of three more (the product with M, the row sums, the sign), with the gradient
+/// g_i·((Σ_c M[i,c])·softmax(x_i) − M[i,:]).
 private func softmaxCrossEntropyRows(_ logits: Tensor, coefficients m: Tensor) -> Tensor {
-    if logits.isMeta { return -(m * logSoftmax(logits, axis: 1)).sum(axes: [1]) }
-    let logp = withoutGrad { logSoftmax(logits, axis: 1) }
-    let (n, c) = (logp.shape[0], logp.shape[1])
-    var rowWeights = [Float](repeating: 0, count: n)
-    let losses = Tensor.make(shape: [n]) { loss in
-        logp.withUnsafeBufferPointer { lp in
-            m.withUnsafeBufferPointer { ms in
-                for i in 0..<n {
-                    var weightSum: Float = 0, dot: Float = 0
-                    for j in (i * c)..<(i * c + c) {
-                        weightSum += ms[j]
-                        dot += ms[j] * lp[j]
+    let (n, c) = (logits.shape[0], logits.shape[1])
+    let coefficients = m.detached()
+    return Tensor.op("softmaxCrossEntropy", inputs: [logits], shape: [n]) {
+        let logp = logSoftmax(logits, axis: 1)
+        var rowWeights = [Float](repeating: 0, count: n)
+        let losses = Tensor.make(shape: [n]) { loss in
+            logp.withUnsafeBufferPointer { lp in
+                coefficients.withUnsafeBufferPointer { ms in
+                    for i in 0..<n {
+                        var weightSum: Float = 0, dot: Float = 0
+                        for j in (i * c)..<(i * c + c) {
+                            weightSum += ms[j]
+                            dot += ms[j] * lp[j]
+                        }
+                        rowWeights[i] = weightSum
+                        loss[i] = -dot
                     }
-                    rowWeights[i] = weightSum
-                    loss[i] = -dot
                 }
             }
         }
-    }
-    let coefficients = m.detached()
-    return losses.recording("softmaxCrossEntropy", inputs: [logits]) { g in
+        return (losses, (logp, rowWeights))
+    } pullback: { g, _, saved in
+        let (logp, rowWeights) = saved
         let gradient = Tensor.make(shape: [n, c]) { dx in
             guard let out = dx.baseAddress else { return }
             // softmax = exp(log-softmax), every exponential in one vector pass.

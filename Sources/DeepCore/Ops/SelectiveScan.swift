@@ -1,9 +1,7 @@
-import DeepCore
-
 // The differentiable selective scan (mamba-ssm's `selective_scan_ref`) over the fused kernels of
 // `SelectiveScanKernels`: shape checks, packing of A, B, C into the kernels' layout (state axis
 // innermost, padded to whole vectors), the checkpoints for the backward, and unpacking of the
-// gradients to the operands' shapes.
+// gradients to the operands' shapes; and the decoding step that advances a state by one token.
 
 /// Mamba's selective scan, with the semantics of mamba-ssm's `selective_scan_ref`.
 ///
@@ -44,6 +42,46 @@ public func selectiveScanWithState(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ 
     return (result.output, result.lastState!)
 }
 
+/// One decoding step of the selective scan (mamba-ssm's `selective_state_update`): for every
+/// (batch, channel), Δ = softplus(delta + deltaBias), state ← exp(Δ·A) ⊙ state + Δ·u·B, and
+/// y = (⟨state, C⟩ + D·u)·silu(z). Running a sequence through it step by step from a zero state
+/// gives ``selectiveScan(_:_:_:_:_:_:z:deltaBias:deltaSoftplus:)``'s outputs (input-dependent
+/// B and C, one group). Inference only: not differentiated.
+///
+/// - Parameters:
+///   - state: (Bt, D, N), contiguous: the state before the step; updated in place.
+///   - u, delta: (Bt, D) this step's input and step size (before bias and softplus).
+///   - A: (D, N); B, C: (Bt, N); D: (D), or nil; z: (Bt, D), or nil; deltaBias: (D), or nil.
+/// - Returns: (Bt, D).
+public func selectiveScanStep(_ state: Tensor, _ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor,
+                              _ D: Tensor? = nil, z: Tensor? = nil, deltaBias: Tensor? = nil,
+                              deltaSoftplus: Bool = false) -> Tensor {
+    guard shapeCheck(state.rank == 3, "selectiveScanStep: state \(state.shape) is not (Bt, D, N)") else { return .shapeFailure }
+    let (batch, channels, stateSize) = (state.shape[0], state.shape[1], state.shape[2])
+    let rows = [batch, channels], vectors = [batch, stateSize]
+    guard shapeCheck(u.shape == rows && delta.shape == rows && (z == nil || z!.shape == rows),
+                     "selectiveScanStep: u \(u.shape), delta \(delta.shape), z \(z?.shape ?? []) are not (Bt, D) = \(rows)"),
+          shapeCheck(A.shape == [channels, stateSize] && B.shape == vectors && C.shape == vectors,
+                     "selectiveScanStep: A \(A.shape), B \(B.shape), C \(C.shape) are not (D, N), (Bt, N), (Bt, N) for state \(state.shape)"),
+          shapeCheck((D == nil || D!.shape == [channels]) && (deltaBias == nil || deltaBias!.shape == [channels]),
+                     "selectiveScanStep: D \(D?.shape ?? []) or deltaBias \(deltaBias?.shape ?? []) is not (\(channels))")
+    else { return .shapeFailure }
+    require(state.isContiguous, "selectiveScanStep: state \(state.shape) must be contiguous (it is updated in place)")
+    return Tensor.op("selective_scan_step", inputs: [state, u, delta, A, B, C, D, z, deltaBias], shape: rows) {
+        let (x, dt, a, b, c) = (u.contiguous(), delta.contiguous(), A.contiguous(), B.contiguous(), C.contiguous())
+        let (skip, gate, bias) = (D?.contiguous(), z?.contiguous(), deltaBias?.contiguous())
+        func read(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(start(t)) }
+        return Tensor.make(shape: rows) { out in
+            withExtendedLifetime((x, dt, a, b, c, skip, gate, bias)) {
+                SelectiveScanKernels.stepState(
+                    batch: batch, channels: channels, stateSize: stateSize, state: start(state),
+                    x: read(x), dt: read(dt), A: read(a), B: read(b), C: read(c), D: skip.map(read), z: gate.map(read),
+                    deltaBias: bias.map(read), deltaSoftplus: deltaSoftplus, out: out.baseAddress!)
+            }
+        }
+    }
+}
+
 /// The scan behind both public functions; the last state only when `keepingLastState`.
 private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: Tensor, _ D: Tensor?, z: Tensor?,
                   deltaBias: Tensor?, deltaSoftplus: Bool, keepingLastState: Bool) -> (output: Tensor, lastState: Tensor?) {
@@ -65,30 +103,31 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
     let problem = SelectiveScanKernels.Problem(batch: batch, channels: channels, length: length, stateSize: stateSize,
                                                bGroups: bGroups.flatMap { $0 }, cGroups: cGroups.flatMap { $0 },
                                                deltaSoftplus: deltaSoftplus)
-    if let meta = Tensor.metaResult([batch, channels, length], u, delta, A, B, C, D, z, deltaBias) {
-        // Two multiply-adds per state element and step: the state update and the output.
-        FlopCounter.add(2 * 2 * batch * channels * length * stateSize)
-        return (meta, Tensor(metaShape: [batch, channels, stateSize]))
-    }
-
-    let operands = ScanOperands(problem, u: u, delta: delta, A: A, B: B, C: C, D: D, z: z, deltaBias: deltaBias)
-    let inputs = [u, delta, A, B, C] + [D, z, deltaBias].compactMap { $0 }
-    let recording = isGradEnabled && inputs.contains { $0.requiresGrad }
+    let inputs = [u, delta, A, B, C, D, z, deltaBias]
+    // The checkpoints for the backward are stored only when the op is recorded.
+    let recording = isGradEnabled && inputs.contains { $0?.requiresGrad == true }
     let np = problem.paddedStateSize
-    // The kernels write every element of the checkpoints and of each gradient below.
-    let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
-    let paddedState = keepingLastState ? Tensor.make(shape: [batch, channels, np]) { _ in } : nil
-    let output = Tensor.make(shape: [batch, channels, length]) { out in
-        operands.withPointers { x in
-            SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState?.storage.pointer,
-                                         checkpoints: checkpoints?.storage.pointer)
-        }
-    }
-    let lastState = paddedState?.narrowed(axis: 2, start: 0, length: stateSize).contiguous()
-    guard let checkpoints else { return (output, lastState) }
-
+    // Set by the forward; stays shape-only when the forward does not run (a summary).
+    var lastState = keepingLastState ? Tensor(metaShape: [batch, channels, stateSize], madeBy: "selectiveScan") : nil
     let (shapeB, shapeC) = (B.shape, C.shape)
-    output.recording("selective_scan", inputs: inputs) { g in
+    // Two multiply-adds per state element and step: the state update and the output.
+    let output = Tensor.op("selective_scan", inputs: inputs, shape: [batch, channels, length],
+                           flops: 2 * 2 * batch * channels * length * stateSize) {
+        let operands = ScanOperands(problem, u: u, delta: delta, A: A, B: B, C: C, D: D, z: z, deltaBias: deltaBias)
+        // The kernels write every element of the checkpoints and of each gradient below.
+        let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
+        let paddedState = keepingLastState ? Tensor.make(shape: [batch, channels, np]) { _ in } : nil
+        let output = Tensor.make(shape: [batch, channels, length]) { out in
+            operands.withPointers { x in
+                SelectiveScanKernels.forward(problem, x, out: out.baseAddress!, lastState: paddedState.map(start),
+                                             checkpoints: checkpoints.map(start))
+            }
+        }
+        lastState = paddedState?.narrowed(axis: 2, start: 0, length: stateSize).contiguous()
+        return (output, (operands, checkpoints))
+    } pullback: { g, _, saved in
+        // The pullback runs only when the op was recorded, so the checkpoints exist.
+        let (operands, checkpoints) = (saved.0, saved.1!)
         let dout = g.rank == 3 && (g.strides[2] == 0 || g.strides[2] == 1) ? g : g.contiguous()
         func written(_ shape: [Int]) -> Tensor { Tensor.make(shape: shape) { _ in } }
         // du, dΔ (and dz) are added straight into u's, delta's (and z's) existing gradients when
@@ -104,8 +143,6 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
         let dB = written([problem.packedCount(groups: problem.bGroups)])
         let dC = written([problem.packedCount(groups: problem.cGroups)])
         let dD = D.map { written($0.shape) }, dBias = deltaBias.map { written($0.shape) }
-        // An existing gradient may be a view at an offset in its storage.
-        func start(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }
         withExtendedLifetime(dout) {
             operands.withPointers { x in
                 let grads = SelectiveScanKernels.Gradients(
@@ -113,19 +150,16 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
                     A: start(dA), B: start(dB), C: start(dC),
                     D: dD.map(start), deltaBias: dBias.map(start), accumulatesInputs: accumulates)
                 let gradient = SelectiveScanKernels.OutputGradient(
-                    pointer: dout.storage.pointer + dout.offset, batchStride: dout.strides[0],
+                    pointer: start(dout), batchStride: dout.strides[0],
                     channelStride: dout.strides[1], stepStride: dout.strides[2])
-                SelectiveScanKernels.backward(problem, x, checkpoints: checkpoints.storage.pointer,
+                SelectiveScanKernels.backward(problem, x, checkpoints: start(checkpoints),
                                               outputGradient: gradient, into: grads)
             }
         }
-        var grads: [Tensor?] = [accumulates ? nil : du, accumulates ? nil : dDelta,
-                                dA.narrowed(axis: 1, start: 0, length: stateSize).contiguous(),
-                                unpacked(dB, shape: shapeB, problem), unpacked(dC, shape: shapeC, problem)]
-        if let dD { grads.append(dD) }
-        if let dz { grads.append(accumulates ? nil : dz) }
-        if let dBias { grads.append(dBias) }
-        return grads
+        return [accumulates ? nil : du, accumulates ? nil : dDelta,
+                dA.narrowed(axis: 1, start: 0, length: stateSize).contiguous(),
+                unpacked(dB, shape: shapeB, problem), unpacked(dC, shape: shapeC, problem),
+                dD, accumulates ? nil : dz, dBias]
     }
     return (output, lastState)
 }
@@ -168,10 +202,10 @@ private struct ScanOperands {
     }
 
     func withPointers<R>(_ body: (SelectiveScanKernels.Operands) -> R) -> R {
-        func ptr(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(t.storage.pointer + t.offset) }
+        func read(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(start(t)) }
         return withExtendedLifetime(self) {
-            body(SelectiveScanKernels.Operands(u: ptr(u), delta: ptr(delta), z: z.map(ptr), A: ptr(A), B: ptr(B), C: ptr(C),
-                                               D: D.map(ptr), deltaBias: deltaBias.map(ptr)))
+            body(SelectiveScanKernels.Operands(u: read(u), delta: read(delta), z: z.map(read), A: read(A), B: read(B),
+                                               C: read(C), D: D.map(read), deltaBias: deltaBias.map(read)))
         }
     }
 }
@@ -180,47 +214,36 @@ private struct ScanOperands {
 /// and zero-padded to Np: (D, Np) or (Bt, G, L, Np).
 private func packed(_ t: Tensor, _ p: SelectiveScanKernels.Problem) -> Tensor {
     let np = p.paddedStateSize
-    let src = t.storage.pointer + t.offset, s = t.strides
+    let src = start(t), s = t.strides
     if t.rank == 2 {
-        let (rows, n) = (t.shape[0], t.shape[1])
-        return Tensor.make(shape: [rows * np]) { out in
-            out.initialize(repeating: 0)
-            for r in 0..<rows { for i in 0..<n { out[r * np + i] = src[r * s[0] + i * s[1]] } }
+        return Tensor.make(shape: [t.shape[0] * np]) { out in
+            SelectiveScanKernels.packConstant(src, rows: t.shape[0], stateSize: t.shape[1], rowStride: s[0], stateStride: s[1],
+                                              paddedStateSize: np, into: out)
         }
     }
     let (batch, groups, n, length) = t.rank == 3 ? (t.shape[0], 1, t.shape[1], t.shape[2])
                                                   : (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
-    let (sb, sg, sn, sl) = t.rank == 3 ? (s[0], 0, s[1], s[2]) : (s[0], s[1], s[2], s[3])
+    let strides = t.rank == 3 ? (s[0], 0, s[1], s[2]) : (s[0], s[1], s[2], s[3])
     return Tensor.make(shape: [batch * groups * length * np]) { out in
-        let blocks = batch * groups, block = length * np
-        DeepCore.Parallel.forEach(count: blocks, work: blocks * block) { range in
-            for bg in range {
-                let base = src + bg / groups * sb + bg % groups * sg, dst = out.baseAddress! + bg * block
-                // State by state: the reads run along the sequence, the writes stay in one
-                // (L, Np) block that fits in L1.
-                for i in 0..<n { for l in 0..<length { dst[l * np + i] = base[i * sn + l * sl] } }
-                if np > n { for l in 0..<length { (dst + l * np + n).update(repeating: 0, count: np - n) } }
-            }
-        }
+        SelectiveScanKernels.packInputDependent(src, batch: batch, groups: groups, stateSize: n, length: length,
+                                                strides: strides, paddedStateSize: np, into: out.baseAddress!)
     }
 }
 
 /// The inverse of `packed` for a gradient: back to `shape`.
 private func unpacked(_ t: Tensor, shape: [Int], _ p: SelectiveScanKernels.Problem) -> Tensor {
-    let np = p.paddedStateSize, src = t.storage.pointer
+    let np = p.paddedStateSize, src = start(t)
     if shape.count == 2 {
         return Tensor.make(shape: shape) { out in
-            for r in 0..<shape[0] { for i in 0..<shape[1] { out[r * shape[1] + i] = src[r * np + i] } }
+            SelectiveScanKernels.unpackConstant(src, rows: shape[0], stateSize: shape[1], paddedStateSize: np, into: out.baseAddress!)
         }
     }
     let (n, length) = (shape[shape.count - 2], shape[shape.count - 1])
-    let blocks = shape.dropLast(2).reduce(1, *)
     return Tensor.make(shape: shape) { out in
-        DeepCore.Parallel.forEach(count: blocks, work: blocks * length * np) { range in
-            for k in range {
-                let s = src + k * length * np, d = out.baseAddress! + k * n * length
-                for i in 0..<n { for l in 0..<length { d[i * length + l] = s[l * np + i] } }
-            }
-        }
+        SelectiveScanKernels.unpackInputDependent(src, blocks: shape.dropLast(2).reduce(1, *), stateSize: n, length: length,
+                                                  paddedStateSize: np, into: out.baseAddress!)
     }
 }
+
+/// The first element of `t` in its storage.
+private func start(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }

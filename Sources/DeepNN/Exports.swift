@@ -1,0 +1,3 @@
+// DeepNN's users see DeepCore's tensors and functions (the ops, losses and fused kernels that
+// modules call) with `import DeepNN` alone.
+@_exported import DeepCore

@@ -63,7 +63,7 @@ extension Tensor {
     private static func recorded(_ name: String, inputs: [Tensor?], shape: [Int], result: Tensor,
                                  makePullback: (_ output: Tensor) -> (Tensor) -> [Tensor?]) -> Tensor {
         require(result.shape == shape, "\(name): forward made a result of shape \(result.shape), declared \(shape)")
-        guard GradMode.isEnabled, inputs.contains(where: { $0?.requiresGrad == true }) else { return result }
+        guard willRecord(inputs: inputs) else { return result }
         // A forward may hand back an input itself (a reshape to the same shape): record on a view.
         let out = result.requiresGrad ? result.detached() : result
         let pullback = makePullback(out.detached())
@@ -88,6 +88,13 @@ extension Tensor {
         let out = withoutGrad { forward() }
         require(out.shape == shape, "\(name): forward made a result of shape \(out.shape), declared \(shape)")
         return out
+    }
+
+    /// Whether an op over `inputs` called now will be recorded for autograd: gradients are on and
+    /// an input requires them. For a forward that keeps state only its backward needs (the
+    /// selective scan's checkpoints).
+    public static func willRecord(inputs: [Tensor?]) -> Bool {
+        GradMode.isEnabled && inputs.contains(where: { $0?.requiresGrad == true })
     }
 
     /// A shape-only result of `shape` (counting `flops`) when any input is shape-only, else nil.

@@ -105,7 +105,7 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
                                                deltaSoftplus: deltaSoftplus)
     let inputs = [u, delta, A, B, C, D, z, deltaBias]
     // The checkpoints for the backward are stored only when the op is recorded.
-    let recording = isGradEnabled && inputs.contains { $0?.requiresGrad == true }
+    let recording = Tensor.willRecord(inputs: inputs)
     let np = problem.paddedStateSize
     // Set by the forward; stays shape-only when the forward does not run (a summary).
     var lastState = keepingLastState ? Tensor(metaShape: [batch, channels, stateSize], madeBy: "selectiveScan") : nil

@@ -151,7 +151,8 @@ public final class Tensor {
     /// Calls `body` with the elements in row-major order (copying a non-contiguous tensor first).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         let c = withoutGrad { contiguous() }
-        return try body(UnsafeBufferPointer(start: c.storage.pointer + c.offset, count: c.count))
+        // Keep a contiguous copy alive while `body` reads it.
+        return try withExtendedLifetime(c) { try body(UnsafeBufferPointer(start: c.storage.pointer + c.offset, count: c.count)) }
     }
 
     /// Calls `body` with the tensor's own elements to change them in place. The tensor must be

@@ -220,6 +220,6 @@ private func attentionWithWeights(_ q: Tensor, _ k: Tensor, _ v: Tensor, keep: T
         scores = scores.filled(where: future, with: -.infinity)
     }
     var weights = softmax(scores, axis: -1)
-    if p > 0 { weights = DeepNN.dropout(weights, p: p, generator: &DefaultRandom.generator) }
+    if p > 0 { weights = dropout(weights, p: p, generator: &DefaultRandom.generator) }
     return (matmul(weights, v), weights)
 }

@@ -144,3 +144,11 @@ final class ShapeOnlyTests: XCTestCase {
         try check(x, positive) { t in [try Tensor.rearranged(t, "n b h w -> b h (n w)")] }
     }
 }
+
+final class ShapeOnlyDescriptionTests: XCTestCase {
+    /// Printing a shape-only tensor shows its shape and maker instead of reading values.
+    func testDescriptionOfShapeOnlyTensor() {
+        let y = Tensor(metaShape: [2, 3]).exp()
+        XCTAssertEqual(y.description, "tensor(shape-only, shape: [2, 3], made by: exp)")
+    }
+}

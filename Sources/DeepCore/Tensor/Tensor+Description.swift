@@ -1,7 +1,11 @@
 extension Tensor: CustomStringConvertible {
     /// A readable rendering like PyTorch's: nested brackets for small tensors, the shape and a
-    /// few corner values for large ones, and whether it requires gradients.
+    /// few corner values for large ones, and whether it requires gradients. A shape-only tensor
+    /// shows its shape and the op that made it.
     public var description: String {
+        if isMeta {
+            return "tensor(shape-only, shape: \(shape)\(storage.madeBy.map { ", made by: \($0)" } ?? ""))"
+        }
         let values = scalars
         func format(_ v: Float) -> String {
             if v.isNaN { return "nan" }

@@ -20,11 +20,13 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     guard let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul") else { return .shapeFailure }
     let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
-    let out = batchedProduct(ea, eb)
     let (da, db) = (ea.detached(), eb.detached())
-    // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its gradient
-    // as the transpose of a contiguous product, so that it reaches the weight without a copy.
-    return out.recording("matmul", inputs: [ea, eb]) { g in
+    return Tensor.op("matmul", inputs: [ea, eb], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+        batchedProduct(ea, eb)
+    } pullback: { g, _ in
+        // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its
+        // gradient as the transpose of a contiguous product, so that it reaches the weight
+        // without a copy.
         [ea.requiresGrad ? (isTransposedLayout(ea) ? batchedProduct(db, g.mT).mT : batchedProduct(g, db.mT)) : nil,
          eb.requiresGrad ? (isTransposedLayout(eb) ? batchedProduct(g.mT, da).mT : batchedProduct(da.mT, g)) : nil]
     }
@@ -36,15 +38,13 @@ private func isTransposedLayout(_ t: Tensor) -> Bool {
     return t.shape[r - 2] > 1 && t.shape[r - 1] > 1 && t.strides[r - 2] == 1 && t.strides[r - 1] >= t.shape[r - 2]
 }
 
-/// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd.
+/// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd:
+/// the kernel call of `matmul`, `linear` and their pullbacks. Transposed operands go to BLAS as
+/// flags; others are copied contiguous.
 func batchedProduct(_ a: Tensor, _ b: Tensor, pieceWork: Int? = nil) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
-    if let meta = Tensor.metaResult(batch + [m, n], a, b) {
-        FlopCounter.add(2 * Shape.count(batch) * m * n * k)
-        return meta
-    }
     let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
     func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
         let rows = t.shape[r - 2], cols = t.shape[r - 1]
@@ -95,23 +95,20 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     else { return .shapeFailure }
     let outShape = Array(x.shape.dropLast()) + [outFeatures]
     let rows = Shape.count(Array(x.shape.dropLast()))
-    if let meta = Tensor.metaResult(outShape, x, weight, bias) {
-        FlopCounter.add(2 * rows * outFeatures * inFeatures)   // the bias is not counted, as for `+`
-        return meta
-    }
     let (x2, w, b) = (x.reshaped([rows, inFeatures]).contiguous(), weight.contiguous(), bias.contiguous())
     // A small batch makes thin products, faster in pieces (see `Gemm.multiply`'s pieceWork).
     let pieceWork = rows <= 64 ? 1 << 20 : nil
-    let out = Tensor.make(shape: [rows, outFeatures]) { y in
-        let pb = b.storage.pointer + b.offset
-        for r in 0..<rows { (y.baseAddress! + r * outFeatures).update(from: pb, count: outFeatures) }
-        Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
-                      a: x2.storage.pointer + x2.offset, .init(transposed: false, leadingDimension: inFeatures),
-                      b: w.storage.pointer + w.offset, .init(transposed: true, leadingDimension: inFeatures),
-                      beta: 1, c: y.baseAddress!, ldc: outFeatures, pieceWork: pieceWork)
-    }
     let (xd, wd) = (x2.detached(), w.detached())
-    return out.recording("linear", inputs: [x2, w, b]) { g in
+    // The bias is not counted, as for `+`.
+    return Tensor.op("linear", inputs: [x2, w, b], shape: [rows, outFeatures], flops: 2 * rows * outFeatures * inFeatures) {
+        Tensor.make(shape: [rows, outFeatures]) { y in
+            ChannelPlanes.fillRows(y.baseAddress!, with: b.basePointer, rows: rows, length: outFeatures)
+            Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
+                          a: x2.basePointer, .init(transposed: false, leadingDimension: inFeatures),
+                          b: w.basePointer, .init(transposed: true, leadingDimension: inFeatures),
+                          beta: 1, c: y.baseAddress!, ldc: outFeatures, pieceWork: pieceWork)
+        }
+    } pullback: { g, _ in
         [x2.requiresGrad ? batchedProduct(g, wd, pieceWork: pieceWork) : nil,
          w.requiresGrad ? batchedProduct(g.mT, xd, pieceWork: pieceWork) : nil,
          b.requiresGrad ? g.sum(axes: [0]) : nil]

@@ -157,34 +157,35 @@ enum PoolingKernel {
         }
     }
 
-    /// Sum of each window times `scale(oh, ow)`.
+    /// Sum of each window times its scale.
     ///
-    /// - Parameters: x: H×W (row length `width`); y: H'×W'.
+    /// - Parameters: x: H×W (row length `width`); scales, y: H'×W'.
     @inline(__always)
     static func averageForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                               scale: (Int, Int) -> Float, into y: UnsafeMutablePointer<Float>) {
+                               scales: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         for (oh, rowRange) in rows.ranges.enumerated() {
             for (ow, columnRange) in columns.ranges.enumerated() {
                 var sum: Float = 0
                 for ih in rowRange { for iw in columnRange { sum += x[ih * width + iw] } }
-                y[oh * columns.outputSize + ow] = sum * scale(oh, ow)
+                y[oh * columns.outputSize + ow] = sum * scales[oh * columns.outputSize + ow]
             }
         }
     }
 
-    /// Adds `dy(oh, ow)·scale(oh, ow)` to every element of window (oh, ow) of `dx`.
+    /// Adds `dy(oh, ow)` times the scale of window (oh, ow) to each of its elements in `dx`.
     ///
-    /// - Parameters: dy: H'×W'; dx: H×W (row length `width`), accumulated into.
+    /// - Parameters: dy, scales: H'×W'; dx: H×W (row length `width`), accumulated into.
     @inline(__always)
     static func averageBackward(_ dy: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                                scale: (Int, Int) -> Float, into dx: UnsafeMutablePointer<Float>) {
+                                scales: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
         for (oh, rowRange) in rows.ranges.enumerated() {
             for (ow, columnRange) in columns.ranges.enumerated() {
-                let g = dy[oh * columns.outputSize + ow] * scale(oh, ow)
+                let g = dy[oh * columns.outputSize + ow] * scales[oh * columns.outputSize + ow]
                 for ih in rowRange { for iw in columnRange { dx[ih * width + iw] += g } }
             }
         }
     }
+
     /// Max pooling of P planes, and, when `indices` is given, the position in its plane of each
     /// window's maximum (for ``maxBackward(_:indices:planes:inputPlane:outputPlane:into:)``).
     ///
@@ -231,11 +232,9 @@ enum PoolingKernel {
     /// - Parameters: x: P × H×W (row length `width`); scales: H'×W' (see
     ///   ``averageScales(rows:columns:countIncludePad:divisorOverride:)``); y: P × H'×W'.
     static func averageForward(_ x: UnsafePointer<Float>, planes: Int, height: Int, width: Int, rows: PoolingAxis,
-                               columns: PoolingAxis, scales: [Float], into y: UnsafeMutablePointer<Float>) {
-        let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
-        let scale = { (oh: Int, ow: Int) in scales[oh * columns.outputSize + ow] }
-        forEachPlane(count: planes, work: averageWork(planes: planes, rows: rows, columns: columns)) { p in
-            averageForward(x + p * inPlane, width: width, rows: rows, columns: columns, scale: scale, into: y + p * outPlane)
+                               columns: PoolingAxis, scales: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        forEachAveragedPlane(planes, height: height, width: width, rows: rows, columns: columns) { input, output in
+            averageForward(x + input, width: width, rows: rows, columns: columns, scales: scales, into: y + output)
         }
     }
 
@@ -243,17 +242,19 @@ enum PoolingKernel {
     ///
     /// - Parameters: dy: P × H'×W'; dx: P × H×W, zeroed by the caller, accumulated into.
     static func averageBackward(_ dy: UnsafePointer<Float>, planes: Int, height: Int, width: Int, rows: PoolingAxis,
-                                columns: PoolingAxis, scales: [Float], into dx: UnsafeMutablePointer<Float>) {
-        let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
-        let scale = { (oh: Int, ow: Int) in scales[oh * columns.outputSize + ow] }
-        forEachPlane(count: planes, work: averageWork(planes: planes, rows: rows, columns: columns)) { p in
-            averageBackward(dy + p * outPlane, width: width, rows: rows, columns: columns, scale: scale, into: dx + p * inPlane)
+                                columns: PoolingAxis, scales: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        forEachAveragedPlane(planes, height: height, width: width, rows: rows, columns: columns) { input, output in
+            averageBackward(dy + output, width: width, rows: rows, columns: columns, scales: scales, into: dx + input)
         }
     }
 
-    /// Element visits of an average pooling of `planes` planes (to split it among threads).
-    private static func averageWork(planes: Int, rows: PoolingAxis, columns: PoolingAxis) -> Int {
-        planes * rows.outputSize * columns.outputSize * Swift.max(1, rows.taps(0) * columns.taps(0))
+    /// Calls `body(inputOffset, outputOffset)` for each of `planes` planes of an average pooling,
+    /// split among threads when the element visits are many.
+    private static func forEachAveragedPlane(_ planes: Int, height: Int, width: Int, rows: PoolingAxis, columns: PoolingAxis,
+                                             _ body: (Int, Int) -> Void) {
+        let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
+        let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
+        forEachPlane(count: planes, work: work) { p in body(p * inPlane, p * outPlane) }
     }
 
     /// Runs `body(plane)` for `count` planes, split among threads when the work is large.

@@ -98,12 +98,12 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
             Tensor.make(shape: windowShape) { out in
                 window.gather(weight.basePointer, planes: windowShape[0] * windowShape[1], into: out.baseAddress!)
             }
-        } ?? weight.detached()
+        } ?? weight
         let y = Tensor.uninitialized(outputShape)
         withExtendedLifetime((x, w, bias)) {
             plan.forward(x: x.basePointer, weight: w.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer)
         }
-        return (y, needsX ? w : nil)
+        return (y, needsX ? w.detached() : nil)
     } pullback: { grad, _, savedWeight in
         let dy = plan.readsStridedOutputGradient ? grad : grad.contiguous()
         let dx = needsX ? Tensor.uninitialized(xShape) : nil

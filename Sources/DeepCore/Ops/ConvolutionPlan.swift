@@ -95,6 +95,24 @@ struct ConvolutionPlan {
         return depthwise ? .depthwise : .im2col
     }
 
+    /// This plan run by `algorithm` instead of the chosen one (tests compare the algorithms); the
+    /// shape must suit it.
+    func using(_ algorithm: ConvolutionAlgorithm) -> ConvolutionPlan {
+        let g = geometry
+        switch algorithm {
+        case .winograd: require(fitsWinograd, "ConvolutionPlan.using: Winograd needs a 3×3 stride-1 ungrouped shape")
+        case .depthwise: require(g.channels == 1, "ConvolutionPlan.using: depthwise needs one input channel per group")
+        case .wholeImage:
+            require(groups == 1 && g.outputPlane == 1 && g.paddingHeight == 0 && g.paddingWidth == 0
+                    && g.kernelHeight == g.inputHeight && g.kernelWidth == g.inputWidth,
+                    "ConvolutionPlan.using: wholeImage needs one ungrouped unpadded window over the image")
+        case .batchedLowering, .im2col: break
+        }
+        var plan = self
+        plan.algorithm = algorithm
+        return plan
+    }
+
     /// Whether the shape is a 3×3 stride-1 undilated ungrouped convolution (Winograd's).
     private var fitsWinograd: Bool {
         let g = geometry

@@ -1,5 +1,5 @@
-// conv2d and conv1d: the tensor ops over ConvolutionPlan (ConvolutionPlan.swift), which chooses
-// the algorithm and runs it on buffers. conv2d first drops the kernel taps that only ever read
+// conv2d and conv1d: the tensor ops over ConvolutionPlan (Kernels/ConvolutionPlan.swift), which
+// chooses the algorithm and runs it on buffers. conv2d first drops the kernel taps that only ever read
 // padding (a 3×3 kernel on ResNet's 1×1 last stage): they contribute nothing and get zero
 // gradient; the plan keeps the window of taps left, and the op copies it out of the weight.
 
@@ -43,6 +43,27 @@ extension ConvolutionPlan {
         if let window { geometry = window.applied(to: geometry) }
         self.init(batch: input[0], groups: groups, geometry: geometry, outputChannelsPerGroup: outChannels / groups,
                   window: window, wholeImageBias: conv2dBias)
+    }
+}
+
+/// A shape or setting that does not fit an op; its description names the op and the shapes.
+/// Ops check their arguments in throwing functions, so that tests can read the messages, and
+/// stop with the message: a mismatch is a programming error.
+struct ShapeCheckFailure: Error, CustomStringConvertible {
+    let description: String
+
+    /// Throws `message` unless `condition` holds.
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ShapeCheckFailure(description: message()) }
+    }
+
+    /// The value of `body`, or nil after reporting its failure through ``shapeCheck(_:_:file:line:)``
+    /// (a stop with the message and module path, or a recorded failure in a shape-only run).
+    static func checked<T>(_ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            shapeCheck(false, "\(error)")
+            return nil
+        }
     }
 }
 

@@ -39,42 +39,41 @@ private func isTransposedLayout(_ t: Tensor) -> Bool {
 }
 
 /// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd:
-/// the kernel call of `matmul`, `linear` and their pullbacks. Transposed operands go to BLAS as
+/// the product that `matmul`, `linear` and their pullbacks run. Transposed operands go to BLAS as
 /// flags; others are copied contiguous.
 func batchedProduct(_ a: Tensor, _ b: Tensor, pieceWork: Int? = nil) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
-    let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
-    func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
-        let rows = t.shape[r - 2], cols = t.shape[r - 1]
-        if let op = Gemm.operand(rows: rows, cols: cols, rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
-            return (t, op)
+    return Tensor.op("batchedProduct", inputs: [a, b], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+        let out = Tensor.uninitialized(batch + [m, n])
+        func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
+            let rows = t.shape[r - 2], cols = t.shape[r - 1]
+            if let op = Gemm.operand(rows: rows, cols: cols, rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
+                return (t, op)
+            }
+            let c = t.contiguous()
+            return (c, Gemm.operand(rows: rows, cols: cols, rowStride: c.strides[r - 2], colStride: c.strides[r - 1])!)
         }
-        let c = withoutGrad { t.contiguous() }
-        return (c, Gemm.operand(rows: rows, cols: cols, rowStride: c.strides[r - 2], colStride: c.strides[r - 1])!)
-    }
-    let (pa, opA) = prepared(a), (pb, opB) = prepared(b)
-    let c = out.storage.pointer
-    if batch.isEmpty {
-        Gemm.multiply(m: m, n: n, k: k, a: pa.storage.pointer + pa.offset, opA,
-                      b: pb.storage.pointer + pb.offset, opB, c: c, ldc: n, pieceWork: pieceWork)
+        let (pa, opA) = prepared(a), (pb, opB) = prepared(b)
+        let c = out.basePointer
+        if batch.isEmpty {
+            Gemm.multiply(m: m, n: n, k: k, a: pa.basePointer, opA, b: pb.basePointer, opB, c: c, ldc: n, pieceWork: pieceWork)
+            return out
+        }
+        if Shape.count(batch) == 0 { return out }
+        let (baseA, baseB) = (pa.storage.pointer, pb.storage.pointer)
+        var index = 0
+        StridedLoop.forEachRow(shape: batch, strides: [Array(pa.strides.dropLast(2)), Array(pb.strides.dropLast(2))],
+                               offsets: [pa.offset, pb.offset]) { rowLength, off, rs in
+            for i in 0..<rowLength {
+                Gemm.multiply(m: m, n: n, k: k, a: baseA + off[0] + i * rs[0], opA, b: baseB + off[1] + i * rs[1], opB,
+                              c: c + index * m * n, ldc: n, pieceWork: pieceWork)
+                index += 1
+            }
+        }
         return out
     }
-    let batchCount = Shape.count(batch)
-    if batchCount == 0 { return out }
-    var index = 0
-    StridedLoop.forEachRow(shape: batch, strides: [Array(pa.strides.dropLast(2)), Array(pb.strides.dropLast(2))],
-                           offsets: [pa.offset, pb.offset]) { rowLength, off, rs in
-        for i in 0..<rowLength {
-            Gemm.multiply(m: m, n: n, k: k,
-                          a: pa.storage.pointer + off[0] + i * rs[0], opA,
-                          b: pb.storage.pointer + off[1] + i * rs[1], opB,
-                          c: c + index * m * n, ldc: n, pieceWork: pieceWork)
-            index += 1
-        }
-    }
-    return out
 }
 
 /// y = x·Wᵀ + b (`F.linear`). The bias is written into the output rows first and one GEMM

@@ -1,6 +1,7 @@
 // The plan of a 2-D convolution of a batch: its sizes and the algorithm that computes it, chosen
 // once when the plan is made. Its forward and its backward each switch on that algorithm once;
-// they work on raw buffers (the tensor op is in Convolution.swift).
+// they work on raw buffers. The tensor ops (conv2d, conv1d, convTranspose2d), which make plans
+// from shapes, are in Ops/Convolution.swift and Ops/ConvolutionTranspose.swift.
 //
 // Per image and group, with K = (C/g)·kH·kW and P = H'·W':
 //   forward        y_g  (C'/g × P) = W_g (C'/g × K) · col(x_g) (K × P)
@@ -18,8 +19,8 @@
 //   (ConvolutionWinograd.swift).
 // - wholeImage: (conv2d only) one window covering each whole image is one GEMM over the batch,
 //   as a linear layer.
-// A transposed convolution is the adjoint of a convolution: ConvolutionTranspose.swift runs the
-// same plan with forward and input gradient swapped.
+// A transposed convolution is the adjoint of a convolution: Ops/ConvolutionTranspose.swift runs
+// the same plan with forward and input gradient swapped.
 
 /// How a ``ConvolutionPlan`` computes its convolution; chosen when the plan is made (see
 /// ``ConvolutionPlan/chosenAlgorithm``).
@@ -375,27 +376,6 @@ extension ConvolutionPlan {
                           a: dy, Gemm.Operand(transposed: true, leadingDimension: C),
                           b: x, Gemm.Operand(transposed: false, leadingDimension: K),
                           c: dw, ldc: K, pieceWork: pieceWork)
-        }
-    }
-}
-
-/// A shape or setting that does not fit an op; its description names the op and the shapes.
-/// Ops check their arguments in throwing functions, so that tests can read the messages, and
-/// stop with the message: a mismatch is a programming error.
-struct ShapeCheckFailure: Error, CustomStringConvertible {
-    let description: String
-
-    /// Throws `message` unless `condition` holds.
-    static func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
-        if !condition { throw ShapeCheckFailure(description: message()) }
-    }
-
-    /// The value of `body`, or nil after reporting its failure through ``shapeCheck(_:_:file:line:)``
-    /// (a stop with the message and module path, or a recorded failure in a shape-only run).
-    static func checked<T>(_ body: () throws -> T) -> T? {
-        do { return try body() } catch {
-            shapeCheck(false, "\(error)")
-            return nil
         }
     }
 }

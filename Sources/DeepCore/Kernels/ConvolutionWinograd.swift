@@ -1,6 +1,6 @@
 // The Winograd F(2×2, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
 // convolutions with enough channels, the most common convolution of CNNs. The transforms are in
-// Kernels/Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
+// Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
 // (16, C, T) and products (16, C', T) stay in L2, and each chunk runs 16 GEMMs per product.
 // Images are split among threads as on the im2col path.
 

@@ -1,7 +1,8 @@
 // Window kernels of 2-D convolution over raw buffers: im2col (lowering an image to a matrix whose
 // product with the weights is the convolution), col2im (its adjoint, a scatter-add), and the
 // direct loops used when each group has one input channel (depthwise), where a GEMM would have a
-// single row. All of them walk the same windows through `ConvGeometry.forEachWindowRow`.
+// single row. All of them walk the same windows through `ConvGeometry.forEachWindowRow`. Also the
+// window of kernel taps a convolution keeps, and the per-channel bias loops.
 //
 // Legend: C channels of one group, H×W input plane, kH×kW kernel, H'×W' output plane,
 // K = C·kH·kW rows of the lowered matrix, P = H'·W' output positions.
@@ -81,6 +82,124 @@ struct ConvGeometry {
                     }
                     row += 1
                 }
+            }
+        }
+    }
+}
+
+/// The kernel rows and columns that a convolution keeps: those some output position reads inside
+/// the input. The others only ever read padding (a 3×3 kernel on ResNet's 1×1 last stage), so
+/// they contribute nothing and get zero gradient.
+struct KernelWindow {
+    var rows: Range<Int>, columns: Range<Int>
+    /// The whole kernel, kH × kW.
+    var kernelHeight: Int, kernelWidth: Int
+
+    /// The window of `g`'s kernel when dropping the taps outside it leaves a convolution of the
+    /// same output size with non-negative symmetric padding; nil when there is nothing to drop
+    /// or the rest would not be such a convolution.
+    init?(reachableIn g: ConvGeometry) {
+        func reachable(input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> Range<Int>? {
+            guard padding > 0, output > 0 else { return 0..<kernel }
+            let taps = (0..<kernel).filter { k in
+                (0..<output).contains { o in (0..<input).contains(o * stride - padding + k * dilation) }
+            }
+            guard let first = taps.first, let last = taps.last else { return nil }
+            let kept = last - first + 1, newPadding = padding - first * dilation
+            guard newPadding >= 0, ConvGeometry.outputSize(input: input, kernel: kept, stride: stride, padding: newPadding,
+                                                           dilation: dilation) == output else { return nil }
+            return first..<(last + 1)
+        }
+        guard let rows = reachable(input: g.inputHeight, output: g.outputHeight, kernel: g.kernelHeight,
+                                   stride: g.strideHeight, padding: g.paddingHeight, dilation: g.dilationHeight),
+              let columns = reachable(input: g.inputWidth, output: g.outputWidth, kernel: g.kernelWidth,
+                                      stride: g.strideWidth, padding: g.paddingWidth, dilation: g.dilationWidth),
+              rows.count < g.kernelHeight || columns.count < g.kernelWidth
+        else { return nil }
+        (self.rows, self.columns, kernelHeight, kernelWidth) = (rows, columns, g.kernelHeight, g.kernelWidth)
+    }
+
+    /// `g` with the window's kernel, the padding shifted by the taps dropped before it.
+    func applied(to g: ConvGeometry) -> ConvGeometry {
+        var g = g
+        g.paddingHeight -= rows.lowerBound * g.dilationHeight
+        g.paddingWidth -= columns.lowerBound * g.dilationWidth
+        (g.kernelHeight, g.kernelWidth) = (rows.count, columns.count)
+        return g
+    }
+
+    /// Copies the window of each of `planes` kH × kW kernel planes of `full` into the compact
+    /// rows × columns planes of `window`.
+    func gather(_ full: UnsafePointer<Float>, planes: Int, into window: UnsafeMutablePointer<Float>) {
+        transfer(full: UnsafeMutablePointer(mutating: full), window: window, planes: planes, toWindow: true)
+    }
+
+    /// Writes the compact planes of `window` into the window of each of `planes` kH × kW planes
+    /// of `full`, zeros elsewhere (the adjoint of ``gather(_:planes:into:)``).
+    func scatter(_ window: UnsafePointer<Float>, planes: Int, into full: UnsafeMutablePointer<Float>) {
+        transfer(full: full, window: UnsafeMutablePointer(mutating: window), planes: planes, toWindow: false)
+    }
+
+    /// Copies between the window of every plane of the full kernel and the compact one, planes
+    /// split among threads: `toWindow` gathers, otherwise scatters into zeros.
+    private func transfer(full: UnsafeMutablePointer<Float>, window: UnsafeMutablePointer<Float>, planes: Int, toWindow: Bool) {
+        let (kh, kw, wh, ww) = (kernelHeight, kernelWidth, rows.count, columns.count)
+        let first = rows.lowerBound * kw + columns.lowerBound
+        Parallel.forEach(count: planes, work: planes * kh * kw) { range in
+            if !toWindow { (full + range.lowerBound * kh * kw).update(repeating: 0, count: range.count * kh * kw) }
+            for p in range {
+                for i in 0..<wh {
+                    let f = full + p * kh * kw + first + i * kw, c = window + (p * wh + i) * ww
+                    for j in 0..<ww {
+                        if toWindow { c[j] = f[j] } else { f[j] = c[j] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Loops over the (C, H·W) channel planes of a batch: a per-channel bias and its gradient.
+enum ChannelPlanes {
+    /// Sets each of the C planes of one image to its channel's bias.
+    ///
+    /// - Parameters: y: C planes of `plane` floats, overwritten; bias: (C).
+    @inline(__always)
+    static func fill(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, channels: Int, plane: Int) {
+        for c in 0..<channels { (y + c * plane).update(repeating: bias[c], count: plane) }
+    }
+
+    /// Copies `row` into each of `rows` rows of `length` floats.
+    ///
+    /// - Parameters: y: rows × length, overwritten; row: (length).
+    static func fillRows(_ y: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, rows: Int, length: Int) {
+        for r in 0..<rows { (y + r * length).update(from: row, count: length) }
+    }
+
+    /// Adds each channel's bias to every position of its planes.
+    ///
+    /// - Parameters: y: (N, C, plane), accumulated into; bias: (C).
+    static func addBias(_ bias: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, images: Int, channels: Int, plane: Int) {
+        for p in 0..<images * channels {
+            let b = bias[p % channels], row = y + p * plane
+            for i in 0..<plane { row[i] += b }
+        }
+    }
+
+    /// The sum over images and positions of each channel: the gradient of a bias.
+    ///
+    /// - Parameters: x: (N, C, plane); sums: (C), overwritten.
+    static func sums(_ x: UnsafePointer<Float>, images: Int, channels: Int, plane: Int, into sums: UnsafeMutablePointer<Float>) {
+        sums.update(repeating: 0, count: channels)
+        for n in 0..<images {
+            for ch in 0..<channels {
+                // Four partial sums, so that the loop runs four lanes wide.
+                let p = x + (n * channels + ch) * plane
+                var lanes = SIMD4<Float>(), i = 0
+                while i + 4 <= plane { lanes += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self); i += 4 }
+                var s = lanes.sum()
+                while i < plane { s += p[i]; i += 1 }
+                sums[ch] += s
             }
         }
     }

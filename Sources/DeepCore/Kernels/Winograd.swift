@@ -82,10 +82,16 @@ struct StridedImages {
         (self.base, image, channel, row, column) = (base, channels * height * width, height * width, width, 1)
     }
 
-    /// The elements of a 4-D tensor, which must stay alive while they are read.
-    init(_ t: Tensor) {
-        require(t.rank == 4, "StridedImages: tensor of shape \(t.shape) is not 4-D")
-        (base, image, channel, row, column) = (UnsafePointer(t.storage.pointer + t.offset), t.strides[0], t.strides[1], t.strides[2], t.strides[3])
+    /// Images whose element (n, c, h, w) is at `base + n·image + c·channel + h·row + w·column`.
+    init(base: UnsafePointer<Float>, image: Int, channel: Int, row: Int, column: Int) {
+        (self.base, self.image, self.channel, self.row, self.column) = (base, image, channel, row, column)
+    }
+
+    /// Whether `images` (C, H, W) images lie contiguously, one after another (steps along axes
+    /// of size 1 do not matter).
+    func isContiguous(images: Int, channels: Int, height: Int, width: Int) -> Bool {
+        (width == 1 || column == 1) && (height == 1 || row == width) && (channels == 1 || channel == height * width)
+            && (images == 1 || image == channels * height * width)
     }
 
     /// The first element of row `h` of channel `c` of image `n`.

@@ -45,7 +45,8 @@ public enum LinalgError: Error, Equatable, CustomStringConvertible {
 /// Dense linear algebra on 2-D Float32 matrices through LAPACK (OpenBLAS's LAPACKE, row-major).
 ///
 /// The results carry no autograd history: these routines are not differentiable, and a result
-/// computed from a tensor that requires gradients does not pass gradients back to it. Inputs of
+/// computed from a tensor that requires gradients does not pass gradients back to it. On
+/// shape-only inputs they give shape-only results (and check only shapes). Inputs of
 /// any layout are accepted (non-contiguous ones are copied). Singularity is detected as LAPACK
 /// detects it, by an exactly zero pivot; an ill-conditioned matrix gives an inaccurate result
 /// without an error, as in NumPy and PyTorch.
@@ -62,14 +63,16 @@ public enum Linalg {
             throw LinalgError.shapeMismatch(operation: "solve", a: a.shape, b: b.shape)
         }
         let k = b.rank == 2 ? b.shape[1] : 1
-        if n == 0 || k == 0 { return Tensor(zeros: b.shape) }
-        var lu = a.scalars, x = b.scalars
-        var pivots = [LapackInt](repeating: 0, count: n)
-        let info = try lapackSizes("solve", "LAPACKE_sgesv", n, k) { s in
-            LAPACKE_sgesv(LAPACK_ROW_MAJOR, s[0], s[1], &lu, s[0], &pivots, &x, s[1])
+        return try op("solve", inputs: [a, b], shape: b.shape) {
+            if n == 0 || k == 0 { return Tensor(zeros: b.shape) }
+            var lu = a.scalars, x = b.scalars
+            var pivots = [LapackInt](repeating: 0, count: n)
+            let info = try lapackSizes("solve", "LAPACKE_sgesv", n, k) { s in
+                LAPACKE_sgesv(LAPACK_ROW_MAJOR, s[0], s[1], &lu, s[0], &pivots, &x, s[1])
+            }
+            try check(info, "solve", "LAPACKE_sgesv") { .singular(operation: "solve", pivot: $0) }
+            return Tensor(x, shape: b.shape)
         }
-        try check(info, "solve", "LAPACKE_sgesv") { .singular(operation: "solve", pivot: $0) }
-        return Tensor(x, shape: b.shape)
     }
 
     /// The inverse of a square matrix, by LU factorisation (`sgetrf`, `sgetri`).
@@ -77,18 +80,20 @@ public enum Linalg {
     /// - Throws: ``LinalgError`` when `a` is not square or is singular.
     public static func inverse(_ a: Tensor) throws -> Tensor {
         let n = try squareSize(a, "inverse")
-        if n == 0 { return Tensor(zeros: [0, 0]) }
-        var m = a.scalars
-        var pivots = [LapackInt](repeating: 0, count: n)
-        let factor = try lapackSizes("inverse", "LAPACKE_sgetrf", n) { s in
-            LAPACKE_sgetrf(LAPACK_ROW_MAJOR, s[0], s[0], &m, s[0], &pivots)
+        return try op("inverse", inputs: [a], shape: [n, n]) {
+            if n == 0 { return Tensor(zeros: [0, 0]) }
+            var m = a.scalars
+            var pivots = [LapackInt](repeating: 0, count: n)
+            let factor = try lapackSizes("inverse", "LAPACKE_sgetrf", n) { s in
+                LAPACKE_sgetrf(LAPACK_ROW_MAJOR, s[0], s[0], &m, s[0], &pivots)
+            }
+            try check(factor, "inverse", "LAPACKE_sgetrf") { .singular(operation: "inverse", pivot: $0) }
+            let invert = try lapackSizes("inverse", "LAPACKE_sgetri", n) { s in
+                LAPACKE_sgetri(LAPACK_ROW_MAJOR, s[0], &m, s[0], &pivots)
+            }
+            try check(invert, "inverse", "LAPACKE_sgetri") { .singular(operation: "inverse", pivot: $0) }
+            return Tensor(m, shape: [n, n])
         }
-        try check(factor, "inverse", "LAPACKE_sgetrf") { .singular(operation: "inverse", pivot: $0) }
-        let invert = try lapackSizes("inverse", "LAPACKE_sgetri", n) { s in
-            LAPACKE_sgetri(LAPACK_ROW_MAJOR, s[0], &m, s[0], &pivots)
-        }
-        try check(invert, "inverse", "LAPACKE_sgetri") { .singular(operation: "inverse", pivot: $0) }
-        return Tensor(m, shape: [n, n])
     }
 
     /// The lower-triangular Cholesky factor `L` of a symmetric positive-definite matrix,
@@ -97,14 +102,16 @@ public enum Linalg {
     /// - Throws: ``LinalgError`` when `a` is not square or not positive definite.
     public static func cholesky(_ a: Tensor) throws -> Tensor {
         let n = try squareSize(a, "cholesky")
-        if n == 0 { return Tensor(zeros: [0, 0]) }
-        var l = a.scalars
-        let info = try lapackSizes("cholesky", "LAPACKE_spotrf", n) { s in
-            LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), s[0], &l, s[0])
+        return try op("cholesky", inputs: [a], shape: [n, n]) {
+            if n == 0 { return Tensor(zeros: [0, 0]) }
+            var l = a.scalars
+            let info = try lapackSizes("cholesky", "LAPACKE_spotrf", n) { s in
+                LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), s[0], &l, s[0])
+            }
+            try check(info, "cholesky", "LAPACKE_spotrf") { .notPositiveDefinite(operation: "cholesky", order: $0) }
+            for i in 0..<n { for j in (i + 1)..<n { l[i * n + j] = 0 } }  // LAPACK leaves the input there
+            return Tensor(l, shape: [n, n])
         }
-        try check(info, "cholesky", "LAPACKE_spotrf") { .notPositiveDefinite(operation: "cholesky", order: $0) }
-        for i in 0..<n { for j in (i + 1)..<n { l[i * n + j] = 0 } }  // LAPACK leaves the input there
-        return Tensor(l, shape: [n, n])
     }
 
     /// The reduced QR decomposition `a = Q · R` by Householder reflections (`sgeqrf`,
@@ -114,6 +121,19 @@ public enum Linalg {
     public static func qr(_ a: Tensor) throws -> (q: Tensor, r: Tensor) {
         guard a.rank == 2 else { throw LinalgError.notAMatrix(operation: "qr", shape: a.shape) }
         let (m, n) = (a.shape[0], a.shape[1])
+        let k = min(m, n)
+        // One factorisation makes both results: the op for R runs it and hands Q to the op for Q.
+        var q: Tensor?
+        let r = try op("qr", inputs: [a], shape: [k, n]) {
+            let (qValue, rValue) = try householderQR(a, m: m, n: n)
+            q = qValue
+            return rValue
+        }
+        return (Tensor.op("qr", inputs: [a], shape: [m, k]) { q! }, r)
+    }
+
+    /// Q (M, K) and R (K, N) of a reduced QR decomposition of the (M, N) matrix `a`.
+    private static func householderQR(_ a: Tensor, m: Int, n: Int) throws -> (q: Tensor, r: Tensor) {
         let k = min(m, n)
         if k == 0 { return (Tensor(zeros: [m, k]), Tensor(zeros: [k, n])) }
         var h = a.scalars
@@ -137,6 +157,20 @@ public enum Linalg {
     }
 
     // MARK: Helpers
+
+    /// A non-differentiable op (``Tensor/op(_:inputs:shape:flops:forward:)``) whose forward may
+    /// throw: shape-only inputs give a shape-only result without running it.
+    private static func op(_ name: String, inputs: [Tensor], shape: [Int], _ forward: () throws -> Tensor) throws -> Tensor {
+        var failure: Error?
+        let result = Tensor.op(name, inputs: inputs, shape: shape) {
+            do { return try forward() } catch {
+                failure = error
+                return Tensor(metaShape: shape, madeBy: name)
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
 
     /// N for an (N, N) matrix; throws for anything else.
     private static func squareSize(_ a: Tensor, _ op: String) throws -> Int {

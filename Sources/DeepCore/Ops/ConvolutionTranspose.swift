@@ -69,39 +69,36 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, 
         else { return .shapeFailure }
     }
     let outputShape = [plan.batch, channels, g.inputHeight, g.inputWidth]
-    if let meta = Tensor.metaResult(outputShape, x, weight) {
-        FlopCounter.add(2 * x.count * (weight.count / Swift.max(x.shape[1], 1)))
-        return meta
-    }
+    let flops = 2 * x.count * (weight.count / Swift.max(x.shape[1], 1))
     let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
-    let y = Tensor.uninitialized([plan.batch, channels, g.inputHeight, g.inputWidth])
-    withExtendedLifetime((x, weight)) {
-        plan.backward(outputGradient: x.basePointer, x: nil, weight: weight.basePointer,
-                      inputGradient: y.basePointer, weightGradient: nil)
-    }
-    if let bias {
-        let out = y.basePointer
-        for plane in 0..<plan.batch * channels {
-            let b = bias.basePointer[plane % channels], p = out + plane * g.inputPlane
-            for i in 0..<g.inputPlane { p[i] += b }
-        }
-    }
     let needsX = x.requiresGrad, needsWeight = weight.requiresGrad, needsBias = bias?.requiresGrad ?? false
+    // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
-    return y.recording(op, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { grad in
+    let (xShape, weightShape) = (x.shape, weight.shape)
+    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops) {
+        let y = Tensor.uninitialized(outputShape)
+        withExtendedLifetime((x, weight, bias)) {
+            plan.backward(outputGradient: plan.outputImages(x.basePointer), x: nil, weight: weight.basePointer,
+                          inputGradient: y.basePointer, weightGradient: nil)
+            if let bias {
+                ChannelPlanes.addBias(bias.basePointer, to: y.basePointer, images: plan.batch, channels: channels, plane: g.inputPlane)
+            }
+        }
+        return y
+    } pullback: { grad, _ in
         let dy = grad.contiguous()
-        let dx = needsX ? Tensor.uninitialized(x.shape) : nil
-        let dw = needsWeight ? Tensor.uninitialized(weight.shape) : nil
+        let dx = needsX ? Tensor.uninitialized(xShape) : nil
+        let dw = needsWeight ? Tensor.uninitialized(weightShape) : nil
         withExtendedLifetime((dy, savedX, savedWeight)) {
             if let dx, let savedWeight {
                 plan.forward(x: dy.basePointer, weight: savedWeight.basePointer, bias: nil, into: dx.basePointer)
             }
             if let dw, let savedX {
-                plan.backward(outputGradient: savedX.basePointer, x: dy.basePointer, weight: nil,
+                plan.backward(outputGradient: plan.outputImages(savedX.basePointer), x: dy.basePointer, weight: nil,
                               inputGradient: nil, weightGradient: dw.basePointer)
             }
         }
-        return [dx, dw] + (bias == nil ? [] : [needsBias ? dy.channelSums() : nil])
+        return [dx, dw, needsBias ? dy.channelSums() : nil]
     }
 }
 

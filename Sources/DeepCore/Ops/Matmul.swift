@@ -20,11 +20,13 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     guard let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul") else { return .shapeFailure }
     let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
-    let out = batchedProduct(ea, eb)
     let (da, db) = (ea.detached(), eb.detached())
-    // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its gradient
-    // as the transpose of a contiguous product, so that it reaches the weight without a copy.
-    return out.recording("matmul", inputs: [ea, eb]) { g in
+    return Tensor.op("matmul", inputs: [ea, eb], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+        batchedProduct(ea, eb)
+    } pullback: { g, _ in
+        // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its
+        // gradient as the transpose of a contiguous product, so that it reaches the weight
+        // without a copy.
         [ea.requiresGrad ? (isTransposedLayout(ea) ? batchedProduct(db, g.mT).mT : batchedProduct(g, db.mT)) : nil,
          eb.requiresGrad ? (isTransposedLayout(eb) ? batchedProduct(g.mT, da).mT : batchedProduct(da.mT, g)) : nil]
     }
@@ -36,45 +38,42 @@ private func isTransposedLayout(_ t: Tensor) -> Bool {
     return t.shape[r - 2] > 1 && t.shape[r - 1] > 1 && t.strides[r - 2] == 1 && t.strides[r - 1] >= t.shape[r - 2]
 }
 
-/// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd.
+/// (..., m, k) · (..., k, n) for operands with equal batch shapes (any strides), without autograd:
+/// the product that `matmul`, `linear` and their pullbacks run. Transposed operands go to BLAS as
+/// flags; others are copied contiguous.
 func batchedProduct(_ a: Tensor, _ b: Tensor, pieceWork: Int? = nil) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
-    if let meta = Tensor.metaResult(batch + [m, n], a, b) {
-        FlopCounter.add(2 * Shape.count(batch) * m * n * k)
-        return meta
-    }
-    let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(batch) * m * n), shape: batch + [m, n])
-    func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
-        let rows = t.shape[r - 2], cols = t.shape[r - 1]
-        if let op = Gemm.operand(rows: rows, cols: cols, rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
-            return (t, op)
+    return Tensor.op("batchedProduct", inputs: [a, b], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+        let out = Tensor.uninitialized(batch + [m, n])
+        func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
+            let rows = t.shape[r - 2], cols = t.shape[r - 1]
+            if let op = Gemm.operand(rows: rows, cols: cols, rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) {
+                return (t, op)
+            }
+            let c = t.contiguous()
+            return (c, Gemm.operand(rows: rows, cols: cols, rowStride: c.strides[r - 2], colStride: c.strides[r - 1])!)
         }
-        let c = withoutGrad { t.contiguous() }
-        return (c, Gemm.operand(rows: rows, cols: cols, rowStride: c.strides[r - 2], colStride: c.strides[r - 1])!)
-    }
-    let (pa, opA) = prepared(a), (pb, opB) = prepared(b)
-    let c = out.storage.pointer
-    if batch.isEmpty {
-        Gemm.multiply(m: m, n: n, k: k, a: pa.storage.pointer + pa.offset, opA,
-                      b: pb.storage.pointer + pb.offset, opB, c: c, ldc: n, pieceWork: pieceWork)
+        let (pa, opA) = prepared(a), (pb, opB) = prepared(b)
+        let c = out.basePointer
+        if batch.isEmpty {
+            Gemm.multiply(m: m, n: n, k: k, a: pa.basePointer, opA, b: pb.basePointer, opB, c: c, ldc: n, pieceWork: pieceWork)
+            return out
+        }
+        if Shape.count(batch) == 0 { return out }
+        let (baseA, baseB) = (pa.storage.pointer, pb.storage.pointer)
+        var index = 0
+        StridedLoop.forEachRow(shape: batch, strides: [Array(pa.strides.dropLast(2)), Array(pb.strides.dropLast(2))],
+                               offsets: [pa.offset, pb.offset]) { rowLength, off, rs in
+            for i in 0..<rowLength {
+                Gemm.multiply(m: m, n: n, k: k, a: baseA + off[0] + i * rs[0], opA, b: baseB + off[1] + i * rs[1], opB,
+                              c: c + index * m * n, ldc: n, pieceWork: pieceWork)
+                index += 1
+            }
+        }
         return out
     }
-    let batchCount = Shape.count(batch)
-    if batchCount == 0 { return out }
-    var index = 0
-    StridedLoop.forEachRow(shape: batch, strides: [Array(pa.strides.dropLast(2)), Array(pb.strides.dropLast(2))],
-                           offsets: [pa.offset, pb.offset]) { rowLength, off, rs in
-        for i in 0..<rowLength {
-            Gemm.multiply(m: m, n: n, k: k,
-                          a: pa.storage.pointer + off[0] + i * rs[0], opA,
-                          b: pb.storage.pointer + off[1] + i * rs[1], opB,
-                          c: c + index * m * n, ldc: n, pieceWork: pieceWork)
-            index += 1
-        }
-    }
-    return out
 }
 
 /// y = x·Wᵀ + b (`F.linear`). The bias is written into the output rows first and one GEMM
@@ -95,23 +94,20 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     else { return .shapeFailure }
     let outShape = Array(x.shape.dropLast()) + [outFeatures]
     let rows = Shape.count(Array(x.shape.dropLast()))
-    if let meta = Tensor.metaResult(outShape, x, weight, bias) {
-        FlopCounter.add(2 * rows * outFeatures * inFeatures)   // the bias is not counted, as for `+`
-        return meta
-    }
     let (x2, w, b) = (x.reshaped([rows, inFeatures]).contiguous(), weight.contiguous(), bias.contiguous())
     // A small batch makes thin products, faster in pieces (see `Gemm.multiply`'s pieceWork).
     let pieceWork = rows <= 64 ? 1 << 20 : nil
-    let out = Tensor.make(shape: [rows, outFeatures]) { y in
-        let pb = b.storage.pointer + b.offset
-        for r in 0..<rows { (y.baseAddress! + r * outFeatures).update(from: pb, count: outFeatures) }
-        Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
-                      a: x2.storage.pointer + x2.offset, .init(transposed: false, leadingDimension: inFeatures),
-                      b: w.storage.pointer + w.offset, .init(transposed: true, leadingDimension: inFeatures),
-                      beta: 1, c: y.baseAddress!, ldc: outFeatures, pieceWork: pieceWork)
-    }
     let (xd, wd) = (x2.detached(), w.detached())
-    return out.recording("linear", inputs: [x2, w, b]) { g in
+    // The bias is not counted, as for `+`.
+    return Tensor.op("linear", inputs: [x2, w, b], shape: [rows, outFeatures], flops: 2 * rows * outFeatures * inFeatures) {
+        Tensor.make(shape: [rows, outFeatures]) { y in
+            ChannelPlanes.fillRows(y.baseAddress!, with: b.basePointer, rows: rows, length: outFeatures)
+            Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
+                          a: x2.basePointer, .init(transposed: false, leadingDimension: inFeatures),
+                          b: w.basePointer, .init(transposed: true, leadingDimension: inFeatures),
+                          beta: 1, c: y.baseAddress!, ldc: outFeatures, pieceWork: pieceWork)
+        }
+    } pullback: { g, _ in
         [x2.requiresGrad ? batchedProduct(g, wd, pieceWork: pieceWork) : nil,
          w.requiresGrad ? batchedProduct(g.mT, xd, pieceWork: pieceWork) : nil,
          b.requiresGrad ? g.sum(axes: [0]) : nil]

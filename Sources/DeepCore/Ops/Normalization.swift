@@ -1,214 +1,51 @@
 // Fused normalisation ops (LayerNorm, RMSNorm, GroupNorm, BatchNorm) with hand-written
 // backward: one pass for statistics, one for the output, and the closed-form input gradient.
+// Each op describes where its groups lie (a GroupLayout); the loops are in
+// Kernels/NormalizationKernels.swift.
 
-/// A contiguous row-major copy's base pointer (the tensor must be contiguous).
-@inline(__always)
-private func base(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }
-
-/// Where the elements of each normalisation group lie and which affine parameter each uses.
-///
-/// Group g's elements start at `g·groupStride` (after the outer split, see `start`) in `blocks`
-/// runs of `blockLength` contiguous elements `blockStride` apart. Within a run, element i uses
-/// affine index `affineBase(g) + i` when `perElementAffine`, else `affineBase(g) + i / affineRun`.
-private struct GroupLayout {
-    var groups: Int
-    var start: (Int) -> Int
-    var blocks: Int
-    var blockLength: Int
-    var blockStride: Int
-    var affineBase: (Int) -> Int
-    var perElementAffine: Bool
-    var affineRun: Int
-    /// Number of affine parameters (the size of weight and bias).
-    var affineCount: Int
-
-    /// Whether every element of a group uses the same affine parameter (BatchNorm).
-    var hasOneAffinePerGroup: Bool { !perElementAffine && blockLength <= affineRun }
-
-    /// Calls `body(range, affineIndexOfRangeStart, step)` over one run: `step` is 1 when the
-    /// affine index advances with the element, 0 when it is constant over the range.
-    @inline(__always)
-    func forEachAffineChunk(group g: Int, _ body: (Range<Int>, Int, Int) -> Void) {
-        let a0 = affineBase(g)
-        if perElementAffine { body(0..<blockLength, a0, 1); return }
-        var j = 0
-        while j < blockLength {
-            let end = Swift.min(j + affineRun, blockLength)
-            body(j..<end, a0 + j / affineRun, 0)
-            j = end
-        }
-    }
+/// What the backward of ``normalize(_:weight:bias:eps:centered:layout:op:fixedStatistics:statisticsOut:)``
+/// reads: the contiguous input, the affine weight (ones when absent) and each group's statistics.
+private struct NormalizationSaved {
+    let x: Tensor, weight: Tensor
+    let mean: [Float], rstd: [Float]
 }
 
-/// Forward and backward of "normalise each group, then y = xhat·w + b" with the given layout.
-/// With `fixedStatistics` the mean and 1/std are given (evaluation BatchNorm) and the input
-/// gradient is just w·rstd·g. Groups are split among threads (``Parallel``); in the backward
-/// each chunk of groups sums its own affine gradients, added up in chunk order afterwards.
+/// "Normalise each group, then y = xhat·w + b" with the given layout (the loops are in
+/// ``NormalizationKernels``). With `fixedStatistics` the mean and 1/std are given (evaluation
+/// BatchNorm, read when the forward runs) and the input gradient is just w·rstd·g;
+/// `statisticsOut` receives the batch statistics otherwise.
 private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
                        layout: GroupLayout, op: String,
-                       fixedStatistics: (mean: [Float], rstd: [Float])? = nil,
+                       fixedStatistics: (() -> (mean: [Float], rstd: [Float]))? = nil,
                        statisticsOut: ((_ mean: [Float], _ variance: [Float]) -> Void)? = nil) -> Tensor {
-    if let meta = Tensor.metaResult(x.shape, x) { return meta }
-    let xc = withoutGrad { x.contiguous() }
-    // Absent affine parameters act as ones and zeros, so the loops below need no optionals.
-    let w = withoutGrad { weight?.contiguous() } ?? Tensor(ones: [layout.affineCount])
-    let b = withoutGrad { bias?.contiguous() } ?? Tensor(zeros: [layout.affineCount])
-    let groups = layout.groups
-    let out = Tensor(storage: TensorStorage(uninitializedCount: x.count), shape: x.shape)
-    let stats = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(3 * groups, 1))
-    defer { stats.deallocate() }
-    let (pMean, pRstd, pVar) = (stats, stats + groups, stats + 2 * groups)
-    withExtendedLifetime((xc, w, b)) {
-        let px = base(xc), py = base(out), pw = base(w), pb = base(b)
-        Parallel.forEach(count: groups, work: x.count) { range in
-            for g in range {
-                let s = layout.start(g)
-                if let fixed = fixedStatistics {
-                    (pMean[g], pRstd[g], pVar[g]) = (fixed.mean[g], fixed.rstd[g], 0)
-                } else {
-                    let st = NormalizationKernels.statistics(px + s, blocks: layout.blocks, blockLength: layout.blockLength,
-                                                             blockStride: layout.blockStride, eps: eps, centered: centered)
-                    (pMean[g], pRstd[g], pVar[g]) = (st.mean, st.rstd, st.variance)
-                }
-                let (m, r) = (pMean[g], pRstd[g])
-                for blk in 0..<layout.blocks {
-                    let xs = px + s + blk * layout.blockStride, ys = py + s + blk * layout.blockStride
-                    layout.forEachAffineChunk(group: g) { range, a, step in
-                        if step == 0 {
-                            let scale = r * pw[a], shift = pb[a]
-                            VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
-                                ($0 - m) * scale + shift
-                            }
-                        } else {
-                            let ws = pw + a - range.lowerBound, bs = pb + a - range.lowerBound
-                            for i in range { ys[i] = (xs[i] - m) * r * ws[i] + bs[i] }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let means = Array(UnsafeBufferPointer(start: pMean, count: groups))
-    let rstds = Array(UnsafeBufferPointer(start: pRstd, count: groups))
-    if fixedStatistics == nil { statisticsOut?(means, Array(UnsafeBufferPointer(start: pVar, count: groups))) }
-    let frozen = fixedStatistics != nil
-    let xd = xc.detached(), wd = w.detached()
-    let inputs = [x] + [weight, bias].compactMap { $0 }
+    let groups = layout.groups, frozen = fixedStatistics != nil
     let (weightShape, biasShape) = (weight?.shape, bias?.shape)
-    return out.recording(op, inputs: inputs) { gradOut in
+    return Tensor.op(op, inputs: [x, weight, bias], shape: x.shape) {
+        let xc = x.contiguous()
+        // Absent affine parameters act as ones and zeros, so the loops need no optionals.
+        let w = weight?.contiguous() ?? Tensor(ones: [layout.affineCount])
+        let b = bias?.contiguous() ?? Tensor(zeros: [layout.affineCount])
+        let out = Tensor.uninitialized(x.shape)
+        let fixed = fixedStatistics?()
+        var mean = fixed?.mean ?? [Float](repeating: 0, count: groups), rstd = fixed?.rstd ?? [Float](repeating: 0, count: groups)
+        var variance = [Float](repeating: 0, count: groups)
+        withExtendedLifetime((xc, w, b)) {
+            NormalizationKernels.forward(xc.basePointer, weight: w.basePointer, bias: b.basePointer, layout, eps: eps,
+                                         centered: centered, fixedStatistics: frozen, mean: &mean, rstd: &rstd,
+                                         variance: &variance, into: out.basePointer)
+        }
+        if !frozen { statisticsOut?(mean, variance) }
+        return (out, NormalizationSaved(x: xc.detached(), weight: w.detached(), mean: mean, rstd: rstd))
+    } pullback: { gradOut, _, saved in
         let gc = gradOut.contiguous()
-        let dx = Tensor(storage: TensorStorage(uninitializedCount: xd.count), shape: xd.shape)
-        let workers = Parallel.workers(items: groups, work: xd.count)
-        let chunks = Swift.min(groups, workers * Parallel.chunksPerWorker)
-        let groupSize = layout.blocks * layout.blockLength, affine = layout.affineCount
-        // dxhat of one group per worker, then the weight and bias gradient sums per chunk.
-        let sums = workers * groupSize
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sums + chunks * 2 * affine, 1))
-        defer { scratch.deallocate() }
-        scratch.initialize(repeating: 0, count: sums + chunks * 2 * affine)
-        withExtendedLifetime((gc, xd, wd)) {
-            let pg = base(gc), px = base(xd), pw = base(wd), pdx = base(dx)
-            Parallel.forEachChunk(count: groups, chunks: chunks, workers: workers) { worker, chunk, range in
-                let dxhat = scratch + worker * groupSize
-                let accW = scratch + sums + chunk * 2 * affine, accB = accW + affine
-                for g in range {
-                    let s = layout.start(g)
-                    let (m, r) = (means[g], rstds[g])
-                    if layout.hasOneAffinePerGroup {
-                        // BatchNorm: with one weight per group the sums of dxhat and dxhat·x̂
-                        // are the bias and weight gradients times w, so dx takes one more pass.
-                        let a = layout.affineBase(g), wv = pw[a]
-                        var sumG: Float = 0, sumGX: Float = 0
-                        for blk in 0..<layout.blocks {
-                            let o = s + blk * layout.blockStride
-                            let sums = NormalizationKernels.gradientSums(pg + o, px + o, count: layout.blockLength, mean: m)
-                            sumG += sums.g
-                            sumGX += sums.gx
-                        }
-                        accW[a] += sumGX * r
-                        accB[a] += sumG
-                        let n = Float(layout.blocks * layout.blockLength)
-                        let scale = r * wv
-                        let meanD = frozen || !centered ? 0 : sumG / n
-                        let slope = frozen ? 0 : r * r * sumGX / n
-                        for blk in 0..<layout.blocks {
-                            let o = s + blk * layout.blockStride
-                            NormalizationKernels.affineInputGradient(pg + o, px + o, into: pdx + o, count: layout.blockLength,
-                                                                     scale: scale, meanGradient: meanD, mean: m, slope: slope)
-                        }
-                        continue
-                    }
-                    for blk in 0..<layout.blocks {
-                        let o = s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
-                        let gs = pg + o, xs = px + o
-                        layout.forEachAffineChunk(group: g) { range, a, step in
-                            // Whole vectors, then the rest one lane at a time (runs can be short).
-                            let shift = a - range.lowerBound
-                            var sumW = FloatVector.zero, sumB = FloatVector.zero
-                            var i = range.lowerBound
-                            @inline(__always) func visit(_ k: Int, _ gv: FloatVector, _ xv: FloatVector) {
-                                if step == 0 {
-                                    sumW += gv * xv
-                                    sumB += gv
-                                    VectorMath.store(gv * pw[a], d + i, count: k)
-                                } else {
-                                    let j = i + shift
-                                    VectorMath.store(VectorMath.load(accW + j, count: k) + gv * xv * r, accW + j, count: k)
-                                    VectorMath.store(VectorMath.load(accB + j, count: k) + gv, accB + j, count: k)
-                                    VectorMath.store(gv * VectorMath.load(pw + j, count: k), d + i, count: k)
-                                }
-                            }
-                            while i + FloatVector.scalarCount <= range.upperBound {
-                                let k = FloatVector.scalarCount
-                                visit(k, VectorMath.load(gs + i, count: k), VectorMath.load(xs + i, count: k) - m)
-                                i += k
-                            }
-                            var sumW1: Float = 0, sumB1: Float = 0
-                            while i < range.upperBound {
-                                let gi = gs[i], xi = xs[i] - m
-                                if step == 0 {
-                                    sumW1 += gi * xi
-                                    sumB1 += gi
-                                    d[i] = gi * pw[a]
-                                } else {
-                                    accW[i + shift] += gi * xi * r
-                                    accB[i + shift] += gi
-                                    d[i] = gi * pw[i + shift]
-                                }
-                                i += 1
-                            }
-                            if step == 0 {
-                                accW[a] += (VectorMath.horizontalSum(sumW) + sumW1) * r
-                                accB[a] += VectorMath.horizontalSum(sumB) + sumB1
-                            }
-                        }
-                    }
-                    if frozen {
-                        for blk in 0..<layout.blocks {
-                            let q = pdx + s + blk * layout.blockStride, d = dxhat + blk * layout.blockLength
-                            for i in 0..<layout.blockLength { q[i] = r * d[i] }
-                        }
-                    } else {
-                        NormalizationKernels.inputGradient(x: px + s, dx: pdx + s, dxhat: dxhat, blocks: layout.blocks,
-                                                           blockLength: layout.blockLength, blockStride: layout.blockStride,
-                                                           mean: m, rstd: r, centered: centered)
-                    }
-                }
-            }
+        let dx = Tensor.uninitialized(saved.x.shape)
+        let dw = weightShape.map(Tensor.uninitialized), db = biasShape.map(Tensor.uninitialized)
+        withExtendedLifetime((gc, saved)) {
+            NormalizationKernels.backward(gc.basePointer, x: saved.x.basePointer, weight: saved.weight.basePointer, layout,
+                                          mean: saved.mean, rstd: saved.rstd, centered: centered, frozen: frozen,
+                                          into: dx.basePointer, weightGradient: dw?.basePointer, biasGradient: db?.basePointer)
         }
-        /// The affine gradient at `offset` in each chunk's sums, added in chunk order.
-        func affineGradient(_ offset: Int, shape: [Int]) -> Tensor {
-            Tensor.make(shape: shape) { out in
-                for k in 0..<affine { out[k] = 0 }
-                for chunk in 0..<chunks {
-                    let acc = scratch + sums + chunk * 2 * affine + offset
-                    for k in 0..<affine { out[k] += acc[k] }
-                }
-            }
-        }
-        let dw = weightShape.map { affineGradient(0, shape: $0) }
-        let db = biasShape.map { affineGradient(affine, shape: $0) }
-        return [dx] + [dw, db].compactMap { $0 }.map { Optional($0) }
+        return [dx, dw, db]
     }
 }
 
@@ -294,7 +131,6 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     for p in [runningMean, runningVar].compactMap({ $0 }) {
         guard shapeCheck(p.shape == [c], "batchNorm: running statistic of shape \(p.shape) for input \(x.shape)") else { return .shapeFailure }
     }
-    if let meta = Tensor.metaResult(x.shape, x) { return meta }
     let layout = GroupLayout(groups: c, start: { $0 * spatial }, blocks: n, blockLength: spatial,
                              blockStride: c * spatial, affineBase: { $0 }, perElementAffine: false,
                              affineRun: Swift.max(spatial, 1), affineCount: c)
@@ -302,7 +138,8 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     if useBatch {
         guard shapeCheck(!training || n * spatial > 1,
                    "batchNorm: expected more than 1 value per channel when training, got input of shape \(x.shape)") else { return .shapeFailure }
-        return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm") { mean, variance in
+        return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm",
+                         statisticsOut: { mean, variance in
             guard training, let runningMean, let runningVar else { return }
             let count = Float(n * spatial)
             let unbias = count > 1 ? count / (count - 1) : 1
@@ -312,10 +149,8 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
             runningVar.withUnsafeMutableBufferPointer { rv in
                 for i in 0..<c { rv[i] = (1 - momentum) * rv[i] + momentum * variance[i] * unbias }
             }
-        }
+        })
     }
-    let mean = runningMean!.scalars
-    let rstd = runningVar!.scalars.map { 1 / ($0 + eps).squareRoot() }
     return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm",
-                     fixedStatistics: (mean, rstd))
+                     fixedStatistics: { (runningMean!.scalars, runningVar!.scalars.map { 1 / ($0 + eps).squareRoot() }) })
 }

@@ -1,191 +1,6 @@
-// Pooling: max and average over windows of each (N, C) plane, with PyTorch's window rules.
-//
-// Every pooling here is separable in where it reads: output row oh reads input rows
-// `rows.ranges[oh]` (every `rows.step`-th), output column ow the columns `columns.ranges[ow]`.
-// Sliding windows (kernel, stride, padding, dilation, ceil mode) and adaptive bins only differ
-// in how those ranges are built, so one max kernel and one average kernel serve both.
-
-/// The input indices read by each output index along one axis.
-struct PoolingAxis {
-    /// Input indices `ranges[o]` (every `step`-th, clipped to the input) read by output o.
-    var ranges: [Range<Int>]
-    var step: Int
-    /// Window size of output o counting padding (PyTorch's `count_include_pad` divisor).
-    var paddedSizes: [Int]
-
-    var outputSize: Int { ranges.count }
-
-    /// Sliding windows: window o starts at `o·stride − padding` and has `kernel` taps
-    /// `dilation` apart; taps outside the input are skipped. The padded size of a window counts
-    /// the positions up to the end of the padding (dilation 1).
-    init(input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) {
-        step = dilation
-        ranges = []
-        paddedSizes = []
-        for o in 0..<output {
-            let start = o * stride - padding
-            var first = start
-            while first < 0 { first += dilation }
-            let end = Swift.min(start + (kernel - 1) * dilation + 1, input)
-            ranges.append(first..<Swift.max(first, end))
-            paddedSizes.append(Swift.min(start + kernel, input + padding) - start)
-        }
-    }
-
-    /// Adaptive bins: output o reads `⌊o·input/output⌋ ..< ⌈(o+1)·input/output⌉`.
-    init(adaptiveInput input: Int, output: Int) {
-        step = 1
-        ranges = (0..<output).map { o in (o * input / output)..<(((o + 1) * input + output - 1) / output) }
-        paddedSizes = ranges.map(\.count)
-    }
-
-    /// Whether window o is exactly `2o..<2o+2` for every output (2×2, stride 2, no padding or
-    /// dilation, windows inside the input).
-    func isPlain2x2(input: Int) -> Bool {
-        step == 1 && 2 * outputSize <= input && ranges.enumerated().allSatisfy { $0.element == (2 * $0.offset)..<(2 * $0.offset + 2) }
-    }
-
-    /// Number of taps of output o inside the input.
-    func taps(_ o: Int) -> Int { (ranges[o].count + step - 1) / step }
-}
-
-/// Window loops over one H×W plane.
-enum PoolingKernel {
-    /// Maximum of each window, and, when `indices` is given, the flat index in the plane of its
-    /// first maximal element (a NaN counts as maximal, so it propagates).
-    ///
-    /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
-    /// The 2×2, stride-2 windows of an unpadded plane (the pooling of nearly every CNN),
-    /// without index arithmetic in the loop: rows `2·oh` and `2·oh + 1`, columns `2·ow`, `2·ow + 1`.
-    @inline(__always)
-    static func maxForward2x2(_ x: UnsafePointer<Float>, width: Int, outH: Int, outW: Int,
-                              into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
-        for oh in 0..<outH {
-            let r0 = x + 2 * oh * width, r1 = r0 + width, out = y + oh * outW
-            var ow = 0
-            if let indices {
-                let at = indices + oh * outW, base = Int32(2 * oh * width)
-                let w = Int32(width)
-                // Four windows at a time with SIMD selects: compare-and-branch code mispredicts
-                // half the time on real activations.
-                while ow + 4 <= outW {
-                    let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
-                    let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
-                    let (a, b, c, d) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
-                    let sum = a + b + c + d
-                    if any(sum .!= sum) { break }   // NaN or ±∞: finish the row with the scalar loop
-                    // Maxima by compare-and-blend (the generic `pointwiseMax` is not specialised).
-                    let ab = a.replacing(with: b, where: b .> a), cd = c.replacing(with: d, where: d .> c)
-                    let m = ab.replacing(with: cd, where: cd .> ab)
-                    var k = SIMD4<Int32>(repeating: w + 1)
-                    k.replace(with: w, where: c .== m)
-                    k.replace(with: 1, where: b .== m)
-                    k.replace(with: 0, where: a .== m)
-                    UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD4<Float>.self)
-                    let start = SIMD4<Int32>(0, 2, 4, 6) &+ (base + 2 * Int32(ow))
-                    UnsafeMutableRawPointer(at + ow).storeBytes(of: start &+ k, as: SIMD4<Int32>.self)
-                    ow += 4
-                }
-                while ow < outW {
-                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
-                    // First maximum in row-major order; the first NaN wins.
-                    var best = a, first = 0
-                    if !best.isNaN && (b > best || b.isNaN) { best = b; first = 1 }
-                    if !best.isNaN && (c > best || c.isNaN) { best = c; first = width }
-                    if !best.isNaN && (d > best || d.isNaN) { best = d; first = width + 1 }
-                    out[ow] = best
-                    at[ow] = base + Int32(2 * ow + first)
-                    ow += 1
-                }
-            } else {
-                while ow < outW {
-                    let (a, b, c, d) = (r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1])
-                    let m = Swift.max(Swift.max(a, b), Swift.max(c, d))
-                    out[ow] = (a + b + c + d).isNaN && (a.isNaN || b.isNaN || c.isNaN || d.isNaN) ? .nan : m
-                    ow += 1
-                }
-            }
-        }
-    }
-
-    static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
-        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
-        rows.ranges.withUnsafeBufferPointer { rowRanges in
-            columns.ranges.withUnsafeBufferPointer { columnRanges in
-                var oh = 0
-                while oh < outH {
-                    let r = rowRanges[oh]
-                    var ow = 0
-                    while ow < outW {
-                        let c = columnRanges[ow]
-                        var best = -Float.infinity
-                        // An empty window (no tap inside the input) gives -∞ and index -1.
-                        var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
-                        var sawNaN = false
-                        var ih = r.lowerBound
-                        // Branch-free updates: with random data a compare-and-branch mispredicts
-                        // half the time.
-                        while ih < r.upperBound {
-                            let row = x + ih * width
-                            var iw = c.lowerBound
-                            while iw < c.upperBound {
-                                let v = row[iw]
-                                let better = v > best || (v.isNaN && !sawNaN)
-                                best = better ? v : best
-                                index = better ? ih * width + iw : index
-                                sawNaN = sawNaN || v.isNaN
-                                iw += columnStep
-                            }
-                            ih += rowStep
-                        }
-                        if sawNaN { best = .nan }
-                        y[oh * outW + ow] = best
-                        indices?[oh * outW + ow] = Int32(index)
-                        ow += 1
-                    }
-                    oh += 1
-                }
-            }
-        }
-    }
-
-    /// Sum of each window times `scale(oh, ow)`.
-    ///
-    /// - Parameters: x: H×W (row length `width`); y: H'×W'.
-    @inline(__always)
-    static func averageForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                               scale: (Int, Int) -> Float, into y: UnsafeMutablePointer<Float>) {
-        for (oh, rowRange) in rows.ranges.enumerated() {
-            for (ow, columnRange) in columns.ranges.enumerated() {
-                var sum: Float = 0
-                for ih in rowRange { for iw in columnRange { sum += x[ih * width + iw] } }
-                y[oh * columns.outputSize + ow] = sum * scale(oh, ow)
-            }
-        }
-    }
-
-    /// Adds `dy(oh, ow)·scale(oh, ow)` to every element of window (oh, ow) of `dx`.
-    ///
-    /// - Parameters: dy: H'×W'; dx: H×W (row length `width`), accumulated into.
-    @inline(__always)
-    static func averageBackward(_ dy: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                                scale: (Int, Int) -> Float, into dx: UnsafeMutablePointer<Float>) {
-        for (oh, rowRange) in rows.ranges.enumerated() {
-            for (ow, columnRange) in columns.ranges.enumerated() {
-                let g = dy[oh * columns.outputSize + ow] * scale(oh, ow)
-                for ih in rowRange { for iw in columnRange { dx[ih * width + iw] += g } }
-            }
-        }
-    }
-}
-
-/// Runs `body(plane)` for `count` planes, split among threads when the work is large.
-private func forEachPlane(count: Int, work: Int, _ body: (Int) -> Void) {
-    Parallel.forEach(count: count, work: work) { planes in
-        for plane in planes { body(plane) }
-    }
-}
+// Pooling ops: max and average over windows of each (N, C) plane, with PyTorch's window rules.
+// Sliding windows and adaptive bins are both described per axis by a PoolingAxis; the loops are
+// in Kernels/PoolingKernels.swift.
 
 /// Checks that `x` is (N, C, H, W) or (C, H, W) and returns it as (N, C, H, W), with a function
 /// that gives a result the batch rank of `x` back.
@@ -198,38 +13,27 @@ private func batched(_ x: Tensor, op: String) -> (Tensor, (Tensor) -> Tensor) {
 /// Max pooling of (N, C, H, W) `x` over the windows `rows` × `columns`; the pullback routes each
 /// output gradient to the element that was the maximum.
 private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op: String) -> Tensor {
-    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
-    let y = Tensor.uninitialized([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize])
     // The positions of the maxima, kept for the pullback only when one will run.
     let recording = GradMode.isEnabled && x.requiresGrad
-    var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
-    let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
-    let simple2x2 = rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width)
-    indices.withUnsafeMutableBufferPointer { idx in
-        let (src, dst, positions) = (UnsafePointer(x.basePointer), y.basePointer, idx.baseAddress)
-        forEachPlane(count: planes, work: work) { p in
-                if simple2x2 {
-                PoolingKernel.maxForward2x2(src + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
-                                            into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
-            } else {
-                PoolingKernel.maxForward(src + p * inPlane, width: width, rows: rows, columns: columns,
-                                         into: dst + p * outPlane, indices: recording ? positions! + p * outPlane : nil)
-            }
+    let inputShape = x.shape, outputShape = [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize]
+    return Tensor.op(op, inputs: [x], shape: outputShape) {
+        let y = Tensor.uninitialized(outputShape)
+        var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
+        indices.withUnsafeMutableBufferPointer { idx in
+            PoolingKernel.maxForward(x.basePointer, planes: planes, height: height, width: width, rows: rows, columns: columns,
+                                     into: y.basePointer, indices: recording ? idx.baseAddress : nil)
         }
-    }
-    let inputShape = x.shape
-    return y.recording(op, inputs: [x]) { grad in
+        return (y, indices)
+    } pullback: { grad, _, indices in
         let dy = grad.contiguous()
         let dx = Tensor(zeros: inputShape)
-        let (src, dst) = (UnsafePointer(dy.basePointer), dx.basePointer)
         indices.withUnsafeBufferPointer { idx in
-            forEachPlane(count: planes, work: planes * outPlane) { p in
-                let (g, d, at) = (src + p * outPlane, dst + p * inPlane, idx.baseAddress! + p * outPlane)
-                for o in 0..<outPlane where at[o] >= 0 { d[Int(at[o])] += g[o] }
-            }
+            guard let idx = idx.baseAddress else { return }   // an empty output
+            PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: planes, inputPlane: inPlane,
+                                      outputPlane: outPlane, into: dx.basePointer)
         }
         return [dx]
     }
@@ -239,33 +43,21 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
 /// window size counted with or without padding, or by `divisorOverride`.
 private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, countIncludePad: Bool,
                             divisorOverride: Int?, op: String) -> Tensor {
-    if let meta = Tensor.metaResult([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], x) { return meta }
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
-    let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
-    // 1 / divisor for each output, a product of per-axis sizes unless overridden.
-    let rowSizes = countIncludePad ? rows.paddedSizes : rows.ranges.map(\.count)
-    let columnSizes = countIncludePad ? columns.paddedSizes : columns.ranges.map(\.count)
-    let scales: [Float] = (0..<outPlane).map { o in
-        1 / Float(divisorOverride ?? rowSizes[o / columns.outputSize] * columnSizes[o % columns.outputSize])
-    }
-    let scale = { (oh: Int, ow: Int) in scales[oh * columns.outputSize + ow] }
-    let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
-    let y = Tensor.uninitialized([x.shape[0], x.shape[1], rows.outputSize, columns.outputSize])
-    let (src, dst) = (UnsafePointer(x.basePointer), y.basePointer)
-    forEachPlane(count: planes, work: work) { p in
-        PoolingKernel.averageForward(src + p * inPlane, width: width, rows: rows, columns: columns, scale: scale,
-                                     into: dst + p * outPlane)
-    }
-    let inputShape = x.shape
-    return y.recording(op, inputs: [x]) { grad in
+    let inputShape = x.shape, outputShape = [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize]
+    let scales = PoolingKernel.averageScales(rows: rows, columns: columns, countIncludePad: countIncludePad,
+                                             divisorOverride: divisorOverride)
+    return Tensor.op(op, inputs: [x], shape: outputShape) {
+        let y = Tensor.uninitialized(outputShape)
+        PoolingKernel.averageForward(x.basePointer, planes: planes, height: height, width: width, rows: rows, columns: columns,
+                                     scales: scales, into: y.basePointer)
+        return y
+    } pullback: { grad, _ in
         let dy = grad.contiguous()
         let dx = Tensor(zeros: inputShape)
-        let (gsrc, gdst) = (UnsafePointer(dy.basePointer), dx.basePointer)
-        forEachPlane(count: planes, work: work) { p in
-            PoolingKernel.averageBackward(gsrc + p * outPlane, width: width, rows: rows, columns: columns, scale: scale,
-                                          into: gdst + p * inPlane)
-        }
+        PoolingKernel.averageBackward(dy.basePointer, planes: planes, height: height, width: width, rows: rows, columns: columns,
+                                      scales: scales, into: dx.basePointer)
         return [dx]
     }
 }

@@ -17,13 +17,6 @@ extension ConvolutionPlan {
     /// Bytes of lowered matrix and gathered outputs of one chunk of images.
     nonisolated(unsafe) static var batchedBudget = 16 << 20
 
-    /// Whether this convolution takes the batched-lowering path: GEMM groups (not depthwise)
-    /// whose output plane is at most ``batchedThreshold`` positions, unless Winograd runs (it
-    /// measured faster for the 8×8 planes where it pays; below that it does not).
-    var usesBatchedLowering: Bool {
-        !isDepthwise && batch > 1 && geometry.outputPlane <= Self.batchedThreshold && !usesWinograd
-    }
-
     /// Images per chunk: as many as fit in ``batchedBudget``, in chunks of near-equal size.
     private var imagesPerChunk: Int {
         let g = geometry

@@ -1,10 +1,11 @@
 // The Winograd F(2×2, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
 // convolutions with enough channels, the most common convolution of CNNs. The transforms are in
-// Kernels/Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
+// Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
 // (16, C, T) and products (16, C', T) stay in L2, and each chunk runs 16 GEMMs per product.
 // Images are split among threads as on the im2col path.
 
-/// When 3×3 stride-1 convolutions take the Winograd path (see ``ConvolutionSettings``).
+/// When 3×3 stride-1 convolutions take the Winograd path (see ``ConvolutionSettings``; the rule
+/// is applied by `ConvolutionPlan.chosenAlgorithm`).
 public enum WinogradPolicy {
         /// When it pays: at least 16 input and output channels and a plane large enough that the
         /// 16 products per 2×2 tile (tiles rounded up to rows of four) cost at most 70 % of the 9
@@ -57,25 +58,8 @@ extension ConvolutionPlan {
     /// Bytes of transformed input and products per thread.
     nonisolated(unsafe) static var winogradBudget = 2 << 20
 
-    /// Whether this convolution runs as Winograd F(2×2, 3×3): the shape must be a 3×3 stride-1
-    /// undilated ungrouped convolution, and ``winogradPolicy`` must choose it.
-    var usesWinograd: Bool {
-        let g = geometry
-        guard groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
-            && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
-            && g.outputHeight == g.inputHeight + 2 * g.paddingHeight - 2
-            && g.outputWidth == g.inputWidth + 2 * g.paddingWidth - 2
-        else { return false }
-        switch Self.winogradPolicy {
-        case .never: return false
-        case .always: return true
-        case .automatic:
-            return g.channels >= 16 && outputChannelsPerGroup >= 16
-                && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7
-        }
-    }
-
-    private var tiles: WinogradTiles {
+    /// The tile grid of one image.
+    var tiles: WinogradTiles {
         let g = geometry
         return WinogradTiles(height: g.inputHeight, width: g.inputWidth, paddingHeight: g.paddingHeight,
                              paddingWidth: g.paddingWidth, outputHeight: g.outputHeight, outputWidth: g.outputWidth)

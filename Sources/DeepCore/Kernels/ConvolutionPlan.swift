@@ -1,0 +1,381 @@
+// The plan of a 2-D convolution of a batch: its sizes and the algorithm that computes it, chosen
+// once when the plan is made. Its forward and its backward each switch on that algorithm once;
+// they work on raw buffers. The tensor ops (conv2d, conv1d, convTranspose2d), which make plans
+// from shapes, are in Ops/Convolution.swift and Ops/ConvolutionTranspose.swift.
+//
+// Per image and group, with K = (C/g)·kH·kW and P = H'·W':
+//   forward        y_g  (C'/g × P) = W_g (C'/g × K) · col(x_g) (K × P)
+//   weight grad    dW_g (C'/g × K) += dy_g · col(x_g)ᵀ               (summed over images)
+//   input grad     dx_g = col2im(W_gᵀ · dy_g)
+// The algorithms:
+// - im2col: the lowered matrix is built for a band of output rows at a time, sized to stay in
+//   L2; a 1×1 stride-1 unpadded convolution multiplies the input itself. Images are split among
+//   threads, each running single-threaded GEMMs, which beats OpenBLAS's threading of these thin
+//   products (and parallelises the lowering).
+// - batchedLowering: small output planes lower a chunk of images into one matrix instead
+//   (ConvolutionBatched.swift).
+// - depthwise: groups of one input channel run direct loops.
+// - winograd: 3×3 stride-1 convolutions with enough channels run Winograd F(2×2, 3×3)
+//   (ConvolutionWinograd.swift).
+// - wholeImage: (conv2d only) one window covering each whole image is one GEMM over the batch,
+//   as a linear layer.
+// A transposed convolution is the adjoint of a convolution: Ops/ConvolutionTranspose.swift runs
+// the same plan with forward and input gradient swapped.
+
+/// How a ``ConvolutionPlan`` computes its convolution; chosen when the plan is made (see
+/// ``ConvolutionPlan/chosenAlgorithm``).
+enum ConvolutionAlgorithm: Equatable {
+    /// Winograd F(2×2, 3×3): 16 GEMMs of depth C per chunk of 2×2 tiles.
+    case winograd
+    /// A chunk of images lowered side by side into one matrix, one GEMM per group and chunk.
+    case batchedLowering
+    /// Direct loops over the planes, for groups of one input channel.
+    case depthwise
+    /// Per image, bands of output rows lowered (im2col) and multiplied by the weights.
+    case im2col
+    /// One window over each whole unpadded image: one GEMM (N × K)·(C' × K)ᵀ over the batch, run
+    /// as `linear` ran it: in pieces of `pieceWork` multiply-adds when given (see
+    /// ``Gemm/multiply(m:n:k:alpha:a:_:b:_:beta:c:ldc:pieceWork:)``).
+    case wholeImage(pieceWork: Int?)
+}
+
+/// A 2-D convolution of a batch: everything the kernels need besides the buffers.
+struct ConvolutionPlan {
+    var batch: Int
+    var groups: Int
+    /// Sizes seen from one image and one group, of the convolution computed (after ``window``).
+    var geometry: ConvGeometry
+    /// Output channels of one group, C'/g.
+    var outputChannelsPerGroup: Int
+    /// The kernel rows and columns of the op's weight that the computed convolution uses (taps
+    /// that only read padding dropped), or nil for the whole weight.
+    var window: KernelWindow?
+    /// How the convolution runs.
+    private(set) var algorithm = ConvolutionAlgorithm.im2col
+
+    /// A plan for these sizes; with `wholeImageBias` (conv2d only: whether there is a bias) a
+    /// window over each whole image may run as one GEMM.
+    init(batch: Int, groups: Int, geometry: ConvGeometry, outputChannelsPerGroup: Int, window: KernelWindow? = nil,
+         wholeImageBias: Bool? = nil) {
+        (self.batch, self.groups, self.geometry, self.outputChannelsPerGroup, self.window)
+            = (batch, groups, geometry, outputChannelsPerGroup, window)
+        algorithm = chosenAlgorithm(wholeImageBias: wholeImageBias)
+    }
+
+    /// The algorithm, by the measured rules, in this order:
+    /// 1. wholeImage (conv2d): one ungrouped window covering the whole unpadded image, 1×1
+    ///    output (ResNet's last stage after its padding taps are dropped); with a bias the GEMM
+    ///    runs in pieces for batches up to 64, as `linear` does, without one whole, as `matmul`;
+    /// 2. winograd: a 3×3 stride-1 undilated ungrouped shape, when ``ConvolutionSettings/winograd``
+    ///    chooses it (automatic: at least 16 input and output channels and a plane large enough
+    ///    that the 16 products per 2×2 tile, tiles rounded up to rows of four, cost at most 70 %
+    ///    of the 9 per output position of im2col);
+    /// 3. batchedLowering: not depthwise, more than one image and an output plane of at most
+    ///    ``ConvolutionSettings/batchedLoweringThreshold`` positions;
+    /// 4. depthwise: one input channel and at most two output channels per group, not 1×1
+    ///    pointwise (a GEMM with one or two rows is slower than the direct loops; with more output
+    ///    channels per input channel, a first layer on grey images, im2col and GEMM win);
+    /// 5. im2col otherwise.
+    private func chosenAlgorithm(wholeImageBias: Bool?) -> ConvolutionAlgorithm {
+        let g = geometry
+        if let hasBias = wholeImageBias, groups == 1, g.outputHeight == 1, g.outputWidth == 1,
+           g.paddingHeight == 0, g.paddingWidth == 0, g.kernelHeight == g.inputHeight, g.kernelWidth == g.inputWidth {
+            return .wholeImage(pieceWork: hasBias && batch <= 64 ? 1 << 20 : nil)
+        }
+        if fitsWinograd {
+            switch Self.winogradPolicy {
+            case .always: return .winograd
+            case .never: break
+            case .automatic:
+                if g.channels >= 16 && outputChannelsPerGroup >= 16
+                    && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7 { return .winograd }
+            }
+        }
+        let depthwise = g.channels == 1 && outputChannelsPerGroup <= 2 && !g.isPointwise
+        if !depthwise && batch > 1 && g.outputPlane <= Self.batchedThreshold { return .batchedLowering }
+        return depthwise ? .depthwise : .im2col
+    }
+
+    /// This plan run by `algorithm` instead of the chosen one (tests compare the algorithms); the
+    /// shape must suit it.
+    func using(_ algorithm: ConvolutionAlgorithm) -> ConvolutionPlan {
+        let g = geometry
+        switch algorithm {
+        case .winograd: require(fitsWinograd, "ConvolutionPlan.using: Winograd needs a 3×3 stride-1 ungrouped shape")
+        case .depthwise: require(g.channels == 1, "ConvolutionPlan.using: depthwise needs one input channel per group")
+        case .wholeImage:
+            require(groups == 1 && g.outputPlane == 1 && g.paddingHeight == 0 && g.paddingWidth == 0
+                    && g.kernelHeight == g.inputHeight && g.kernelWidth == g.inputWidth,
+                    "ConvolutionPlan.using: wholeImage needs one ungrouped unpadded window over the image")
+        case .batchedLowering, .im2col: break
+        }
+        var plan = self
+        plan.algorithm = algorithm
+        return plan
+    }
+
+    /// Whether the shape is a 3×3 stride-1 undilated ungrouped convolution (Winograd's).
+    private var fitsWinograd: Bool {
+        let g = geometry
+        return groups == 1 && g.kernelHeight == 3 && g.kernelWidth == 3
+            && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && g.outputHeight == g.inputHeight + 2 * g.paddingHeight - 2
+            && g.outputWidth == g.inputWidth + 2 * g.paddingWidth - 2
+    }
+
+    var inputChannels: Int { groups * geometry.channels }
+    var outputChannels: Int { groups * outputChannelsPerGroup }
+    /// Elements of one input image, C·H·W.
+    var inputImage: Int { inputChannels * geometry.inputPlane }
+    /// Elements of one output image, C'·H'·W'.
+    var outputImage: Int { outputChannels * geometry.outputPlane }
+    /// Elements of one group's weights, (C'/g)·K.
+    var weightGroup: Int { outputChannelsPerGroup * geometry.loweredRows }
+    /// Elements of the weight, C'·K.
+    var weightCount: Int { groups * weightGroup }
+    /// Multiply-adds of the forward pass (each gradient costs the same).
+    var work: Int { batch * outputChannels * geometry.outputPlane * geometry.loweredRows }
+
+    /// Chunks the batch is cut into for the threads (see ``Parallel``): a count fixed by the
+    /// shape, so that per-chunk partial sums of `accumulator` floats, added in chunk order, give
+    /// the same result on any run; at most 8, and fewer when the partial sums would pass 32 MB.
+    func imageChunks(accumulator: Int) -> Int {
+        Swift.min(batch, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, accumulator * MemoryLayout<Float>.stride))))
+    }
+
+    /// y = conv(x, weight) + bias.
+    ///
+    /// - Parameters: x: (N, C, H, W); weight: (C', C/g, kH, kW) of ``geometry``; bias: (C') or
+    ///   nil; y: (N, C', H', W'), fully written.
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 into y: UnsafeMutablePointer<Float>) {
+        switch algorithm {
+        case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y)
+        case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y)
+        case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y)
+        case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y)
+        case .wholeImage(let pieceWork): wholeImageForward(x: x, weight: weight, bias: bias, into: y, pieceWork: pieceWork)
+        }
+    }
+
+    /// Whether ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` reads an output
+    /// gradient of any strides (a broadcast gradient of a sum in place); the other algorithms
+    /// need it contiguous.
+    var readsStridedOutputGradient: Bool { algorithm == .winograd }
+
+    /// The gradients of a convolution with respect to its input and weight.
+    ///
+    /// - Parameters: dy: (N, C', H', W'), contiguous unless ``readsStridedOutputGradient``;
+    ///   x: (N, C, H, W), needed for `dw`; weight: (C', C/g, kH, kW), needed for `dx`;
+    ///   dx: (N, C, H, W) and dw: (C', C/g, kH, kW), fully written when given.
+    func backward(outputGradient dy: StridedImages, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                  inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        require((dw == nil || x != nil) && (dx == nil || weight != nil), "ConvolutionPlan.backward: missing operand")
+        let g = geometry
+        require(readsStridedOutputGradient
+                || dy.isContiguous(images: batch, channels: outputChannels, height: g.outputHeight, width: g.outputWidth),
+                "ConvolutionPlan.backward: \(algorithm) needs a contiguous output gradient")
+        switch algorithm {
+        case .winograd:
+            winogradBackward(outputGradient: dy, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+        case .batchedLowering:
+            batchedBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+        case .depthwise:
+            depthwiseBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+        case .im2col:
+            im2colBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
+        case .wholeImage(let pieceWork):
+            wholeImageBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw,
+                               pieceWork: pieceWork)
+        }
+    }
+
+    /// The output gradient `dy` of a contiguous (N, C', H', W') buffer, for
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)``.
+    func outputImages(_ dy: UnsafePointer<Float>) -> StridedImages {
+        StridedImages(contiguous: dy, channels: outputChannels, height: geometry.outputHeight, width: geometry.outputWidth)
+    }
+}
+
+extension ConvolutionPlan {
+    /// Bytes of lowered matrix per thread that keep it, the weights and the output band in L2.
+    nonisolated(unsafe) static var loweredBudget = 1 << 20
+
+    /// Output rows per band of the lowered matrix: within the budget, bands of near-equal size.
+    var rowsPerBand: Int {
+        let g = geometry
+        if g.isPointwise { return g.outputHeight }
+        let rowBytes = g.loweredRows * g.outputWidth * MemoryLayout<Float>.stride
+        let most = Swift.max(1, Swift.min(g.outputHeight, Self.loweredBudget / Swift.max(rowBytes, 1)))
+        let bands = (g.outputHeight + most - 1) / most
+        return (g.outputHeight + bands - 1) / bands
+    }
+
+    /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.
+    func bands() -> StrideTo<Int> { stride(from: 0, to: geometry.outputHeight, by: rowsPerBand) }
+
+    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM, images split among threads.
+    private func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               into y: UnsafeMutablePointer<Float>) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
+        let workers = Parallel.workers(items: batch, work: work)
+        let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
+        Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
+            let col = scratch.map { $0.pointer + worker * bandSize }
+            for n in images {
+                let yn = y + n * outputImage
+                if let bias { ChannelPlanes.fill(yn, bias: bias, channels: outputChannels, plane: P) }
+                for group in 0..<groups {
+                    let xg = x + n * inputImage + group * g.channels * g.inputPlane
+                    for start in bands() {
+                        let rows = start..<Swift.min(start + bandRows, g.outputHeight)
+                        let (lowered, ld) = lowering(xg, rows: rows, into: col)
+                        Gemm.multiply(m: M, n: rows.count * g.outputWidth, k: K,
+                                      a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
+                                      b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
+                                      beta: bias == nil ? 0 : 1,
+                                      c: yn + group * M * P + start * g.outputWidth, ldc: P)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The lowered matrix of one group's input planes `xg` for output rows `rows`, and its
+    /// leading dimension: the input itself for a pointwise convolution, else im2col into `col`.
+    @inline(__always)
+    private func lowering(_ xg: UnsafePointer<Float>, rows: Range<Int>,
+                          into col: UnsafeMutablePointer<Float>?) -> (UnsafePointer<Float>, Int) {
+        let g = geometry
+        guard let col else { return (xg + rows.lowerBound * g.outputWidth, g.outputPlane) }
+        Im2col.lower(xg, g, outputRows: rows, into: col)
+        return (UnsafePointer(col), rows.count * g.outputWidth)
+    }
+
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by im2col and GEMM.
+    private func im2colBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                                inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
+        let workers = Parallel.workers(items: batch, work: work)
+        let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
+        // Chunk 0 of the batch accumulates into dw, the others into partial sums added in order.
+        let chunks = imageChunks(accumulator: dw == nil ? 0 : weightCount)
+        let partials = dw != nil && chunks > 1 ? TensorStorage(count: (chunks - 1) * weightCount, repeating: 0) : nil
+        dw?.update(repeating: 0, count: weightCount)
+        Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
+            let col = scratch.map { $0.pointer + worker * bandSize }
+            let dwChunk = chunk == 0 ? dw : partials.map { $0.pointer + (chunk - 1) * weightCount }
+            for n in images {
+                if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
+                for group in 0..<groups {
+                    let offset = n * inputImage + group * g.channels * g.inputPlane
+                    for start in bands() {
+                        let rows = start..<Swift.min(start + bandRows, g.outputHeight)
+                        let columns = rows.count * g.outputWidth
+                        let dyBand = dy + n * outputImage + group * M * P + start * g.outputWidth
+                        if let x, let dwChunk {
+                            let (lowered, ld) = lowering(x + offset, rows: rows, into: col)
+                            Gemm.multiply(m: M, n: K, k: columns,
+                                          a: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
+                                          b: lowered, Gemm.Operand(transposed: true, leadingDimension: ld),
+                                          beta: 1, c: dwChunk + group * weightGroup, ldc: K)
+                        }
+                        if let weight, let dx {
+                            // dcol = W_gᵀ · dy_band, straight into dx when the lowering is the identity.
+                            let target = col ?? dx + offset + start * g.outputWidth
+                            Gemm.multiply(m: K, n: columns, k: M,
+                                          a: weight + group * weightGroup, Gemm.Operand(transposed: true, leadingDimension: K),
+                                          b: dyBand, Gemm.Operand(transposed: false, leadingDimension: P),
+                                          c: target, ldc: col == nil ? P : columns)
+                            if let col { Im2col.scatterAdd(col, g, outputRows: rows, into: dx + offset) }
+                        }
+                    }
+                }
+            }
+        }
+        if let dw, let partials {
+            for i in 0..<(chunks - 1) * weightCount { dw[i % weightCount] += partials.pointer[i] }
+        }
+    }
+
+    /// ``forward(x:weight:bias:into:)`` by direct loops, for groups of one input channel: output
+    /// plane (n, c') reads input plane (n, c'/(C'/g)).
+    private func depthwiseForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                  into y: UnsafeMutablePointer<Float>) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        Parallel.forEach(count: batch * outputChannels, work: work) { planes in
+            for plane in planes {
+                let (n, co) = plane.quotientAndRemainder(dividingBy: outputChannels)
+                (y + plane * P).update(repeating: bias?[co] ?? 0, count: P)
+                DepthwiseKernel.forward(x + n * inputImage + (co / M) * g.inputPlane, weight + co * K, g, into: y + plane * P)
+            }
+        }
+    }
+
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by direct loops, for
+    /// groups of one input channel.
+    private func depthwiseBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                                   inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        if let dx, let weight {
+            // One task per input plane (n, c): it gathers from the group's M output planes.
+            let items = batch * inputChannels
+            Parallel.forEach(count: items, work: work) { planes in
+                for plane in planes {
+                    let (n, c) = plane.quotientAndRemainder(dividingBy: inputChannels)
+                    let target = dx + plane * g.inputPlane
+                    target.update(repeating: 0, count: g.inputPlane)
+                    for co in c * M..<(c + 1) * M {
+                        DepthwiseKernel.inputGradient(dy + n * outputImage + co * P, weight + co * K, g, into: target)
+                    }
+                }
+            }
+        }
+        if let dw, let x {
+            // One task per output channel: it sums over the batch.
+            Parallel.forEach(count: outputChannels, work: work) { channels in
+                for co in channels {
+                    (dw + co * K).update(repeating: 0, count: K)
+                    for n in 0..<batch {
+                        DepthwiseKernel.weightGradient(x + n * inputImage + (co / M) * g.inputPlane,
+                                                       dy + n * outputImage + co * P, g, into: dw + co * K)
+                    }
+                }
+            }
+        }
+    }
+
+    /// ``forward(x:weight:bias:into:)`` for one window over each whole image: y (N × C') =
+    /// x (N × K) · Wᵀ, onto the bias rows when there is a bias.
+    private func wholeImageForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                   into y: UnsafeMutablePointer<Float>, pieceWork: Int?) {
+        let K = geometry.loweredRows, C = outputChannels
+        if let bias { ChannelPlanes.fillRows(y, with: bias, rows: batch, length: C) }
+        Gemm.multiply(m: batch, n: C, k: K,
+                      a: x, Gemm.Operand(transposed: false, leadingDimension: K),
+                      b: weight, Gemm.Operand(transposed: true, leadingDimension: K),
+                      beta: bias == nil ? 0 : 1, c: y, ldc: C, pieceWork: pieceWork)
+    }
+
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` for one window over
+    /// each whole image: dx (N × K) = dy · W and dW (C' × K) = dyᵀ · x.
+    private func wholeImageBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
+                                    inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?,
+                                    pieceWork: Int?) {
+        let K = geometry.loweredRows, C = outputChannels
+        if let dx, let weight {
+            Gemm.multiply(m: batch, n: K, k: C,
+                          a: dy, Gemm.Operand(transposed: false, leadingDimension: C),
+                          b: weight, Gemm.Operand(transposed: false, leadingDimension: K),
+                          c: dx, ldc: K, pieceWork: pieceWork)
+        }
+        if let dw, let x {
+            Gemm.multiply(m: C, n: K, k: batch,
+                          a: dy, Gemm.Operand(transposed: true, leadingDimension: C),
+                          b: x, Gemm.Operand(transposed: false, leadingDimension: K),
+                          c: dw, ldc: K, pieceWork: pieceWork)
+        }
+    }
+}

@@ -16,22 +16,6 @@ final class GradNode {
 }
 
 extension Tensor {
-    /// Records that `self` was computed by `op` from `inputs`, if recording is on and any input
-    /// requires gradients, and returns `self`.
-    ///
-    /// The pullback receives the gradient of `self` (same shape) and returns one gradient per
-    /// input, each of that input's shape, or `nil`. It must not capture `self` (that would be a
-    /// reference cycle); capture `self.detached()` instead.
-    @discardableResult
-    public func recording(_ op: String, inputs: [Tensor], pullback: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        guard GradMode.isEnabled, !isMeta, inputs.contains(where: { $0.requiresGrad }) else { return self }
-        gradNode = GradNode(op: op, inputs: inputs, pullback: pullback)
-        requiresGrad = true
-        return self
-    }
-}
-
-extension Tensor {
     /// For a pullback that can add its gradient for this input straight into the place `backward`
     /// would add it (saving the separate addition) and then return nil for this input: the
     /// existing `.grad` of a leaf that requires gradients, when it is a contiguous tensor of this

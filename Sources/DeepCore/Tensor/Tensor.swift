@@ -119,14 +119,6 @@ public final class Tensor {
     @inline(__always)
     public var isMeta: Bool { storage.isMeta }
 
-    /// A shape-only result of `shape` when any of `inputs` is shape-only, else nil: ops call it
-    /// first and return its result to skip their arithmetic.
-    @inline(__always)
-    public static func metaResult(_ shape: @autoclosure () -> [Int], _ inputs: Tensor?...) -> Tensor? {
-        for case let t? in inputs where t.isMeta { return Tensor(metaShape: shape()) }
-        return nil
-    }
-
     /// Number of axes.
     public var rank: Int { shape.count }
     /// Number of elements.

@@ -189,9 +189,8 @@ extension Tensor {
     }
 
     /// The view of `source` (shape `S.reversed() + [2]`) of shape `S` with every axis's order
-    /// reversed (a transpose for two axes), every other element skipped and offset 1: no input
-    /// layout an op meets is further from contiguous. Made by differentiable view ops, so
-    /// gradients reach `source`.
+    /// reversed (a transpose for two axes), every other element skipped and offset 1: transposed,
+    /// gapped and offset at once. Made by differentiable view ops, so gradients reach `source`.
     public static func stridedView(of source: Tensor) -> Tensor {
         let rank = source.rank - 1
         return source.permuted(Array((0..<rank).reversed()) + [rank])

@@ -2,72 +2,64 @@ import XCTest
 import DeepCore
 
 final class ComparisonTests: XCTestCase {
-    // MARK: Against PyTorch (Tests/Fixtures/make_elementwise.py)
+    // MARK: The op table: PyTorch values, finite differences, strided inputs, shape-only mode
 
-    func testComparisonsMatchPyTorchWithBroadcastingAndScalars() {
-        guard let a = elementwiseFixture("compare.a"), let b = elementwiseFixture("compare.b") else { return }
-        let cases: [(String, Tensor, Tensor)] = [
-            ("eq", a.isEqual(to: b), a.isEqual(to: 1)),
-            ("ne", a.isNotEqual(to: b), a.isNotEqual(to: 1)),
-            ("lt", a.isLess(than: b), a.isLess(than: 1)),
-            ("le", a.isLessOrEqual(to: b), a.isLessOrEqual(to: 1)),
-            ("gt", a.isGreater(than: b), a.isGreater(than: 1)),
-            ("ge", a.isGreaterOrEqual(to: b), a.isGreaterOrEqual(to: 1)),
-        ]
-        for (name, tensorResult, scalarResult) in cases {
-            guard let expected = elementwiseFixture("compare.\(name)"),
-                  let expectedScalar = elementwiseFixture("compare.\(name)_scalar") else { return }
-            assertClose(tensorResult, expected, atol: 0, rtol: 0, name)
-            assertClose(scalarResult, expectedScalar, atol: 0, rtol: 0, "\(name) with a scalar")
+    /// Against a broadcast tensor (with ties) and against a scalar; no gradients.
+    func testComparisons() {
+        func exact(_ output: String, _ inputs: [String]) -> OpFixture {
+            OpFixture.keys(elementwise, inputs: inputs, output: "compare.\(output)", atol: 0, rtol: 0)
         }
+        let ab = ["compare.a", "compare.b"], a = ["compare.a"]
+        assertOpCases([
+            OpCase("eq", fixture: exact("eq", ab)) { $0[0].isEqual(to: $0[1]) },
+            OpCase("ne", fixture: exact("ne", ab)) { $0[0].isNotEqual(to: $0[1]) },
+            OpCase("lt", fixture: exact("lt", ab)) { $0[0].isLess(than: $0[1]) },
+            OpCase("le", fixture: exact("le", ab)) { $0[0].isLessOrEqual(to: $0[1]) },
+            OpCase("gt", fixture: exact("gt", ab)) { $0[0].isGreater(than: $0[1]) },
+            OpCase("ge", fixture: exact("ge", ab)) { $0[0].isGreaterOrEqual(to: $0[1]) },
+            OpCase("eq with a scalar", fixture: exact("eq_scalar", a)) { $0[0].isEqual(to: 1) },
+            OpCase("ne with a scalar", fixture: exact("ne_scalar", a)) { $0[0].isNotEqual(to: 1) },
+            OpCase("lt with a scalar", fixture: exact("lt_scalar", a)) { $0[0].isLess(than: 1) },
+            OpCase("le with a scalar", fixture: exact("le_scalar", a)) { $0[0].isLessOrEqual(to: 1) },
+            OpCase("gt with a scalar", fixture: exact("gt_scalar", a)) { $0[0].isGreater(than: 1) },
+            OpCase("ge with a scalar", fixture: exact("ge_scalar", a)) { $0[0].isGreaterOrEqual(to: 1) },
+        ])
         // Both operand orders broadcast to the same shape.
-        XCTAssertEqual(b.isLess(than: a).shape, [3, 6])
+        XCTAssertEqual(elementwise["compare.b"]!.isLess(than: elementwise["compare.a"]!).shape, [3, 6])
     }
 
-    func testMaximumAndMinimumMatchPyTorchIncludingTies() {
-        assertBinaryMatchesPyTorch("maximum") { maximum($0, $1) }
-        assertBinaryMatchesPyTorch("minimum") { minimum($0, $1) }
-        assertBinaryMatchesPyTorch("maximum_same_shape") { maximum($0, $1) }
+    /// PyTorch's values include ties (the gradient is split in halves there); the random inputs
+    /// keep a at least 0.1 away from b, which broadcasts along rows.
+    func testMaximumAndMinimum() {
+        let apart = { () -> [Tensor] in
+            let b = Tensor.randn([4])
+            return [(awayFromZero([3, 4]) + b).detached(), b]
+        }
+        let ab = ["a", "b"]
+        assertOpCases([
+            OpCase("maximum", inputs: apart, fixture: pytorch("maximum", inputs: ab)) { maximum($0[0], $0[1]) },
+            OpCase("minimum", inputs: apart, fixture: pytorch("minimum", inputs: ab)) { minimum($0[0], $0[1]) },
+            OpCase("maximum, same shapes", fixture: pytorch("maximum_same_shape", inputs: ab)) { maximum($0[0], $0[1]) },
+            OpCase("minimum, broadcast operand first", inputs: apart) { minimum($0[1], $0[0]) },
+            // An input against its own scaled copy: the input used twice.
+            OpCase("maximum of x and 2x", input: { awayFromZero([4, 3]) }) { maximum($0, $0 * 2) },
+            OpCase("minimum of x and -x", input: { awayFromZero([4, 3]) }) { minimum($0, $0 * -1) },
+        ])
     }
 
-    func testSelectMatchesPyTorch() {
-        guard let c = elementwiseFixture("select.c"), let a = elementwiseFixture("select.a"),
-              let b = elementwiseFixture("select.b"), let w = elementwiseFixture("select.w"),
-              let y = elementwiseFixture("select.y"), let da = elementwiseFixture("select.da"),
-              let db = elementwiseFixture("select.db") else { return }
-        a.requiresGrad = true
-        b.requiresGrad = true
-        let out = select(where: c, a, otherwise: b)
-        assertClose(out, y)
-        (out * w).sum().backward()
-        assertClose(a.grad!, da)
-        assertClose(b.grad!, db)
-    }
-
-    // MARK: Finite differences
-
-    func testMaximumAndMinimumGradientsMatchFiniteDifferences() {
-        // b broadcasts along rows; a keeps at least 0.1 away from b, so no tie is crossed.
-        let b = Tensor.randn([4])
-        let a = (awayFromZero([3, 4]) + b).detached()
-        assertGradientsMatchFiniteDifferences([a, b]) { maximum($0[0], $0[1]) }
-        assertGradientsMatchFiniteDifferences([a, b]) { minimum($0[1], $0[0]) }
-        // A transposed view against its own scaled copy: a used twice.
-        let x = awayFromZero([4, 3])
-        assertGradientsMatchFiniteDifferences([x]) { maximum($0[0].mT, $0[0].mT * 2) }
-        assertGradientsMatchFiniteDifferences([x]) { minimum($0[0].mT, $0[0].mT * -1) }
-    }
-
-    func testSelectGradientsMatchFiniteDifferences() {
+    /// The condition (3, 1) broadcasts against a (3, 4) and b (4); it is an input without gradient.
+    func testSelect() {
         let condition = Tensor([1, 0, 1], shape: [3, 1])
-        assertGradientsMatchFiniteDifferences([Tensor.randn([3, 4]), Tensor.randn([4])]) {
-            select(where: condition, $0[0], otherwise: $0[1])
-        }
-        // The condition computed from a transposed input, the same input selected from.
-        assertGradientsMatchFiniteDifferences([awayFromZero([4, 3])]) { xs in
-            let x = xs[0].mT
-            return select(where: x.isGreater(than: 0), x, otherwise: x * 0.1)
-        }
+        assertOpCases([
+            OpCase("select", inputs: { [condition, Tensor.randn([3, 4]), Tensor.randn([4])] },
+                   fixture: pytorch("select", inputs: ["c", "a", "b"]), constants: [0]) {
+                select(where: $0[0], $0[1], otherwise: $0[2])
+            },
+            // The condition computed from the input selected from.
+            OpCase("select on a condition of the input", input: { awayFromZero([4, 3]) }) { x in
+                select(where: x.isGreater(than: 0), x, otherwise: x * 0.1)
+            },
+        ])
     }
 
     // MARK: Properties

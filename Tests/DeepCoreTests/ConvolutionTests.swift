@@ -1,34 +1,6 @@
 import XCTest
 import DeepCore
 
-/// The case prefixes `"<op>/0"`, `"<op>/1"`, … present in `fixtures`, in order.
-func fixtureCases(_ fixtures: [String: Tensor], _ op: String) -> [String] {
-    var cases: [String] = []
-    while fixtures["\(op)/\(cases.count)/params"] != nil { cases.append("\(op)/\(cases.count)") }
-    return cases
-}
-
-/// Checks one case written by `Tests/Fixtures/make_conv.py`: `f(inputs, params)` against the
-/// stored output, and the gradients of sum(y · gy) against the stored gradients.
-func assertMatchesFixture(_ fixtures: [String: Tensor], _ prefix: String, atol: Float = 1e-4, rtol: Float = 1e-4,
-                          file: StaticString = #filePath, line: UInt = #line,
-                          _ f: ([Tensor], [Int]) -> Tensor) {
-    let params = fixtures["\(prefix)/params"]!.scalars.map { Int($0) }
-    var inputs: [Tensor] = []
-    while let t = fixtures["\(prefix)/in\(inputs.count)"] {
-        t.requiresGrad = true
-        t.grad = nil
-        inputs.append(t)
-    }
-    let y = f(inputs, params)
-    assertClose(y, fixtures["\(prefix)/y"]!, atol: atol, rtol: rtol, "\(prefix) output", file: file, line: line)
-    (y * fixtures["\(prefix)/gy"]!).sum().backward()
-    for (i, x) in inputs.enumerated() {
-        guard let grad = x.grad else { XCTFail("\(prefix): no gradient for input \(i)", file: file, line: line); continue }
-        assertClose(grad, fixtures["\(prefix)/grad\(i)"]!, atol: atol, rtol: rtol, "\(prefix) gradient \(i)", file: file, line: line)
-    }
-}
-
 final class ConvolutionTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
 

@@ -1,28 +1,6 @@
 import XCTest
 import DeepCore
 
-/// Checks case `name` of a fixture written by `Tests/Fixtures/make_reductions.py`: `f` applied to
-/// the stored inputs (`name.x` or `name.x0`, `name.x1`, …) gives `name.y`, and the gradients of
-/// sum(y · `name.w`) match `name.dx` (or `name.dx0`, …).
-func assertMatchesTorch(_ fixtures: [String: Tensor], _ name: String, inputCount: Int = 1,
-                        atol: Float = 1e-5, rtol: Float = 1e-4,
-                        file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
-    let suffixes = inputCount == 1 ? [""] : (0..<inputCount).map(String.init)
-    guard let w = fixtures["\(name).w"], let expected = fixtures["\(name).y"] else {
-        return XCTFail("fixture case \(name) is missing", file: file, line: line)
-    }
-    let inputs = suffixes.map { fixtures["\(name).x\($0)"]!.copied().detached() }
-    for x in inputs { x.requiresGrad = true }
-    let y = f(inputs)
-    assertClose(y, expected, atol: atol, rtol: rtol, "\(name) value", file: file, line: line)
-    (y * w).sum().backward()
-    for (x, suffix) in zip(inputs, suffixes) {
-        guard let grad = x.grad else { return XCTFail("\(name): no gradient for x\(suffix)", file: file, line: line) }
-        assertClose(grad, fixtures["\(name).dx\(suffix)"]!, atol: atol, rtol: rtol, "\(name) gradient x\(suffix)",
-                    file: file, line: line)
-    }
-}
-
 final class ReductionTests: XCTestCase {
     func testValuesAndGradientsMatchTorch() {
         let fx = loadFixtures("reductions")

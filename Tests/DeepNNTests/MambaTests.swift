@@ -102,7 +102,11 @@ final class MambaTests: XCTestCase {
         (y * f["block.w"]!).sum().backward()
         assertClose(x.grad!, f["block.grad_x"]!, atol: 1e-5, rtol: 1e-4, "input gradient")
         for (name, p) in m.namedParameters() {
-            assertClose(p.grad!, f["block.grad.\(name)"]!, atol: 1e-5, rtol: 1e-4, "gradient of \(name)")
+            // The absolute tolerance scaled to the gradient's size, never above 1e-5: most of
+            // A_log's gradients are below 1e-5 (max 2e-3), where a fixed 1e-5 accepts any value.
+            let expected = f["block.grad.\(name)"]!
+            let atol = min(1e-5, 1e-4 * expected.abs().max().item())
+            assertClose(p.grad!, expected, atol: atol, rtol: 1e-4, "gradient of \(name)")
         }
     }
 

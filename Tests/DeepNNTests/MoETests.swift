@@ -94,7 +94,7 @@ final class MoETests: XCTestCase {
         let f = loadFixtures("blocks_moe")
         for (prefix, topK, factor) in [("top2", 2, 1.0), ("top1", 1, 1.25), ("top3", 3, nil)] as [(String, Int, Double?)] {
             let moe = MoE(dModel: 6, numExperts: 4, hidden: 8, topK: topK, capacityFactor: factor)
-            try loadFixtureState(moe, f, prefix: prefix)
+            try loadFixtureState(moe, f, prefix: prefix, records: ["experts", "kept", "capacity", "aux", "z"])
             let x = f["\(prefix).x"]!.copied()
             x.requiresGrad = true
             let y = moe(x)
@@ -174,7 +174,14 @@ final class MoETests: XCTestCase {
         let (x, labels) = syntheticImages(count: 6, channels: 3, size: 4, classes: 3, seed: 9)
         let losses = trainOnBatch(model, inputs: x, labels: labels, steps: 15) { 0.01 * model.totalAuxiliaryLoss()! }
         assertLossFalls(losses)
-        XCTAssertEqual(moe.routing!.tokensPerExpert.reduce(0, +) + moe.routing!.droppedCount, 6 * 16 * 2)
+        let routing = try XCTUnwrap(moe.routing)
+        XCTAssertEqual(routing.tokensPerExpert.reduce(0, +) + routing.droppedCount, 6 * 16 * 2)
+        // The work is shared: every expert gets at least half of an even share (96 tokens × 2 / 4
+        // experts = 48; the capacity, 72, caps the busiest).
+        XCTAssertEqual(routing.capacity, 72)
+        for (expert, tokens) in routing.tokensPerExpert.enumerated() {
+            XCTAssertGreaterThanOrEqual(tokens, 24, "expert \(expert) of \(routing.tokensPerExpert)")
+        }
         XCTAssertNotNil(moe.gate.weight.grad, "the router learns")
     }
 }

@@ -5,14 +5,17 @@ import DeepNN
 final class OptimizerTests: XCTestCase {
     let f = loadFixtures("optim")
 
-    /// Runs 5 steps of `make`'s optimiser and compares each step's parameters with PyTorch's.
+    /// Runs as many steps of `make`'s optimiser as the fixture has for `name` (at least 5) and
+    /// compares each step's parameters with PyTorch's.
     func checkTrajectory(_ name: String, file: StaticString = #filePath, line: UInt = #line,
                          _ make: ([Tensor]) -> Optimizer) {
         let (a, y) = (f["A"]!, f["y"]!)
         let w = f["W0"]!.copied()
         w.requiresGrad = true
         let opt = make([w])
-        for step in 0..<5 {
+        let steps = (0...).first { f["\(name).\($0)"] == nil }!
+        XCTAssertGreaterThanOrEqual(steps, 5, "\(name): fixture steps", file: file, line: line)
+        for step in 0..<steps {
             opt.zeroGrad()
             let r = matmul(a, w) - y
             (r * r).sum().backward()
@@ -25,16 +28,17 @@ final class OptimizerTests: XCTestCase {
         checkTrajectory("sgd") { SGD($0, learningRate: 0.05) }
         checkTrajectory("sgd_momentum") { SGD($0, learningRate: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01) }
         checkTrajectory("sgd_nesterov") { SGD($0, learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01) }
-        checkTrajectory("adam") { Adam($0, learningRate: 0.05, weightDecay: 0.01) }
+        // A decay large enough to leave the tolerance when dropped (see make_optim.py).
+        checkTrajectory("adam") { Adam($0, learningRate: 0.05, weightDecay: 0.5) }
         checkTrajectory("adam_amsgrad") { Adam($0, learningRate: 0.05, betas: (0.8, 0.9), amsgrad: true) }
         checkTrajectory("adamw") { AdamW($0, learningRate: 0.05) }
         checkTrajectory("rmsprop") { RMSprop($0, learningRate: 0.01) }
         checkTrajectory("rmsprop_centered") { RMSprop($0, learningRate: 0.01, weightDecay: 0.1, momentum: 0.5, centered: true) }
     }
 
-    /// The same trajectories with every update split among threads (large parameters are).
-    func testTrajectoriesMatchPyTorchWhenSplitAmongThreads() throws {
-        try XCTSkipIf(Gemm.threadCount < 2, "needs 2 threads")
+    /// The same trajectories with every update split among threads (large parameters are); two
+    /// threads are set whatever the machine has.
+    func testTrajectoriesMatchPyTorchWhenSplitAmongThreads() {
         let saved = (DeepCore.Parallel.minimumWork, Gemm.threadCount)
         defer { (DeepCore.Parallel.minimumWork, Gemm.threadCount) = saved }
         (DeepCore.Parallel.minimumWork, Gemm.threadCount) = (1, 2)

@@ -76,7 +76,8 @@ final class SelectiveScanTests: XCTestCase {
 
     /// Enough channels for the channel-block kernels (whole and partial blocks, two groups), on
     /// one thread and split into several work units, and, for contrast, row by row.
-    func testChannelBlocksMatchReferenceScan() {
+    /// (Without AVX2 or AVX-512 there are no channel blocks: the test checks the rows and skips.)
+    func testChannelBlocksMatchReferenceScan() throws {
         let f = loadFixtures("mamba_scan_blocks")
         let saved = (DeepCore.Parallel.minimumWork, SelectiveScanKernels.usesChannelBlocks)
         defer { (DeepCore.Parallel.minimumWork, SelectiveScanKernels.usesChannelBlocks) = saved }
@@ -85,6 +86,8 @@ final class SelectiveScanTests: XCTestCase {
             checkCase("blocks", softplus: true, f)
             checkCase("grouped_blocks", softplus: false, f)
         }
+        try XCTSkipUnless(SelectiveScanKernels.cpuHasVectorExtensions,
+                          "the CPU has neither AVX2 nor AVX-512: no channel blocks, only rows were checked")
     }
 
     func testMatchesReferenceScanSplitAcrossThreads() {
@@ -120,9 +123,7 @@ final class SelectiveScanTests: XCTestCase {
     /// channel blocks, whole and partial (there without softplus Δ = |delta| + bias, as decays
     /// above 1 make the sums ill-conditioned).
     func testVectorExtensionKernelsMatchPortableKernels() throws {
-        try XCTSkipIf(SelectiveScanKernels.vectorExtensionWidth(.init(batch: 1, channels: 1, length: 1, stateSize: 8,
-                                                                      bGroups: nil, cGroups: nil, deltaSoftplus: false)) == 0,
-                      "the CPU has neither AVX2 nor AVX-512")
+        try XCTSkipUnless(SelectiveScanKernels.cpuHasVectorExtensions, "the CPU has neither AVX2 nor AVX-512")
         var rng = RandomGenerator(seed: 21)
         let cases: [(n: Int, l: Int, groups: Int?, gated: Bool, dm: Int)] = [
             (16, 75, 1, true, 4), (16, 40, nil, false, 4), (5, 33, 2, true, 4), (32, 19, 1, false, 4), (40, 50, 2, true, 4),

@@ -108,6 +108,51 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(first.inputs.scalars, Array(data.inputs.scalars.prefix(8)))
     }
 
+    /// Ten examples whose label is their index and whose input is (index, −index) plus noise drawn
+    /// from the loader's generator: a random augmentation that keeps the label recoverable.
+    struct AugmentedIndices: Dataset {
+        var count: Int { 10 }
+        func example(at index: Int, generator: inout RandomGenerator) -> Example {
+            let noise = Tensor.randn([2], generator: &generator) * 0.01
+            return Example(input: Tensor([Float(index), -Float(index)]) + noise, label: index)
+        }
+    }
+
+    /// Each batch row is the example of its label, in the epoch's order; the same seed gives the
+    /// same batches, augmentation included, with or without prefetching; epochs and seeds differ.
+    func testDataLoaderKeepsInputsWithLabelsAndReproducesAugmentation() {
+        let data = AugmentedIndices()
+        let loader = DataLoader(data, batchSize: 4, shuffle: true, seed: 3)
+        let epochs = [Array(loader), Array(loader)]
+        for (epoch, batches) in epochs.enumerated() {
+            XCTAssertEqual(batches.flatMap(\.labels), loader.order(epoch: epoch), "epoch \(epoch) order")
+            for batch in batches {
+                let rows = batch.inputs.scalars
+                for (i, label) in batch.labels.enumerated() {
+                    XCTAssertEqual(rows[2 * i], Float(label), accuracy: 0.05, "epoch \(epoch): input of \(label)")
+                    XCTAssertEqual(rows[2 * i + 1], -Float(label), accuracy: 0.05, "epoch \(epoch): input of \(label)")
+                }
+            }
+        }
+        // The augmented inputs of each example, by label.
+        func inputs(_ batches: [Batch]) -> [Int: [Float]] {
+            var byLabel: [Int: [Float]] = [:]
+            for batch in batches {
+                let rows = batch.inputs.scalars
+                for (i, label) in batch.labels.enumerated() { byLabel[label] = Array(rows[2 * i..<2 * i + 2]) }
+            }
+            return byLabel
+        }
+        let again = DataLoader(data, batchSize: 4, shuffle: true, seed: 3, prefetch: false)
+        let replay = [Array(again), Array(again)]
+        XCTAssertEqual(replay.map { $0.map(\.labels) }, epochs.map { $0.map(\.labels) })
+        XCTAssertEqual(replay.map { $0.map(\.inputs.scalars) }, epochs.map { $0.map(\.inputs.scalars) },
+                       "same seed and epoch, same augmentation")
+        XCTAssertNotEqual(inputs(epochs[0]), inputs(epochs[1]), "each epoch draws its own augmentation")
+        let otherSeed = DataLoader(data, batchSize: 4, shuffle: true, seed: 4)
+        XCTAssertNotEqual(inputs(Array(otherSeed)), inputs(epochs[0]), "another seed draws another augmentation")
+    }
+
     func testMetrics() {
         let cm = ConfusionMatrix(predictions: [0, 1, 1, 2, 2, 2], labels: [0, 1, 2, 2, 2, 0], classCount: 3)
         XCTAssertEqual(cm.accuracy, 4.0 / 6, accuracy: 1e-12)

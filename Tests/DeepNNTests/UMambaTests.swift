@@ -62,9 +62,31 @@ final class UMambaTests: XCTestCase {
         let outputs = model.deepSupervisionOutputs(x)
         XCTAssertEqual(outputs.map(\.shape), [[2, 3, 16, 16], [2, 3, 8, 8]])
         assertClose(outputs[0], y, atol: 0, rtol: 0)
-        // Every parameter is reached through the deep-supervision heads.
-        (outputs[0].sum() + outputs[1].sum()).backward()
-        for (name, p) in model.namedParameters() { XCTAssertNotNil(p.grad, "no gradient for \(name)") }
+        // Every parameter is reached through the deep-supervision heads: its gradient is not zero
+        // (random output weights, so no gradient cancels by symmetry). Only a convolution's bias
+        // followed by an instance norm (`…convK.bias` before `…normK`, `…conv.bias` before
+        // `…norm`) gets none, as in PyTorch: the norm subtracts it again.
+        var rng = RandomGenerator(seed: 4)
+        let weights = outputs.map { Tensor.randn($0.shape, generator: &rng) }
+        zip(outputs, weights).map { ($0 * $1).sum() }.reduce(Tensor(scalar: 0), +).backward()
+        let parameters = model.namedParameters()
+        let largest = parameters.map { $0.1.grad?.abs().max().item() ?? 0 }
+        let scale = largest.max() ?? 0
+        func normalisedAfterwards(_ name: String) -> Bool {
+            guard name.hasSuffix(".bias") else { return false }
+            let path = name.dropLast(".bias".count)
+            guard let dot = path.lastIndex(of: "."), path[path.index(after: dot)...].hasPrefix("conv") else { return false }
+            let norm = path[..<dot] + "." + path[path.index(after: dot)...].replacingOccurrences(of: "conv", with: "norm")
+            return names.contains(norm + ".weight")
+        }
+        for ((name, _), g) in zip(parameters, largest) {
+            if normalisedAfterwards(name) {
+                XCTAssertLessThan(g, 1e-6 * scale, "\(name) is followed by a norm: its gradient is zero but for rounding")
+            } else {
+                XCTAssertGreaterThan(g, 1e-6 * scale, "no gradient reaches \(name)")
+            }
+        }
+        XCTAssertEqual(parameters.filter { normalisedAfterwards($0.0) }.count, 22)
     }
 
     func testEncoderVariantChoosesTokensPerStage() throws {

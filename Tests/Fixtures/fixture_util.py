@@ -1,7 +1,7 @@
 """Shared helper for the fixture scripts in this folder.
 
 Fixtures are small JSON files: {"name": {"shape": [...], "data": [...row-major floats...]}}.
-The Swift tests read them with `loadFixtures(_:)` (Tests/DeepCoreTests/Support/Fixtures.swift).
+The Swift tests read them with `loadFixtures(_:)` (Tests/TestSupport/Fixtures.swift).
 Run a script with the virtual environment that has torch/einops, e.g.
     /tmp/venv/bin/python Tests/Fixtures/make_core.py
 """

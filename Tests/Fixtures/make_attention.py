@@ -85,6 +85,8 @@ def mha_cases(out):
     # Cross-attention, batch-first, key padding mask, no weights.
     mha = nn.MultiheadAttention(8, 4, batch_first=True)
     mha.in_proj_bias.data.normal_()
+    # out_proj.bias from its own generator: the cases after this one keep their draws.
+    mha.out_proj.bias.data.copy_(torch.randn(8, generator=torch.Generator().manual_seed(3)))
     q, kv = torch.randn(2, 4, 8), torch.randn(2, 6, 8)
     pad = torch.zeros(2, 6, dtype=torch.bool)
     pad[0, 4:] = True
@@ -152,6 +154,15 @@ def vit_case():
         model.class_token.normal_()
         model.heads.head.weight.normal_(std=0.2)
         model.heads.head.bias.normal_()
+        # Every other bias and every LayerNorm too (drawn from their own generator, so the input
+        # and weights above stay as they were): a mis-loaded bias or swapped ln_1/ln_2 changes
+        # the logits.
+        g = torch.Generator().manual_seed(2)
+        for name, p in model.named_parameters():
+            if name.endswith("ln.weight") or name.endswith(("ln_1.weight", "ln_2.weight")):
+                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias") and not name.startswith("heads."):
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
     model = model.double()
     model.eval()
     x = torch.randn(2, 3, 16, 16, dtype=torch.float64, requires_grad=True)

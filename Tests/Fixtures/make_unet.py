@@ -9,7 +9,8 @@ the up-sampled map padded to the skip connection's size, centred), written here 
    (both up-sampling modes) for 3 input channels and 2 classes.
 2. unet/<name>.safetensors + unet/<name>_io.safetensors: depth 3, base 4 models (bilinear and
    transposed) with random BatchNorm statistics, an odd-sized input (2, 3, 37, 29), logits in
-   eval and train mode and the gradients of a pixel-wise cross-entropy.
+   eval and train mode, the gradients of a pixel-wise cross-entropy, and the BatchNorm running
+   statistics after the train-mode pass.
 
 Run: /tmp/venv/bin/python Tests/Fixtures/make_unet.py
 """
@@ -124,6 +125,10 @@ def make_small(name, model, x, labels):
         io[mode + ".grad.input"] = xi.grad
         for n in names:
             io[mode + ".grad." + n] = params[n].grad
+    # The running statistics after the train-mode forward (momentum 0.1 from the random ones).
+    for k, v in model.state_dict().items():
+        if k.endswith("running_mean") or k.endswith("running_var"):
+            io["train.after." + k] = v
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(OUT, name + "_io.safetensors"))
     print(name, sum(p.numel() for p in model.parameters()), "parameters")
 

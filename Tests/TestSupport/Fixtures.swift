@@ -1,6 +1,12 @@
 import Foundation
 import DeepCore
 
+/// Path of a fixture file under `Tests/Fixtures/`.
+public func fixtureURL(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").appendingPathComponent(name)
+}
+
 private struct FixtureEntry: Decodable {
     let shape: [Int]
     let data: [Double]

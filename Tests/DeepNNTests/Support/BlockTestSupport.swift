@@ -6,13 +6,21 @@ import DeepNN
 // by Tests/Fixtures/make_blocks.py, comparing a forward and backward with PyTorch's, and training
 // a stitched model for a few steps.
 
-/// Loads `module`'s parameters and buffers from `fixture["<prefix>.<key>"]`, strictly, so every
-/// PyTorch name must match one of the module's.
-func loadFixtureState(_ module: Module, _ fixture: [String: Tensor], prefix: String,
+/// Loads `module`'s parameters and buffers from the fixture's state under `<prefix>.`, strictly:
+/// every module key must be in the fixture and every fixture state key must belong to the module.
+/// The fixture's state is every key under the prefix except inputs `x…`, outputs `y…`, output
+/// gradients `gy…`, gradients `grad.…`, buffers after a step `after.…` and the `records` named
+/// (other values the script stored).
+func loadFixtureState(_ module: Module, _ fixture: [String: Tensor], prefix: String, records: Set<String> = [],
                       file: StaticString = #filePath, line: UInt = #line) throws {
+    func isState(_ name: String) -> Bool {
+        let numbered = ["x", "y", "gy"].contains { name.hasPrefix($0) && name.dropFirst($0.count).allSatisfy(\.isNumber) }
+        return !numbered && !name.hasPrefix("grad.") && !name.hasPrefix("after.") && !records.contains(name)
+    }
     var dict: [String: Tensor] = [:]
-    for (key, _) in module.namedParameters() + module.namedBuffers() {
-        if let value = fixture[prefix + "." + key] { dict[key] = value }
+    for (key, value) in fixture where key.hasPrefix(prefix + ".") {
+        let name = String(key.dropFirst(prefix.count + 1))
+        if isState(name) { dict[name] = value }
     }
     _ = try module.loadStateDict(dict, strict: true)
 }

@@ -68,13 +68,14 @@ extension Tensor {
         let out = result.requiresGrad ? result.detached() : result
         let pullback = makePullback(out.detached())
         let present = inputs.compactMap { $0 }
-        let slots = inputs.map { $0 != nil }
+        let declared = inputs.count
+        // The engine pairs gradients with the inputs present; drop the absent inputs' slots.
+        let absent = present.count == declared ? [] : inputs.indices.filter { inputs[$0] == nil }
         out.gradNode = GradNode(op: name, inputs: present) { g in
-            let grads = pullback(g)
-            require(grads.count == slots.count,
-                    "\(name): pullback returned \(grads.count) gradients for \(slots.count) inputs")
-            if present.count == slots.count { return grads }
-            return zip(slots, grads).compactMap { isPresent, grad in isPresent ? .some(grad) : nil }
+            var grads = pullback(g)
+            require(grads.count == declared, "\(name): pullback returned \(grads.count) gradients for \(declared) inputs")
+            for slot in absent.reversed() { grads.remove(at: slot) }
+            return grads
         }
         out.requiresGrad = true
         return out

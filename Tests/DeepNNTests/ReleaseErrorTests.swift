@@ -6,15 +6,17 @@ import XCTest
 /// test) as a user would and read what it prints before it stops.
 final class ReleaseErrorTests: XCTestCase {
     func testConvolutionChannelMistakeNamesOpShapesAndModule() throws {
-        let (status, stderr) = try runDemo("conv")
+        let (status, stderr, stdout) = try runDemo("conv")
         XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
+        // What the program printed before the mistake reaches a pipe (stdout is flushed first).
+        XCTAssertTrue(stdout.contains("calling the model"), "stdout lost before the stop: \(stdout)")
         for part in ["conv2d", "[16, 8, 3, 3]", "[1, 3, 10, 10]", "(in module 1 (Conv2d))"] {
             XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
         }
     }
 
     func testMistakeInsideAMultiInputModuleNamesItsPath() throws {
-        let (status, stderr) = try runDemo("bilinear")
+        let (status, stderr, _) = try runDemo("bilinear")
         XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
         for part in ["Bilinear", "[2, 4] and [2, 4]", "[2, 4, 5]", "(in module 1.bilinear (Bilinear))"] {
             XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
@@ -22,8 +24,9 @@ final class ReleaseErrorTests: XCTestCase {
     }
 
     /// Runs the demo with `argument`; returns its exit status (the signal number when a trap
-    /// stopped it) and its standard error. Fails when the program is missing or exits normally.
-    private func runDemo(_ argument: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String) {
+    /// stopped it), its standard error and its standard output (both piped, as a user's shell
+    /// would redirect them). Fails when the program is missing or exits normally.
+    private func runDemo(_ argument: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String, String) {
         let candidates = [Bundle.main.bundleURL,
                           Bundle(for: Self.self).bundleURL.deletingLastPathComponent(),
                           URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
@@ -37,16 +40,18 @@ final class ReleaseErrorTests: XCTestCase {
         process.arguments = [argument]
         // No backtrace symbolication: the message is all the test reads.
         process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
-        let errors = Pipe()
+        let (errors, output) = (Pipe(), Pipe())
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         try process.run()
+        // stdout is small (one line): read stderr to its end first, then stdout.
         let data = errors.fileHandleForReading.readDataToEndOfFile()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let stderr = String(decoding: data, as: UTF8.self)
         XCTAssertEqual(process.terminationReason, .uncaughtSignal,
                        "the program should stop by a trap, not exit (status \(process.terminationStatus)); stderr:\n\(stderr)",
                        file: file, line: line)
-        return (process.terminationStatus, stderr)
+        return (process.terminationStatus, stderr, String(decoding: printed, as: UTF8.self))
     }
 }

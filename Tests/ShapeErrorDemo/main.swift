@@ -21,6 +21,7 @@ let mistake = CommandLine.arguments.dropFirst().first ?? "conv"
 switch mistake {
 case "conv":
     let model = Sequential(ReLU(), Conv2d(8, 16, kernelSize: 3))
+    print("calling the model")
     print(model(Tensor.randn([1, 3, 10, 10])).shape)
 case "bilinear":
     let model = Sequential(Linear(6, 4), PairScorer())

@@ -68,6 +68,7 @@ public enum ShapeErrors {
     /// (what follows ran on a placeholder) and is named first.
     public static func stop(_ message: String, file: StaticString = #file, line: UInt = #line) -> Never {
         let cause = currentRecorder?.first.map { "\($0)\nwhich led to: " } ?? ""
+        fflush(nil)   // what the program printed before (buffered when piped) is not lost
         fatalError(cause + describe(message), file: file, line: line)
     }
 

@@ -209,7 +209,7 @@ public enum Safetensors {
         let (begin, end) = (offsets[0], offsets[1])
         guard begin <= end else { throw fail(.invalidField, "data_offsets [\(begin), \(end)] end before they begin") }
         guard let size = checkedByteCount(shape: shape, elementSize: type.size) else {
-            throw fail(.sizeMismatch, "shape \(shape) of \(dtypeName) has more bytes than an Int can count")
+            throw fail(.sizeMismatch, unaddressableShapeReason(shape, typeName: dtypeName, elementSize: type.size))
         }
         guard end - begin == size.bytes else {
             throw fail(.sizeMismatch, "data_offsets [\(begin), \(end)] span \(end - begin) bytes but \(dtypeName) "

@@ -14,7 +14,8 @@ extension Tensor {
     ///
     ///     let x = try Tensor(npyFile: URL(fileURLWithPath: "x.npy"))   // np.save("x.npy", x)
     /// - Throws: ``TensorFileError`` when the file cannot be read, is malformed, is truncated or
-    ///   has bytes after the array, or holds big-endian, structured or object data.
+    ///   has bytes after the array, holds big-endian, structured or object data, or has a shape
+    ///   whose sizes multiply past `Int.max` (even beside a zero, which makes an empty array).
     public convenience init(npyFile url: URL) throws {
         let context = TensorFileContext(format: "npy", path: url.path)
         let t = try Npy.decode(context.readFile(url), context: context)

@@ -12,8 +12,9 @@ import Foundation
 ///
 /// Reading validates the file as strictly as the Python library: a malformed file (truncated,
 /// bad JSON, missing fields, unknown dtype, sizes or offsets that disagree, overlapping tensors,
-/// bytes that belong to no tensor, duplicate keys) throws a ``TensorFileError`` naming the file,
-/// the tensor and the byte offset. No byte outside the buffer is ever read.
+/// bytes that belong to no tensor, duplicate keys, a shape whose sizes multiply past `Int.max`
+/// even beside a zero) throws a ``TensorFileError`` naming the file, the tensor and the byte
+/// offset. No byte outside the buffer is ever read.
 ///
 ///     try Safetensors.write(["fc.weight": w, "fc.bias": b], to: url)
 ///     let state = try Safetensors.read(from: url)    // ["fc.bias": (10), "fc.weight": (10, 784)]

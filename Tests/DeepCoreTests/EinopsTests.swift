@@ -221,6 +221,56 @@ final class EinopsTests: XCTestCase {
         }
     }
 
+    /// Issue 17: axis lengths (given or anonymous) whose product overflows `Int` trapped; they
+    /// throw, naming the axes and their lengths.
+    func testAxisLengthsThatOverflowThrow() throws {
+        let big = 1 << 62
+        let cases: [(Op, Tensor, String, [String: Int], String, String)] = [
+            (.rearrange, Tensor.randn([8, 3]), "(a b) c -> a b c", ["a": big, "b": 4], "(8, 3)",
+             "Axis lengths overflow at axis 'b': 'a' (4611686018427387904) × 'b' (4) exceeds Int.max"),
+            (.rearrange, Tensor(zeros: [0, 3]), "(a b) c -> a b c", ["a": big], "(0, 3)",
+             "Axis lengths overflow at axis 'c': 'a' (4611686018427387904) × 'c' (3)"),
+            (.repeat, Tensor.randn([3]), "h -> (h 4611686018427387904 4)", [:], "(3,)",
+             "Axis lengths overflow at axis 4611686018427387904-axis"),
+            (.repeat, Tensor.randn([1]), "h -> (h 4611686018427387904 4)", [:], "(1,)", "at axis 4-axis"),
+            (.repeat, Tensor.randn([3]), "h -> h w", ["w": Int.max], "(3,)", "Axis lengths overflow at axis 'w'"),
+            (.reduce(.sum), Tensor(zeros: [0, 4]), "(a b) c -> c", ["a": big, "b": 4], "(0, 4)", "Axis lengths overflow"),
+            (.reduce(.mean), Tensor.randn([6]), "(a 4611686018427387904 4) -> a", [:], "(6,)", "Axis lengths overflow"),
+        ]
+        for (op, x, pattern, sizes, shape, phrase) in cases {
+            assertEinopsError(phrase, pattern: pattern, shape: shape) { try run(op, x, pattern, sizes) }
+        }
+        // Lengths whose product an Int holds still work, beside a zero-length axis too.
+        XCTAssertEqual(try Tensor(zeros: [0, 3]).rearranged("(a b) c -> a b c", ["a": 1 << 40]).shape, [1 << 40, 0, 3])
+    }
+
+    /// ``EinopsCall``: one call per line of text, run shape-only, for corpora and fuzzing.
+    func testEinopsCallParsesALineAndRunsShapeOnly() throws {
+        XCTAssertEqual(try EinopsCall(parsing: "rearrange | 6, 4 | (a b) c -> a b c | a=2").outputShape(), [2, 3, 4])
+        XCTAssertEqual(try EinopsCall(parsing: "repeat | 3 | h -> (h 2) w | w=5").outputShape(), [6, 5])
+        XCTAssertEqual(try EinopsCall(parsing: " mean|2,3|a b -> a ").outputShape(), [2])
+        XCTAssertEqual(try EinopsCall(parsing: "rearrange |  | -> 1 1 |").outputShape(), [1, 1])
+        // Shape-only: sizes no memory could hold cost nothing.
+        XCTAssertEqual(try EinopsCall(parsing: "repeat | 1000000 | h -> h w | w=1000000000").outputShape(), [1_000_000, 1_000_000_000])
+        let call = EinopsCall(.reduce(.max), shape: [2, 3], pattern: "a b -> b")
+        XCTAssertEqual(try call.apply(to: Tensor([1, 5, 3, 4, 2, 6], shape: [2, 3])).scalars, [4, 5, 6])
+        XCTAssertEqual(try EinopsCall(parsing: "max | 2, 3 | a b -> b"), call)
+        let malformed = [
+            ("rearrange | 2 | a -> a | a", "size 'a' is not name=integer"),
+            ("rearrange | 2 | a -> a | a=1, a=2", "size 'a' is given twice"),
+            ("transpose | 2 | a -> a", "operation 'transpose' is not"),
+            ("rearrange | 2, -1 | a b -> a", "size '-1' is not a non-negative integer"),
+            ("rearrange | 4611686018427387904, 4 | a b -> a", "product exceeds Int.max"),
+            ("rearrange | 2", "has 2 fields"),
+        ]
+        for (line, phrase) in malformed {
+            XCTAssertThrowsError(try EinopsCall(parsing: line)) { error in
+                XCTAssertTrue((error as? EinopsError)?.message.contains(phrase) == true, "\(line): \(error)")
+                XCTAssertTrue("\(error)".contains(line), "\(error)")
+            }
+        }
+    }
+
     func testErrorMessageHasEinopsLayout() {
         do {
             _ = try Tensor.randn([6]).rearranged("(a b) -> a b", ["a": 4])

@@ -172,6 +172,20 @@ final class NpyTests: XCTestCase {
         }
     }
 
+    /// Issue 17: a zero size beside huge ones makes an array of 0 bytes, so the size check passed
+    /// and the strides overflowed (a trap, no message), in C and in Fortran order.
+    func testZeroSizeBesideHugeSizesThrowsInsteadOfOverflowingStrides() throws {
+        for order in ["False", "True"] {
+            for (shape, descr) in [("(0, \(1 << 62), 8)", "'<f4'"), ("(\(1 << 62), 0, \(1 << 62))", "'|u1'"), ("(0, \(Int.max), 2)", "'|b1'")] {
+                assertTensorFileError(.invalidField, key: "shape", mentioning: "exceeds Int.max") {
+                    try Tensor(npyData: npy(header(descr: descr, order: order, shape: shape)))
+                }
+            }
+            // A zero size beside sizes whose product an Int holds still reads, as an empty array.
+            XCTAssertEqual(try Tensor(npyData: npy(header(order: order, shape: "(0, \(1 << 30), 3)"))).shape, [0, 1 << 30, 3])
+        }
+    }
+
     func testEveryTruncationAndByteCorruptionIsHandled() throws {
         let valid = Tensor.arange(0, 6).reshaped([2, 3]).npyData()
         for length in 0..<valid.count {

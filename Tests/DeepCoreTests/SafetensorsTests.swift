@@ -200,6 +200,21 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 
+    /// Issue 17: a zero size beside huge ones makes a tensor of 0 bytes, so the size check passed
+    /// and the row-major strides (which count a zero as 1) overflowed: a trap, no message.
+    func testZeroSizeBesideHugeSizesThrowsInsteadOfOverflowingStrides() throws {
+        for (shape, dtype) in [([0, 1 << 62, 1 << 62], "F32"), ([1 << 62, 0, 4], "U8"), ([0, Int.max, 2], "BOOL"),
+                               ([2, 0, 1 << 61], "F64")] {
+            assertTensorFileError(.sizeMismatch, key: "a", mentioning: "exceeds Int.max") {
+                try Safetensors.read(data: safetensorsBytes("{\(entryJSON("a", dtype: dtype, shape, 0, 0))}"))
+            }
+        }
+        // A zero size beside sizes whose product an Int holds still reads, as an empty tensor.
+        let empty = try Safetensors.read(data: safetensorsBytes("{\(entryJSON("a", [0, 1 << 30, 1 << 30], 0, 0))}"))
+        XCTAssertEqual(empty["a"]?.shape, [0, 1 << 30, 1 << 30])
+        XCTAssertEqual(empty["a"]?.count, 0)
+    }
+
     func testOverlapHoleAndTrailingBytesAreRejected() {
         let overlap = "{\(entryJSON("a", [4], 0, 16)),\(entryJSON("b", [4], 8, 24))}"
         assertTensorFileError(.overlappingData, key: "b", at: 8 + overlap.utf8.count + 8, mentioning: "\"a\"") {

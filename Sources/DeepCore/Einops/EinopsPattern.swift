@@ -132,15 +132,28 @@ struct EinopsExpression {
     }
 }
 
-/// The einops operations, with the name their errors use.
-enum EinopsOperation: Sendable {
+/// The einops operations: ``Tensor/rearranged(_:_:)``, ``Tensor/repeated(_:_:)`` and
+/// ``Tensor/reduced(_:_:_:)`` with a reduction.
+public enum EinopsOperation: Equatable, Sendable {
     case rearrange, `repeat`, reduce(EinopsReduction)
 
-    var name: String {
+    /// The name einops' errors use: `rearrange`, `repeat` or the reduction's (`sum`, `max`, …).
+    public var name: String {
         switch self {
         case .rearrange: return "rearrange"
         case .repeat: return "repeat"
         case .reduce(let reduction): return reduction.rawValue
+        }
+    }
+
+    /// The operation called `name` (as ``name`` spells it), nil for an unknown name.
+    public init?(name: String) {
+        switch name {
+        case "rearrange": self = .rearrange
+        case "repeat": self = .repeat
+        default:
+            guard let reduction = EinopsReduction(rawValue: name) else { return nil }
+            self = .reduce(reduction)
         }
     }
 }
@@ -160,6 +173,8 @@ struct EinopsRecipe: Sendable {
 
     /// Length of each elementary axis when fixed by the pattern (an anonymous axis), else 0.
     var fixedLengths: [Int]
+    /// Each elementary axis as errors name it: `'h'`, `4-axis`, `'…0'`.
+    var axisNames: [String]
     /// Elementary axis of each given size.
     var sizeAxes: [String: Int]
     var inputAxes: [InputAxis]
@@ -205,6 +220,7 @@ struct EinopsRecipe: Sendable {
         var position: [EinopsAxis: Int] = [:]
         for (i, axis) in elementary.enumerated() { position[axis] = i }
 
+        axisNames = elementary.map(\.description)
         fixedLengths = elementary.map { if case .anonymous(let length, _) = $0 { return length } else { return 0 } }
         sizeAxes = [:]
         for name in sizeNames {
@@ -270,7 +286,8 @@ struct EinopsRecipe: Sendable {
     private static func isAxisName(_ name: String) -> Bool { EinopsExpression.problem(withAxisName: name) == nil }
 
     /// Length of every elementary axis for an input of `inputShape` and the given `sizes`
-    /// (whose names were those the recipe was made for). Throws when they do not fit.
+    /// (whose names were those the recipe was made for). Throws when they do not fit, or when
+    /// the lengths multiply past `Int.max` (zeros counted as 1, as strides count them).
     func axisLengths(inputShape: [Int], sizes: [String: Int]) throws -> [Int] {
         var lengths = fixedLengths
         for (name, value) in sizes {
@@ -278,7 +295,7 @@ struct EinopsRecipe: Sendable {
             lengths[sizeAxes[name]!] = value
         }
         for (length, axis) in zip(inputShape, inputAxes) {
-            let knownProduct = axis.known.reduce(1) { $0 * lengths[$1] }
+            let knownProduct = axis.known.contains { lengths[$0] == 0 } ? 0 : try checkedProduct(of: axis.known, lengths)
             if let unknown = axis.unknown {
                 guard knownProduct > 0, length % knownProduct == 0 else {
                     throw EinopsError("Shape mismatch, can't divide axis of length \(length) in chunks of \(knownProduct)")
@@ -288,6 +305,23 @@ struct EinopsRecipe: Sendable {
                 throw EinopsError("Shape mismatch, \(length) != \(knownProduct)")
             }
         }
+        _ = try checkedProduct(of: Array(lengths.indices), lengths)
         return lengths
+    }
+
+    /// The product of the lengths of `axes`, a zero counted as 1; throws naming the axes when it
+    /// overflows `Int`.
+    private func checkedProduct(of axes: [Int], _ lengths: [Int]) throws -> Int {
+        var product = 1
+        for (i, axis) in axes.enumerated() {
+            let (next, overflow) = product.multipliedReportingOverflow(by: max(lengths[axis], 1))
+            if overflow {
+                let factors = axes[...i].filter { lengths[$0] > 1 }.map { "\(axisNames[$0]) (\(lengths[$0]))" }
+                throw EinopsError("Axis lengths overflow at axis \(axisNames[axis]): \(factors.joined(separator: " × ")) "
+                                  + "exceeds Int.max (\(Int.max))")
+            }
+            product = next
+        }
+        return product
     }
 }

@@ -35,7 +35,8 @@ extension Tensor {
     /// - Parameter sizes: lengths of axes that cannot be inferred from the shape (one unknown per
     ///   input axis at most); a size that can be inferred is checked.
     /// - Throws: ``EinopsError`` quoting the pattern and the shape when the pattern is malformed
-    ///   or does not fit the input.
+    ///   or does not fit the input, or when the axis lengths (given, anonymous or inferred)
+    ///   multiply past `Int.max`, naming the axes.
     public func rearranged(_ pattern: String, _ sizes: [String: Int] = [:]) throws -> Tensor {
         try applyingEinops(.rearrange, pattern, sizes)
     }

@@ -14,7 +14,8 @@ extension Tensor {
     ///
     ///     let x = try Tensor(npyFile: URL(fileURLWithPath: "x.npy"))   // np.save("x.npy", x)
     /// - Throws: ``TensorFileError`` when the file cannot be read, is malformed, is truncated or
-    ///   has bytes after the array, or holds big-endian, structured or object data.
+    ///   has bytes after the array, holds big-endian, structured or object data, or has a shape
+    ///   whose sizes multiply past `Int.max` (even beside a zero, which makes an empty array).
     public convenience init(npyFile url: URL) throws {
         let context = TensorFileContext(format: "npy", path: url.path)
         let t = try Npy.decode(context.readFile(url), context: context)
@@ -42,8 +43,21 @@ extension Tensor {
     }
 }
 
-/// The `.npy` encoder and decoder behind the `Tensor` methods.
-enum Npy {
+/// NumPy's `.npy` format: the decoder and encoder behind ``Tensor/init(npyFile:)``,
+/// ``Tensor/init(npyData:)``, ``Tensor/writeNpy(to:)`` and ``Tensor/npyData()``.
+public enum Npy {
+    /// The array in the `.npy` file at `url`; the same as ``Tensor/init(npyFile:)``.
+    /// - Throws: ``TensorFileError`` when the file cannot be read or is malformed.
+    public static func read(from url: URL) throws -> Tensor {
+        try Tensor(npyFile: url)
+    }
+
+    /// The array in the `.npy` bytes `data`; the same as ``Tensor/init(npyData:)``.
+    /// - Throws: ``TensorFileError`` when the bytes are malformed.
+    public static func read(data: Data) throws -> Tensor {
+        try Tensor(npyData: data)
+    }
+
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
     /// Data starts at a multiple of this many bytes.
     static let alignment = 64
@@ -91,7 +105,7 @@ enum Npy {
             let bytes = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
             guard let size = checkedByteCount(shape: header.shape, elementSize: header.type.size) else {
                 throw context.error(.invalidField, key: "shape", at: header.shapeOffset,
-                                    "shape \(header.shape) has more bytes than an Int can count")
+                                    unaddressableShapeReason(header.shape, typeName: "'\(header.descr)'", elementSize: header.type.size))
             }
             guard bytes.count >= size.bytes else {
                 throw context.error(.truncated, at: dataStart, "the array of shape \(header.shape) and type '\(header.descr)' "

@@ -12,8 +12,9 @@ import Foundation
 ///
 /// Reading validates the file as strictly as the Python library: a malformed file (truncated,
 /// bad JSON, missing fields, unknown dtype, sizes or offsets that disagree, overlapping tensors,
-/// bytes that belong to no tensor, duplicate keys) throws a ``TensorFileError`` naming the file,
-/// the tensor and the byte offset. No byte outside the buffer is ever read.
+/// bytes that belong to no tensor, duplicate keys, a shape whose sizes multiply past `Int.max`
+/// even beside a zero) throws a ``TensorFileError`` naming the file, the tensor and the byte
+/// offset. No byte outside the buffer is ever read.
 ///
 ///     try Safetensors.write(["fc.weight": w, "fc.bias": b], to: url)
 ///     let state = try Safetensors.read(from: url)    // ["fc.bias": (10), "fc.weight": (10, 784)]
@@ -209,7 +210,7 @@ public enum Safetensors {
         let (begin, end) = (offsets[0], offsets[1])
         guard begin <= end else { throw fail(.invalidField, "data_offsets [\(begin), \(end)] end before they begin") }
         guard let size = checkedByteCount(shape: shape, elementSize: type.size) else {
-            throw fail(.sizeMismatch, "shape \(shape) of \(dtypeName) has more bytes than an Int can count")
+            throw fail(.sizeMismatch, unaddressableShapeReason(shape, typeName: dtypeName, elementSize: type.size))
         }
         guard end - begin == size.bytes else {
             throw fail(.sizeMismatch, "data_offsets [\(begin), \(end)] span \(end - begin) bytes but \(dtypeName) "

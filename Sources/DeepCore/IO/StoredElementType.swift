@@ -93,15 +93,26 @@ enum StoredElementType: Equatable {
     }
 }
 
-/// The number of elements of `shape` and their size in bytes, or `nil` when either overflows
-/// `Int` (a hostile header can declare any sizes).
+/// The number of elements of `shape` and their size in bytes, or `nil` when a hostile header
+/// declares sizes an `Int` cannot address.
+///
+/// Every product of sizes is checked, whatever the element count: a shape such as
+/// `[0, 2^62, 2^62]` holds no element, yet its row-major strides (which count a zero size as 1)
+/// would overflow. So the product of the sizes with zeros counted as 1, times `elementSize`, must
+/// fit in an `Int`; then every stride, element count and byte count does.
 func checkedByteCount(shape: [Int], elementSize: Int) -> (count: Int, bytes: Int)? {
-    var count = 1
+    var extent = elementSize
     for d in shape {
-        let (product, overflow) = count.multipliedReportingOverflow(by: d)
+        let (product, overflow) = extent.multipliedReportingOverflow(by: max(d, 1))
         if overflow { return nil }
-        count = product
+        extent = product
     }
-    let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
-    return overflow ? nil : (count, bytes)
+    let count = shape.contains(0) ? 0 : extent / elementSize
+    return (count, count * elementSize)
+}
+
+/// Why `shape` of `typeName` was refused by ``checkedByteCount(shape:elementSize:)``.
+func unaddressableShapeReason(_ shape: [Int], typeName: String, elementSize: Int) -> String {
+    "shape \(shape) of \(typeName) cannot be addressed: the product of its sizes (a zero counted as 1, "
+        + "as strides count it) times \(elementSize) byte\(elementSize == 1 ? "" : "s") exceeds Int.max (\(Int.max))"
 }

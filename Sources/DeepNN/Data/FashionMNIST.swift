@@ -25,7 +25,8 @@ public struct FashionMNIST: Dataset {
     public let transform: Transform?
 
     /// Reads `split` from `directory` (files `train-images-idx3-ubyte[.gz]` etc.).
-    /// - Throws: ``DatasetError`` when a file is missing, corrupt or inconsistent.
+    /// - Throws: ``DatasetError`` when a file is missing, corrupt or inconsistent (an images file
+    ///   must have 3 dimensions and a labels file 1, as their magic numbers say).
     public init(split: Split, directory: String = FashionMNIST.defaultDirectory, transform: Transform? = ToTensor()) throws {
         let prefix = split == .train ? "train" : "t10k"
         func path(_ name: String) -> String {
@@ -33,8 +34,8 @@ public struct FashionMNIST: Dataset {
             return FileManager.default.fileExists(atPath: plain + ".gz") ? plain + ".gz" : plain
         }
         let imagesPath = path("images-idx3-ubyte"), labelsPath = path("labels-idx1-ubyte")
-        let images = try IDXArray(contentsOf: imagesPath)
-        let labels = try IDXArray(contentsOf: labelsPath)
+        let images = try IDXArray(contentsOf: imagesPath, rank: 3)
+        let labels = try IDXArray(contentsOf: labelsPath, rank: 1)
         guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28 else {
             throw DatasetError(path: imagesPath, reason: "images of shape \(images.shape), expected (N, 28, 28)")
         }

@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DeepCore"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore", "TestSupport"], path: "Tests/DeepCoreTests"),
         .testTarget(name: "DeepNNTests", dependencies: ["DeepNN", "TestSupport"], path: "Tests/DeepNNTests"),
+        // Runs the built `stitch` (every target is built with the tests) as a child process.
+        .testTarget(name: "StitchTests", dependencies: ["DeepCore", "DeepNN", "TestSupport"], path: "Tests/StitchTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,19 @@ struct Recipe {
     var weightDecay: Float = 0
     var oneCycle = false
     var augment = false
+    var batchSize = 64
+
+    /// The optimisers `--optimizer` names.
+    static let optimizers = ["adam", "adamw", "sgd"]
+
+    /// The optimiser `name` (one of ``optimizers``) over `parameters`, with this recipe's weight decay.
+    func makeOptimizer(_ name: String, parameters: [Tensor], learningRate lr: Float) -> Optimizer {
+        switch name {
+        case "adam": return Adam(parameters, learningRate: lr)
+        case "adamw": return AdamW(parameters, learningRate: lr, weightDecay: weightDecay)
+        default: return SGD(parameters, learningRate: lr, momentum: 0.9, nesterov: true, weightDecay: weightDecay)
+        }
+    }
 
     var trainTransform: Transform {
         augment ? Compose([ToTensor(), RandomCrop(size: 28, padding: 2), RandomHorizontalFlip(), Normalize(mean: [0.286], std: [0.353])])
@@ -50,10 +63,10 @@ enum ModelCatalog {
 
     static var names: [String] { entries.map(\.0) }
 
-    static func entry(_ name: String) throws -> Entry {
-        guard let e = entries.first(where: { $0.0 == name })?.1 else {
-            throw ValidationError("unknown model \(name); available: \(names.joined(separator: ", "))")
-        }
-        return e
+    /// The model's entry; `name` is one of ``names`` (checked with the options).
+    static func entry(_ name: String) -> Entry {
+        let e = entries.first { $0.0 == name }?.1
+        require(e != nil, "stitch: unchecked model name \(name)")
+        return e!
     }
 }

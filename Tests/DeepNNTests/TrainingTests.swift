@@ -63,7 +63,7 @@ final class TrainingTests: XCTestCase {
 
         let (first, loader2) = makeTrainer(seed: 9)
         first.outputDirectory = directory
-        try first.fit(loader2, epochs: 2)
+        XCTAssertEqual(try first.fit(loader2, epochs: 4, stopAfter: 2).count, 2)
         // A fresh process: new objects with a different seed, then resume.
         let (resumed, loader3) = makeTrainer(seed: 1234)
         resumed.outputDirectory = directory
@@ -72,15 +72,79 @@ final class TrainingTests: XCTestCase {
 
         XCTAssertEqual(resumed.model.stateDict().mapValues(\.scalars), straight.model.stateDict().mapValues(\.scalars))
         XCTAssertEqual(resumed.optimizer.learningRate, straight.optimizer.learningRate)
-        XCTAssertEqual(resumed.history.map(\.trainLoss), Array(straight.history.map(\.trainLoss).suffix(2)))
+        // The whole history, in the trainer and in the files written after the resume.
+        XCTAssertEqual(resumed.history.map(\.trainLoss), straight.history.map(\.trainLoss))
+        XCTAssertEqual(resumed.history.map(\.epoch), [1, 2, 3, 4])
+        let csv = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").dropFirst().map { $0.prefix { $0 != "," } }, ["1", "2", "3", "4"])
+        let loss = try String(contentsOf: directory.appendingPathComponent("loss.svg"), encoding: .utf8)
+        XCTAssertEqual(loss.components(separatedBy: "<circle").count - 1, 4, "a point per epoch")
     }
 
-    func testInterruptedSaveLeavesThePreviousCheckpoint() throws {
+    /// A stop requested (from another thread: a Ctrl-C handler) ends training after the current
+    /// batch; the files keep the last complete epoch and no temporary file is left.
+    func testRequestedStopKeepsTheLastCompleteEpoch() throws {
+        let (trainer, loader, url, saved) = try trainedOneEpoch()
+        let stopper = Thread { trainer.requestStop() }
+        stopper.start()
+        while !stopper.isFinished { usleep(1000) }
+        XCTAssertThrowsError(try trainer.fit(loader, epochs: 3)) { error in
+            XCTAssertEqual((error as? TrainingInterrupted)?.completedEpochs, 1)
+        }
+        XCTAssertEqual(try Data(contentsOf: url), saved)
+        XCTAssertEqual(trainer.history.count, 1)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(".") }, [])
+        // The request is spent: training continues when asked again.
+        XCTAssertEqual(try trainer.fit(loader, epochs: 2).count, 2)
+    }
+
+    /// BatchNorm in training mode cannot normalise one value per channel: it stops with PyTorch's
+    /// message (a last batch of one example reaching BatchNorm1d).
+    func testBatchNormWithOneValuePerChannelStopsWithPyTorchsMessage() {
+        let norm = BatchNorm1d(4)
+        let (_, failure) = ShapeErrors.recording { norm(Tensor.randn([1, 4])) }
+        XCTAssertTrue(failure?.contains("Expected more than 1 value per channel when training, got input size [1, 4]") == true,
+                      failure ?? "no failure")
+        norm.eval()
+        XCTAssertNil(ShapeErrors.recording { norm(Tensor.randn([1, 4])) }.failure, "evaluation uses the running statistics")
+    }
+
+    /// Legends stay inside the canvas (estimated at 0.6 em a character) and the value axis is
+    /// ticked at round numbers written to the same decimals.
+    func testPlotsKeepTheLegendInsideAndTickAtRoundValues() {
+        let svg = SVGPlot.lineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: [
+            SVGPlot.Series(name: "train accuracy", values: [0.7958, 0.8306, 0.8512], color: "red"),
+            SVGPlot.Series(name: "validation accuracy", values: [0.8012, 0.8287, 0.8455], color: "blue"),
+        ])
+        func texts(_ cls: String) -> [(x: Double, text: String)] {
+            svg.components(separatedBy: "<text class=\"\(cls)\" x=\"").dropFirst().map { part in
+                (Double(part.prefix { $0 != "\"" })!, String(part.drop { $0 != ">" }.dropFirst().prefix { $0 != "<" }))
+            }
+        }
+        let legend = texts("legend")
+        XCTAssertEqual(legend.map(\.text), ["train accuracy", "validation accuracy"])
+        for (x, text) in legend { XCTAssertLessThanOrEqual(x + 0.6 * 12 * Double(text.count), 640, "\(text) is cut") }
+        let ticks = texts("ytick").map(\.text)
+        XCTAssertEqual(ticks, ["0.78", "0.80", "0.82", "0.84", "0.86"])
+        let epochs = SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss",
+                                       series: [SVGPlot.Series(name: "loss", values: (0..<35).map { 1 / Double($0 + 1) }, color: "red")])
+        XCTAssertEqual(epochs.components(separatedBy: "class=\"xtick\"").dropFirst().map { $0.drop { $0 != ">" }.dropFirst().prefix { $0 != "<" } },
+                       ["1", "5", "10", "15", "20", "25", "30", "35"])
+        let lossTicks = epochs.components(separatedBy: "class=\"ytick\"").dropFirst().map { $0.drop { $0 != ">" }.dropFirst().prefix { $0 != "<" } }
+        XCTAssertEqual(lossTicks, ["0.00", "0.25", "0.50", "0.75", "1.00"], "values in 0.03…1 span 0 to 1, not below 0 or past 1")
+    }
+
+    /// A trainer after one epoch saved in ``directory``, its loader, and its checkpoint's URL and bytes.
+    func trainedOneEpoch() throws -> (Trainer, DataLoader, URL, Data) {
         let (trainer, loader) = makeTrainer(seed: 3)
         trainer.outputDirectory = directory
         try trainer.fit(loader, epochs: 1)
         let url = directory.appendingPathComponent("checkpoint.safetensors")
-        let before = try Data(contentsOf: url)
+        return (trainer, loader, url, try Data(contentsOf: url))
+    }
+
+    func testInterruptedSaveLeavesThePreviousCheckpoint() throws {
+        let (_, _, url, before) = try trainedOneEpoch()
         // A write that fails midway (an injected error while streaming the bytes).
         struct Interrupted: Error {}
         XCTAssertThrowsError(try AtomicWrite.write(to: url) { sink in

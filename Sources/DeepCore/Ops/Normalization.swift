@@ -136,8 +136,9 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                              affineRun: Swift.max(spatial, 1), affineCount: c)
     let useBatch = training || runningMean == nil || runningVar == nil
     if useBatch {
+        // PyTorch's check and message: one value per channel has no variance to normalise by.
         guard shapeCheck(!training || n * spatial > 1,
-                   "batchNorm: expected more than 1 value per channel when training, got input of shape \(x.shape)") else { return .shapeFailure }
+                   "batchNorm: Expected more than 1 value per channel when training, got input size \(x.shape)") else { return .shapeFailure }
         return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm",
                          statisticsOut: { mean, variance in
             guard training, let runningMean, let runningVar else { return }

@@ -26,16 +26,42 @@ public enum SVGPlot {
 
     private static func number(_ v: Double) -> String { String(format: "%.4g", v) }
 
-    /// A line chart with axes, ticks, a title, axis labels and a legend.
+    /// The width of `text` at `fontSize` in a sans-serif font, estimated generously (0.6 em a
+    /// character), to keep labels inside the canvas.
+    static func estimatedWidth(_ text: String, fontSize: Double = 12) -> Double {
+        0.6 * fontSize * Double(text.count)
+    }
+
+    /// Round values for the ticks of an axis covering `lo`…`hi`: consecutive multiples of a step
+    /// of 1, 2, 2.5 or 5 × 10ᵏ, about `count` of them, from at or below `lo` to at or above
+    /// `hi`, with the labels written to the step's decimals (0.80, 0.85, 0.90).
+    static func roundTicks(from lo: Double, to hi: Double, count: Int = 5) -> [(value: Double, label: String)] {
+        let raw = Swift.max(hi - lo, 1e-12) / Double(Swift.max(count - 1, 1))
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        let mantissa = [1, 2, 2.5, 5, 10].first { $0 * magnitude >= raw * (1 - 1e-9) } ?? 10
+        let step = mantissa * magnitude
+        let first = (lo / step).rounded(.down), last = (hi / step).rounded(.up)
+        let decimals = Swift.max(0, -Int(log10(step).rounded(.down))) + (mantissa == 2.5 ? 1 : 0)
+        let useExponent = step >= 1e6 || step < 1e-5
+        return stride(from: first, through: last, by: 1).map { k in
+            let value = k * step
+            return (value, useExponent ? String(format: "%g", value) : String(format: "%.\(decimals)f", value))
+        }
+    }
+
+    /// A line chart with axes, round ticks, a title, axis labels and a legend, all inside the
+    /// canvas (the right margin grows with the longest series name).
     public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series],
                                  width: Double = 640, height: Double = 400) -> String {
-        let (left, right, top, bottom) = (70.0, 150.0, 40.0, 50.0)
+        let legendWidth = 40 + (series.map { estimatedWidth($0.name) }.max() ?? 0) + 10
+        let (left, right, top, bottom) = (70.0, Swift.max(legendWidth + 15, 100), 40.0, 50.0)
         let plotW = width - left - right, plotH = height - top - bottom
         let all = series.flatMap(\.values).filter(\.isFinite)
         var lo = all.min() ?? 0, hi = all.max() ?? 1
         if hi - lo < 1e-12 { lo -= 0.5; hi += 0.5 }
-        let pad = (hi - lo) * 0.05
-        lo -= pad; hi += pad
+        // The axis spans the round values around the data (an accuracy of 1 tops at 1, not 1.25).
+        let yTicks = roundTicks(from: lo, to: hi)
+        lo = yTicks.first!.value; hi = yTicks.last!.value
         let n = max(series.map(\.values.count).max() ?? 1, 2)
         func x(_ i: Int) -> Double { left + plotW * Double(i) / Double(n - 1) }
         func y(_ v: Double) -> Double { top + plotH * (1 - (v - lo) / (hi - lo)) }
@@ -49,14 +75,14 @@ public enum SVGPlot {
         </g>
 
         """
-        for k in 0...4 {
-            let v = lo + (hi - lo) * Double(k) / 4
-            svg += "<line x1=\"\(left - 4)\" y1=\"\(y(v))\" x2=\"\(left)\" y2=\"\(y(v))\" stroke=\"black\"/>"
-            svg += "<line x1=\"\(left)\" y1=\"\(y(v))\" x2=\"\(left + plotW)\" y2=\"\(y(v))\" stroke=\"#ddd\"/>"
-            svg += "<text class=\"ytick\" x=\"\(left - 8)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(number(v))</text>\n"
+        for (v, label) in yTicks {
+            svg += "<line x1=\"\(left - 4)\" y1=\"\(number(y(v)))\" x2=\"\(left)\" y2=\"\(number(y(v)))\" stroke=\"black\"/>"
+            svg += "<line x1=\"\(left)\" y1=\"\(number(y(v)))\" x2=\"\(left + plotW)\" y2=\"\(number(y(v)))\" stroke=\"#ddd\"/>"
+            svg += "<text class=\"ytick\" x=\"\(left - 8)\" y=\"\(number(y(v) + 4))\" text-anchor=\"end\">\(label)</text>\n"
         }
-        let step = max(1, n / 10)
-        for i in stride(from: 0, to: n, by: step) {
+        // Epochs 1, then every multiple of a round step (all of them up to 10 epochs).
+        let step = max(1, Int(roundTicks(from: 0, to: Double(n), count: 10)[1].value))
+        for i in 0..<n where i == 0 || (i + 1) % step == 0 {
             svg += "<line x1=\"\(x(i))\" y1=\"\(top + plotH)\" x2=\"\(x(i))\" y2=\"\(top + plotH + 4)\" stroke=\"black\"/>"
             svg += "<text class=\"xtick\" x=\"\(x(i))\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(i + 1)</text>\n"
         }

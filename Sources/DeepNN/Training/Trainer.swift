@@ -1,26 +1,6 @@
 import DeepCore
 import Foundation
 
-/// One epoch's figures.
-public struct EpochRecord {
-    /// 1-based epoch number.
-    public var epoch: Int
-    /// Mean training loss.
-    public var trainLoss: Double
-    /// Training accuracy (on the augmented batches, in training mode).
-    public var trainAccuracy: Double
-    /// Validation loss, accuracy and macro F1, when a validation loader is given.
-    public var validationLoss: Double?
-    /// Validation accuracy.
-    public var validationAccuracy: Double?
-    /// Validation macro F1.
-    public var validationMacroF1: Double?
-    /// Learning rate of the first group at the epoch's end.
-    public var learningRate: Double
-    /// Wall time of the epoch (training and validation).
-    public var seconds: Double
-}
-
 /// The result of ``Trainer/evaluate(_:)``.
 public struct Evaluation {
     /// Mean loss.
@@ -35,7 +15,11 @@ public struct Evaluation {
 
 /// Fits a classifier: the training loop with a progress bar, validation each epoch, early
 /// stopping, an atomic checkpoint each epoch with exact resume, a CSV of the figures and SVG
-/// plots of the curves and the confusion matrix.
+/// plots of the curves and the confusion matrix (every epoch of the run, resumed or not).
+///
+/// ``requestStop()`` (from any thread: a Ctrl-C handler) ends training after the current batch:
+/// ``fit(_:validation:epochs:stopAfter:)`` throws ``TrainingInterrupted`` and the files hold the
+/// last complete epoch.
 ///
 ///     let trainer = Trainer(model: model, optimizer: Adam(model.parameters), classCount: 10)
 ///     trainer.outputDirectory = URL(fileURLWithPath: "runs/cnn")
@@ -72,10 +56,15 @@ public final class Trainer {
     public let progress = ProgressReporter()
     /// Whether to print progress at all.
     public var verbose = true
+    /// Strings kept in every checkpoint and restored by ``resume(from:)-(Checkpoint)`` (the
+    /// command line keeps the options of the run here).
+    public var settings: [String: String] = [:]
 
     private var bestMetric: Double?
     private var staleEpochs = 0
-    private var completedEpochs = 0
+    /// Epochs completed (including those of a resumed checkpoint).
+    public private(set) var completedEpochs = 0
+    private let stopFlag = StopFlag()
 
     /// Creates a trainer.
     public init(model: Module, optimizer: Optimizer, scheduler: LRScheduler? = nil, classCount: Int,
@@ -106,12 +95,24 @@ public final class Trainer {
         return (value.item(), logits.detached())
     }
 
-    /// Trains for `epochs` epochs (continuing after any resumed ones), validating after each.
+    /// Asks a running ``fit(_:validation:epochs:stopAfter:)`` to stop after the current batch
+    /// (safe from any thread). The epoch under way is dropped; the checkpoint, metrics and plots
+    /// stay those of the last complete epoch.
+    public func requestStop() { stopFlag.set(true) }
+
+    /// Trains until `epochs` epochs are done (continuing after any resumed ones), validating after
+    /// each, and returns every epoch's figures.
+    /// - Parameters:
+    ///   - epochs: the length of the whole run (schedules are planned for it).
+    ///   - stopAfter: stop once this many epochs are done, to continue later with
+    ///     ``resume(from:)-(URL)`` (nil: run to `epochs`).
+    /// - Throws: ``TrainingInterrupted`` after ``requestStop()``; errors writing the files.
     @discardableResult
-    public func fit(_ train: DataLoader, validation: DataLoader? = nil, epochs: Int) throws -> [EpochRecord] {
+    public func fit(_ train: DataLoader, validation: DataLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
+        require(train.count > 0, "Trainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize)\(train.dropLast ? ", dropping the last partial batch" : ""))")
         if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         teacher?.eval()
-        while completedEpochs < epochs {
+        while completedEpochs < min(epochs, stopAfter ?? epochs) {
             let epoch = completedEpochs + 1
             let started = progress.elapsed
             model.train()
@@ -125,6 +126,7 @@ public final class Trainer {
                 seen += batch.labels.count
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
                 batchIndex += 1
+                try stopIfRequested()
                 if verbose {
                     let t = progress.elapsed - started
                     progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count,
@@ -134,7 +136,6 @@ public final class Trainer {
             }
             if !stepSchedulerPerBatch { scheduler?.step() }
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: cm.accuracy,
-                                     validationLoss: nil, validationAccuracy: nil, validationMacroF1: nil,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             var validationConfusion: ConfusionMatrix?
             if let validation {
@@ -150,7 +151,7 @@ public final class Trainer {
             let metric = record.validationAccuracy ?? record.trainAccuracy
             if metric > (bestMetric ?? -.infinity) { bestMetric = metric; staleEpochs = 0 } else { staleEpochs += 1 }
             if verbose {
-                var line = String(format: "epoch %d/%d  train loss %.4f acc %.4f", epoch, epochs, record.trainLoss, record.trainAccuracy)
+                var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f acc %.4f", record.trainLoss, record.trainAccuracy)
                 if let vl = record.validationLoss, let va = record.validationAccuracy, let vf = record.validationMacroF1 {
                     line += String(format: "  val loss %.4f acc %.4f macro F1 %.4f", vl, va, vf)
                 }
@@ -158,6 +159,7 @@ public final class Trainer {
                 progress.finishEpoch(line)
             }
             try writeReports(confusion: validationConfusion)
+            try stopIfRequested()
             if let patience = earlyStoppingPatience, staleEpochs >= patience {
                 if verbose { print("early stopping: no improvement for \(patience) epochs") }
                 break
@@ -187,14 +189,22 @@ public final class Trainer {
     /// The checkpoint of the current state.
     public func checkpoint() -> Checkpoint {
         Checkpoint(epoch: completedEpochs, model: model.stateDict(), optimizer: optimizer.stateDict(),
-                   schedulerEpoch: scheduler?.lastEpoch, generatorState: DefaultRandom.generator.state,
-                   bestMetric: bestMetric, staleEpochs: staleEpochs)
+                   optimizerKind: String(describing: type(of: optimizer)), schedulerEpoch: scheduler?.lastEpoch,
+                   generatorState: DefaultRandom.generator.state, bestMetric: bestMetric, staleEpochs: staleEpochs,
+                   history: history, settings: settings)
     }
 
-    /// Restores a checkpoint: weights, optimiser, schedule, generator and epoch count, so that
-    /// continuing gives the same result as never having stopped.
+    /// Restores the checkpoint at `url`; see ``resume(from:)-(Checkpoint)``.
     public func resume(from url: URL) throws {
-        let c = try Checkpoint(contentsOf: url)
+        try resume(from: Checkpoint(contentsOf: url))
+    }
+
+    /// Restores a checkpoint: weights, optimiser, schedule, generator, epoch count, history and
+    /// settings, so that continuing gives the same result as never having stopped. The checkpoint
+    /// is checked in full first (``Checkpoint/validate(model:optimizer:hasScheduler:)``): on any
+    /// error nothing changes.
+    public func resume(from c: Checkpoint) throws {
+        try c.validate(model: model, optimizer: optimizer, hasScheduler: scheduler != nil)
         try model.loadStateDict(c.model)
         try optimizer.loadStateDict(c.optimizer)
         if let s = c.schedulerEpoch { scheduler?.restore(lastEpoch: s) }
@@ -202,32 +212,45 @@ public final class Trainer {
         completedEpochs = c.epoch
         bestMetric = c.bestMetric
         staleEpochs = c.staleEpochs
+        history = c.history
+        settings = c.settings
+    }
+
+    /// Throws ``TrainingInterrupted`` (once) when ``requestStop()`` was called.
+    private func stopIfRequested() throws {
+        guard stopFlag.set(false) else { return }
+        if verbose && progress.isTerminal { print("") }
+        throw TrainingInterrupted(completedEpochs: completedEpochs)
     }
 
     /// Writes the checkpoint, `metrics.csv` and the SVG plots into ``outputDirectory``.
     private func writeReports(confusion: ConfusionMatrix?) throws {
         guard let dir = outputDirectory else { return }
         try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
-        var csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,learning_rate,seconds\n"
-        func field(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
-        for r in history {
-            csv += "\(r.epoch),\(field(r.trainLoss)),\(field(r.trainAccuracy)),\(field(r.validationLoss)),"
-            csv += "\(field(r.validationAccuracy)),\(field(r.validationMacroF1)),\(field(r.learningRate)),\(field(r.seconds))\n"
-        }
-        try AtomicWrite.write(Data(csv.utf8), to: dir.appendingPathComponent("metrics.csv"))
-        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
-        var accSeries = [SVGPlot.Series(name: "train accuracy", values: history.map(\.trainAccuracy), color: "#1f77b4")]
-        if history.contains(where: { $0.validationLoss != nil }) {
-            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
-            accSeries.append(SVGPlot.Series(name: "validation accuracy", values: history.map { $0.validationAccuracy ?? .nan }, color: "#d62728"))
-        }
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
-                              to: dir.appendingPathComponent("loss.svg"))
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: accSeries).utf8),
-                              to: dir.appendingPathComponent("accuracy.svg"))
-        if let confusion {
-            try AtomicWrite.write(Data(SVGPlot.confusionMatrix(confusion, classNames: classNames).utf8),
-                                  to: dir.appendingPathComponent("confusion_matrix.svg"))
-        }
+        try TrainingReports.write(history: history, confusion: confusion, classNames: classNames, to: dir)
+    }
+}
+
+/// Thrown by ``Trainer/fit(_:validation:epochs:stopAfter:)`` when ``Trainer/requestStop()`` ended
+/// training early.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    /// Epochs complete (and saved, when the trainer has an output directory).
+    public let completedEpochs: Int
+    public var description: String { "training interrupted after \(completedEpochs) complete epochs" }
+}
+
+/// A flag set from one thread and read from another.
+private final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Sets the flag to `newValue`; returns the value it had.
+    @discardableResult
+    func set(_ newValue: Bool) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = value
+        value = newValue
+        return old
     }
 }

@@ -1,0 +1,82 @@
+import DeepCore
+import Foundation
+
+/// One epoch's figures.
+public struct EpochRecord: Codable, Equatable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean training loss.
+    public var trainLoss: Double
+    /// Training accuracy (on the augmented batches, in training mode).
+    public var trainAccuracy: Double
+    /// Validation loss, accuracy and macro F1, when a validation loader is given.
+    public var validationLoss: Double?
+    /// Validation accuracy.
+    public var validationAccuracy: Double?
+    /// Validation macro F1.
+    public var validationMacroF1: Double?
+    /// Learning rate of the first group at the epoch's end.
+    public var learningRate: Double
+    /// Wall time of the epoch (training and validation).
+    public var seconds: Double
+
+    /// Creates a record.
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil,
+                validationAccuracy: Double? = nil, validationMacroF1: Double? = nil, learningRate: Double, seconds: Double) {
+        (self.epoch, self.trainLoss, self.trainAccuracy) = (epoch, trainLoss, trainAccuracy)
+        (self.validationLoss, self.validationAccuracy, self.validationMacroF1) = (validationLoss, validationAccuracy, validationMacroF1)
+        (self.learningRate, self.seconds) = (learningRate, seconds)
+    }
+
+    /// The header of `metrics.csv`.
+    public static let csvHeader = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_macro_f1,learning_rate,seconds"
+
+    /// The record's row of `metrics.csv` (six decimals; validation fields empty when absent).
+    public var csvRow: String {
+        func field(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
+        return "\(epoch)," + [trainLoss, trainAccuracy, validationLoss, validationAccuracy, validationMacroF1, learningRate, seconds]
+            .map(field).joined(separator: ",")
+    }
+
+    /// Records as JSON text (non-finite numbers as the strings "nan", "inf", "-inf"), as
+    /// checkpoints keep them.
+    static func encode(_ records: [EpochRecord]) -> String {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return String(decoding: try encoder.encode(records), as: UTF8.self) } catch {
+            ShapeErrors.stop("EpochRecord.encode: \(error)")
+        }
+    }
+
+    /// The records of ``encode(_:)``'s text, or nil when it is not such a list.
+    static func decode(_ text: String) -> [EpochRecord]? {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try? decoder.decode([EpochRecord].self, from: Data(text.utf8))
+    }
+}
+
+/// The files a run writes beside its checkpoint: `metrics.csv` and the SVG plots of the loss,
+/// the accuracy and the last validation confusion matrix, each replaced atomically.
+enum TrainingReports {
+    /// Writes `metrics.csv`, `loss.svg`, `accuracy.svg` and, when given, `confusion_matrix.svg`
+    /// for every epoch of `history` into `directory`.
+    static func write(history: [EpochRecord], confusion: ConfusionMatrix?, classNames: [String]?, to directory: URL) throws {
+        let csv = ([EpochRecord.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n"
+        try AtomicWrite.write(Data(csv.utf8), to: directory.appendingPathComponent("metrics.csv"))
+        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
+        var accSeries = [SVGPlot.Series(name: "train accuracy", values: history.map(\.trainAccuracy), color: "#1f77b4")]
+        if history.contains(where: { $0.validationLoss != nil }) {
+            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
+            accSeries.append(SVGPlot.Series(name: "validation accuracy", values: history.map { $0.validationAccuracy ?? .nan }, color: "#d62728"))
+        }
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
+                              to: directory.appendingPathComponent("loss.svg"))
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: accSeries).utf8),
+                              to: directory.appendingPathComponent("accuracy.svg"))
+        if let confusion {
+            try AtomicWrite.write(Data(SVGPlot.confusionMatrix(confusion, classNames: classNames).utf8),
+                                  to: directory.appendingPathComponent("confusion_matrix.svg"))
+        }
+    }
+}

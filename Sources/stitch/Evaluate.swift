@@ -1,0 +1,52 @@
+import ArgumentParser
+import DeepCore
+import DeepNN
+import Foundation
+
+extension Stitch {
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Evaluate saved weights on the test split.")
+
+        @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var data: DataOptions
+
+        @Option(parsing: .unconditional, help: "Examples per batch, 1 to 100000.",
+                transform: OptionValue.wholeNumber(in: OptionValue.batchSizes))
+        var batchSize = 500
+
+        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
+        var weights = "runs/latest/model.safetensors"
+
+        func validate() throws {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder) else {
+                throw ValidationError("--weights \(weights) does not exist; give the model.safetensors that `stitch train` wrote")
+            }
+            if isFolder.boolValue {
+                throw ValidationError("--weights \(weights) is a folder; give the weights file in it (e.g. \(URL(fileURLWithPath: weights).appendingPathComponent("model.safetensors").path))")
+            }
+        }
+
+        func run() throws {
+            let url = URL(fileURLWithPath: weights)
+            let (tensors, metadata) = try Safetensors.readWithMetadata(from: url)
+            let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
+                try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
+                return saved
+            } ?? "cnn-bn"
+            let entry = ModelCatalog.entry(name)
+            let model = entry.make()
+            do { try model.loadStateDict(tensors) } catch var error as StateDictError {
+                error.source = "\(weights) (into model \(name))"
+                throw error
+            }
+            let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
+            let trainer = Trainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: 10)
+            let result = trainer.evaluate(DataLoader(test, batchSize: batchSize))
+            print("model \(name): \(weights)")
+            print(String(format: "test loss: %.4f", result.loss))
+            print(String(format: "test accuracy: %.4f", result.accuracy))
+            print(String(format: "macro F1: %.4f", result.macroF1))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import DeepCore
+import DeepNN
+import Foundation
+
+/// What a training run is: the model and the recipe values the options chose. Kept in every
+/// checkpoint (``Trainer/settings``), so that `--resume` continues the same run without the
+/// options being repeated, and refuses options that would change it (except `--epochs`, which
+/// extends or shortens it).
+struct RunSettings: Equatable {
+    var model: String
+    var optimizer: String
+    var learningRate: Float
+    var batchSize: Int
+    var epochs: Int
+    /// Training examples used (nil: all).
+    var limit: Int?
+    var seed: UInt64
+
+    /// The settings as checkpoint strings.
+    var strings: [String: String] {
+        var s = ["model": model, "optimizer": optimizer, "lr": String(learningRate), "batch_size": String(batchSize),
+                 "epochs": String(epochs), "seed": String(seed)]
+        if let limit { s["limit"] = String(limit) }
+        return s
+    }
+
+    /// The settings of a new run: the options given, the model's recipe for the rest.
+    init(_ options: Stitch.Train) {
+        model = options.modelOptions.model ?? "cnn-bn"
+        let recipe = ModelCatalog.entry(model).recipe
+        optimizer = options.optimizer ?? recipe.optimizer
+        learningRate = options.lr ?? recipe.learningRate
+        batchSize = options.batchSize ?? recipe.batchSize
+        epochs = options.epochs ?? recipe.epochs
+        limit = options.limit
+        seed = options.seed ?? 0
+    }
+
+    /// The settings a checkpoint keeps, each checked as its option would be.
+    /// - Throws: ``CheckpointError`` naming the setting and its value.
+    init(_ checkpoint: Checkpoint, path: String) throws {
+        let s = checkpoint.settings
+        func value<T>(_ key: String, _ parse: (String) throws -> T) throws -> T {
+            guard let text = s[key] else { throw CheckpointError(path: path, reason: "missing run.\(key)") }
+            do { return try parse(text) } catch {
+                throw CheckpointError(path: path, reason: "run.\(key) \"\(text)\": \(error)")
+            }
+        }
+        model = try value("model") { try OptionValue.choice($0, of: ModelCatalog.names, option: "model"); return $0 }
+        optimizer = try value("optimizer") { try OptionValue.choice($0, of: Recipe.optimizers, option: "optimizer"); return $0 }
+        learningRate = try value("lr", OptionValue.positiveNumber)
+        batchSize = try value("batch_size", OptionValue.wholeNumber(in: OptionValue.batchSizes))
+        epochs = try value("epochs", OptionValue.wholeNumber(in: OptionValue.epochCounts))
+        limit = s["limit"] == nil ? nil : try value("limit", OptionValue.wholeNumber(in: 1...Int.max))
+        seed = try value("seed", OptionValue.seed)
+    }
+
+    /// These settings continued with `options`: `--epochs` may change the length; any other
+    /// option given must equal the run's.
+    func continued(with options: Stitch.Train, in folder: String) throws -> RunSettings {
+        let given: [(String, String?, String)] = [
+            ("--model", options.modelOptions.model, model), ("--optimizer", options.optimizer, optimizer),
+            ("--lr", options.lr.map { String($0) }, String(learningRate)),
+            ("--batch-size", options.batchSize.map(String.init), String(batchSize)),
+            ("--limit", options.limit.map(String.init), limit.map(String.init) ?? "none"),
+            ("--seed", options.seed.map(String.init), String(seed)),
+        ]
+        for case let (name, value?, run) in given where value != run {
+            throw ValidationError("\(name) \(value) differs from the run in \(folder) (\(run)); drop it to continue the run, "
+                + "or start another with --overwrite or another --output")
+        }
+        var result = self
+        result.epochs = options.epochs ?? epochs
+        return result
+    }
+}

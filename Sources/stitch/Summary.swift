@@ -1,0 +1,41 @@
+import ArgumentParser
+import DeepNN
+import Foundation
+
+extension Stitch {
+    struct Summarize: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "summary", abstract: "Print a model's layers, shapes, parameters and FLOPs without computing.")
+
+        @OptionGroup var modelOptions: ModelOptions
+
+        @Option(parsing: .unconditional, help: "Input shape, comma-separated sizes of at least 1 (e.g. 1,1,28,28).",
+                transform: Summarize.parseShape)
+        var input = [1, 1, 28, 28]
+
+        /// The largest input a summary takes (2³¹ elements): sizes past it are no real input and
+        /// would overflow the counts of elements and FLOPs.
+        static let largestInput = 1 << 31
+
+        /// The sizes of a comma-separated shape, each at least 1, whose product is at most
+        /// ``largestInput``.
+        @Sendable static func parseShape(_ text: String) throws -> [Int] {
+            let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                throw ValidationError("comma-separated sizes of at least 1 are expected (e.g. 1,1,28,28)")
+            }
+            var count = 1
+            for size in sizes.map({ $0! }) {
+                let (product, overflow) = count.multipliedReportingOverflow(by: size)
+                guard !overflow, product <= largestInput else {
+                    throw ValidationError("an input of at most \(largestInput) elements is expected")
+                }
+                count = product
+            }
+            return sizes.map { $0! }
+        }
+
+        func run() throws {
+            print(try ModelCatalog.entry(modelOptions.model ?? "cnn-bn").make().summary(input: input))
+        }
+    }
+}

@@ -86,16 +86,3 @@ extension Checkpoint {
         value.count == 1 ? "\(value.scalars[0])" : "a tensor of shape \(value.shape)"
     }
 }
-
-extension Optimizer {
-    /// The per-parameter buffers the optimisers of this library keep (nil for other subclasses,
-    /// whose buffers are then checked for shape only).
-    var stateBufferNames: Set<String>? {
-        switch self {
-        case is SGD: return ["momentum_buffer"]
-        case is Adam: return ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
-        case is RMSprop: return ["square_avg", "grad_avg", "momentum_buffer"]
-        default: return nil
-        }
-    }
-}

@@ -20,6 +20,10 @@ public struct ParameterGroup {
 /// The base of the optimisers: parameter groups, per-parameter state tensors, `zeroGrad`, and
 /// state saving. Subclasses implement ``update(_:gradient:state:learningRate:weightDecay:)``.
 open class Optimizer {
+    /// The names of the per-parameter buffers this optimiser keeps in its state (checked when a
+    /// checkpoint is loaded); nil when any name may appear (then buffers are checked for shape only).
+    open var stateBufferNames: Set<String>? { nil }
+
     /// The groups, each with its own learning rate.
     public var parameterGroups: [ParameterGroup]
     /// Default weight decay of groups that do not set one.

@@ -8,6 +8,9 @@ import Glibc
 /// d = g + wd·p; b = μ·b + (1 − dampening)·d (b = d at the first step); d = d + μ·b (Nesterov)
 /// or b; p -= lr·d.
 public final class SGD: Optimizer {
+    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    public override var stateBufferNames: Set<String>? { ["momentum_buffer"] }
+
     let momentum: Float, dampening: Float, nesterov: Bool
 
     /// Creates the optimiser over `parameters`.
@@ -67,6 +70,9 @@ public final class SGD: Optimizer {
 /// Adam (`torch.optim.Adam`), with L2 weight decay added to the gradient, or AdamW's decoupled
 /// decay (``AdamW``); optional AMSGrad.
 public class Adam: Optimizer {
+    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    public override var stateBufferNames: Set<String>? { ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"] }
+
     let beta1: Float, beta2: Float, eps: Float, amsgrad: Bool
     let decoupled: Bool
 
@@ -158,6 +164,9 @@ public final class AdamW: Adam {
 /// RMSprop (`torch.optim.RMSprop`): s = α·s + (1 − α)·g²; centred variant subtracts the squared
 /// mean gradient; p -= lr·g / (√s + eps), through a momentum buffer when momentum > 0.
 public final class RMSprop: Optimizer {
+    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    public override var stateBufferNames: Set<String>? { ["square_avg", "grad_avg", "momentum_buffer"] }
+
     let alpha: Float, eps: Float, momentum: Float, centered: Bool
 
     /// Creates the optimiser over `parameters`.

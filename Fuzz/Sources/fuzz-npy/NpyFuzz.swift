@@ -1,0 +1,17 @@
+// libFuzzer entry point: the .npy reader on arbitrary bytes. Any input must either load or
+// throw; a trap, an out-of-bounds read or a hang is a bug.
+import DeepCore
+import Foundation
+import FuzzSupport
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    read(fuzzData(data, size))
+    return 0
+}
+
+/// The reader under test (the one call to change when its API changes).
+func read(_ bytes: Data) {
+    guard let tensor = try? Tensor(npyData: bytes) else { return }
+    touchEveryElement(tensor)
+}

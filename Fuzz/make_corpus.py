@@ -1,0 +1,111 @@
+"""Seed corpora of the fuzz targets (issue 17): small valid inputs, a few hundred bytes each.
+
+Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip and einops (numpy only; the safetensors
+and npy seeds also include the reference files of Tests/Fixtures/io, written by the safetensors
+and numpy libraries). The checkpoint seeds are written by the fuzz target itself, which knows its
+model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
+Run:  python3 Fuzz/make_corpus.py
+"""
+import gzip
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+
+FUZZ = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(FUZZ, "corpus")
+FIXTURES = os.path.join(FUZZ, "..", "Tests", "Fixtures", "io")
+rng = np.random.default_rng(0)
+
+
+def folder(target):
+    path = os.path.join(HERE, target)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def write(target, name, data):
+    with open(os.path.join(folder(target), name), "wb") as f:
+        f.write(data)
+
+
+# --- safetensors: the reference files, and every dtype the reader accepts --------------------
+for name in sorted(os.listdir(FIXTURES)):
+    if name.endswith(".safetensors"):
+        shutil.copy(os.path.join(FIXTURES, name), folder("safetensors"))
+
+
+def safetensors(tensors, metadata=None):
+    """The safetensors bytes of (name, dtype, shape, raw bytes) in order, as the Python library
+    lays them out (header padded with spaces to a multiple of 8)."""
+    header, offset, body = {}, 0, b""
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        body += raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + body
+
+
+dtypes = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+          "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+write("safetensors", "every_dtype.safetensors",
+      safetensors([(f"t_{k.lower()}", k, (2, 2), (np.arange(4) % 2).astype(v).tobytes()) for k, v in dtypes.items()]))
+bf16 = (rng.standard_normal(6).astype("<f4").view("<u4") >> 16).astype("<u2").tobytes()
+write("safetensors", "bf16_scalar_empty.safetensors",
+      safetensors([("bf16", "BF16", (2, 3), bf16), ("scalar", "F32", (), struct.pack("<f", 1.5)),
+                   ("empty", "F32", (0, 4), b"")], metadata={"format": "pt"}))
+write("safetensors", "metadata_only.safetensors", safetensors([], metadata={"epoch": "3"}))
+
+# --- npy: the reference files (every dtype, Fortran order, versions 1-3, big-endian, object) --
+for name in sorted(os.listdir(FIXTURES)):
+    if name.endswith(".npy"):
+        shutil.copy(os.path.join(FIXTURES, name), folder("npy"))
+
+
+# --- idx: MNIST's format (magic 0 0 8 rank, big-endian sizes, unsigned bytes) -----------------
+def idx(shape, values=None):
+    count = int(np.prod(shape))
+    values = rng.integers(0, 256, count, dtype=np.uint8) if values is None else np.asarray(values, np.uint8)
+    return bytes([0, 0, 8, len(shape)]) + b"".join(struct.pack(">I", d) for d in shape) + values.tobytes()
+
+
+idx_seeds = {
+    "labels.idx": idx((10,), np.arange(10)),
+    "images.idx": idx((3, 5, 5)),
+    "matrix.idx": idx((4, 6)),
+    "rank4.idx": idx((2, 2, 3, 2)),
+    "empty.idx": idx((0, 28, 28)),
+}
+for name, data in idx_seeds.items():
+    write("idx", name, data)
+
+# --- gzip: the IDX seeds compressed (as the datasets ship), and one left plain ---------------
+for name, data in idx_seeds.items():
+    write("gzip", name + ".gz", gzip.compress(data, compresslevel=9, mtime=0))
+write("gzip", "plain-labels.idx", idx_seeds["labels.idx"])
+
+# --- einops: pattern line, then name=value sizes and shape=… (see fuzz-einops) ----------------
+einops_seeds = [
+    ("space_to_depth", "b c (h h1) (w w1) -> b (h1 w1 c) h w", "shape=2,3,4,6\nh1=2\nw1=2"),
+    ("split_group", "b (c g) h w -> g b c h w", "shape=2,4,3,2\ng=2"),
+    ("ellipsis_merge", "a b ... e -> b (a ...) e", "shape=2,3,2,2,3"),
+    ("transpose", "a b c -> c b a", ""),
+    ("max_pool", "b c (h1 2) (w1 2) -> b c h1 w1", "shape=2,3,4,6"),
+    ("adaptive", "b c (h1 h2) (w1 w2) -> b c h1 w1", "shape=2,3,4,6\nh1=2\nw1=3"),
+    ("sum_ellipsis", "a ... (e1 e2) -> e1 a", "shape=2,3,2,4\ne2=2"),
+    ("unit_axes", "a b c -> c 1 a", ""),
+    ("repeat_compose", "a b c -> (c copy a b)", "copy=2\na=2\nb=3\nc=4"),
+    ("repeat_anonymous", "1 b c d -> (d copy 1) 3 b c", "shape=1,2,4,3\ncopy=3"),
+    ("repeat_ellipsis", " ... -> copy1 ... copy2 ", "shape=2,3\ncopy1=2\ncopy2=3"),
+    ("list", "b h w -> h (b w)", ""),
+    ("empty_axis", "a (b c) -> a b c", "shape=0,6\nb=2"),
+    ("unit_group", "a () b c -> a b c", "shape=2,1,3,4"),
+]
+for name, pattern, lines in einops_seeds:
+    write("einops", name + ".einops.txt", (pattern + "\n" + lines + "\n").encode())

@@ -1,8 +1,8 @@
-// libFuzzer entry point: the gzip reader of the datasets (`readPossiblyGzipped`, internal to
-// DeepNN, hence the testable import; scripts/fuzz.sh builds with -enable-testing) on arbitrary
-// bytes, compressed or not. Any input must either load or throw; a trap, a hang or memory out of
-// proportion to the input is a bug.
-@testable import DeepNN
+// libFuzzer entry point: the gzip reader of the datasets on arbitrary bytes, compressed or not:
+// `Gzip.decompress` with a bound, and gzipped IDX files (`IDXArray(fileData:path:)`, inflated no
+// further than their header announces). Any input must either load or throw; a trap, a hang or
+// memory out of proportion to the input is a bug.
+import DeepNN
 import Foundation
 import FuzzSupport
 
@@ -12,9 +12,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-/// The reader under test (the one call to change when an in-memory entry point exists).
+/// The readers under test.
 func read(_ bytes: Data) {
-    let url = temporaryInputFile(bytes, name: "input.gz")
-    guard let inflated = try? readPossiblyGzipped(url.path) else { return }
-    _ = inflated.count
+    if let inflated = try? Gzip.decompress(data: bytes, limit: 1 << 20, path: "fuzz.gz") { _ = inflated.count }
+    if let array = try? IDXArray(fileData: bytes, path: "fuzz.idx.gz") { _ = array.shape }
 }

@@ -523,4 +523,15 @@ final class EinopsTests: XCTestCase {
             assertClose(x.grad ?? Tensor(zeros: x.shape), grad, "gradient of \(name)")
         }
     }
+
+    /// A recipe analysed for no sizes is not reused for a size named "" (nor one for the names
+    /// ["a", "b"] for the name "a,b"): the cache key kept the names apart only when joined with
+    /// commas (a trap found by fuzz-einops; seen with a size line "=3").
+    func testRecipesForDifferentSizeNamesAreNotShared() throws {
+        let x = Tensor(zeros: [2, 3, 4])
+        XCTAssertEqual(try x.rearranged("a b c -> a b c").shape, [2, 3, 4])
+        XCTAssertThrowsError(try x.rearranged("a b c -> a b c", ["": 3]))
+        XCTAssertEqual(try x.rearranged("a b c -> a b c", ["a": 2, "b": 3]).shape, [2, 3, 4])
+        XCTAssertThrowsError(try x.rearranged("a b c -> a b c", ["a,b": 2]))
+    }
 }

@@ -292,7 +292,8 @@ struct EinopsRecipe: Sendable {
         var lengths = fixedLengths
         for (name, value) in sizes {
             guard value >= 0 else { throw EinopsError("Size of axis \(name) must not be negative, got \(value)") }
-            lengths[sizeAxes[name]!] = value
+            guard let axis = sizeAxes[name] else { throw EinopsError("Axis \(name) is not used in transform") }
+            lengths[axis] = value
         }
         for (length, axis) in zip(inputShape, inputAxes) {
             let knownProduct = axis.known.contains { lengths[$0] == 0 } ? 0 : try checkedProduct(of: axis.known, lengths)

@@ -203,10 +203,16 @@ extension Tensor {
 
 /// Recipes already analysed, keyed by operation, pattern, size names and rank.
 private enum EinopsRecipeCache {
-    private static let recipes = Mutex<[String: EinopsRecipe]>([:])
+    /// The whole of what a recipe depends on (a joined string let the names [""] and [], or
+    /// ["a,b"] and ["a", "b"], share a recipe: found by fuzzing).
+    private struct Key: Hashable {
+        let operation: String, rank: Int, sizeNames: [String], pattern: String
+    }
+
+    private static let recipes = Mutex<[Key: EinopsRecipe]>([:])
 
     static func recipe(pattern: String, operation: EinopsOperation, sizeNames: [String], rank: Int) throws -> EinopsRecipe {
-        let key = "\(operation.name)|\(rank)|\(sizeNames.joined(separator: ","))|\(pattern)"
+        let key = Key(operation: operation.name, rank: rank, sizeNames: sizeNames, pattern: pattern)
         if let cached = recipes.withLock({ $0[key] }) { return cached }
         let recipe = try EinopsRecipe(pattern: pattern, operation: operation, sizeNames: sizeNames, rank: rank)
         recipes.withLock { cache in

@@ -59,13 +59,16 @@ write("safetensors", "every_dtype.safetensors",
 bf16 = (rng.standard_normal(6).astype("<f4").view("<u4") >> 16).astype("<u2").tobytes()
 write("safetensors", "bf16_scalar_empty.safetensors",
       safetensors([("bf16", "BF16", (2, 3), bf16), ("scalar", "F32", (), struct.pack("<f", 1.5)),
-                   ("empty", "F32", (0, 4), b"")], metadata={"format": "pt"}))
+                   ("empty", "F32", (0, 4), b""), ("empty3d", "F64", (3, 0, 5), b"")], metadata={"format": "pt"}))
 write("safetensors", "metadata_only.safetensors", safetensors([], metadata={"epoch": "3"}))
 
 # --- npy: the reference files (every dtype, Fortran order, versions 1-3, big-endian, object) --
 for name in sorted(os.listdir(FIXTURES)):
     if name.endswith(".npy"):
         shutil.copy(os.path.join(FIXTURES, name), folder("npy"))
+np.save(os.path.join(folder("npy"), "empty3d.npy"), np.zeros((2, 0, 8), np.float32))
+with open(os.path.join(folder("npy"), "empty3d_fortran.npy"), "wb") as f:  # np.save would say C order
+    np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": True, "shape": (0, 3, 8)})
 
 
 # --- idx: MNIST's format (magic 0 0 8 rank, big-endian sizes, unsigned bytes) -----------------

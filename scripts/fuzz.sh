@@ -45,14 +45,14 @@ bin=$("${build[@]}" --show-bin-path)
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 results=Fuzz/.build/fuzz-results/$(date -u +%Y%m%dT%H%M%SZ)
-max_rounds=25
 failed=0
 summary=$(printf '%-12s %12s %8s %8s  %s' target execs cov ft "crash/oom/timeout")
 
-# The DeepStitch frames (crash site first) of the first stack in a libFuzzer log, demangled.
+# The first $2 (default 6) DeepStitch frames, crash site first, of the first stack in the
+# libFuzzer log $1, demangled.
 frames() {
-    grep -E '^ +#[0-9]+ .* in ' "$1" | swift demangle --simplified \
-        | grep -E ' /[^ ]*/(Sources|Fuzz/Sources)/[^ ]*\.swift' | grep -vE 'LLVMFuzzerTestOneInput|runFuzzer|_main ' \
+    awk '/^ +#0 /{n++} n==1 && /^ +#[0-9]+ .* in /' "$1" | swift demangle --simplified \
+        | grep -E '/Sources/[^ ]*\.swift' | grep -vE 'LLVMFuzzerTestOneInput|runFuzzer|_main ' \
         | awk '!seen[$0]++' | head -"${2:-6}" | sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ in /      /' || true
 }
 
@@ -63,14 +63,15 @@ for t in "${targets[@]}"; do
     echo "== fuzz-$t: ${seconds} s on $(ls "$dir/corpus" | wc -l) seeds"
     # libFuzzer stops at the first failing input: start it again (on the grown corpus) until the
     # time is used up, so that one run reports every crash it finds.
-    deadline=$((SECONDS + seconds)) round=0 execs=0 stats=""
-    while [ $((remaining = deadline - SECONDS)) -gt 0 ] && [ $round -lt $max_rounds ]; do
+    deadline=$((SECONDS + seconds)) round=0 execs=0 stats="" repeats=0
+    while [ $((remaining = deadline - SECONDS)) -gt 0 ]; do
         round=$((round + 1))
         log=$dir/round-$round.log
         status=0
         "$bin/fuzz-$t" -max_total_time="$remaining" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")" \
             -dict="Fuzz/dict/$t.dict" -print_final_stats=1 -artifact_prefix="$dir/crashes/" "$dir/corpus" >"$log" 2>&1 || status=$?
-        execs=$((execs + $(sed -nE 's/^stat::number_of_executed_units: ([0-9]+)/\1/p' "$log" | tail -1)))
+        ran=$(sed -nE 's/^stat::number_of_executed_units: ([0-9]+)/\1/p' "$log" | tail -1)
+        execs=$((execs + ${ran:-0}))
         stats=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -1 || true)
         [ $status -ne 0 ] || break
         input=$(sed -nE 's/.*Test unit written to (.*)/\1/p' "$log" | tail -1)
@@ -82,14 +83,15 @@ for t in "${targets[@]}"; do
         reason=$( (grep -m1 -oE 'Fatal error: .*' "$log" || grep -m1 -oE 'Swift runtime failure: [^/]*[^ /]' "$log" \
                    || grep -m1 -oE 'ERROR: [A-Za-z]+: .*' "$log" || echo failed) | cut -c1-200)
         site=$(frames "$log" 1 | sed -E 's/^ *//')
-        echo "   $(basename "$input"): $reason; fails again alone: $alone; report: $log"
         if grep -qxF "$site" "$dir/sites" 2>/dev/null; then
-            echo "      same site as before: $site"
+            repeats=$((repeats + 1))
         else
             echo "$site" >>"$dir/sites"
+            echo "   $(basename "$input"): $reason; fails again alone: $alone; report: $log"
             frames "$log"
         fi
     done
+    [ $repeats -eq 0 ] || echo "   (and $repeats more failing inputs at the sites above)"
     cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$stats")
     ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$stats")
     count() { find "$dir/crashes" -name "$1" ! -name '*.log' | wc -l; }

@@ -59,8 +59,9 @@ write("safetensors", "every_dtype.safetensors",
 bf16 = (rng.standard_normal(6).astype("<f4").view("<u4") >> 16).astype("<u2").tobytes()
 write("safetensors", "bf16_scalar_empty.safetensors",
       safetensors([("bf16", "BF16", (2, 3), bf16), ("scalar", "F32", (), struct.pack("<f", 1.5)),
-                   ("empty", "F32", (0, 4), b""), ("empty3d", "F64", (3, 0, 5), b"")], metadata={"format": "pt"}))
+                   ("empty", "F32", (0, 4), b""), ("empty3d", "F64", (0, 3, 5), b"")], metadata={"format": "pt"}))
 write("safetensors", "metadata_only.safetensors", safetensors([], metadata={"epoch": "3"}))
+write("safetensors", "empty3d.safetensors", safetensors([("e", "F32", (0, 3, 5), b"")]))
 
 # --- npy: the reference files (every dtype, Fortran order, versions 1-3, big-endian, object) --
 for name in sorted(os.listdir(FIXTURES)):

@@ -58,7 +58,7 @@ frames() {
 
 for t in "${targets[@]}"; do
     dir=$results/$t
-    mkdir -p "$dir/corpus" "$dir/crashes"
+    mkdir -p "$dir/corpus" "$dir/crashes" "$dir/tmp"
     cp -R "Fuzz/corpus/$t/." "$dir/corpus/"
     echo "== fuzz-$t: ${seconds} s on $(ls "$dir/corpus" | wc -l) seeds"
     # libFuzzer stops at the first failing input: start it again (on the grown corpus) until the
@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
         round=$((round + 1))
         log=$dir/round-$round.log
         status=0
-        "$bin/fuzz-$t" -max_total_time="$remaining" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")" \
+        TMPDIR=$dir/tmp "$bin/fuzz-$t" -max_total_time="$remaining" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")" \
             -dict="Fuzz/dict/$t.dict" -print_final_stats=1 -artifact_prefix="$dir/crashes/" "$dir/corpus" >"$log" 2>&1 || status=$?
         ran=$(sed -nE 's/^stat::number_of_executed_units: ([0-9]+)/\1/p' "$log" | tail -1)
         execs=$((execs + ${ran:-0}))
@@ -79,7 +79,7 @@ for t in "${targets[@]}"; do
         failed=1
         # Whether the input fails again on its own (if not, earlier inputs set up the failure).
         alone=yes
-        "$bin/fuzz-$t" -rss_limit_mb=2048 -timeout=10 "$input" >"$input.replay.log" 2>&1 && alone="no (depends on earlier inputs)"
+        TMPDIR=$dir/tmp "$bin/fuzz-$t" -rss_limit_mb=2048 -timeout=10 "$input" >"$input.replay.log" 2>&1 && alone="no (depends on earlier inputs)"
         reason=$( (grep -m1 -oE 'Fatal error: .*' "$log" || grep -m1 -oE 'Swift runtime failure: [^/]*[^ /]' "$log" \
                    || grep -m1 -oE 'ERROR: [A-Za-z]+: .*' "$log" || echo failed) | cut -c1-200)
         site=$(frames "$log" 1 | sed -E 's/^ *//')

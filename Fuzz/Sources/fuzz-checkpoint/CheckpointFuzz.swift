@@ -15,6 +15,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+/// Mutations that keep the safetensors header length consistent (see `mutateSafetensors`).
+@_cdecl("LLVMFuzzerCustomMutator")
+public func mutate(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
+    mutateSafetensors(data, size, maxSize, seed)
+}
+
 /// The optimiser and schedule of the trainer a checkpoint is loaded into.
 enum Recipe: CaseIterable {
     /// AdamW with OneCycleLR stepped per batch (the CLI's default recipe).

@@ -10,6 +10,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+/// Mutations that keep the safetensors header length consistent (see `mutateSafetensors`).
+@_cdecl("LLVMFuzzerCustomMutator")
+public func mutate(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
+    mutateSafetensors(data, size, maxSize, seed)
+}
+
 /// The reader under test (the one call to change when its API changes).
 func read(_ bytes: Data) {
     guard let (tensors, _) = try? Safetensors.readWithMetadata(data: bytes) else { return }

@@ -14,4 +14,8 @@ typedef int (*FuzzTestOneInput)(const uint8_t *data, size_t size);
 /// returns its exit status.
 int fuzz_run_driver(int argc, char **argv, FuzzTestOneInput test);
 
+/// libFuzzer's own mutation of `data` (`size` bytes, room for `max_size`), for custom mutators;
+/// returns the new size.
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
 #endif

@@ -240,6 +240,11 @@ final class EinopsTests: XCTestCase {
         for (op, x, pattern, sizes, shape, phrase) in cases {
             assertEinopsError(phrase, pattern: pattern, shape: shape) { try run(op, x, pattern, sizes) }
         }
+        // Lengths whose product an Int holds but no memory could: a thrown error, not the
+        // allocator's end of the process (shape-only inputs still give the shape).
+        assertEinopsError("The result would hold 3000000000000 elements ('h' (3) × 'w' (1000000000000)), more than this machine's",
+                          pattern: "h -> h w", shape: "(3,)") { try run(.repeat, Tensor.randn([3]), "h -> h w", ["w": 1_000_000_000_000]) }
+        XCTAssertEqual(try Tensor(metaShape: [3]).repeated("h -> h w", ["w": 1_000_000_000_000]).shape, [3, 1_000_000_000_000])
         // Lengths whose product an Int holds still work, beside a zero-length axis too.
         XCTAssertEqual(try Tensor(zeros: [0, 3]).rearranged("(a b) c -> a b c", ["a": 1 << 40]).shape, [1 << 40, 0, 3])
     }

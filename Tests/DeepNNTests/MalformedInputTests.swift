@@ -140,6 +140,12 @@ final class MalformedInputTests: XCTestCase {
             let mayLoad = name.hasPrefix("fuzz-crashes/")
             let start = Date()
             let growth = try peakResidentGrowth {
+                if url.lastPathComponent.hasSuffix(".checkpoint.safetensors") {
+                    return replayCheckpoint(url, String(name))
+                }
+                if mayLoad, url.lastPathComponent.hasSuffix(".einops.txt") {
+                    return try replayEinops(url, String(name))
+                }
                 if url.lastPathComponent.hasSuffix(".einops.txt") {
                     let text = try String(contentsOf: url, encoding: .utf8)
                     for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
@@ -162,6 +168,53 @@ final class MalformedInputTests: XCTestCase {
             XCTAssertLessThan(Date().timeIntervalSince(start), 1, "\(name) took too long")
             if let growth { XCTAssertLessThan(growth, 16 << 20, "\(name) raised the peak memory by \(growth >> 20) MiB") }
         }
+    }
+
+    /// Replays an einops input the fuzzer found, as `Fuzz/Sources/fuzz-einops` reads it (the
+    /// first line is the pattern; `name=value` lines are axis sizes; `shape=d0,d1,…` the input's
+    /// shape, default 2×3×4): rearrange, reduce and repeat, with the pattern alone and with the
+    /// sizes, must each work or throw an ``EinopsError``. (Inputs kept here ask for no
+    /// legitimately huge result.)
+    private func replayEinops(_ url: URL, _ name: String) throws {
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let pattern = lines.first.map(String.init) ?? ""
+        var sizes: [String: Int] = [:], shape = [2, 3, 4]
+        for line in lines.dropFirst() {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<equals]), value = line[line.index(after: equals)...]
+            if key == "shape" { shape = value.split(separator: ",").compactMap { Int($0) } } else if let size = Int(value) { sizes[key] = size }
+        }
+        let x = Tensor((0..<shape.reduce(1, *)).map(Float.init), shape: shape)
+        for given in [[:], sizes] {
+            assertThrows(EinopsError.self, name, mayLoad: true, naming: pattern) { try x.rearranged(pattern, given) }
+            assertThrows(EinopsError.self, name, mayLoad: true, naming: pattern) { try Tensor.rearranged([x, x], pattern, given) }
+            for reduction in EinopsReduction.allCases {
+                assertThrows(EinopsError.self, name, mayLoad: true, naming: pattern) { try x.reduced(pattern, reduction, given) }
+            }
+            assertThrows(EinopsError.self, name, mayLoad: true, naming: pattern) { try x.repeated(pattern, given) }
+        }
+    }
+
+    /// Resumes a small trainer (a model with BatchNorm under AdamW and OneCycleLR, as
+    /// `Fuzz/Sources/fuzz-checkpoint` does) from a checkpoint the fuzzer found: it must be refused
+    /// with an error naming the file, or load and then train one step to finite weights.
+    private func replayCheckpoint(_ url: URL, _ name: String) {
+        manualSeed(0)
+        let model = Sequential(Linear(4, 8), BatchNorm1d(8), ReLU(), Linear(8, 3))
+        let optimizer = AdamW(model.parameters, learningRate: 1e-3, weightDecay: 0.05)
+        let trainer = Trainer(model: model, optimizer: optimizer,
+                              scheduler: OneCycleLR(optimizer, maxLearningRate: 1e-3, totalSteps: 10), classCount: 3)
+        trainer.verbose = false
+        do {
+            try trainer.resume(from: url)
+        } catch {
+            XCTAssertTrue("\(error)".contains(url.lastPathComponent), "\(name): the error does not name the file: \(error)")
+            return
+        }
+        optimizer.zeroGrad()
+        crossEntropy(model(Tensor((0..<16).map { Float($0) / 16 }, shape: [4, 4])), [0, 1, 2, 0]).backward()
+        optimizer.step()
+        XCTAssertTrue(model.parameters.allSatisfy { $0.scalars.allSatisfy(\.isFinite) }, "\(name): training after loading made non-finite weights")
     }
 
     /// The inputs of the corpus: every file below it but its generator and notes.

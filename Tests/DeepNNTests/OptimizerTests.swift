@@ -70,3 +70,28 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(w3.scalars, w1.scalars)
     }
 }
+
+/// A state dict from outside with a step or learning rate no optimiser can hold is refused
+/// with an error naming the field (issue 17: a step of 1.28e31 trapped converting to Int).
+final class OptimizerStateValidationTests: XCTestCase {
+    func testLoadStateDictRefusesStepsAndRatesOutOfRange() {
+        let w = Tensor(zeros: [2]); w.requiresGrad = true
+        let optimizer = Adam([w], learningRate: 0.1)
+        let cases: [(String, Tensor, String)] = [
+            ("step", Tensor(scalar: 1.28e31), "step must be one whole number from 0 to 2147483647, found 1.28e+31"),
+            ("step", Tensor(scalar: -1), "step must be one whole number"),
+            ("step", Tensor(scalar: 2.5), "step must be one whole number"),
+            ("step", Tensor(scalar: .nan), "step must be one whole number"),
+            ("step", Tensor([1, 2], shape: [2]), "found a tensor of shape [2]"),
+            ("group.0.lr", Tensor(scalar: .infinity), "group.0.lr must be one finite non-negative number, found inf"),
+        ]
+        for (key, value, phrase) in cases {
+            var dict = optimizer.stateDict()
+            dict[key] = value
+            XCTAssertThrowsError(try optimizer.loadStateDict(dict), key) { error in
+                XCTAssertTrue("\(error)".contains(phrase), "\"\(phrase)\" not in: \(error)")
+            }
+        }
+        XCTAssertEqual(optimizer.parameterGroups[0].learningRate, 0.1)
+    }
+}

@@ -3,6 +3,7 @@
 // added axes, and how the output axes group them. Follows einops' `parsing.py` and
 // `_prepare_transformation_recipe`; the errors carry the same reasons.
 
+import Foundation
 /// An elementary axis named on one side of a pattern.
 enum EinopsAxis: Hashable, Sendable, CustomStringConvertible {
     /// A name such as `h`.
@@ -309,6 +310,21 @@ struct EinopsRecipe: Sendable {
         _ = try checkedProduct(of: Array(lengths.indices), lengths)
         return lengths
     }
+
+    /// Throws when the result, of the given elementary axis `lengths`, would take more bytes
+    /// than the machine's physical memory (the allocator could only end the process, without
+    /// a message). Not for shape-only inputs, whose results hold nothing.
+    func checkResultFitsInMemory(_ lengths: [Int]) throws {
+        let outputCount = outputAxes.joined().reduce(1) { $0 * lengths[$1] }
+        let bytes = outputCount.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard bytes.overflow || UInt64(bytes.partialValue) > Self.memoryLimit else { return }
+        let factors = outputAxes.joined().filter { lengths[$0] > 1 }.map { "\(axisNames[$0]) (\(lengths[$0]))" }
+        throw EinopsError("The result would hold \(outputCount) elements (\(factors.joined(separator: " × "))), "
+                          + "more than this machine's \(Self.memoryLimit >> 20) MiB of memory can hold")
+    }
+
+    /// The most bytes a result may take: the machine's physical memory.
+    static let memoryLimit = ProcessInfo.processInfo.physicalMemory
 
     /// The product of the lengths of `axes`, a zero counted as 1; throws naming the axes when it
     /// overflows `Int`.

@@ -110,6 +110,7 @@ extension Tensor {
             let recipe = try EinopsRecipeCache.recipe(pattern: pattern, operation: operation,
                                                       sizeNames: sizes.keys.sorted(), rank: rank)
             let lengths = try recipe.axisLengths(inputShape: shape, sizes: sizes)
+            if !isMeta { try recipe.checkResultFitsInMemory(lengths) }
             return try executing(recipe, lengths: lengths, operation: operation)
         } catch let error as EinopsError {
             throw error.inContext(operation: operation.name, pattern: pattern, shape: shape, sizes: sizes)

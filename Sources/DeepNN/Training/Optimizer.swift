@@ -112,12 +112,24 @@ open class Optimizer {
         var lrs: [Float] = []
         for g in parameterGroups.indices {
             guard let lr = dict["group.\(g).lr"] else { throw OptimizerStateError(message: "missing group.\(g).lr") }
-            lrs.append(lr.item())
+            guard lr.count == 1, let value = lr.scalars.first, value.isFinite, value >= 0 else {
+                throw OptimizerStateError(message: "group.\(g).lr must be one finite non-negative number, found \(Self.describe(lr))")
+            }
+            lrs.append(value)
         }
         guard let step = dict["step"] else { throw OptimizerStateError(message: "missing step") }
+        guard step.count == 1, let count = step.scalars.first, count.isFinite, count >= 0, count.rounded() == count,
+              count <= Float(Int32.max) else {
+            throw OptimizerStateError(message: "step must be one whole number from 0 to \(Int32.max), found \(Self.describe(step))")
+        }
         states = newStates
         for (g, lr) in lrs.enumerated() { parameterGroups[g].learningRate = lr }
-        stepCount = Int(step.item())
+        stepCount = Int(count)
+    }
+
+    /// A short description of a state value for messages: the number, or the shape.
+    private static func describe(_ value: Tensor) -> String {
+        value.count == 1 ? "\(value.scalars[0])" : "a tensor of shape \(value.shape)"
     }
 }
 

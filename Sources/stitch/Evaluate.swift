@@ -42,11 +42,8 @@ extension Stitch {
             }
             let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
             let trainer = Trainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: 10)
-            let result = trainer.evaluate(DataLoader(test, batchSize: batchSize))
             print("model \(name): \(weights)")
-            print(String(format: "test loss: %.4f", result.loss))
-            print(String(format: "test accuracy: %.4f", result.accuracy))
-            print(String(format: "macro F1: %.4f", result.macroF1))
+            try trainer.test(DataLoader(test, batchSize: batchSize, numWorkers: data.numWorkers))
         }
     }
 }

@@ -42,6 +42,8 @@ enum OptionValue {
     static let batchSizes = 1...100_000
     /// Longest run.
     static let epochCounts = 1...10_000
+    /// Threads preparing batches.
+    static let workerCounts = 0...64
 }
 
 /// Options naming a model of the catalogue.
@@ -61,6 +63,10 @@ struct DataOptions: ParsableArguments {
 
     @Option(help: "Folder with the IDX files (default: Debian's dataset-fashion-mnist location).")
     var dataDirectory = FashionMNIST.defaultDirectory
+
+    @Option(parsing: .unconditional, help: "Threads preparing batches, 0 (the computing thread) to 64 (default: 1); the results do not depend on it.",
+            transform: OptionValue.wholeNumber(in: OptionValue.workerCounts))
+    var numWorkers = 1
 
     func validate() throws {
         try OptionValue.choice(dataset, of: ["fashion-mnist"], option: "--dataset")

@@ -10,7 +10,7 @@ struct RunFolder {
 
     /// The files of a run, in the order they are listed in messages.
     static let fileNames = ["checkpoint.safetensors", "model.safetensors", "metrics.csv", "loss.svg", "accuracy.svg",
-                            "confusion_matrix.svg"]
+                            "confusion_matrix.svg", "test_confusion_matrix.svg"]
 
     /// The checkpoint written after every epoch.
     var checkpoint: URL { url.appendingPathComponent("checkpoint.safetensors") }

@@ -15,6 +15,9 @@ struct RunSettings: Equatable {
     var epochs: Int
     /// Training examples used (nil: all).
     var limit: Int?
+    /// Training examples held out for validation (nil: the default, until the data is read; see
+    /// ``RunData``).
+    var validationSize: Int?
     var seed: UInt64
 
     /// The settings as checkpoint strings.
@@ -22,6 +25,7 @@ struct RunSettings: Equatable {
         var s = ["model": model, "optimizer": optimizer, "lr": String(learningRate), "batch_size": String(batchSize),
                  "epochs": String(epochs), "seed": String(seed)]
         if let limit { s["limit"] = String(limit) }
+        if let validationSize { s["validation_size"] = String(validationSize) }
         return s
     }
 
@@ -34,6 +38,7 @@ struct RunSettings: Equatable {
         batchSize = options.batchSize ?? recipe.batchSize
         epochs = options.epochs ?? recipe.epochs
         limit = options.limit
+        validationSize = options.validationSize
         seed = options.seed ?? 0
     }
 
@@ -53,6 +58,8 @@ struct RunSettings: Equatable {
         batchSize = try value("batch_size", OptionValue.wholeNumber(in: OptionValue.batchSizes))
         epochs = try value("epochs", OptionValue.wholeNumber(in: OptionValue.epochCounts))
         limit = s["limit"] == nil ? nil : try value("limit", OptionValue.wholeNumber(in: 1...Int.max))
+        // Runs written before validation examples were held out trained on all of them.
+        validationSize = s["validation_size"] == nil ? 0 : try value("validation_size", OptionValue.wholeNumber(in: 0...Int.max))
         seed = try value("seed", OptionValue.seed)
     }
 
@@ -64,6 +71,7 @@ struct RunSettings: Equatable {
             ("--lr", options.lr.map { String($0) }, String(learningRate)),
             ("--batch-size", options.batchSize.map(String.init), String(batchSize)),
             ("--limit", options.limit.map(String.init), limit.map(String.init) ?? "none"),
+            ("--validation-size", options.validationSize.map(String.init), validationSize.map(String.init) ?? "the default"),
             ("--seed", options.seed.map(String.init), String(seed)),
         ]
         for case let (name, value?, run) in given where value != run {

@@ -8,8 +8,9 @@ extension Stitch {
         static let configuration = CommandConfiguration(
             abstract: "Train a model and report test accuracy and macro F1.",
             discussion: """
-            The output folder receives a checkpoint after every epoch, metrics.csv, plots and, at the end, \
-            model.safetensors. A folder that already holds a run is refused unless --resume continues it \
+            Each epoch is validated on training examples held out at random (--validation-size); the test set \
+            is evaluated once, at the end. The output folder receives a checkpoint after every epoch, metrics.csv, \
+            plots and, at the end, model.safetensors and the test confusion matrix. A folder that already holds a run is refused unless --resume continues it \
             (with its settings; --epochs may extend it) or --overwrite replaces it. Ctrl-C stops after the \
             current batch and keeps the last complete epoch's checkpoint (exit code 130).
             """)
@@ -53,6 +54,10 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: 1...Int.max))
         var limit: Int?
 
+        @Option(parsing: .unconditional, help: "Training examples held out at random (seeded by --seed) to validate on after each epoch, 0 for none (default: 5000 of the 60000, a twelfth of a --limit).",
+                transform: OptionValue.wholeNumber(in: 0...Int.max))
+        var validationSize: Int?
+
         var folder: RunFolder { RunFolder(url: URL(fileURLWithPath: output)) }
 
         func validate() throws {
@@ -65,22 +70,24 @@ extension Stitch {
 
         func run() throws {
             let checkpoint = resume ? try Checkpoint(contentsOf: folder.checkpoint) : nil
-            let settings = try checkpoint.map(runSettings(continuing:)) ?? RunSettings(self)
+            var settings = try checkpoint.map(runSettings(continuing:)) ?? RunSettings(self)
             manualSeed(settings.seed)
             let recipe = ModelCatalog.entry(settings.model).recipe
             let model = ModelCatalog.entry(settings.model).make()
             let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
             // The checkpoint must fit before the data is read or any file changes.
             try checkpoint?.validate(model: model, optimizer: optimizer, hasScheduler: recipe.oneCycle)
-            let (trainLoader, testLoader) = try loaders(settings, recipe)
+            let runData = try RunData(settings: settings, recipe: recipe, data: data)
+            settings.validationSize = runData.validationSize
             let trainer = Trainer(model: model, optimizer: optimizer, classCount: 10)
             if recipe.oneCycle {
-                trainer.scheduler = OneCycleLR(optimizer, maxLearningRate: settings.learningRate, totalSteps: settings.epochs * trainLoader.count)
+                trainer.scheduler = OneCycleLR(optimizer, maxLearningRate: settings.learningRate, totalSteps: settings.epochs * runData.train.count)
                 trainer.stepSchedulerPerBatch = true
             }
             trainer.classNames = FashionMNIST.classNames
             trainer.outputDirectory = folder.url
             print("model \(settings.model): \(model.parameterCount) parameters; recipe: \(recipe.description(epochs: settings.epochs, lr: settings.learningRate, optimizer: settings.optimizer, batchSize: settings.batchSize))")
+            print(runData.description)
             try folder.create()
             let interruption = Interruption { trainer.requestStop() }
             if overwrite { try folder.removeEarlierRun() }
@@ -91,7 +98,7 @@ extension Stitch {
             trainer.settings = settings.strings
             let started = Date()
             do {
-                try trainer.fit(trainLoader, validation: testLoader, epochs: settings.epochs, stopAfter: stopAfter)
+                try trainer.fit(runData.train, validation: runData.validation, epochs: settings.epochs, stopAfter: stopAfter)
             } catch let stop as TrainingInterrupted {
                 FileHandle.standardError.write(Data("interrupted: the checkpoint of epoch \(stop.completedEpochs) in \(folder.url.path) is kept; continue with --resume --output \(output)\n".utf8))
                 throw ExitCode(130)
@@ -100,7 +107,7 @@ extension Stitch {
                 print("stopped after epoch \(trainer.completedEpochs) of \(settings.epochs) (--stop-after); continue with --resume --output \(output)")
                 return
             }
-            let result = trainer.evaluate(testLoader)
+            let result = try trainer.test(runData.test)
             try model.save(to: folder.model, metadata: ["stitch.model": settings.model])
             withExtendedLifetime(interruption) {}
             report(result, seconds: Date().timeIntervalSince(started))
@@ -119,33 +126,16 @@ extension Stitch {
             return settings
         }
 
-        /// The training loader (shuffled, the last partial batch dropped: a batch of one cannot
-        /// train BatchNorm) and the test loader.
-        private func loaders(_ settings: RunSettings, _ recipe: Recipe) throws -> (DataLoader, DataLoader) {
-            var train = try FashionMNIST(split: .train, directory: data.dataDirectory, transform: recipe.trainTransform)
-            if let limit = settings.limit, limit < train.count {
-                train = FashionMNIST(pixels: Array(train.pixels.prefix(limit * 784)), labels: Array(train.labels.prefix(limit)),
-                                     transform: recipe.trainTransform)
-            }
-            guard train.count >= settings.batchSize else {
-                throw ValidationError("--batch-size \(settings.batchSize) is more than the \(train.count) training examples; "
-                    + "choose a batch size from 1 to \(train.count)")
-            }
-            let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: recipe.testTransform)
-            return (DataLoader(train, batchSize: settings.batchSize, shuffle: true, seed: settings.seed, dropLast: true),
-                    DataLoader(test, batchSize: 500))
-        }
-
-        /// Prints the finished run's figures and files.
+        /// Prints the finished run's per-class test figures and files (the trainer printed the
+        /// test accuracy and macro F1).
         private func report(_ result: Evaluation, seconds: Double) {
             let url = folder.url
+            print("per-class test F1: " + zip(FashionMNIST.classNames, result.confusion.f1).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
             print(String(format: "training time: %.1f s", seconds))
-            print("per-class F1: " + zip(FashionMNIST.classNames, result.confusion.f1).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
-            print("plots: \(url.appendingPathComponent("loss.svg").path), \(url.appendingPathComponent("accuracy.svg").path), \(url.appendingPathComponent("confusion_matrix.svg").path)")
+            let plots = folder.existingFiles.filter { $0.hasSuffix(".svg") }.map { url.appendingPathComponent($0).path }
+            print("plots: " + plots.joined(separator: ", "))
             print("metrics: \(url.appendingPathComponent("metrics.csv").path)")
             print("model: \(folder.model.path)")
-            print(String(format: "test accuracy: %.4f", result.accuracy))
-            print(String(format: "macro F1: %.4f", result.macroF1))
         }
     }
 }

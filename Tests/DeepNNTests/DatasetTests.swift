@@ -84,4 +84,93 @@ final class DatasetTests: XCTestCase {
         let n = Normalize(mean: [1, 2], std: [2, 4])(x, generator: &g)
         XCTAssertEqual(n.scalar(at: [1, 0, 0]), (20 - 2) / 4)
     }
+
+    // MARK: Subset, ConcatDataset, randomSplit (torch.utils.data's rules: Tests/Fixtures/make_data.py)
+
+    /// `count` examples whose input is [first + i] and label first + i.
+    struct Numbered: Dataset {
+        let count: Int
+        var first = 0
+        func example(at index: Int, generator: inout RandomGenerator) -> Example {
+            Example(input: Tensor([Float(first + index)]), label: first + index)
+        }
+    }
+
+    /// The labels of every example of `data`.
+    func labels(_ data: Dataset) -> [Int] {
+        var g = RandomGenerator(seed: 0)
+        return (0..<data.count).map { data.example(at: $0, generator: &g).label }
+    }
+
+    /// `Tests/Fixtures/data.json` as Doubles (fractions must not pass through Float).
+    func dataFixture() throws -> [String: [Double]] {
+        struct Entry: Decodable { let data: [Double] }
+        let entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: fixtureURL("data.json")))
+        return entries.mapValues(\.data)
+    }
+
+    func testSubsetIndexesItsDataset() {
+        let subset = Subset(Numbered(count: 10), indices: [7, 2, 2, 9])
+        XCTAssertEqual(subset.count, 4)
+        XCTAssertEqual(labels(subset), [7, 2, 2, 9], "in the order given, repeats allowed")
+        var g = RandomGenerator(seed: 0)
+        XCTAssertEqual(subset.example(at: 3, generator: &g).input.scalars, [9])
+        XCTAssertEqual(labels(Subset(subset, indices: [3, 0])), [9, 7], "a subset of a subset")
+        XCTAssertEqual(Subset(Numbered(count: 3), indices: []).count, 0)
+    }
+
+    /// Sizes from fractions as PyTorch computes them (floor, then the remainder one each in turn
+    /// from the first subset), for every case of the fixture.
+    func testRandomSplitSizesFromFractionsMatchPyTorch() throws {
+        let fixture = try dataFixture()
+        var cases = 0
+        while let count = fixture["split\(cases).count"]?.first, let fractions = fixture["split\(cases).fractions"] {
+            let expected = fixture["split\(cases).sizes"]!.map { Int($0) }
+            XCTAssertEqual(randomSplitSizes(count: Int(count), fractions: fractions), expected, "\(Int(count)) examples by \(fractions)")
+            let parts = randomSplit(Numbered(count: Int(count)), fractions: fractions, seed: UInt64(cases))
+            XCTAssertEqual(parts.map(\.count), expected)
+            cases += 1
+        }
+        XCTAssertEqual(cases, 11)
+    }
+
+    /// The subsets are disjoint runs of one seeded permutation covering the dataset: the same seed
+    /// gives the same split, another seed another (the permutation is not PyTorch's: another
+    /// generator).
+    func testRandomSplitIsASeededPartition() {
+        let data = Numbered(count: 50)
+        let parts = randomSplit(data, sizes: [30, 0, 15, 5], seed: 7)
+        XCTAssertEqual(parts.map(\.count), [30, 0, 15, 5])
+        let all = parts.flatMap(\.indices)
+        XCTAssertEqual(all.sorted(), Array(0..<50), "disjoint and covering")
+        XCTAssertNotEqual(all, Array(0..<50), "shuffled")
+        XCTAssertEqual(parts.map { labels($0) }, parts.map(\.indices), "each subset reads the dataset at its indices")
+        XCTAssertEqual(randomSplit(data, sizes: [30, 0, 15, 5], seed: 7).map(\.indices), parts.map(\.indices), "same seed, same split")
+        XCTAssertNotEqual(randomSplit(data, sizes: [30, 0, 15, 5], seed: 8).map(\.indices), parts.map(\.indices))
+        // One permutation cut into runs: other sizes with the same seed cut the same sequence.
+        XCTAssertEqual(randomSplit(data, sizes: [10, 40], seed: 7).flatMap(\.indices), all)
+        XCTAssertEqual(randomSplit(data, fractions: [0.6, 0.0, 0.3, 0.1], seed: 7).map(\.indices), parts.map(\.indices))
+        XCTAssertEqual(randomSplit(Numbered(count: 0), sizes: [0, 0], seed: 1).map(\.count), [0, 0])
+    }
+
+    /// PyTorch's index mapping: the first dataset whose running total exceeds the index, so empty
+    /// datasets are passed over.
+    func testConcatDatasetMatchesPyTorch() throws {
+        let fixture = try dataFixture()
+        let sizes = fixture["concat.sizes"]!.map { Int($0) }
+        var first = 0
+        let parts: [Dataset] = sizes.map { n in defer { first += 100 }; return Numbered(count: n, first: first) }
+        let concat = ConcatDataset(parts)
+        XCTAssertEqual(concat.cumulativeSizes, fixture["concat.cumulative"]!.map { Int($0) })
+        XCTAssertEqual(concat.count, sizes.reduce(0, +))
+        let locations = fixture["concat.locations"]!.map { Int($0) }
+        for index in 0..<concat.count {
+            let (d, local) = concat.location(of: index)
+            XCTAssertEqual([d, local], Array(locations[2 * index..<2 * index + 2]), "index \(index)")
+        }
+        XCTAssertEqual(labels(concat), [0, 1, 2, 200, 201, 400, 401, 402, 403, 500])
+        XCTAssertEqual(ConcatDataset([Numbered(count: 0)]).count, 0)
+        // Composable: a split of a concatenation.
+        XCTAssertEqual(randomSplit(concat, sizes: [4, 6], seed: 0).flatMap { labels($0) }.sorted(), labels(concat).sorted())
+    }
 }

@@ -57,6 +57,37 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(counts.reduce(0, +), 30)
     }
 
+    /// Validation on examples held out of the training set each epoch (the best validation
+    /// accuracy kept for early stopping), the test set once at the end: `test` evaluates and
+    /// writes the test confusion matrix, and changes nothing of training.
+    func testValidationIsHeldOutAndTheTestSetEvaluatedOnce() throws {
+        let (trainer, _) = makeTrainer(seed: 2)
+        trainer.outputDirectory = directory
+        let parts = randomSplit(toyData(90, seed: 1), sizes: [72, 18], seed: 4)
+        let history = try trainer.fit(DataLoader(parts[0], batchSize: 16, shuffle: true, seed: 5),
+                                      validation: DataLoader(parts[1], batchSize: 10), epochs: 4)
+        func cellCounts(_ file: String) throws -> Int {
+            let svg = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            return svg.components(separatedBy: "data-count=\"").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }.reduce(0, +)
+        }
+        XCTAssertEqual(try cellCounts("confusion_matrix.svg"), 18, "the validation examples")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("test_confusion_matrix.svg").path))
+        XCTAssertEqual(trainer.checkpoint().bestMetric, history.compactMap(\.validationAccuracy).max())
+        let checkpoint = try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors"))
+        let testLoader = DataLoader(toyData(30, seed: 3), batchSize: 7)
+        let result = try trainer.test(testLoader)
+        XCTAssertEqual(result.confusion.matrix, trainer.evaluate(testLoader).confusion.matrix)
+        XCTAssertGreaterThan(result.accuracy, 0.8)
+        XCTAssertEqual(try cellCounts("test_confusion_matrix.svg"), 30)
+        XCTAssertEqual(try cellCounts("confusion_matrix.svg"), 18)
+        XCTAssertEqual(trainer.history, history)
+        XCTAssertEqual(try Data(contentsOf: directory.appendingPathComponent("checkpoint.safetensors")), checkpoint)
+        // Without validation there is no best validation metric.
+        let (plain, loader) = makeTrainer(seed: 2)
+        try plain.fit(loader, epochs: 1)
+        XCTAssertNil(plain.checkpoint().bestMetric)
+    }
+
     func testResumeFromCheckpointReproducesAnUninterruptedRun() throws {
         let (straight, loader1) = makeTrainer(seed: 9)
         try straight.fit(loader1, epochs: 4)

@@ -24,6 +24,21 @@ final class StitchOptionTests: StitchTestCase {
         try assertRefused(["train", "--limit=-1"], "The value '-1' " + limit)
         try assertRefused(["train", "--limit", "0"], "The value '0' " + limit)
         try assertRefused(["train", "--limit", "99999999999999999999"], limit)
+        try assertRefused(["train", "--validation-size=-1"],
+                          "The value '-1' is invalid for '--validation-size <validation-size>': a whole number at least 0 is expected")
+        try assertRefused(["train", "--validation-size", "99999999999999999999"], "a whole number at least 0 is expected")
+        // Sizes that do not fit the data's 200 training examples.
+        try assertRefused(["train", "--validation-size", "201"], "--validation-size 201 is more than the 200 training examples; choose from 0 to 136")
+        try assertRefused(["train", "--validation-size", "150"],
+                          "--validation-size 150 leaves 50 of the 200 training examples to train on, fewer than --batch-size 64; "
+                              + "choose a validation size from 0 to 136 or a smaller batch size")
+        try assertRefused(["train", "--validation-size", "200", "--batch-size", "1"], "--validation-size 200 leaves 0 of the 200 training examples")
+        try assertRefused(["train", "--limit", "64"], "--validation-size 5 (the default) leaves 59 of the 64 training examples to train on")
+        try assertRefused(["train", "--batch-size", "300"], "--batch-size 300 is more than the 200 training examples; choose a batch size from 1 to 200")
+        let workers = "is invalid for '--num-workers <num-workers>': a whole number from 0 to 64 is expected"
+        try assertRefused(["train", "--num-workers", "-1"], "The value '-1' " + workers)
+        try assertRefused(["train", "--num-workers", "65"], "The value '65' " + workers)
+        try assertRefused(["evaluate", "--num-workers", "65"], "The value '65' " + workers)
         let epochs = "is invalid for '--epochs <epochs>': a whole number from 1 to 10000 is expected"
         try assertRefused(["train", "--epochs", "0"], "The value '0' " + epochs)
         try assertRefused(["train", "--epochs", "-1"], "The value '-1' " + epochs)

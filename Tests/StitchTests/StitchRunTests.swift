@@ -20,13 +20,39 @@ final class StitchRunTests: StitchTestCase {
         output.split(separator: "\n").first { $0.hasPrefix(prefix) }
     }
 
+    /// The lines of `output` starting with `prefix`.
+    func lines(_ prefix: String, in output: String) -> [Substring] {
+        output.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+    }
+
+    /// The sum of the cells of a confusion-matrix plot of a run: the examples it counts.
+    func confusionCount(_ file: String) throws -> Int {
+        let svg = try String(contentsOf: path(file), encoding: .utf8)
+        return svg.components(separatedBy: "data-count=\"").dropFirst().compactMap { Int($0.prefix { $0.isNumber }) }.reduce(0, +)
+    }
+
+    /// The validation fields (loss, accuracy, macro F1) of each row of a run's `metrics.csv`.
+    func validationFields(_ run: String) throws -> [[Substring]] {
+        try metricsRows(run).map { Array($0.split(separator: ",", omittingEmptySubsequences: false)[3...5]) }
+    }
+
     func testTrainEvaluateAndSummary() throws {
         // A limit past the data (once an overflow) uses all of it.
         let trained = try succeeds("train", "--model", "mlp", "--epochs", "1", "--limit", "9223372036854775807", "--output", "run")
-        for name in ["checkpoint.safetensors", "model.safetensors", "metrics.csv", "loss.svg", "accuracy.svg", "confusion_matrix.svg"] {
+        for name in ["checkpoint.safetensors", "model.safetensors", "metrics.csv", "loss.svg", "accuracy.svg", "confusion_matrix.svg",
+                     "test_confusion_matrix.svg"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/" + name).path), "\(name) missing")
         }
         XCTAssertEqual(try metricsRows("run").count, 1)
+        // A twelfth of the 200 training examples is held out to validate on; the test set is
+        // evaluated once, at the end.
+        XCTAssertEqual(line("data:", in: trained.stdout), "data: 184 training examples, 16 held out for validation, 50 test examples")
+        XCTAssertEqual(try confusionCount("run/confusion_matrix.svg"), 16)
+        XCTAssertEqual(try confusionCount("run/test_confusion_matrix.svg"), 50)
+        XCTAssertEqual(lines("test accuracy:", in: trained.stdout).count, 1, trained.stdout)
+        XCTAssertEqual(lines("macro F1:", in: trained.stdout).count, 1, trained.stdout)
+        XCTAssertEqual(lines("test loss:", in: trained.stdout).count, 1, trained.stdout)
+        XCTAssertTrue(try validationFields("run").allSatisfy { $0.allSatisfy { !$0.isEmpty } })
         let accuracy = try XCTUnwrap(line("test accuracy:", in: trained.stdout))
         // The model is read from the weights' metadata; any batch size gives the same figures.
         let evaluated = try succeeds("evaluate", "--weights", "run/model.safetensors")
@@ -38,11 +64,50 @@ final class StitchRunTests: StitchTestCase {
         XCTAssertTrue(summary.stdout.contains("BatchNorm1d") && summary.stdout.contains("[2, 10]"), summary.stdout)
     }
 
-    /// 65 examples in batches of 64: the last batch (one example) would reach BatchNorm1d alone;
-    /// the training loader drops it.
+    /// 65 examples to train on (70 less the 5 held out) in batches of 64: the last batch (one
+    /// example) would reach BatchNorm1d alone; the training loader drops it.
     func testALastBatchOfOneDoesNotStopBatchNorm() throws {
-        try succeeds("train", "--model", "cnn-bn", "--limit", "65", "--epochs", "1", "--output", "run")
+        let run = try succeeds("train", "--model", "cnn-bn", "--limit", "70", "--epochs", "1", "--output", "run")
+        XCTAssertTrue(run.stdout.contains("data: 65 training examples, 5 held out"), run.stdout)
         XCTAssertEqual(try metricsRows("run").count, 1)
+    }
+
+    /// `--validation-size` examples are held out of the training set (seeded, kept by the
+    /// checkpoint so that a resumed run splits the same way); 0 validates on nothing. The test set
+    /// is evaluated once, whatever the validation.
+    func testValidationIsHeldOutOfTheTrainingSet() throws {
+        let held = try succeeds("train", "--model", "mlp", "--epochs", "1", "--validation-size", "40", "--output", "held")
+        XCTAssertTrue(held.stdout.contains("data: 160 training examples, 40 held out for validation, 50 test examples"), held.stdout)
+        XCTAssertEqual(try confusionCount("held/confusion_matrix.svg"), 40)
+        XCTAssertEqual(try confusionCount("held/test_confusion_matrix.svg"), 50)
+        XCTAssertEqual(try Checkpoint(contentsOf: path("held/checkpoint.safetensors")).settings["validation_size"], "40")
+        // Resumed, the run keeps its split; another size is refused.
+        let refused = try start(["train", "--resume", "--epochs", "2", "--validation-size", "10", "--output", "held"]).finish()
+        XCTAssertEqual(refused.status, 64, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--validation-size 10 differs from the run"), refused.stderr)
+        let resumed = try succeeds("train", "--resume", "--epochs", "2", "--output", "held")
+        XCTAssertTrue(resumed.stdout.contains("40 held out for validation"), resumed.stdout)
+        XCTAssertEqual(try confusionCount("held/confusion_matrix.svg"), 40)
+
+        let none = try succeeds("train", "--model", "mlp", "--epochs", "1", "--validation-size", "0", "--output", "none")
+        XCTAssertTrue(none.stdout.contains("data: 200 training examples, 0 held out for validation, 50 test examples"), none.stdout)
+        XCTAssertEqual(try validationFields("none"), [["", "", ""]], "no validation figures")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("none/confusion_matrix.svg").path), "no validation confusion matrix")
+        XCTAssertEqual(try confusionCount("none/test_confusion_matrix.svg"), 50)
+        XCTAssertEqual(lines("test accuracy:", in: none.stdout).count, 1, none.stdout)
+        XCTAssertEqual(lines("macro F1:", in: none.stdout).count, 1, none.stdout)
+    }
+
+    /// The default recipe's shuffled, augmented batches, and so the trained weights and every
+    /// figure, are the same on 0 and 3 threads preparing batches.
+    func testResultsDoNotDependOnTheNumberOfWorkers() throws {
+        let inline = try succeeds("train", "--epochs", "1", "--num-workers", "0", "--output", "inline")
+        let threaded = try succeeds("train", "--epochs", "1", "--num-workers", "3", "--output", "threaded")
+        XCTAssertEqual(try Data(contentsOf: path("threaded/model.safetensors")), try Data(contentsOf: path("inline/model.safetensors")))
+        XCTAssertEqual(try metricsRows("threaded"), try metricsRows("inline"))
+        XCTAssertEqual(line("test accuracy:", in: threaded.stdout), line("test accuracy:", in: inline.stdout))
+        let evaluated = try succeeds("evaluate", "--weights", "inline/model.safetensors", "--num-workers", "2")
+        XCTAssertEqual(line("test accuracy:", in: evaluated.stdout), line("test accuracy:", in: inline.stdout))
     }
 
     /// The default recipe (cnn-bn: AdamW, one-cycle schedule stepped per batch, crop and flip
@@ -119,6 +184,7 @@ final class StitchRunTests: StitchTestCase {
             ("size mismatch for 1.weight", { $0.model["1.weight"] = Tensor(zeros: [256, 10]) }),
             ("run.epochs \"-3\": a whole number from 1 to 10000 is expected", { $0.settings["epochs"] = "-3" }),
             ("run.model \"resnet50\"", { $0.settings["model"] = "resnet50" }),
+            ("run.validation_size \"-3\": a whole number at least 0 is expected", { $0.settings["validation_size"] = "-3" }),
         ]
         for (words, edit) in edits {
             var bad = good

@@ -16,8 +16,10 @@ public struct Example {
 
 /// A collection of labelled examples indexed from 0 (`torch.utils.data.Dataset`).
 ///
-/// `example(at:generator:)` may be called from a prefetching thread; random transforms draw from
-/// the generator given, so results depend only on the loader's seed.
+/// `example(at:generator:)` may be called from several of a ``DataLoader``'s worker threads at
+/// once, so it must only read shared state; random transforms draw from the generator given, so
+/// results depend only on the loader's seed. Combine datasets with ``Subset``, ``ConcatDataset``
+/// and ``randomSplit(_:sizes:seed:)``.
 public protocol Dataset {
     /// Number of examples.
     var count: Int { get }

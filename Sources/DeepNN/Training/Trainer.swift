@@ -15,15 +15,22 @@ public struct Evaluation {
 
 /// Fits a classifier: the training loop with a progress bar, validation each epoch, early
 /// stopping, an atomic checkpoint each epoch with exact resume, a CSV of the figures and SVG
-/// plots of the curves and the confusion matrix (every epoch of the run, resumed or not).
+/// plots of the curves and the confusion matrix (every epoch of the run, resumed or not), and
+/// one evaluation on the test set at the end.
+///
+/// Validate on examples held out from the training set, never on the test set: early stopping
+/// and any choice made from the per-epoch figures see the validation examples, and the test
+/// figures of ``test(_:)`` stay an honest estimate.
 ///
 /// ``requestStop()`` (from any thread: a Ctrl-C handler) ends training after the current batch:
 /// ``fit(_:validation:epochs:stopAfter:)`` throws ``TrainingInterrupted`` and the files hold the
 /// last complete epoch.
 ///
+///     let parts = randomSplit(train, sizes: [train.count - 5_000, 5_000], seed: 0)
 ///     let trainer = Trainer(model: model, optimizer: Adam(model.parameters), classCount: 10)
 ///     trainer.outputDirectory = URL(fileURLWithPath: "runs/cnn")
-///     try trainer.fit(trainLoader, validation: testLoader, epochs: 2)
+///     try trainer.fit(DataLoader(parts[0], batchSize: 64, shuffle: true), validation: DataLoader(parts[1], batchSize: 500), epochs: 2)
+///     try trainer.test(DataLoader(test, batchSize: 500))   // once, at the end
 public final class Trainer {
     /// The model trained.
     public let model: Module
@@ -41,7 +48,8 @@ public final class Trainer {
     public var classNames: [String]?
     /// Where checkpoints, `metrics.csv` and the plots go; nil writes nothing.
     public var outputDirectory: URL?
-    /// Stop when validation accuracy has not improved for this many epochs.
+    /// Stop when validation accuracy has not improved for this many epochs (needs a validation
+    /// loader).
     public var earlyStoppingPatience: Int?
     /// Clip the gradient norm to this value, if set.
     public var gradientClipNorm: Float?
@@ -103,6 +111,8 @@ public final class Trainer {
     /// Trains until `epochs` epochs are done (continuing after any resumed ones), validating after
     /// each, and returns every epoch's figures.
     /// - Parameters:
+    ///   - validation: examples held out of the training data (``randomSplit(_:sizes:seed:)``),
+    ///     never the test set; early stopping and the best metric watch their accuracy.
     ///   - epochs: the length of the whole run (schedules are planned for it).
     ///   - stopAfter: stop once this many epochs are done, to continue later with
     ///     ``resume(from:)-(URL)`` (nil: run to `epochs`).
@@ -110,6 +120,8 @@ public final class Trainer {
     @discardableResult
     public func fit(_ train: DataLoader, validation: DataLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
         require(train.count > 0, "Trainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize)\(train.dropLast ? ", dropping the last partial batch" : ""))")
+        require(earlyStoppingPatience == nil || validation != nil,
+                "Trainer.fit: early stopping (patience \(earlyStoppingPatience ?? 0)) watches validation accuracy; give a validation loader")
         if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         teacher?.eval()
         while completedEpochs < min(epochs, stopAfter ?? epochs) {
@@ -148,8 +160,9 @@ public final class Trainer {
             record.seconds = progress.elapsed - started
             history.append(record)
             completedEpochs = epoch
-            let metric = record.validationAccuracy ?? record.trainAccuracy
-            if metric > (bestMetric ?? -.infinity) { bestMetric = metric; staleEpochs = 0 } else { staleEpochs += 1 }
+            if let metric = record.validationAccuracy {
+                if metric > (bestMetric ?? -.infinity) { bestMetric = metric; staleEpochs = 0 } else { staleEpochs += 1 }
+            }
             if verbose {
                 var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f acc %.4f", record.trainLoss, record.trainAccuracy)
                 if let vl = record.validationLoss, let va = record.validationAccuracy, let vf = record.validationMacroF1 {
@@ -166,6 +179,25 @@ public final class Trainer {
             }
         }
         return history
+    }
+
+    /// Evaluates the trained model once on the test set: prints `test loss:`, `test accuracy:`
+    /// and `macro F1:` lines when ``verbose``, and writes `test_confusion_matrix.svg` into
+    /// ``outputDirectory``. Nothing of training depends on it.
+    /// - Throws: errors writing the plot.
+    @discardableResult
+    public func test(_ loader: DataLoader) throws -> Evaluation {
+        let result = evaluate(loader)
+        if verbose {
+            print(String(format: "test loss: %.4f", result.loss))
+            print(String(format: "test accuracy: %.4f", result.accuracy))
+            print(String(format: "macro F1: %.4f", result.macroF1))
+        }
+        if let dir = outputDirectory {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try TrainingReports.writeTest(confusion: result.confusion, classNames: classNames, to: dir)
+        }
+        return result
     }
 
     /// Mean loss and confusion matrix of the model in evaluation mode over `loader`.

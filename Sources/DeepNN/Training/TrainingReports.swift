@@ -57,7 +57,8 @@ public struct EpochRecord: Codable, Equatable {
 }
 
 /// The files a run writes beside its checkpoint: `metrics.csv` and the SVG plots of the loss,
-/// the accuracy and the last validation confusion matrix, each replaced atomically.
+/// the accuracy and the last validation confusion matrix, each replaced atomically; at the end,
+/// the plot of the test confusion matrix.
 enum TrainingReports {
     /// Writes `metrics.csv`, `loss.svg`, `accuracy.svg` and, when given, `confusion_matrix.svg`
     /// for every epoch of `history` into `directory`.
@@ -75,8 +76,18 @@ enum TrainingReports {
         try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: accSeries).utf8),
                               to: directory.appendingPathComponent("accuracy.svg"))
         if let confusion {
-            try AtomicWrite.write(Data(SVGPlot.confusionMatrix(confusion, classNames: classNames).utf8),
-                                  to: directory.appendingPathComponent("confusion_matrix.svg"))
+            try writeConfusion(confusion, classNames: classNames, title: "Confusion matrix (validation, epoch \(history.last?.epoch ?? 0))",
+                               to: directory.appendingPathComponent("confusion_matrix.svg"))
         }
+    }
+
+    /// Writes `test_confusion_matrix.svg`, the test set's confusion matrix, into `directory`.
+    static func writeTest(confusion: ConfusionMatrix, classNames: [String]?, to directory: URL) throws {
+        try writeConfusion(confusion, classNames: classNames, title: "Confusion matrix (test)",
+                           to: directory.appendingPathComponent("test_confusion_matrix.svg"))
+    }
+
+    private static func writeConfusion(_ confusion: ConfusionMatrix, classNames: [String]?, title: String, to url: URL) throws {
+        try AtomicWrite.write(Data(SVGPlot.confusionMatrix(confusion, classNames: classNames, title: title).utf8), to: url)
     }
 }

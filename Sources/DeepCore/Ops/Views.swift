@@ -149,17 +149,8 @@ extension Tensor {
         }
     }
 
-    /// The sub-tensor at `index` along axis 0 (a view with one axis fewer).
-    public subscript(index: Int) -> Tensor {
-        guard shapeCheck(rank > 0, "subscript: cannot index a 0-D tensor") else { return .shapeFailure }
-        let i = index < 0 ? index + shape[0] : index
-        return narrowed(axis: 0, start: i, length: 1).squeezed(axis: 0)
-    }
-
-    /// The rows `range` along axis 0 (a view).
-    public subscript(range: Range<Int>) -> Tensor {
-        narrowed(axis: 0, start: range.lowerBound, length: range.count)
-    }
+    // `x[i]` (the sub-tensor at i along axis 0) and `x[a..<b]` (rows a..<b) are the one-item
+    // cases of the multi-axis subscript in Subscripts.swift.
 
     /// Removes `axis`, which must have size 1 (a view).
     public func squeezed(axis: Int) -> Tensor {

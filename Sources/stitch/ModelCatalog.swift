@@ -57,7 +57,7 @@ enum ModelCatalog {
                       recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 1e-3, weightDecay: 0.05, oneCycle: true))),
         ("mamba", Entry(make: { MambaClassifier() },
                         recipe: Recipe(epochs: 2, optimizer: "adamw", learningRate: 2e-3, weightDecay: 1e-2))),
-        ("resnet18", Entry(make: { ResNet.resnet18(numClasses: 10, inputChannels: 1, smallInputStem: true) },
+        ("resnet18", Entry(make: { ResNet.resnet18(numClasses: 10, inChannels: 1, smallInputStem: true) },
                            recipe: Recipe(epochs: 2, optimizer: "sgd", learningRate: 0.05, weightDecay: 5e-4, oneCycle: true))),
     ]
 

@@ -33,7 +33,7 @@ final class Attention2dTests: XCTestCase {
         try loadFixtureState(cbam, f, prefix: "cbam")
         assertMatchesFixture(cbam, f, prefix: "cbam",
                              parameters: ["channel_attention.fc1.weight", "spatial_attention.conv.weight"]) { [cbam($0[0])] }
-        let small = CBAM(channels: 8, reduction: 2, spatialKernel: 3)
+        let small = CBAM(channels: 8, reduction: 2, kernelSize: 3)
         try loadFixtureState(small, f, prefix: "cbam3")
         assertMatchesFixture(small, f, prefix: "cbam3") { [small($0[0])] }
     }
@@ -45,7 +45,7 @@ final class Attention2dTests: XCTestCase {
         let s = try cbam.summary(input: [1, 64, 8, 8])
         XCTAssertEqual(s.outputShape, [1, 64, 8, 8])
         XCTAssertEqual(s.totalParameters, 64 * 4 * 2 + 2 * 49)
-        let tiny = CBAM(channels: 4, reduction: 2, spatialKernel: 3)
+        let tiny = CBAM(channels: 4, reduction: 2, kernelSize: 3)
         assertGradientsMatchFiniteDifferences([Tensor.distinctRandom([1, 4, 3, 3])], eps: 1e-3) { tiny($0[0]) }
     }
 }

@@ -184,7 +184,7 @@ final class CombinatorTests: XCTestCase {
     func testRecipeAdaptedBlocksWithMismatchedChannels() throws {
         let tokenMlp = Residual(Sequential(Linear(16, 32), GELU(), Linear(32, 16)))
         let model = Sequential(Conv2d(3, 4, kernelSize: 3, padding: 1), ReLU(),
-                               Adapt(CBAM(channels: 8, reduction: 2, spatialKernel: 3), inChannels: 4, outChannels: 4, blockChannels: 8),
+                               Adapt(CBAM(channels: 8, reduction: 2, kernelSize: 3), inChannels: 4, outChannels: 4, blockChannels: 8),
                                SequenceBlock2d(Adapt(tokenMlp, inChannels: 4, outChannels: 6, blockChannels: 16, layout: .sequence)),
                                AdaptiveAvgPool2d(1), Flatten(), Linear(6, 3))
         let s = try model.summary(input: [6, 3, 8, 8])

@@ -193,7 +193,7 @@ final class MambaTests: XCTestCase {
 
     func testClassifierOverImageRowsFitsABatch() {
         manualSeed(12)
-        let model = MambaClassifier(rowSize: 8, classes: 3, dModel: 16, depth: 1, dState: 4)
+        let model = MambaClassifier(rowSize: 8, numClasses: 3, dModel: 16, numLayers: 1, dState: 4)
         XCTAssertTrue(model.namedParameters().map(\.0).contains("layers.0.mixer.A_log"))
         XCTAssertTrue(model.namedParameters().map(\.0).contains("norm_f.weight"))
         var rng = RandomGenerator(seed: 13)

@@ -30,18 +30,18 @@ final class ModuleScopeTests: XCTestCase {
     }
 
     func testErrorInsideMultiheadAttentionNamesItsPath() {
-        let layer = TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true)
+        let layer = TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0, batchFirst: true)
         let model = Sequential(Linear(4, 6), layer)
         let message = failure { model(Tensor.randn([2, 5, 4])) }
         XCTAssertTrue(message.hasPrefix("MultiheadAttention: query [2, 5, 6]"), message)
         XCTAssertTrue(message.hasSuffix("(in module 1.self_attn (MultiheadAttention))"), message)
 
         // The encoder's call with masks and the decoder's cross-attention too.
-        let encoder = TransformerEncoder({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0) },
+        let encoder = TransformerEncoder({ TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0) },
                                          numLayers: 2)
         let masked = failure { encoder(Tensor.randn([5, 2, 6]), mask: nil) }
         XCTAssertTrue(masked.hasSuffix("(in module layers.0.self_attn (MultiheadAttention))"), masked)
-        let decoder = TransformerDecoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0)
+        let decoder = TransformerDecoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0)
         let cross = failure { decoder(Tensor.randn([3, 2, 8]), memory: Tensor.randn([4, 2, 6])) }
         XCTAssertTrue(cross.hasSuffix("(in module multihead_attn (MultiheadAttention))"), cross)
     }

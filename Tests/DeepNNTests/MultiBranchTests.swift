@@ -115,24 +115,24 @@ final class MultiBranchTests: XCTestCase {
 
     func testInceptionMixerMatchesReference() throws {
         let f = loadFixtures("blocks_iformer")
-        let mixer = InceptionMixer(dim: 16, heads: 2, attentionHeads: 1, poolSize: 2)
+        let mixer = InceptionMixer(dim: 16, numHeads: 2, attentionHeads: 1, poolSize: 2)
         try loadFixtureState(mixer, f, prefix: "mixer")
         assertMatchesFixture(mixer, f, prefix: "mixer") { [mixer($0[0])] }
-        let unpooled = InceptionMixer(dim: 24, heads: 3, attentionHeads: 2, poolSize: 1)
+        let unpooled = InceptionMixer(dim: 24, numHeads: 3, attentionHeads: 2, poolSize: 1)
         try loadFixtureState(unpooled, f, prefix: "mixer_pool1")
         assertMatchesFixture(unpooled, f, prefix: "mixer_pool1") { [unpooled($0[0])] }
-        let block = InceptionTransformerBlock(dim: 16, heads: 4, attentionHeads: 2, poolSize: 2, layerScale: 1e-6)
+        let block = InceptionTransformerBlock(dim: 16, numHeads: 4, attentionHeads: 2, poolSize: 2, layerScale: 1e-6)
         try loadFixtureState(block, f, prefix: "block")
         assertMatchesFixture(block, f, prefix: "block") { [block($0[0])] }
     }
 
     func testInceptionMixerShapesAndSpecParameterCounts() throws {
-        let mixer = InceptionMixer(dim: 96, heads: 3, attentionHeads: 1, poolSize: 2)
+        let mixer = InceptionMixer(dim: 96, numHeads: 3, attentionHeads: 1, poolSize: 2)
         XCTAssertEqual([mixer.lowChannels, mixer.highChannels], [32, 64])
         XCTAssertEqual(mixer.parameterCount, 24_800)
         XCTAssertEqual(mixer.convFuse.weight.shape, [160, 1, 3, 3])
-        XCTAssertEqual(InceptionTransformerBlock(dim: 96, heads: 3, attentionHeads: 1).parameterCount, 99_392)
-        XCTAssertEqual(InceptionTransformerBlock(dim: 96, heads: 3, attentionHeads: 1, layerScale: 1e-6).parameterCount, 99_392 + 192)
+        XCTAssertEqual(InceptionTransformerBlock(dim: 96, numHeads: 3, attentionHeads: 1).parameterCount, 99_392)
+        XCTAssertEqual(InceptionTransformerBlock(dim: 96, numHeads: 3, attentionHeads: 1, layerScale: 1e-6).parameterCount, 99_392 + 192)
         let s = try mixer.summary(input: [2, 96, 56, 56])
         XCTAssertEqual(s.outputShape, [2, 96, 56, 56])
         XCTAssertTrue(s.rows.contains { $0.path == "low_mixer.qkv" && $0.outputShape == [2, 28 * 28, 96] }, "\(s.rows.map(\.path))")
@@ -142,11 +142,11 @@ final class MultiBranchTests: XCTestCase {
     }
 
     func testInceptionTransformerBlockGradientsAndTraining() throws {
-        let block = InceptionTransformerBlock(dim: 8, heads: 2, attentionHeads: 1, poolSize: 2, layerScale: 0.5)
+        let block = InceptionTransformerBlock(dim: 8, numHeads: 2, attentionHeads: 1, poolSize: 2, layerScale: 0.5)
         assertGradientsMatchFiniteDifferences([Tensor.distinctRandom([1, 8, 2, 2], seed: 5)], eps: 1e-2, atol: 3e-3) { block($0[0]) }
 
         let model = Sequential(Conv2d(3, 8, kernelSize: 3, padding: 1),
-                               InceptionTransformerBlock(dim: 8, heads: 2, attentionHeads: 1, poolSize: 2),
+                               InceptionTransformerBlock(dim: 8, numHeads: 2, attentionHeads: 1, poolSize: 2),
                                AdaptiveAvgPool2d(1), Flatten(), Linear(8, 3))
         XCTAssertEqual(try model.summary(input: [6, 3, 4, 4]).outputShape, [6, 3])
         let (x, labels) = syntheticImages(count: 6, channels: 3, size: 4, classes: 3, seed: 4)

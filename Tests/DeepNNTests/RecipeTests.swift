@@ -21,7 +21,7 @@ final class RecipeTests: XCTestCase {
     }
 
     func smallResNet() -> ResNet {
-        ResNet(block: BasicBlock.self, layers: [2, 2, 2, 2], numClasses: 10, inputChannels: 1, baseChannels: 8, smallInputStem: true)
+        ResNet(block: BasicBlock.self, layers: [2, 2, 2, 2], numClasses: 10, inChannels: 1, baseChannels: 8, smallInputStem: true)
     }
 
     func testResNetWithSqueezeExcitationBlocks() throws {
@@ -56,7 +56,7 @@ final class RecipeTests: XCTestCase {
         let unet = UNet(inChannels: 1, numClasses: 3, depth: 3, baseChannels: 8)
         let bottom = 8 << 3
         try unet.replace(path: "bottleneck", with: SequenceBlock2d(
-            TransformerEncoderLayer(dModel: bottom, nhead: 4, dimFeedforward: 2 * bottom, dropout: 0, batchFirst: true)))
+            TransformerEncoderLayer(dModel: bottom, numHeads: 4, dimFeedforward: 2 * bottom, dropout: 0, batchFirst: true)))
         XCTAssertEqual(try unet.summary(input: [2, 1, 16, 16]).outputShape, [2, 3, 16, 16])
         let x = Tensor.randn([2, 1, 16, 16])
         let labels = (0..<(2 * 16 * 16)).map { ($0 / 16 + $0 % 16) % 3 }

@@ -70,7 +70,7 @@ final class ResNetTests: XCTestCase {
     }
 
     func testSmallInputStemForFashionMNIST() throws {
-        let model = ResNet.resnet18(numClasses: 10, inputChannels: 1, smallInputStem: true)
+        let model = ResNet.resnet18(numClasses: 10, inChannels: 1, smallInputStem: true)
         XCTAssertEqual((model.module(at: "conv1") as? Conv2d)?.weight.shape, [64, 1, 3, 3])
         XCTAssertTrue(model.module(at: "maxpool") is Identity)
         let s = try model.summary(input: [2, 1, 28, 28])
@@ -80,7 +80,7 @@ final class ResNetTests: XCTestCase {
         XCTAssertEqual(shapes["layer4"], [2, 512, 4, 4])
         XCTAssertEqual(shapes["avgpool"], [2, 512, 1, 1])
         // The standard stem on the same input: 28 → 14 → 7 → 7 → 4 → 2 → 1.
-        let standard = try ResNet.resnet18(numClasses: 10, inputChannels: 1).summary(input: [2, 1, 28, 28])
+        let standard = try ResNet.resnet18(numClasses: 10, inChannels: 1).summary(input: [2, 1, 28, 28])
         XCTAssertEqual(standard.rows.first { $0.path == "layer4" }?.outputShape, [2, 512, 1, 1])
     }
 
@@ -127,7 +127,7 @@ final class ResNetTests: XCTestCase {
 
     func testNarrowResNetTrainsOnAFixedBatch() throws {
         manualSeed(0)
-        let model = ResNet(block: BasicBlock.self, layers: [1, 1, 1, 1], numClasses: 4, inputChannels: 1,
+        let model = ResNet(block: BasicBlock.self, layers: [1, 1, 1, 1], numClasses: 4, inChannels: 1,
                            baseChannels: 8, smallInputStem: true)
         var rng = RandomGenerator(seed: 3)
         let x = Tensor.randn([8, 1, 12, 12], generator: &rng)

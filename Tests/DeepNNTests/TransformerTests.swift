@@ -135,7 +135,7 @@ final class TransformerTests: XCTestCase {
     func testEncoderLayerPreAndPostNormReluAndGelu() throws {
         for normFirst in [false, true] {
             for activation in [TransformerActivation.relu, .gelu] {
-                let layer = TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0,
+                let layer = TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0,
                                                     activation: activation, batchFirst: true, normFirst: normFirst)
                 layer.eval()
                 let name = "enc_\(normFirst ? "pre" : "post")_\(activation == .relu ? "relu" : "gelu")"
@@ -145,7 +145,7 @@ final class TransformerTests: XCTestCase {
     }
 
     func testEncoderLayerNamesMatchPyTorch() {
-        let layer = TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16)
+        let layer = TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16)
         XCTAssertEqual(layer.namedParameters().map(\.0), [
             "self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias",
             "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
@@ -157,7 +157,7 @@ final class TransformerTests: XCTestCase {
     }
 
     func testStackedEncoderWithPaddingAndFinalNorm() throws {
-        let encoder = TransformerEncoder({ TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 12, dropout: 0) },
+        let encoder = TransformerEncoder({ TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 12, dropout: 0) },
                                          numLayers: 2, norm: LayerNorm(8))
         encoder.eval()
         XCTAssertTrue(encoder.stateDictKeys.contains("layers.1.self_attn.in_proj_weight"))
@@ -169,7 +169,7 @@ final class TransformerTests: XCTestCase {
     }
 
     func testDecoderLayerWithCausalSelfAttention() throws {
-        let decoder = TransformerDecoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true)
+        let decoder = TransformerDecoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0, batchFirst: true)
         decoder.eval()
         try checkModuleAgainstPyTorch(decoder, fixtures, "decoder", inputs: 2) { xs in
             [decoder(xs[0], memory: xs[1], tgtIsCausal: true)]
@@ -178,7 +178,7 @@ final class TransformerTests: XCTestCase {
 
     func testDropoutOnlyInTraining() {
         manualSeed(3)
-        let layer = TransformerEncoderLayer(dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0.5, batchFirst: true)
+        let layer = TransformerEncoderLayer(dModel: 8, numHeads: 2, dimFeedforward: 16, dropout: 0.5, batchFirst: true)
         let x = Tensor.randn([2, 5, 8])
         let a = layer(x), b = layer(x)
         XCTAssertNotEqual(a.scalars, b.scalars)

@@ -46,7 +46,7 @@ final class UMambaTests: XCTestCase {
 
     func testBottleneckVariantShapesNamesAndGradients() {
         manualSeed(2)
-        let model = UMamba(inputChannels: 1, classes: 3, featuresPerStage: [4, 8, 16], dState: 4)
+        let model = UMamba(inChannels: 1, numClasses: 3, featuresPerStage: [4, 8, 16], dState: 4)
         let names = model.namedParameters().map(\.0)
         for key in ["encoder.stem.0.conv1.weight", "encoder.stages.0.0.conv3.weight", "encoder.stages.1.1.conv1.conv.weight",
                     "mamba_layer.norm.weight", "mamba_layer.mamba.A_log", "mamba_layer.mamba.in_proj.weight",
@@ -93,7 +93,7 @@ final class UMambaTests: XCTestCase {
         manualSeed(3)
         // Stage maps 16×16, 8×8, 4×4 at 4, 8, 16 channels: Mamba after stages 0 and 2, the last
         // with channel tokens (16 pixels ≤ 16 channels).
-        let model = UMamba(inputChannels: 2, classes: 2, variant: .encoder, featuresPerStage: [4, 8, 16], imageSize: [16, 16], dState: 4)
+        let model = UMamba(inChannels: 2, numClasses: 2, variant: .encoder, featuresPerStage: [4, 8, 16], imageSize: [16, 16], dState: 4)
         let layers = model.encoder.mambaLayers!.modules
         XCTAssertTrue(layers[1] is Identity)
         let first = try XCTUnwrap(layers[0] as? MambaLayer), last = try XCTUnwrap(layers[2] as? MambaLayer)
@@ -112,7 +112,7 @@ final class UMambaTests: XCTestCase {
 
     func testConvolutionsUseHeInitialisationAndMambaKeepsItsOwn() {
         manualSeed(4)
-        let model = UMamba(inputChannels: 1, classes: 2, featuresPerStage: [8, 16], dState: 4)
+        let model = UMamba(inChannels: 1, numClasses: 2, featuresPerStage: [8, 16], dState: 4)
         for case let conv as Conv2d in model.namedModules().map(\.1) {
             XCTAssertEqual(conv.bias?.scalars.allSatisfy { $0 == 0 }, true)
         }
@@ -129,7 +129,7 @@ final class UMambaTests: XCTestCase {
 
     func testTinyModelFitsOneBatch() {
         manualSeed(5)
-        let model = UMamba(inputChannels: 1, classes: 2, featuresPerStage: [4, 8], dState: 4)
+        let model = UMamba(inChannels: 1, numClasses: 2, featuresPerStage: [4, 8], dState: 4)
         var rng = RandomGenerator(seed: 6)
         let x = Tensor.randn([2, 1, 8, 8], generator: &rng)
         let labels = x.scalars.map { $0 > 0 ? 1 : 0 }

@@ -36,11 +36,11 @@ public final class TransformerEncoderLayer: Module {
     let activation: TransformerActivation
     let normFirst: Bool
 
-    /// Creates the layer with PyTorch's defaults and initialisation.
-    public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
+    /// Creates the layer with PyTorch's defaults and initialisation (`numHeads` is PyTorch's `nhead`).
+    public init(dModel: Int, numHeads: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
                 activation: TransformerActivation = .relu, layerNormEps: Float = 1e-5, batchFirst: Bool = false,
                 normFirst: Bool = false, bias: Bool = true) {
-        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst)
+        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: numHeads, dropout: dropout, bias: bias, batchFirst: batchFirst)
         linear1 = Linear(dModel, dimFeedforward, bias: bias)
         self.dropout = Dropout(dropout)
         linear2 = Linear(dimFeedforward, dModel, bias: bias)
@@ -60,7 +60,7 @@ public final class TransformerEncoderLayer: Module {
     ///
     /// - Parameters:
     ///   - src: (L, N, E), or (N, L, E) with `batchFirst`.
-    ///   - srcMask: (L, L) or (N·nhead, L, L), 1 = not allowed to attend (PyTorch's boolean mask).
+    ///   - srcMask: (L, L) or (N·numHeads, L, L), 1 = not allowed to attend (PyTorch's boolean mask).
     ///   - srcKeyPaddingMask: (N, L), 1 = padding.
     ///   - isCausal: position i attends to positions ≤ i only.
     public func callAsFunction(_ src: Tensor, srcMask: Tensor?, srcKeyPaddingMask: Tensor? = nil,
@@ -143,12 +143,12 @@ public final class TransformerDecoderLayer: Module {
     let activation: TransformerActivation
     let normFirst: Bool
 
-    /// Creates the layer with PyTorch's defaults and initialisation.
-    public init(dModel: Int, nhead: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
+    /// Creates the layer with PyTorch's defaults and initialisation (`numHeads` is PyTorch's `nhead`).
+    public init(dModel: Int, numHeads: Int, dimFeedforward: Int = 2048, dropout: Float = 0.1,
                 activation: TransformerActivation = .relu, layerNormEps: Float = 1e-5, batchFirst: Bool = false,
                 normFirst: Bool = false, bias: Bool = true) {
-        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst)
-        multiheadAttn = MultiheadAttention(embedDim: dModel, numHeads: nhead, dropout: dropout, bias: bias, batchFirst: batchFirst)
+        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: numHeads, dropout: dropout, bias: bias, batchFirst: batchFirst)
+        multiheadAttn = MultiheadAttention(embedDim: dModel, numHeads: numHeads, dropout: dropout, bias: bias, batchFirst: batchFirst)
         linear1 = Linear(dModel, dimFeedforward, bias: bias)
         self.dropout = Dropout(dropout)
         linear2 = Linear(dimFeedforward, dModel, bias: bias)
@@ -167,7 +167,7 @@ public final class TransformerDecoderLayer: Module {
     ///
     /// - Parameters:
     ///   - tgt: (T, N, E) or (N, T, E); memory: (S, N, E) or (N, S, E).
-    ///   - tgtMask / memoryMask: (T, T) / (T, S), 1 = not allowed (or per head, N·nhead first).
+    ///   - tgtMask / memoryMask: (T, T) / (T, S), 1 = not allowed (or per head, N·numHeads first).
     ///   - tgtKeyPaddingMask / memoryKeyPaddingMask: (N, T) / (N, S), 1 = padding.
     ///   - tgtIsCausal / memoryIsCausal: causal masking of either attention.
     public func callAsFunction(_ tgt: Tensor, memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,

@@ -5,22 +5,22 @@ public enum FashionModels {
     /// The CNN of the `fmnist_cnn_step` benchmark: Conv 1→32 3×3 p1, ReLU, MaxPool 2,
     /// Conv 32→64 3×3 p1, ReLU, MaxPool 2, Flatten, Linear 3136→128, ReLU, Linear 128→10.
     /// Shape: (N, 1, 28, 28) → (N, 10).
-    public static func smallCNN(classes: Int = 10) -> Sequential {
+    public static func smallCNN(numClasses: Int = 10) -> Sequential {
         Sequential(Conv2d(1, 32, kernelSize: 3, padding: 1), ReLU(), MaxPool2d(2),
                    Conv2d(32, 64, kernelSize: 3, padding: 1), ReLU(), MaxPool2d(2),
-                   Flatten(), Linear(64 * 7 * 7, 128), ReLU(), Linear(128, classes))
+                   Flatten(), Linear(64 * 7 * 7, 128), ReLU(), Linear(128, numClasses))
     }
 
     /// A deeper CNN with batch normalisation and dropout for the default training run:
     /// two conv–BN–ReLU pairs per stage at 32 and 64 channels with 2×2 max pooling, then a
     /// dropout-regularised classifier. Shape: (N, 1, 28, 28) → (N, 10).
-    public static func batchNormCNN(classes: Int = 10) -> Sequential {
+    public static func batchNormCNN(numClasses: Int = 10) -> Sequential {
         func block(_ cin: Int, _ cout: Int) -> [Module] {
             [Conv2d(cin, cout, kernelSize: 3, padding: 1, bias: false), BatchNorm2d(cout), ReLU()]
         }
         let layers: [Module] = block(1, 32) + block(32, 32) + [MaxPool2d(2)]
             + block(32, 64) + block(64, 64) + [MaxPool2d(2)]
-            + [Flatten(), Dropout(0.25), Linear(64 * 7 * 7, 256, bias: false), BatchNorm1d(256), ReLU(), Dropout(0.25), Linear(256, classes)]
+            + [Flatten(), Dropout(0.25), Linear(64 * 7 * 7, 256, bias: false), BatchNorm1d(256), ReLU(), Dropout(0.25), Linear(256, numClasses)]
         return Sequential(layers)
     }
 }

@@ -5,7 +5,7 @@ import DeepCore
 /// final RMSNorm (mamba-ssm's `MixerModel`: `layers.i`, `norm_f`), averaged over the rows and
 /// classified by a linear head.
 ///
-/// Shape: (N, C, H, W) → (N, classes), with C·W = `rowSize`.
+/// Shape: (N, C, H, W) → (N, numClasses), with C·W = `rowSize`.
 public final class MambaClassifier: Module {
     /// Row pixels → dModel.
     public let embedding: Linear
@@ -13,20 +13,20 @@ public final class MambaClassifier: Module {
     public let layers: [Module]
     /// The final normalisation.
     public let normF: RMSNorm
-    /// dModel → classes.
+    /// dModel → numClasses.
     public let head: Linear
 
     /// Creates the classifier for rows of `rowSize` values (28 for Fashion-MNIST).
-    public init(rowSize: Int = 28, classes: Int = 10, dModel: Int = 64, depth: Int = 2, dState: Int = 16,
+    public init(rowSize: Int = 28, numClasses: Int = 10, dModel: Int = 64, numLayers: Int = 2, dState: Int = 16,
                 dConv: Int = 4, expand: Int = 2) {
         embedding = Linear(rowSize, dModel)
-        layers = (0..<depth).map { _ in MambaBlock(dModel: dModel, dState: dState, dConv: dConv, expand: expand) }
+        layers = (0..<numLayers).map { _ in MambaBlock(dModel: dModel, dState: dState, dConv: dConv, expand: expand) }
         normF = RMSNorm(dModel, eps: 1e-5)
-        head = Linear(dModel, classes)
+        head = Linear(dModel, numClasses)
         super.init()
     }
 
-    /// (N, C, H, W) → (N, classes).
+    /// (N, C, H, W) → (N, numClasses).
     public override func forward(_ x: Tensor) -> Tensor {
         guard shapeCheck(x.rank == 4 && x.shape[1] * x.shape[3] == embedding.weight.shape[1],
                          "MambaClassifier: input \(x.shape) does not have rows of \(embedding.weight.shape[1]) values")

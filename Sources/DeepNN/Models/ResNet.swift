@@ -128,17 +128,17 @@ public final class Bottleneck: Module, ResidualBlock {
 /// BatchNorm of every block starts at weight 0 so each block starts as the identity.
 ///
 /// Options beyond torchvision (the defaults give torchvision's model exactly):
-/// - `inputChannels`: channels of the input image (1 for Fashion-MNIST);
+/// - `inChannels`: channels of the input image (1 for Fashion-MNIST);
 /// - `smallInputStem`: for small images (CIFAR, Fashion-MNIST) `conv1` is a 3×3 stride-1
 ///   convolution and `maxpool` an ``Identity``, so a 32×32 input reaches `layer4` at 4×4;
 /// - `baseChannels`: the stem's and `layer1`'s planes (64 in torchvision); the stages use
 ///   `baseChannels · [1, 2, 4, 8]` planes. A smaller value builds the same structure at reduced
 ///   width (the tests compare such a model with torchvision's own classes).
 ///
-///     let model = ResNet.resnet18(numClasses: 10, inputChannels: 1, smallInputStem: true)
+///     let model = ResNet.resnet18(numClasses: 10, inChannels: 1, smallInputStem: true)
 ///     try model.replace(path: "layer3.1", with: myBlock)
 ///
-/// Shape: (N, inputChannels, H, W) → (N, numClasses).
+/// Shape: (N, inChannels, H, W) → (N, numClasses).
 public final class ResNet: Module {
     /// The stem convolution: 7×7 stride 2 (3×3 stride 1 with `smallInputStem`).
     @Child public var conv1: Module
@@ -171,7 +171,7 @@ public final class ResNet: Module {
     ///   - layers: blocks per stage, four numbers (`[2, 2, 2, 2]` for ResNet-18).
     ///   - replaceStrideWithDilation: for stages 2–4, whether to dilate instead of striding.
     ///   - groups, widthPerGroup: the bottleneck's grouped width (ResNeXt: 32, 4).
-    public init<Block: ResidualBlock>(block: Block.Type, layers: [Int], numClasses: Int = 1000, inputChannels: Int = 3,
+    public init<Block: ResidualBlock>(block: Block.Type, layers: [Int], numClasses: Int = 1000, inChannels: Int = 3,
                                       zeroInitResidual: Bool = false, groups: Int = 1, widthPerGroup: Int = 64,
                                       replaceStrideWithDilation: [Bool] = [false, false, false],
                                       baseChannels: Int = 64, smallInputStem: Bool = false) {
@@ -179,8 +179,8 @@ public final class ResNet: Module {
         require(replaceStrideWithDilation.count == 3,
                 "ResNet: replaceStrideWithDilation must have 3 entries, got \(replaceStrideWithDilation)")
         conv1 = smallInputStem
-            ? Conv2d(inputChannels, baseChannels, kernelSize: 3, stride: 1, padding: 1, bias: false)
-            : Conv2d(inputChannels, baseChannels, kernelSize: 7, stride: 2, padding: 3, bias: false)
+            ? Conv2d(inChannels, baseChannels, kernelSize: 3, stride: 1, padding: 1, bias: false)
+            : Conv2d(inChannels, baseChannels, kernelSize: 7, stride: 2, padding: 3, bias: false)
         bn1 = BatchNorm2d(baseChannels)
         relu = ReLU()
         maxpool = smallInputStem ? Identity() : MaxPool2d(3, stride: 2, padding: 1)
@@ -236,13 +236,13 @@ public final class ResNet: Module {
         }
     }
 
-    /// Everything before `fc`: (N, inputChannels, H, W) → (N, featureChannels).
+    /// Everything before `fc`: (N, inChannels, H, W) → (N, featureChannels).
     public func features(_ x: Tensor) -> Tensor {
         avgpool(stageOutputs(x)[3]).flattened(from: 1)
     }
 
     /// The outputs of `layer1` … `layer4` (C2 … C5 of a feature pyramid), for necks and
-    /// segmentation heads: (N, inputChannels, H, W) → four maps of `baseChannels·expansion·[1, 2, 4, 8]`
+    /// segmentation heads: (N, inChannels, H, W) → four maps of `baseChannels·expansion·[1, 2, 4, 8]`
     /// channels at strides 4, 8, 16, 32 (1, 2, 4, 8 with `smallInputStem`; dilated stages keep
     /// their input's stride).
     public func stageOutputs(_ x: Tensor) -> [Tensor] {
@@ -253,57 +253,57 @@ public final class ResNet: Module {
         }
     }
 
-    /// (N, inputChannels, H, W) → (N, numClasses).
+    /// (N, inChannels, H, W) → (N, numClasses).
     public override func forward(_ x: Tensor) -> Tensor { fc(features(x)) }
 
     // MARK: torchvision's configurations
 
     /// ResNet-18: ``BasicBlock`` × [2, 2, 2, 2] (11,689,512 parameters for 1000 classes).
-    public static func resnet18(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnet18(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                 zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: BasicBlock.self, layers: [2, 2, 2, 2], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: BasicBlock.self, layers: [2, 2, 2, 2], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, smallInputStem: smallInputStem)
     }
 
     /// ResNet-34: ``BasicBlock`` × [3, 4, 6, 3].
-    public static func resnet34(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnet34(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                 zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: BasicBlock.self, layers: [3, 4, 6, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: BasicBlock.self, layers: [3, 4, 6, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, smallInputStem: smallInputStem)
     }
 
     /// ResNet-50: ``Bottleneck`` × [3, 4, 6, 3] (25,557,032 parameters for 1000 classes).
-    public static func resnet50(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnet50(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                 zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, smallInputStem: smallInputStem)
     }
 
     /// ResNet-101: ``Bottleneck`` × [3, 4, 23, 3].
-    public static func resnet101(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnet101(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                  zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: Bottleneck.self, layers: [3, 4, 23, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: Bottleneck.self, layers: [3, 4, 23, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, smallInputStem: smallInputStem)
     }
 
     /// ResNet-152: ``Bottleneck`` × [3, 8, 36, 3].
-    public static func resnet152(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnet152(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                  zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: Bottleneck.self, layers: [3, 8, 36, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: Bottleneck.self, layers: [3, 8, 36, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, smallInputStem: smallInputStem)
     }
 
     /// ResNeXt-50 32×4d: ``Bottleneck`` × [3, 4, 6, 3], 32 groups of width 4.
-    public static func resnext50_32x4d(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func resnext50_32x4d(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                        zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, groups: 32, widthPerGroup: 4, smallInputStem: smallInputStem)
     }
 
     /// Wide ResNet-50-2: ``Bottleneck`` × [3, 4, 6, 3] with twice the inner width.
-    public static func wideResnet50_2(numClasses: Int = 1000, inputChannels: Int = 3, smallInputStem: Bool = false,
+    public static func wideResnet50_2(numClasses: Int = 1000, inChannels: Int = 3, smallInputStem: Bool = false,
                                       zeroInitResidual: Bool = false) -> ResNet {
-        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inputChannels: inputChannels,
+        ResNet(block: Bottleneck.self, layers: [3, 4, 6, 3], numClasses: numClasses, inChannels: inChannels,
                zeroInitResidual: zeroInitResidual, widthPerGroup: 128, smallInputStem: smallInputStem)
     }
 }

@@ -120,12 +120,12 @@ final class UMambaEncoder: Module {
     /// One per stage (Identity where there is none), U-Mamba_Enc only.
     let mambaLayers: ModuleList?
 
-    init(inputChannels: Int, features: [Int], strides: [Int], blocks: [Int], kernelSize: Int, mambaLayers: [Module]?) {
+    init(inChannels: Int, features: [Int], strides: [Int], blocks: [Int], kernelSize: Int, mambaLayers: [Module]?) {
         func stage(_ cin: Int, _ cout: Int, stride: Int, blocks: Int) -> Sequential {
             Sequential([BasicResBlock(cin, cout, kernelSize: kernelSize, stride: stride)]
                        + (1..<Swift.max(1, blocks)).map { _ in BasicBlockD(cout, kernelSize: kernelSize) as Module })
         }
-        stem = stage(inputChannels, features[0], stride: 1, blocks: blocks[0])
+        stem = stage(inChannels, features[0], stride: 1, blocks: blocks[0])
         stages = ModuleList(features.indices.map { s in
             stage(s == 0 ? features[0] : features[s - 1], features[s], stride: strides[s], blocks: blocks[s])
         })
@@ -153,7 +153,7 @@ final class UMambaDecoder: Module {
     let upsampleLayers: ModuleList
     let segLayers: ModuleList
 
-    init(features: [Int], strides: [Int], convs: [Int], classes: Int, kernelSize: Int) {
+    init(features: [Int], strides: [Int], convs: [Int], numClasses: Int, kernelSize: Int) {
         let n = features.count
         var stageModules: [Module] = [], upsample: [Module] = [], heads: [Module] = []
         for s in 1..<n {
@@ -162,7 +162,7 @@ final class UMambaDecoder: Module {
             let cin = s < n - 1 ? 2 * skip : skip
             stageModules.append(Sequential([BasicResBlock(cin, skip, kernelSize: kernelSize, stride: 1)]
                                            + (1..<Swift.max(1, convs[s - 1])).map { _ in BasicBlockD(skip, kernelSize: kernelSize) as Module }))
-            heads.append(Conv2d(skip, classes, kernelSize: 1))
+            heads.append(Conv2d(skip, numClasses, kernelSize: 1))
         }
         stages = ModuleList(stageModules)
         upsampleLayers = ModuleList(upsample)
@@ -194,7 +194,7 @@ final class UMambaDecoder: Module {
 /// every Conv2d is initialised kaiming-normal with a = 0.01 and zero bias (`InitWeights_He`),
 /// the Mamba layers keep their own initialisation.
 ///
-/// Shape: (N, inputChannels, H, W) → (N, classes, H, W) for H, W divisible by the product of
+/// Shape: (N, inChannels, H, W) → (N, numClasses, H, W) for H, W divisible by the product of
 /// the strides. ``deepSupervisionOutputs(_:)`` returns every decoder stage's logits.
 public final class UMamba: Module {
     /// Where the Mamba layers go.
@@ -219,7 +219,7 @@ public final class UMamba: Module {
     ///   - decoderBlocksPerStage: blocks per decoder stage (n − 1, lowest resolution first) before
     ///     the U-Mamba rule, default 2.
     ///   - imageSize: (H, W) of the inputs; U-Mamba_Enc needs it to choose channel tokens.
-    public init(inputChannels: Int, classes: Int, variant: Variant = .bottleneck,
+    public init(inChannels: Int, numClasses: Int, variant: Variant = .bottleneck,
                 featuresPerStage: [Int] = [32, 64, 128, 256], strides: [Int]? = nil, kernelSize: Int = 3,
                 blocksPerStage: [Int]? = nil, decoderBlocksPerStage: [Int]? = nil, imageSize: [Int]? = nil,
                 dState: Int = 16, dConv: Int = 4, expand: Int = 2) {
@@ -241,11 +241,11 @@ public final class UMamba: Module {
                                   expand: expand, channelTokens: channelTokens)
             }
         }
-        encoder = UMambaEncoder(inputChannels: inputChannels, features: featuresPerStage, strides: strides, blocks: blocks,
+        encoder = UMambaEncoder(inChannels: inChannels, features: featuresPerStage, strides: strides, blocks: blocks,
                                 kernelSize: kernelSize, mambaLayers: layers)
         mambaLayer = variant == .bottleneck
             ? MambaLayer(dim: featuresPerStage[n - 1], dState: dState, dConv: dConv, expand: expand) : nil
-        decoder = UMambaDecoder(features: featuresPerStage, strides: strides, convs: decoderBlocks, classes: classes,
+        decoder = UMambaDecoder(features: featuresPerStage, strides: strides, convs: decoderBlocks, numClasses: numClasses,
                                 kernelSize: kernelSize)
         super.init()
         initializeConvolutions(generator: &DefaultRandom.generator)
@@ -278,7 +278,7 @@ public final class UMamba: Module {
         }
     }
 
-    /// (N, inputChannels, H, W) → (N, classes, H, W): the last decoder stage's logits.
+    /// (N, inChannels, H, W) → (N, numClasses, H, W): the last decoder stage's logits.
     public override func forward(_ x: Tensor) -> Tensor {
         decoder.outputs(skips(x), all: false)[0]
     }

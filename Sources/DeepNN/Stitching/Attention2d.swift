@@ -111,10 +111,10 @@ public final class CBAM: Module {
     /// Creates the module for `channels` channels.
     /// - Parameters:
     ///   - reduction: bottleneck ratio of the channel gate (hidden = max(1, channels / reduction)).
-    ///   - spatialKernel: side of the spatial gate's odd convolution kernel.
-    public init(channels: Int, reduction: Int = 16, spatialKernel: Int = 7) {
+    ///   - kernelSize: side of the spatial gate's odd convolution kernel.
+    public init(channels: Int, reduction: Int = 16, kernelSize: Int = 7) {
         channelAttention = ChannelAttention(channels: channels, reduction: reduction)
-        spatialAttention = SpatialAttention(kernelSize: spatialKernel)
+        spatialAttention = SpatialAttention(kernelSize: kernelSize)
         super.init()
     }
 

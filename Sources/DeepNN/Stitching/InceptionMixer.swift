@@ -49,7 +49,7 @@ public final class HighFrequencyMixer: Module {
 /// map, upsampled back (nearest) to the input size:
 ///
 ///     t = tokens(AvgPool(p, stride p)(x))        // (B, N, dim), N = (H/p)·(W/p)
-///     q, k, v = split(qkv(t)) into heads of dim/heads
+///     q, k, v = split(qkv(t)) into numHeads heads of dim/numHeads
 ///     out = upsample×p(image(softmax(q·kᵀ/√d)·v))
 ///
 /// Plain matmul + softmax attention, computed here (no fused kernel). Output channels are ordered
@@ -60,16 +60,16 @@ public final class LowFrequencyMixer: Module {
     /// Query, key and value projection.
     public let qkv: Linear
     /// Attention heads.
-    public let heads: Int
+    public let numHeads: Int
     /// Side of the average pooling before attention (1: none).
     public let poolSize: Int
 
     /// Creates the mixer.
-    public init(dim: Int, heads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
-        require(heads > 0 && dim % heads == 0, "LowFrequencyMixer: dim \(dim) is not divisible by \(heads) heads")
+    public init(dim: Int, numHeads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
+        require(numHeads > 0 && dim % numHeads == 0, "LowFrequencyMixer: dim \(dim) is not divisible by \(numHeads) heads")
         require(poolSize >= 1, "LowFrequencyMixer: pool size \(poolSize) should be at least 1")
         qkv = Linear(dim, 3 * dim, bias: qkvBias)
-        (self.heads, self.poolSize) = (heads, poolSize)
+        (self.numHeads, self.poolSize) = (numHeads, poolSize)
         super.init()
     }
 
@@ -81,9 +81,9 @@ public final class LowFrequencyMixer: Module {
         else { return .shapeFailure }
         let pooled = p > 1 ? avgPool2d(x, kernelSize: p, stride: p, countIncludePad: false) : x
         let (b, h, w) = (x.shape[0], pooled.shape[2], pooled.shape[3])
-        let n = h * w, headDim = dim / heads
+        let n = h * w, headDim = dim / numHeads
         let tokens = pooled.flattened(from: 2).transposed(1, 2)                                  // (B, N, dim)
-        let qkvHeads = qkv(tokens).reshaped([b, n, 3, heads, headDim]).permuted([2, 0, 3, 1, 4])   // (3, B, h, N, d)
+        let qkvHeads = qkv(tokens).reshaped([b, n, 3, numHeads, headDim]).permuted([2, 0, 3, 1, 4])   // (3, B, h, N, d)
         let (q, k, v) = (qkvHeads[0], qkvHeads[1], qkvHeads[2])
         let attention = softmax(matmul(q, k.mT) * (1 / Float(headDim).squareRoot()), axis: -1)    // (B, h, N, N)
         let mixed = matmul(attention, v).transposed(2, 3).reshaped([b, dim, h, w])                // (B, dim, h, w)
@@ -91,7 +91,7 @@ public final class LowFrequencyMixer: Module {
     }
 }
 
-/// iFormer's inception token mixer. With hd = dim/heads, low = attentionHeads·hd channels go to
+/// iFormer's inception token mixer. With hd = dim/numHeads, low = attentionHeads·hd channels go to
 /// a ``LowFrequencyMixer`` and high = dim − low to a ``HighFrequencyMixer``; then
 ///
 ///     y = concat(high_mixer(x[:high]), low_mixer(x[high:]))   // F = low + 2·high channels
@@ -115,16 +115,16 @@ public final class InceptionMixer: Module {
     /// Creates the mixer.
     /// - Parameters:
     ///   - dim: channels.
-    ///   - heads: heads the stage would use for full attention; sets the head dim dim/heads.
+    ///   - numHeads: heads the stage would use for full attention; sets the head dim dim/numHeads.
     ///   - attentionHeads: heads given to the low-frequency part (its width is attentionHeads·hd).
     ///   - poolSize: pooling before attention (iFormer: 2 in stages 1–2, 1 later).
-    public init(dim: Int, heads: Int, attentionHeads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
-        require(heads > 0 && dim % heads == 0, "InceptionMixer: dim \(dim) is not divisible by \(heads) heads")
-        let low = attentionHeads * (dim / heads), high = dim - low
+    public init(dim: Int, numHeads: Int, attentionHeads: Int, poolSize: Int = 2, qkvBias: Bool = true) {
+        require(numHeads > 0 && dim % numHeads == 0, "InceptionMixer: dim \(dim) is not divisible by \(numHeads) heads")
+        let low = attentionHeads * (dim / numHeads), high = dim - low
         require(attentionHeads > 0 && high > 0 && high % 2 == 0,
-                "InceptionMixer: \(attentionHeads) attention heads of \(dim / heads) leave \(high) high-frequency channels of \(dim); need a positive even number")
+                "InceptionMixer: \(attentionHeads) attention heads of \(dim / numHeads) leave \(high) high-frequency channels of \(dim); need a positive even number")
         highMixer = HighFrequencyMixer(dim: high)
-        lowMixer = LowFrequencyMixer(dim: low, heads: attentionHeads, poolSize: poolSize, qkvBias: qkvBias)
+        lowMixer = LowFrequencyMixer(dim: low, numHeads: attentionHeads, poolSize: poolSize, qkvBias: qkvBias)
         let fused = low + 2 * high
         convFuse = Conv2d(fused, fused, kernelSize: 3, padding: 1, groups: fused, bias: false)
         proj = Conv2d(fused, dim, kernelSize: 1)
@@ -169,11 +169,11 @@ public final class InceptionTransformerBlock: Module {
     /// (dim) scale of the MLP branch, or nil (`layer_scale_2`).
     public let layerScale_2: Tensor?
 
-    /// Creates the block; see ``InceptionMixer/init(dim:heads:attentionHeads:poolSize:qkvBias:)``.
+    /// Creates the block; see ``InceptionMixer/init(dim:numHeads:attentionHeads:poolSize:qkvBias:)``.
     /// - Parameter layerScale: initial layer-scale value, or nil for none.
-    public init(dim: Int, heads: Int, attentionHeads: Int, poolSize: Int = 2, mlpRatio: Int = 4, layerScale: Float? = nil) {
+    public init(dim: Int, numHeads: Int, attentionHeads: Int, poolSize: Int = 2, mlpRatio: Int = 4, layerScale: Float? = nil) {
         norm1 = LayerNorm(dim, eps: 1e-6)
-        _attn = Child(wrappedValue: InceptionMixer(dim: dim, heads: heads, attentionHeads: attentionHeads, poolSize: poolSize))
+        _attn = Child(wrappedValue: InceptionMixer(dim: dim, numHeads: numHeads, attentionHeads: attentionHeads, poolSize: poolSize))
         norm2 = LayerNorm(dim, eps: 1e-6)
         mlp = TokenMlp(dim, hidden: dim * mlpRatio)
         layerScale_1 = layerScale.map { Tensor(repeating: $0, shape: [dim]) }

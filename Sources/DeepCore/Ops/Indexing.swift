@@ -114,20 +114,20 @@ extension Tensor {
         return Int(value)
     }
 
-    /// This tensor with `value` wherever `mask` is nonzero, like `torch.masked_fill`.
+    /// This tensor with `value` wherever `mask` is nonzero, like `torch.masked_fill`; the mask
+    /// and this tensor broadcast together (a tensor-valued overload is in Ops/Scatter.swift).
     ///
     ///     scores.filled(where: causalMask, with: -.infinity)   // (B, H, L, L), mask (L, L)
     ///
-    /// - Parameter mask: 1 (fill) / 0 (keep) as Float, broadcastable to this tensor's shape; not
-    ///   differentiated.
-    /// - Returns: this tensor's shape; the gradient is zero at filled positions.
+    /// - Parameter mask: 1 (fill) / 0 (keep) as Float, broadcastable with this tensor's shape;
+    ///   not differentiated.
+    /// - Returns: the broadcast shape of this tensor and `mask` (this tensor's shape when the
+    ///   mask broadcasts to it); the gradient is zero at filled positions.
     public func filled(where mask: Tensor, with value: Float) -> Tensor {
-        guard shapeCheck(Shape.broadcast(shape, mask.shape, op: "filled(where:)") == shape,
-                         "filled(where:): mask of shape \(mask.shape) does not broadcast to the tensor's shape \(shape)")
-        else { return .shapeFailure }
-        let m = mask.detached().expanded(to: shape)
-        return Tensor.op("filled", inputs: [self, m], shape: shape) {
-            Elementwise.zip(self, m) { x, m in m != 0 ? value : x }
+        guard let target = Shape.broadcast(shape, mask.shape, op: "filled(where:)") else { return .shapeFailure }
+        let x = expanded(to: target), m = mask.detached().expanded(to: target)
+        return Tensor.op("filled", inputs: [x, m], shape: target) {
+            Elementwise.zip(x, m) { x, m in m != 0 ? value : x }
         } pullback: { g, _ in
             [Elementwise.zip(g, m) { g, m in m != 0 ? 0 : g }, nil]
         }

@@ -80,6 +80,79 @@ final class CheckpointTests: XCTestCase {
         try assertRefused("unexpected optimizer state optimizer.group.1.lr") { $0.optimizer["group.1.lr"] = Tensor(scalar: 0.1) }
     }
 
+    /// Every hyper-parameter a group has is checked; one the optimiser has not is unexpected.
+    func testRefusesBadHyperparameters() throws {
+        try assertRefused("optimizer.group.0.momentum must be one finite non-negative number, found nan") {
+            $0.optimizer["group.0.momentum"] = Tensor(scalar: .nan)
+        }
+        try assertRefused("optimizer.group.0.nesterov must be 0 or 1, found 3.0") { $0.optimizer["group.0.nesterov"] = Tensor(scalar: 3) }
+        try assertRefused("optimizer.group.0.dampening must be one finite number, found -inf") {
+            $0.optimizer["group.0.dampening"] = Tensor(scalar: -.infinity)
+        }
+        try assertRefused("optimizer.group.0.betas must be two numbers in [0, 1), found (0.9, 1.5)", from: true) {
+            $0.optimizer["group.0.betas"] = Tensor([0.9, 1.5])
+        }
+        try assertRefused("optimizer.group.0.eps must be one finite non-negative number, found -1e-08", from: true) {
+            $0.optimizer["group.0.eps"] = Tensor(scalar: -1e-8)
+        }
+        try assertRefused("unexpected optimizer state optimizer.group.0.betas") { $0.optimizer["group.0.betas"] = Tensor([0.9, 0.99]) }
+        try assertRefused("unexpected optimizer state optimizer.group.0.colour") { $0.optimizer["group.0.colour"] = Tensor(scalar: 1) }
+    }
+
+    /// A checkpoint written before the hyper-parameters were saved (only `group.<g>.lr`) resumes,
+    /// each missing value keeping the run's; a saved one is restored.
+    func testACheckpointWithoutTheNewHyperparametersResumes() throws {
+        var checkpoint = try trainedCheckpoint(adam: true)
+        XCTAssertEqual(checkpoint.optimizer["group.0.betas"]?.scalars, [0.9, 0.999])
+        checkpoint.optimizer = checkpoint.optimizer.filter { !$0.key.hasPrefix("group.") || $0.key.hasSuffix(".lr") }
+        checkpoint.optimizer["group.0.eps"] = Tensor(scalar: 1e-3)
+        let trainer = makeTrainer(adam: true)
+        trainer.optimizer.parameterGroups[0].betas = (0.5, 0.6)
+        try trainer.resume(from: checkpoint)
+        XCTAssertEqual(trainer.optimizer.parameterGroups[0].betas?.0, 0.5)
+        XCTAssertEqual(trainer.optimizer.parameterGroups[0].eps, 1e-3)
+    }
+
+    /// The schedule's state (a plateau's best and counters) is written and read back, and checked
+    /// against the run's schedule: counters past its patience, a position past a one-cycle end.
+    func testSchedulerStateRoundTripsAndIsChecked() throws {
+        var checkpoint = try trainedCheckpoint()
+        checkpoint.schedulerEpoch = 4
+        checkpoint.schedulerState = ["best": 0.25, "num_bad_epochs": 2, "cooldown_counter": 0]
+        let url = try makeTemporaryDirectory().appendingPathComponent("checkpoint.safetensors")
+        try checkpoint.write(to: url)
+        let read = try Checkpoint(contentsOf: url)
+        XCTAssertEqual(read.schedulerState, checkpoint.schedulerState)
+        let trainer = makeTrainer()
+        let plateau = ReduceLROnPlateau(trainer.optimizer, patience: 2)
+        try read.validate(model: trainer.model, optimizer: trainer.optimizer, scheduler: plateau)
+        try plateau.loadStateDict(read.schedulerState)
+        XCTAssertEqual(plateau.stateDict(), checkpoint.schedulerState)
+
+        func assertInvalid(_ words: String, _ scheduler: LRScheduler?, line: UInt = #line, _ edit: (inout Checkpoint) -> Void) {
+            var c = read
+            edit(&c)
+            XCTAssertThrowsError(try c.validate(model: trainer.model, optimizer: trainer.optimizer, scheduler: scheduler), line: line) {
+                XCTAssertTrue("\($0)".contains(words), "\"\(words)\" not in: \($0)", line: line)
+            }
+        }
+        assertInvalid("scheduler.num_bad_epochs must be a whole number from 0 to 1, found 2.0", ReduceLROnPlateau(trainer.optimizer, patience: 1)) { _ in }
+        assertInvalid("scheduler.best must be a finite number", plateau) { $0.schedulerState["best"] = -.infinity }
+        assertInvalid("scheduler.best is not part of the state of StepLR", StepLR(trainer.optimizer, stepSize: 2)) { _ in }
+        assertInvalid("scheduler_epoch 12 is past the end of the one-cycle schedule (10 steps)",
+                      OneCycleLR(trainer.optimizer, maxLearningRate: 0.1, totalSteps: 10)) { $0.schedulerEpoch = 12; $0.schedulerState = [:] }
+        assertInvalid("scheduler.best without a schedule position", nil) { $0.schedulerEpoch = nil }
+    }
+
+    func testRefusesASchedulerStateThatIsNotANumber() throws {
+        var checkpoint = try trainedCheckpoint()
+        checkpoint.schedulerEpoch = 1
+        checkpoint.schedulerState = ["best": .nan]
+        let url = try makeTemporaryDirectory().appendingPathComponent("checkpoint.safetensors")
+        try checkpoint.write(to: url)
+        XCTAssertThrowsError(try Checkpoint(contentsOf: url)) { XCTAssertTrue("\($0)".contains("scheduler.best \"nan\" is not a number"), "\($0)") }
+    }
+
     func testRefusesAnotherOptimizersState() throws {
         // Adam's moments beside SGD's momentum buffer.
         try assertRefused("SGD keeps no exp_avg") { $0.optimizer["state.0.exp_avg"] = Tensor(zeros: [4, 2]) }

@@ -21,6 +21,9 @@ public struct Checkpoint {
     public var optimizerKind: String?
     /// Scheduler steps taken, if there is a scheduler.
     public var schedulerEpoch: Int?
+    /// The scheduler's state beyond its position (``LRScheduler/stateDict()``:
+    /// ``ReduceLROnPlateau``'s best metric and counters), stored as metadata under `scheduler.`.
+    public var schedulerState: [String: Double]
     /// The default generator's state (dropout masks, etc.): four words, not all zero.
     public var generatorState: [UInt64]
     /// Best validation metric so far and epochs since it improved (early stopping).
@@ -52,6 +55,7 @@ public struct Checkpoint {
                         "stale_epochs": String(staleEpochs), "history": EpochRecord.encode(history)]
         if let optimizerKind { metadata["optimizer"] = optimizerKind }
         if let schedulerEpoch { metadata["scheduler_epoch"] = String(schedulerEpoch) }
+        for (k, v) in schedulerState { metadata["scheduler." + k] = String(v) }
         if let bestMetric { metadata["best_metric"] = String(bestMetric) }
         for (k, v) in settings { metadata["run." + k] = v }
         try Safetensors.write(tensors, metadata: metadata, to: url)
@@ -69,6 +73,7 @@ public struct Checkpoint {
         epoch = try fields.count("epoch")
         staleEpochs = try fields.count("stale_epochs", default: 0)
         schedulerEpoch = try fields.optionalCount("scheduler_epoch")
+        schedulerState = try fields.schedulerState()
         bestMetric = try fields.finite("best_metric")
         generatorState = try fields.generatorState()
         optimizerKind = metadata["optimizer"]
@@ -85,13 +90,14 @@ public struct Checkpoint {
 
     /// Creates a checkpoint from its parts.
     public init(epoch: Int, model: [String: Tensor], optimizer: [String: Tensor], optimizerKind: String? = nil,
-                schedulerEpoch: Int?, generatorState: [UInt64], bestMetric: Double?, staleEpochs: Int,
-                history: [EpochRecord] = [], settings: [String: String] = [:]) {
+                schedulerEpoch: Int?, schedulerState: [String: Double] = [:], generatorState: [UInt64], bestMetric: Double?,
+                staleEpochs: Int, history: [EpochRecord] = [], settings: [String: String] = [:]) {
         self.epoch = epoch
         self.model = model
         self.optimizer = optimizer
         self.optimizerKind = optimizerKind
         self.schedulerEpoch = schedulerEpoch
+        self.schedulerState = schedulerState
         self.generatorState = generatorState
         self.bestMetric = bestMetric
         self.staleEpochs = staleEpochs
@@ -135,6 +141,17 @@ private struct MetadataFields {
         guard let text = metadata[key] else { return nil }
         guard let value = Double(text), value.isFinite else { throw error("\(key) \"\(text)\" is not a finite number") }
         return value
+    }
+
+    /// The `scheduler.` fields, without the prefix: numbers (±∞ allowed: a best metric before
+    /// any epoch), not NaN.
+    func schedulerState() throws -> [String: Double] {
+        var state: [String: Double] = [:]
+        for (key, text) in metadata where key.hasPrefix("scheduler.") {
+            guard let value = Double(text), !value.isNaN else { throw error("\(key) \"\(text)\" is not a number") }
+            state[String(key.dropFirst("scheduler.".count))] = value
+        }
+        return state
     }
 
     /// The generator's four words, not all zero (a xoshiro state of zeros draws only zeros).

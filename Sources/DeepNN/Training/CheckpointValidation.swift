@@ -3,8 +3,8 @@ import DeepCore
 extension Checkpoint {
     /// Checks that the checkpoint fits `model`, `optimizer` and the presence of a schedule,
     /// changing nothing: the model's keys and shapes, the optimiser's kind, its state keys and
-    /// buffer shapes, a learning rate per group that is one finite non-negative number, and steps
-    /// that are whole numbers in range.
+    /// buffer shapes, a learning rate per group and each other hyper-parameter the group has in
+    /// range (``Optimizer/stateDict()``), and steps that are whole numbers in range.
     /// - Throws: ``StateDictError`` (with the checkpoint as its source) when the model's keys or
     ///   shapes differ, ``CheckpointError`` naming the field and value otherwise.
     public func validate(model: Module, optimizer: Optimizer, hasScheduler: Bool) throws {
@@ -15,7 +15,23 @@ extension Checkpoint {
         case (.some, false): throw error("the checkpoint holds a learning-rate schedule, the run has none")
         default: break
         }
+        if schedulerEpoch == nil, let key = schedulerState.keys.sorted().first {
+            throw error("scheduler.\(key) without a schedule position (scheduler_epoch)")
+        }
         guard staleEpochs <= epoch else { throw error("stale_epochs \(staleEpochs) exceeds the \(epoch) epochs done") }
+    }
+
+    /// ``validate(model:optimizer:hasScheduler:)``, and the schedule's position and state against
+    /// `scheduler` (``LRScheduler/validateState(_:lastEpoch:)``: a one-cycle position past its
+    /// end, ``ReduceLROnPlateau``'s counters past its patience or cooldown).
+    public func validate(model: Module, optimizer: Optimizer, scheduler: LRScheduler?) throws {
+        try validate(model: model, optimizer: optimizer, hasScheduler: scheduler != nil)
+        guard let scheduler, let position = schedulerEpoch else { return }
+        do {
+            try scheduler.validateState(schedulerState, lastEpoch: position)
+        } catch let e as SchedulerStateError {
+            throw error("\(e.key.map { "scheduler." + $0 } ?? "scheduler_epoch") \(e.reason)")
+        }
     }
 
     /// Every key of `model`'s state dict, with its shape, and no other.
@@ -33,7 +49,8 @@ extension Checkpoint {
         guard problems.isEmpty else { throw problems }
     }
 
-    /// `step`, `group.<g>.lr` for every group and `state.<i>.<buffer>` of the optimiser's kind.
+    /// `step`, `group.<g>.lr` for every group (and the group's other hyper-parameters, each
+    /// optional) and `state.<i>.<buffer>` of the optimiser's kind.
     private func validateOptimizer(_ target: Optimizer) throws {
         let kind = String(describing: type(of: target))
         if let optimizerKind, optimizerKind != kind {
@@ -46,16 +63,14 @@ extension Checkpoint {
         }
         for (key, value) in optimizer.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            switch (parts.first, parts.count) {
-            case ("step", 1):
-                try checkStep(value, key: key)
-            case ("group", 3) where parts[2] == "lr" && Int(parts[1]).map({ target.parameterGroups.indices.contains($0) }) == true:
-                guard value.count == 1, let lr = value.scalars.first, lr.isFinite, lr >= 0 else {
-                    throw error("optimizer.\(key) must be one finite non-negative number, found \(describe(value))")
-                }
-            case ("state", 3) where Int(parts[1]).map({ shapes.indices.contains($0) }) == true:
-                try checkBuffer(parts[2], value, key: key, parameterShape: shapes[Int(parts[1])!], optimizer: target)
-            default:
+            if key == "step" {
+                if let problem = Optimizer.stepProblem(value, key: key) { throw error("optimizer.\(problem)") }
+            } else if let (g, field) = GroupHyperparameter.parse(key), target.parameterGroups.indices.contains(g),
+                      field.values(of: target.parameterGroups[g]) != nil {
+                if let problem = field.problem(with: value, key: key) { throw error("optimizer.\(problem)") }
+            } else if parts.count == 3, parts[0] == "state", let i = Int(parts[1]), shapes.indices.contains(i) {
+                try checkBuffer(parts[2], value, key: key, parameterShape: shapes[i], optimizer: target)
+            } else {
                 throw error("unexpected optimizer state optimizer.\(key) for \(kind) over \(shapes.count) parameters in \(target.parameterGroups.count) groups")
             }
         }
@@ -67,22 +82,12 @@ extension Checkpoint {
         if let names = optimizer.stateBufferNames, !names.contains(name) {
             throw error("optimizer.\(key): \(type(of: optimizer)) keeps no \(name) (it keeps \(names.sorted().joined(separator: ", ")))")
         }
-        if name == "step" { return try checkStep(value, key: key) }
+        if name == "step" {
+            if let problem = Optimizer.stepProblem(value, key: key) { throw error("optimizer.\(problem)") }
+            return
+        }
         guard value.shape == parameterShape else {
             throw error("optimizer.\(key) has shape \(value.shape), its parameter has \(parameterShape)")
         }
-    }
-
-    /// A step count: one whole number in 0…``largestCount``.
-    private func checkStep(_ value: Tensor, key: String) throws {
-        guard value.count == 1, let step = value.scalars.first, step.isFinite, step >= 0, step.rounded() == step,
-              step <= Float(Self.largestCount) else {
-            throw error("optimizer.\(key) must be one whole number from 0 to \(Self.largestCount), found \(describe(value))")
-        }
-    }
-
-    /// A short description of a tensor's value for messages: the number, or the shape.
-    private func describe(_ value: Tensor) -> String {
-        value.count == 1 ? "\(value.scalars[0])" : "a tensor of shape \(value.shape)"
     }
 }

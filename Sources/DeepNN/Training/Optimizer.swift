@@ -1,43 +1,38 @@
 import DeepCore
 
-/// Parameters that share a learning rate and weight decay (PyTorch's param groups).
-public struct ParameterGroup {
-    /// The tensors updated by this group.
-    public var parameters: [Tensor]
-    /// The group's learning rate (schedulers change it).
-    public var learningRate: Float
-    /// The group's weight decay; nil uses the optimiser's.
-    public var weightDecay: Float?
-
-    /// Creates a group.
-    public init(_ parameters: [Tensor], learningRate: Float, weightDecay: Float? = nil) {
-        self.parameters = parameters
-        self.learningRate = learningRate
-        self.weightDecay = weightDecay
-    }
-}
-
-/// The base of the optimisers: parameter groups, per-parameter state tensors, `zeroGrad`, and
-/// state saving. Subclasses implement ``update(_:gradient:state:learningRate:weightDecay:)``.
+/// The base of the optimisers: parameter groups with every hyper-parameter readable and
+/// settable between steps, per-parameter state tensors, `zeroGrad`, and state saving.
+/// Subclasses implement ``update(_:gradient:state:group:)``, reading the group's values at each step.
 open class Optimizer {
     /// The names of the per-parameter buffers this optimiser keeps in its state (checked when a
     /// checkpoint is loaded); nil when any name may appear (then buffers are checked for shape only).
     open var stateBufferNames: Set<String>? { nil }
 
-    /// The groups, each with its own learning rate.
+    /// The groups, each with its own hyper-parameters (PyTorch's `param_groups`).
     public var parameterGroups: [ParameterGroup]
+    /// The hyper-parameters of a group that sets none (PyTorch's `defaults`; no parameters, and
+    /// the learning rate given to the optimiser, or the first group's).
+    public let defaults: ParameterGroup
     /// Default weight decay of groups that do not set one.
-    public let weightDecay: Float
+    public var weightDecay: Float { defaults.weightDecay ?? 0 }
     /// Number of `step()` calls so far.
     public private(set) var stepCount = 0
     /// Per-parameter state (moment buffers), by parameter position across groups.
     private var states: [[String: Tensor]]
 
-    /// Creates the optimiser over `groups`.
-    public init(groups: [ParameterGroup], weightDecay: Float) {
-        parameterGroups = groups
-        self.weightDecay = weightDecay
+    /// Creates the optimiser over `groups`, each hyper-parameter a group leaves nil taken from
+    /// `defaults` (whose parameters are ignored).
+    public init(groups: [ParameterGroup], defaults: ParameterGroup) {
+        parameterGroups = groups.map { $0.filled(from: defaults) }
+        var defaults = defaults
+        defaults.parameters = []
+        self.defaults = defaults
         states = Array(repeating: [:], count: groups.reduce(0) { $0 + $1.parameters.count })
+    }
+
+    /// Creates the optimiser over `groups` with only a default weight decay.
+    public convenience init(groups: [ParameterGroup], weightDecay: Float) {
+        self.init(groups: groups, defaults: ParameterGroup([], learningRate: groups.first?.learningRate ?? 0, weightDecay: weightDecay))
     }
 
     /// The learning rate of every group (reading gives the first group's).
@@ -61,16 +56,15 @@ open class Optimizer {
                     defer { index += 1 }
                     guard let g = p.grad else { continue }
                     require(g.shape == p.shape, "\(type(of: self)).step: gradient of shape \(g.shape) for a parameter of shape \(p.shape)")
-                    update(p, gradient: g.contiguous(), state: &states[index],
-                           learningRate: group.learningRate, weightDecay: group.weightDecay ?? weightDecay)
+                    update(p, gradient: g.contiguous(), state: &states[index], group: group)
                 }
             }
         }
     }
 
-    /// Updates one parameter in place. `state` starts empty and keeps the parameter's buffers.
-    open func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
-                     learningRate: Float, weightDecay: Float) {
+    /// Updates one parameter in place with the hyper-parameters of its `group`. `state` starts
+    /// empty and keeps the parameter's buffers.
+    open func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
         fatalError("\(type(of: self)) does not implement update")
     }
 
@@ -83,19 +77,27 @@ open class Optimizer {
     }
 
     /// The optimiser's state as tensors (for checkpoints): `state.<i>.<name>` per parameter
-    /// buffer, `group.<g>.lr` per group and `step`.
+    /// buffer, `group.<g>.<name>` per hyper-parameter of each group (`lr`, `weight_decay`,
+    /// `momentum`, `dampening`, `nesterov`, `betas`, `eps`, `alpha`, `amsgrad`, `centered`: those
+    /// the group has; flags as 0 or 1, the betas as a vector of two) and `step`.
     public func stateDict() -> [String: Tensor] {
         var dict: [String: Tensor] = ["step": Tensor(scalar: Float(stepCount))]
         for (i, state) in states.enumerated() {
             for (name, t) in state { dict["state.\(i).\(name)"] = t.copied() }
         }
         for (g, group) in parameterGroups.enumerated() {
-            dict["group.\(g).lr"] = Tensor(scalar: group.learningRate)
+            for field in GroupHyperparameter.allCases {
+                if let v = field.values(of: group) { dict["group.\(g).\(field.rawValue)"] = field.tensor(v) }
+            }
         }
         return dict
     }
 
-    /// Restores a state written by ``stateDict()`` for the same parameters.
+    /// Restores a state written by ``stateDict()`` for the same parameters. Every group needs its
+    /// `lr`; a group hyper-parameter the dict lacks (a checkpoint written before it was saved)
+    /// keeps its current value. Nothing changes when an error is thrown.
+    /// - Throws: ``OptimizerStateError`` naming the key and value of a buffer, step or
+    ///   hyper-parameter that is missing or out of range.
     public func loadStateDict(_ dict: [String: Tensor]) throws {
         var newStates = Array(repeating: [String: Tensor](), count: states.count)
         let shapes = parameterGroups.flatMap { $0.parameters.map(\.shape) }
@@ -109,27 +111,31 @@ open class Optimizer {
             }
             newStates[i][parts[2]] = value.copied()
         }
-        var lrs: [Float] = []
-        for g in parameterGroups.indices {
-            guard let lr = dict["group.\(g).lr"] else { throw OptimizerStateError(message: "missing group.\(g).lr") }
-            guard lr.count == 1, let value = lr.scalars.first, value.isFinite, value >= 0 else {
-                throw OptimizerStateError(message: "group.\(g).lr must be one finite non-negative number, found \(Self.describe(lr))")
+        var groups = parameterGroups
+        for g in groups.indices {
+            for field in GroupHyperparameter.allCases where field.values(of: groups[g]) != nil {
+                let key = "group.\(g).\(field.rawValue)"
+                guard let value = dict[key] else {
+                    if field == .learningRate { throw OptimizerStateError(message: "missing \(key)") }
+                    continue
+                }
+                if let problem = field.problem(with: value, key: key) { throw OptimizerStateError(message: problem) }
+                field.set(value.scalars, in: &groups[g])
             }
-            lrs.append(value)
         }
         guard let step = dict["step"] else { throw OptimizerStateError(message: "missing step") }
-        guard step.count == 1, let count = step.scalars.first, count.isFinite, count >= 0, count.rounded() == count,
-              count <= Float(Int32.max) else {
-            throw OptimizerStateError(message: "step must be one whole number from 0 to \(Int32.max), found \(Self.describe(step))")
-        }
+        if let problem = Self.stepProblem(step, key: "step") { throw OptimizerStateError(message: problem) }
         states = newStates
-        for (g, lr) in lrs.enumerated() { parameterGroups[g].learningRate = lr }
-        stepCount = Int(count)
+        parameterGroups = groups
+        stepCount = Int(step.scalars[0])
     }
 
-    /// A short description of a state value for messages: the number, or the shape.
-    private static func describe(_ value: Tensor) -> String {
-        value.count == 1 ? "\(value.scalars[0])" : "a tensor of shape \(value.shape)"
+    /// Nil when `value` (stored under `key`) is a step count: one whole number from 0 to 2³¹ − 1;
+    /// else the message "`key` must be …, found …".
+    static func stepProblem(_ value: Tensor, key: String) -> String? {
+        if value.count == 1, let step = value.scalars.first, step.isFinite, step >= 0, step.rounded() == step,
+           step <= Float(Int32.max) { return nil }
+        return "\(key) must be one whole number from 0 to \(Int32.max), found \(describeStateValue(value))"
     }
 }
 

@@ -6,12 +6,11 @@ import Glibc
 /// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, with
 /// `torch.optim.SGD`'s update rule:
 /// d = g + wd·p; b = μ·b + (1 − dampening)·d (b = d at the first step); d = d + μ·b (Nesterov)
-/// or b; p -= lr·d.
+/// or b; p -= lr·d. Each group's `momentum`, `dampening`, `nesterov` and `weightDecay` are read
+/// at every step (a momentum of 0 is plain SGD; ``OneCycleLR`` cycles the momentum).
 public final class SGD: Optimizer {
-    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    /// The state buffers of ``update(_:gradient:state:group:)``.
     public override var stateBufferNames: Set<String>? { ["momentum_buffer"] }
-
-    let momentum: Float, dampening: Float, nesterov: Bool
 
     /// Creates the optimiser over `parameters`.
     public convenience init(_ parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
@@ -20,28 +19,28 @@ public final class SGD: Optimizer {
                   dampening: dampening, nesterov: nesterov, weightDecay: weightDecay)
     }
 
-    /// Creates the optimiser over parameter groups.
+    /// Creates the optimiser over parameter groups; the values given are the defaults of groups
+    /// that set none.
     public init(groups: [ParameterGroup], momentum: Float = 0, dampening: Float = 0, nesterov: Bool = false,
                 weightDecay: Float = 0) {
         require(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov needs momentum and zero dampening")
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-        super.init(groups: groups, weightDecay: weightDecay)
+        super.init(groups: groups, defaults: ParameterGroup([], learningRate: groups.first?.learningRate ?? 0, weightDecay: weightDecay,
+                                                            momentum: momentum, dampening: dampening, nesterov: nesterov))
     }
 
-    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
-                                learningRate lr: Float, weightDecay wd: Float) {
-        if momentum == 0 {
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
+        let lr = group.learningRate, wd = group.setting(\.weightDecay, "weight decay", of: self)
+        let mu = group.setting(\.momentum, "momentum", of: self)
+        if mu == 0 {
             forEachElement([parameter, gradient]) { n, q in
                 let (p, g) = (q[0], q[1])
                 for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
             }
             return
         }
+        let damp = group.setting(\.dampening, "dampening", of: self), nest = group.setting(\.nesterov, "nesterov", of: self)
         let first = state["momentum_buffer"] == nil
         let buf = buffer("momentum_buffer", in: &state, like: parameter)
-        let (mu, damp, nest) = (momentum, dampening, nesterov)
         forEachElement([parameter, gradient, buf]) { n, q in
             // One loop per flag combination, so that no branch is left in the element loop.
             switch (first, nest) {
@@ -68,12 +67,12 @@ public final class SGD: Optimizer {
 }
 
 /// Adam (`torch.optim.Adam`), with L2 weight decay added to the gradient, or AdamW's decoupled
-/// decay (``AdamW``); optional AMSGrad.
+/// decay (``AdamW``); optional AMSGrad. Each group's `betas`, `eps`, `weightDecay` and `amsgrad`
+/// are read at every step (``OneCycleLR`` cycles β1).
 public class Adam: Optimizer {
-    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    /// The state buffers of ``update(_:gradient:state:group:)``.
     public override var stateBufferNames: Set<String>? { ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"] }
 
-    let beta1: Float, beta2: Float, eps: Float, amsgrad: Bool
     let decoupled: Bool
 
     /// Creates the optimiser over `parameters`.
@@ -83,30 +82,31 @@ public class Adam: Optimizer {
                   weightDecay: weightDecay, amsgrad: amsgrad)
     }
 
-    /// Creates the optimiser over parameter groups.
-    public init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
-                weightDecay: Float = 0, amsgrad: Bool = false) {
-        (beta1, beta2, self.eps, self.amsgrad) = (betas.0, betas.1, eps, amsgrad)
-        decoupled = false
-        super.init(groups: groups, weightDecay: weightDecay)
+    /// Creates the optimiser over parameter groups; the values given are the defaults of groups
+    /// that set none.
+    public convenience init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                            weightDecay: Float = 0, amsgrad: Bool = false) {
+        self.init(groups: groups, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
     }
 
     init(groups: [ParameterGroup], betas: (Float, Float), eps: Float, weightDecay: Float, amsgrad: Bool, decoupled: Bool) {
-        (beta1, beta2, self.eps, self.amsgrad) = (betas.0, betas.1, eps, amsgrad)
         self.decoupled = decoupled
-        super.init(groups: groups, weightDecay: weightDecay)
+        super.init(groups: groups, defaults: ParameterGroup([], learningRate: groups.first?.learningRate ?? 0, weightDecay: weightDecay,
+                                                            betas: betas, eps: eps, amsgrad: amsgrad))
     }
 
-    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
-                                learningRate lr: Float, weightDecay wd: Float) {
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
+        let (b1, b2) = group.setting(\.betas, "betas", of: self)
+        let eps = group.setting(\.eps, "eps", of: self), ams = group.setting(\.amsgrad, "amsgrad", of: self)
+        let lr = group.learningRate, wd = group.setting(\.weightDecay, "weight decay", of: self)
         let stepTensor = state["step"] ?? Tensor(scalar: 0)
         state["step"] = stepTensor
         let t = stepTensor.item() + 1
         stepTensor.withUnsafeMutableBufferPointer { $0[0] = t }
         let m = buffer("exp_avg", in: &state, like: parameter)
         let v = buffer("exp_avg_sq", in: &state, like: parameter)
-        let vMax = amsgrad ? buffer("max_exp_avg_sq", in: &state, like: parameter) : v
-        let (b1, b2, eps, ams, decoupled) = (beta1, beta2, self.eps, amsgrad, self.decoupled)
+        let vMax = ams ? buffer("max_exp_avg_sq", in: &state, like: parameter) : v
+        let decoupled = self.decoupled
         let bias1 = 1 - Float(pow(Double(b1), Double(t)))
         let bias2Sqrt = Float(sqrt(1 - pow(Double(b2), Double(t))))
         let stepSize = lr / bias1
@@ -154,20 +154,20 @@ public final class AdamW: Adam {
                   weightDecay: weightDecay, amsgrad: amsgrad)
     }
 
-    /// Creates the optimiser over parameter groups.
-    public override init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
-                         weightDecay: Float = 1e-2, amsgrad: Bool = false) {
+    /// Creates the optimiser over parameter groups; the values given are the defaults of groups
+    /// that set none.
+    public init(groups: [ParameterGroup], betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                weightDecay: Float = 1e-2, amsgrad: Bool = false) {
         super.init(groups: groups, betas: betas, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad, decoupled: true)
     }
 }
 
 /// RMSprop (`torch.optim.RMSprop`): s = α·s + (1 − α)·g²; centred variant subtracts the squared
-/// mean gradient; p -= lr·g / (√s + eps), through a momentum buffer when momentum > 0.
+/// mean gradient; p -= lr·g / (√s + eps), through a momentum buffer when momentum > 0. Each
+/// group's `alpha`, `eps`, `momentum`, `centered` and `weightDecay` are read at every step.
 public final class RMSprop: Optimizer {
-    /// The state buffers of ``update(_:gradient:state:learningRate:weightDecay:)``.
+    /// The state buffers of ``update(_:gradient:state:group:)``.
     public override var stateBufferNames: Set<String>? { ["square_avg", "grad_avg", "momentum_buffer"] }
-
-    let alpha: Float, eps: Float, momentum: Float, centered: Bool
 
     /// Creates the optimiser over `parameters`.
     public convenience init(_ parameters: [Tensor], learningRate: Float = 1e-2, alpha: Float = 0.99, eps: Float = 1e-8,
@@ -176,19 +176,21 @@ public final class RMSprop: Optimizer {
                   weightDecay: weightDecay, momentum: momentum, centered: centered)
     }
 
-    /// Creates the optimiser over parameter groups.
+    /// Creates the optimiser over parameter groups; the values given are the defaults of groups
+    /// that set none.
     public init(groups: [ParameterGroup], alpha: Float = 0.99, eps: Float = 1e-8, weightDecay: Float = 0,
                 momentum: Float = 0, centered: Bool = false) {
-        (self.alpha, self.eps, self.momentum, self.centered) = (alpha, eps, momentum, centered)
-        super.init(groups: groups, weightDecay: weightDecay)
+        super.init(groups: groups, defaults: ParameterGroup([], learningRate: groups.first?.learningRate ?? 0, weightDecay: weightDecay,
+                                                            momentum: momentum, eps: eps, alpha: alpha, centered: centered))
     }
 
-    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor],
-                                learningRate lr: Float, weightDecay wd: Float) {
+    public override func update(_ parameter: Tensor, gradient: Tensor, state: inout [String: Tensor], group: ParameterGroup) {
+        let lr = group.learningRate, wd = group.setting(\.weightDecay, "weight decay", of: self)
+        let alpha = group.setting(\.alpha, "alpha", of: self), eps = group.setting(\.eps, "eps", of: self)
+        let mu = group.setting(\.momentum, "momentum", of: self), centered = group.setting(\.centered, "centered", of: self)
         let s = buffer("square_avg", in: &state, like: parameter)
         let ga = centered ? buffer("grad_avg", in: &state, like: parameter) : s
-        let mb = momentum > 0 ? buffer("momentum_buffer", in: &state, like: parameter) : s
-        let (alpha, eps, mu, centered) = (self.alpha, self.eps, momentum, self.centered)
+        let mb = mu > 0 ? buffer("momentum_buffer", in: &state, like: parameter) : s
         forEachElement([parameter, gradient, s, ga, mb]) { n, q in
             let (p, g, s, ga, b) = (q[0], q[1], q[2], q[3], q[4])
             for i in 0..<n {

@@ -146,7 +146,7 @@ public final class Trainer {
                                     epochElapsed: t)
                 }
             }
-            if !stepSchedulerPerBatch { scheduler?.step() }
+            if !stepSchedulerPerBatch && !(scheduler is ReduceLROnPlateau) { scheduler?.step() }
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: cm.accuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             var validationConfusion: ConfusionMatrix?
@@ -157,6 +157,7 @@ public final class Trainer {
                 record.validationMacroF1 = e.macroF1
                 validationConfusion = e.confusion
             }
+            (scheduler as? ReduceLROnPlateau)?.step(metric: record.validationLoss ?? record.trainLoss)
             record.seconds = progress.elapsed - started
             history.append(record)
             completedEpochs = epoch
@@ -222,6 +223,7 @@ public final class Trainer {
     public func checkpoint() -> Checkpoint {
         Checkpoint(epoch: completedEpochs, model: model.stateDict(), optimizer: optimizer.stateDict(),
                    optimizerKind: String(describing: type(of: optimizer)), schedulerEpoch: scheduler?.lastEpoch,
+                   schedulerState: scheduler?.stateDict() ?? [:],
                    generatorState: DefaultRandom.generator.state, bestMetric: bestMetric, staleEpochs: staleEpochs,
                    history: history, settings: settings)
     }
@@ -233,13 +235,14 @@ public final class Trainer {
 
     /// Restores a checkpoint: weights, optimiser, schedule, generator, epoch count, history and
     /// settings, so that continuing gives the same result as never having stopped. The checkpoint
-    /// is checked in full first (``Checkpoint/validate(model:optimizer:hasScheduler:)``): on any
+    /// is checked in full first (``Checkpoint/validate(model:optimizer:scheduler:)``): on any
     /// error nothing changes.
     public func resume(from c: Checkpoint) throws {
-        try c.validate(model: model, optimizer: optimizer, hasScheduler: scheduler != nil)
+        try c.validate(model: model, optimizer: optimizer, scheduler: scheduler)
         try model.loadStateDict(c.model)
         try optimizer.loadStateDict(c.optimizer)
         if let s = c.schedulerEpoch { scheduler?.restore(lastEpoch: s) }
+        try scheduler?.loadStateDict(c.schedulerState)
         DefaultRandom.generator.state = c.generatorState
         completedEpochs = c.epoch
         bestMetric = c.bestMetric

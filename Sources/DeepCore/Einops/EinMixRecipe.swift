@@ -43,7 +43,9 @@ public struct EinMixRecipe: Equatable, Sendable {
     ///   axis, bias axes not in the output or without length, bias axes before an ellipsis.
     public init(_ pattern: String, weightShape: String, biasShape: String? = nil, _ sizes: [String: Int] = [:]) throws {
         let sides = pattern.split(separator: "->", omittingEmptySubsequences: false)
-        guard sides.count == 2 else { throw EinopsError("EinMix pattern must contain exactly one \"->\", got \(sides.count - 1): \(pattern)") }
+        guard sides.count == 2 else {
+            throw EinopsError("EinMix pattern must contain exactly one \"->\", got \(sides.count - 1): \(pattern)")
+        }
         var occurrences = 0
         let left = try EinopsExpression(parsing: sides[0], occurrences: &occurrences)
         let right = try EinopsExpression(parsing: sides[1], occurrences: &occurrences)

@@ -57,6 +57,7 @@ public func parseShape(_ tensor: Tensor, _ pattern: String) throws -> [String: I
         }
         return lengths
     } catch let error as EinopsError {
-        throw error.withHeader(" Error while processing parse_shape pattern \"\(pattern)\".\n Input tensor shape: \(EinopsError.tuple(shape)).")
+        throw error.withHeader(" Error while processing parse_shape pattern \"\(pattern)\".\n"
+                               + " Input tensor shape: \(EinopsError.tuple(shape)).")
     }
 }

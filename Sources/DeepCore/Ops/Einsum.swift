@@ -109,7 +109,8 @@ extension EinsumEquation {
                 if seen == -1 || seen == 1 {
                     sizes[label] = size
                 } else if size != 1 && size != seen {
-                    throw EinsumProblem("\(describe(label)) has size \(size) in operand \(i), which does not broadcast with size \(seen) seen before")
+                    throw EinsumProblem("\(describe(label)) has size \(size) in operand \(i), "
+                                        + "which does not broadcast with size \(seen) seen before")
                 }
             }
             axisLabels.append(labels)

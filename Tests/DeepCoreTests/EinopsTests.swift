@@ -25,6 +25,16 @@ final class EinopsTests: XCTestCase {
         }
     }
 
+    /// `op` on a list input (einops' list forms of rearrange, reduce and repeat).
+    private func runList(_ op: Op, _ xs: [Tensor], _ pattern: String, _ sizes: [String: Int] = [:]) throws -> Tensor {
+        switch op {
+        case .rearrange: return try Tensor.rearranged(xs, pattern, sizes)
+        case .repeat: return try Tensor.repeated(xs, pattern, sizes)
+        case .reduce(let reduction): return try Tensor.reduced(xs, pattern, reduction, sizes)
+        case .reduceNamed(let name): return try Tensor.reduced(xs, pattern, name, sizes)
+        }
+    }
+
     /// Fails unless `body` throws an ``EinopsError`` whose message has einops' context (the
     /// pattern quoted, the input shape) and contains `phrase`.
     private func assertEinopsError(_ phrase: String, pattern: String, shape: String,
@@ -513,6 +523,9 @@ final class EinopsTests: XCTestCase {
             ("repeat_anonymous", .repeat, "1 b c d -> (d copy 1) 3 b c", ["copy": 3]),
             ("repeat_ellipsis", .repeat, " ... -> copy1 ... copy2 ", ["copy1": 2, "copy2": 3]),
             ("list_concat", .rearrange, "b h w -> h (b w)", [:]),  // as a list of x's rows
+            ("list_reduce_mean", .reduce(.mean), "n h w -> w h", [:]),
+            ("list_reduce_max", .reduce(.max), "n h (w w2) -> (n h) w", ["w2": 2]),
+            ("list_repeat", .repeat, "n h w -> h (n w) c", ["c": 3]),
         ]
         XCTAssertEqual(cases.count * 4, f.count, "fixture and table disagree")
         for (name, op, pattern, sizes) in cases {
@@ -520,8 +533,8 @@ final class EinopsTests: XCTestCase {
                 XCTFail("fixture lacks \(name)"); continue
             }
             x.requiresGrad = true
-            let out = name == "list_concat"
-                ? try Tensor.rearranged((0..<x.shape[0]).map { x[$0] }, pattern, sizes)
+            let out = name.hasPrefix("list_")
+                ? try runList(op, (0..<x.shape[0]).map { x[$0] }, pattern, sizes)
                 : try run(op, x, pattern, sizes)
             assertClose(out, y, name)
             (out * w).sum().backward()
@@ -538,5 +551,239 @@ final class EinopsTests: XCTestCase {
         XCTAssertThrowsError(try x.rearranged("a b c -> a b c", ["": 3]))
         XCTAssertEqual(try x.rearranged("a b c -> a b c", ["a": 2, "b": 3]).shape, [2, 3, 4])
         XCTAssertThrowsError(try x.rearranged("a b c -> a b c", ["a,b": 2]))
+    }
+
+    // MARK: - Lists for reduce and repeat
+
+    func testListReduceAndRepeatStackOnAxisZero() throws {
+        let list = (0..<4).map { i in arange([2, 3]) * Float(i + 1) }
+        let stacked = Tensor.stack(list, axis: 0)
+        for reduction in EinopsReduction.allCases {
+            assertClose(try Tensor.reduced(list, "n h w -> w h", reduction), try stacked.reduced("n h w -> w h", reduction),
+                        "\(reduction)")
+        }
+        assertClose(try Tensor.reduced(list, "n h (w w2) -> h w", "sum", ["w2": 3]),
+                    try stacked.reduced("n h (w w2) -> h w", .sum, ["w2": 3]))
+        XCTAssertEqual(try Tensor.repeated(list, "n h w -> h (n w) c", ["c": 2]).scalars,
+                       try stacked.repeated("n h w -> h (n w) c", ["c": 2]).scalars)
+        XCTAssertEqual(try Tensor.repeated(list, "n h w -> n h w").shape, [4, 2, 3])
+    }
+
+    func testListReduceAndRepeatErrors() {
+        func assertListError(_ phrase: String, _ operation: String, _ body: () throws -> Tensor, line: UInt = #line) {
+            XCTAssertThrowsError(try body(), line: line) { error in
+                guard let error = error as? EinopsError else { return XCTFail("\(error) is not an EinopsError", line: line) }
+                XCTAssertTrue(error.message.contains("Error while processing \(operation)-reduction pattern"), error.message, line: line)
+                XCTAssertTrue(error.message.contains("Input is list.") && error.reason.contains(phrase), error.message, line: line)
+            }
+        }
+        assertListError("can't be applied to an empty list", "mean") { try Tensor.reduced([], "n h -> h", .mean) }
+        assertListError("can't be applied to an empty list", "max") { try Tensor.reduced([], "n h -> h", "max") }
+        assertListError("can't be applied to an empty list", "repeat") { try Tensor.repeated([], "n h -> h n c", ["c": 2]) }
+        assertListError("must have one shape", "sum") { try Tensor.reduced([Tensor.randn([2]), Tensor.randn([3])], "n h -> h", .sum) }
+        // After stacking, errors quote the stacked shape, as einops does.
+        assertEinopsError("Specify sizes for new axes in repeat: {'c'}", pattern: "n h -> h n c", shape: "(2, 3)") {
+            try Tensor.repeated([Tensor.randn([3]), Tensor.randn([3])], "n h -> h n c")
+        }
+        assertEinopsError("Unknown reduction foo", pattern: "n h -> h", shape: "(2, 3)") {
+            try Tensor.reduced([Tensor.randn([3]), Tensor.randn([3])], "n h -> h", "foo")
+        }
+    }
+
+    func testListReduceAndRepeatGradients() {
+        // Two draws of one grid of values, one shifted by half a step: no ties between them either.
+        assertGradientsMatchFiniteDifferences([Tensor.distinctRandom([2, 3]), Tensor.distinctRandom([2, 3], seed: 1) + 0.025]) { xs in
+            try! Tensor.reduced([xs[0], xs[1]], "n h w -> w", .max) + Tensor.reduced([xs[0], xs[1], xs[0]], "n h w -> w", .mean)
+        }
+        assertGradientsMatchFiniteDifferences([Tensor.randn([2, 3]), Tensor.randn([2, 3])]) { xs in
+            try! Tensor.repeated([xs[0], xs[1].mT.mT], "n h w -> (w c) n h", ["c": 2])
+        }
+    }
+
+    // MARK: - pack and unpack (einops' tests/test_packing.py)
+
+    /// einops' test_numpy_trivial: pack as stack and concatenate, and its pattern errors.
+    func testPackStacksAndConcatenates() throws {
+        let (h, w) = (13, 17)
+        let r = Tensor.randn([h, w]), g = Tensor.randn([h, w]), b = Tensor.randn([h, w])
+        let embeddings = Tensor.randn([h, w, 32])
+        func packed(_ tensors: [Tensor], _ pattern: String) throws -> Tensor { try pack(tensors, pattern).packed }
+        XCTAssertEqual(try packed([r, g, b], "h w *").scalars, Tensor.stack([r, g, b], axis: 2).scalars)
+        XCTAssertEqual(try packed([r, g, b], "h * w").scalars, Tensor.stack([r, g, b], axis: 1).scalars)
+        XCTAssertEqual(try packed([r, g, b], "* h w").scalars, Tensor.stack([r, g, b], axis: 0).scalars)
+        XCTAssertEqual(try packed([r, g, b], "h *").scalars, Tensor.concatenate([r, g, b], axis: 1).scalars)
+        XCTAssertEqual(try packed([r, g, b], "* w").scalars, Tensor.concatenate([r, g, b], axis: 0).scalars)
+        let withEmbeddings = try pack([r, g, b, embeddings], "h w *")
+        XCTAssertEqual(withEmbeddings.packed.scalars, Tensor.concatenate([r, g, b].map { $0.unsqueezed(axis: 2) } + [embeddings], axis: 2).scalars)
+        XCTAssertEqual(withEmbeddings.shapes, [[], [], [], [32]])
+        _ = try pack([r, g, b], "some_name_for_H some_name_for_w1 *")
+        _ = try pack([r, g, b, embeddings], "h H *")   // capital and non-capital are different
+
+        let errors: [(String, String)] = [
+            ("h w nonexisting_axis *", "packed tensor #0 (enumeration starts with 0) has shape (13, 17), while pattern h w nonexisting_axis * assumes at least 3 axes"),
+            ("h _w *", "Invalid axis name _w in pack(..., \"h _w *\")"),
+            ("h_ w *", "Invalid axis name h_ in pack"),
+            ("1h_ w *", "Invalid axis name 1h_ in pack"),
+            ("1 w *", "Invalid axis name 1 in pack"),
+            ("h h *", "Duplicates in axes names in pack(..., \"h h *\")"),
+            ("h w", "No *-axis in pack(..., \"h w\")"),
+            ("h * w *", "Duplicates in axes names"),
+        ]
+        for (pattern, phrase) in errors {
+            XCTAssertThrowsError(try pack([r, g, b, embeddings], pattern), pattern) { error in
+                XCTAssertTrue((error as? EinopsError)?.message.contains(phrase) == true, "\(pattern): \(error)")
+            }
+        }
+        XCTAssertThrowsError(try pack([], "h *")) { XCTAssertTrue("\($0)".contains("empty list"), "\($0)") }
+        XCTAssertThrowsError(try pack([r, Tensor.randn([h, 2 * w])], "h w *")) { error in
+            XCTAssertTrue("\(error)".contains("packed tensor #1 (enumeration starts with 0) has shape (13, 34), which differs from "
+                                              + "tensor #0's (13, 17) outside the axes of * in h w *"), "\(error)")
+        }
+    }
+
+    /// einops' test_pack_unpack_with_numpy: every case has an axis of length 5 at `*`.
+    func testUnpackInvertsPack() throws {
+        let cases: [([Int], String)] = [
+            ([5], "*"), ([5, 7], "* seven"), ([7, 5], "seven *"),
+            ([5, 3, 4], "* three four"), ([4, 5, 3], "four * three"), ([3, 4, 5], "three four *"),
+        ]
+        for (shape, pattern) in cases {
+            let x = Tensor.randn(shape)
+            let dim = pattern.split(separator: " ").firstIndex(of: "*")!
+            /// Unpacks, packs back and checks the values; returns the pieces.
+            func unpackAndPack(_ ps: [[Int]], line: UInt = #line) throws -> [Tensor] {
+                let parts = try unpack(x, ps, pattern)
+                XCTAssertEqual(try pack(parts, pattern).packed.scalars, x.scalars, "\(pattern) \(ps)", line: line)
+                return parts
+            }
+            func assertFails(_ ps: [[Int]], _ pattern: String, line: UInt = #line) {
+                XCTAssertThrowsError(try unpack(x, ps, pattern), "\(pattern) \(ps)", line: line) { error in
+                    XCTAssertTrue(error is EinopsError, "\(error)", line: line)
+                }
+            }
+            _ = try unpackAndPack([[2], [1], [2]])
+            assertFails([[2], [1], [2]], pattern + " non_existent_axis")
+            assertFails([[2], [1], [1]], pattern)
+            assertFails([[4], [1], [1]], pattern)
+            for ps in [[[2], [1], [-1]], [[2], [-1], [2]], [[-1], [1], [2]]] { _ = try unpackAndPack(ps) }
+            XCTAssertEqual(try unpackAndPack([[2], [3], [-1]])[2].shape[dim], 0)
+            assertFails([[2], [4], [-1]], pattern)   // asking for more elements than available
+            assertFails([[-1], [1], [5]], pattern)
+            assertFails([[2], [-1], [4]], pattern)   // einops lets this through (overlapping pieces)
+            for ps in [[[1, 2], [1, 1], [-1, 1]], [[1, 2], [1, -1], [1, 1]], [[2, -1], [1, 2], [1, 1]]] {
+                XCTAssertTrue(try unpackAndPack(ps).allSatisfy { $0.rank == x.rank + 1 }, "\(ps)")
+            }
+            for ps in [[[-1, 2], [1], [5]], [[2, 2], [2], [5, -1]],          // more elements, -1 nested
+                       [[2, 1], [1], [3, -1]], [[2, 1], [3, -1], [1]], [[3, -1], [2, 1], [1]],   // not divisible
+                       [[2, 3]], [[1], [5]], [[1], [5], [-1]], [[1], [2, 3]], [[1], [5], [-1, 2]],  // test_pack_unpack_array_api
+                       [[-1], [-1], [5]], [[-1, -1], [5]], [[-2], [7]], [[0, -1], [5]]] {
+                assertFails(ps, pattern)
+            }
+            // -1 takes zero.
+            for ps in [[[0], [5], [-1]], [[0], [-1], [5]], [[-1], [5], [0]], [[2, -1], [1, 5]]] { _ = try unpackAndPack(ps) }
+        }
+    }
+
+    func testUnpackErrorMessages() {
+        let x = Tensor.randn([2, 5])
+        let cases: [([[Int]], String, String)] = [
+            ([[2], [3]], "b * c", "unpack(..., b * c) received input of wrong dim with shape (2, 5)"),
+            ([[-1], [-1]], "b *", "unpack(..., b *) received more than one -1 in [[-1], [-1]] and can't infer dimensions"),
+            ([[2], [4]], "b *", "Error during unpack(..., \"b *\"): could not split axis of size 5 into requested [[2], [4]]"),
+            ([[1 << 62, 4]], "b *", "could not split axis of size 5 into requested [[4611686018427387904, 4]]"),
+            ([[1 << 62], [1 << 62], [-1]], "b *", "could not split axis of size 5"),
+            ([[2], [3]], "b b *", "Duplicates in axes names in unpack(..., \"b b *\")"),
+        ]
+        for (ps, pattern, phrase) in cases {
+            XCTAssertThrowsError(try unpack(x, ps, pattern)) { error in
+                XCTAssertTrue((error as? EinopsError)?.message.contains(phrase) == true, "\(error)")
+            }
+        }
+    }
+
+    func testPackMatchesEinopsWithGradients() throws {
+        let f = loadFixtures("einops_extras")
+        let cases: [(String, String, [[Int]])] = [
+            ("channels_last", "h w *", [[], [], [], [5]]),
+            ("tokens", "b * c", [[], [2, 3], [4]]),
+            ("leading", "* h w", [[], [2]]),
+        ]
+        XCTAssertEqual(f.keys.filter { $0.hasPrefix("pack/") }.count, cases.reduce(0) { $0 + 2 + 2 * $1.2.count })
+        for (name, pattern, shapes) in cases {
+            let inputs = shapes.indices.map { "x\($0)" }
+            let fixture = OpFixture.keys(f, inputs: inputs.map { "pack/\(name).\($0)" }, output: "pack/\(name).packed",
+                                         weight: "pack/\(name).w", gradients: inputs.map { "pack/\(name).d\($0)" })
+            XCTAssertEqual(try pack(fixture.inputs, pattern).shapes, shapes, name)
+            assertOpCases([OpCase(name, inputs: { fixture.inputs.map { Tensor.randn($0.shape) } }, fixture: fixture) {
+                try! pack($0, pattern).packed
+            }])
+            let parts = try unpack(fixture.output, shapes, pattern)
+            for (part, x) in zip(parts, fixture.inputs) { assertClose(part, x, name) }
+        }
+        // unpack's gradient: each piece's gradient lands in its slice.
+        assertGradientsMatchFiniteDifferences([Tensor.randn([2, 7, 3])]) { xs in
+            let parts = try! unpack(xs[0], [[2], [-1, 2], [1]], "b * c")
+            return try! pack([parts[0] * 2, parts[1] * parts[1], parts[2]], "b * c").packed
+        }
+    }
+
+    // MARK: - parseShape (einops' tests/test_other.py)
+
+    func testParseShape() throws {
+        let x = Tensor(zeros: [10, 20, 30, 40])
+        XCTAssertEqual(try parseShape(x, "a b c d"), ["a": 10, "b": 20, "c": 30, "d": 40])
+        XCTAssertEqual(try parseShape(x, "_ _ _ _"), [:])
+        XCTAssertEqual(try parseShape(x, "_ _ _ hello"), ["hello": 40])
+        XCTAssertEqual(try parseShape(x, "_ _ a1 a1a111a"), ["a1": 30, "a1a111a": 40])
+        XCTAssertEqual(try parseShape(Tensor(metaShape: [10, 20]), "b c"), ["b": 10, "c": 20], "shape-only")
+        let ellipsisCases: [([Int], String, [String: Int])] = [
+            ([10, 20], "...", [:]),
+            ([10], "... a", ["a": 10]),
+            ([10, 20], "... a", ["a": 20]),
+            ([10, 20, 30], "... a", ["a": 30]),
+            ([10, 20, 30, 40], "... a", ["a": 40]),
+            ([10], "a ...", ["a": 10]),
+            ([10, 20], "a ...", ["a": 10]),
+            ([10, 20, 30], "a ...", ["a": 10]),
+            ([10, 20, 30, 40], "a ...", ["a": 10]),
+            ([10, 20, 30, 40], " a ... b", ["a": 10, "b": 40]),
+            ([10, 40], " a ... b", ["a": 10, "b": 40]),
+        ]
+        for (shape, pattern, expected) in ellipsisCases {
+            XCTAssertEqual(try parseShape(Tensor(zeros: shape), pattern), expected, "\(shape) \(pattern)")
+        }
+        let anonymousCases: [([Int], String, [String: Int])] = [
+            ([1, 2, 3, 4], "1 2 3 a", ["a": 4]),
+            ([10, 1, 2], "a 1 2", ["a": 10]),
+            ([10, 1, 2], "a () 2", ["a": 10]),
+        ]
+        for (shape, pattern, expected) in anonymousCases {
+            XCTAssertEqual(try parseShape(Tensor(zeros: shape), pattern), expected, "\(shape) \(pattern)")
+        }
+        // The result sizes another call.
+        let y = Tensor(zeros: [20 * 30])
+        XCTAssertEqual(try y.rearranged("(b c) -> b c", try parseShape(x, "_ b c _")).shape, [20, 30])
+    }
+
+    func testParseShapeFailures() {
+        let x = Tensor(zeros: [1, 2, 3, 4])
+        let cases: [(String, String)] = [
+            ("a b c", "Can't parse shape with different number of dimensions: a b c (1, 2, 3, 4)"),
+            ("2 a b c", "Length of anonymous axis does not match: 2 a b c (1, 2, 3, 4)"),
+            ("a b c ()", "Length of axis is not 1: a b c () (1, 2, 3, 4)"),
+            ("a b c d e", "Can't parse shape with different number of dimensions"),
+            ("a b c d e ...", "Can't parse shape with this number of dimensions: a b c d e ... (1, 2, 3, 4)"),
+            ("a (b c) d", "Can't parse shape with composite axes: a (b c) d (1, 2, 3, 4)"),
+            ("a a b b", "Indexing expression contains duplicate dimension \"a\""),
+            ("a b (...)", "Can't parse shape with an ellipsis in parenthesis"),
+            ("a b c _d", "Invalid axis identifier: _d"),
+        ]
+        for (pattern, phrase) in cases {
+            XCTAssertThrowsError(try parseShape(x, pattern), pattern) { error in
+                guard let error = error as? EinopsError else { return XCTFail("\(error) is not an EinopsError") }
+                XCTAssertTrue(error.reason.contains(phrase), "\(pattern): \(error.reason)")
+                XCTAssertTrue(error.message.contains("parse_shape pattern \"\(pattern)\".\n Input tensor shape: (1, 2, 3, 4)."), error.message)
+            }
+        }
     }
 }

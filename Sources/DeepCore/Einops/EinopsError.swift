@@ -39,6 +39,12 @@ public struct EinopsError: Error, CustomStringConvertible, Equatable, Sendable {
         return EinopsError(reason: reason, message: message)
     }
 
+    /// This error under `header`, which says what was being done on which input (`Error while
+    /// processing einsum pattern …`): the header, then the reason on its own line.
+    func withHeader(_ header: String) -> EinopsError {
+        EinopsError(reason: reason, message: header + "\n " + reason)
+    }
+
     /// A shape as Python prints a tuple: `(6,)`, `(2, 3)`, `()`.
     static func tuple(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"

@@ -44,8 +44,10 @@ struct EinopsExpression {
     private(set) var hasNonUnitaryAnonymousAxes = false
 
     /// Parses `text`; anonymous axes are numbered from `occurrences`, which is advanced so that
-    /// the two sides of a pattern never share an anonymous axis.
-    init(parsing text: Substring, occurrences: inout Int) throws {
+    /// the two sides of a pattern never share an anonymous axis. With `allowUnderscore`, `_` is a
+    /// name that may repeat (`parse_shape`'s skipped axis); with `allowDuplicates`, any name may
+    /// repeat (einsum's diagonals), as einops' `ParsedExpression` options.
+    init(parsing text: Substring, occurrences: inout Int, allowUnderscore: Bool = false, allowDuplicates: Bool = false) throws {
         let ellipsisMark: Character = "…"
         var characters = Array(text)
         if characters.contains(".") {
@@ -83,12 +85,12 @@ struct EinopsExpression {
                 occurrences += 1
                 hasNonUnitaryAnonymousAxes = true
             } else {
-                if let problem = Self.problem(withAxisName: token) {
+                if let problem = Self.problem(withAxisName: token), !(allowUnderscore && token == "_") {
                     throw EinopsError("Invalid axis identifier: \(token)\n\(problem)")
                 }
                 axis = .named(token)
             }
-            guard identifiers.insert(axis).inserted else {
+            guard identifiers.insert(axis).inserted || allowDuplicates || (allowUnderscore && token == "_") else {
                 throw EinopsError("Indexing expression contains duplicate dimension \"\(token)\"")
             }
             if bracket == nil { groups.append(.composed([axis])) } else { bracket!.append(axis) }

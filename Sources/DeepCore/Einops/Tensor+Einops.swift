@@ -47,13 +47,7 @@ extension Tensor {
     /// - Throws: ``EinopsError`` as ``rearranged(_:_:)`` does (quoting the stacked shape, as
     ///   einops does), or when the list is empty or the shapes differ.
     public static func rearranged(_ tensors: [Tensor], _ pattern: String, _ sizes: [String: Int] = [:]) throws -> Tensor {
-        let stacked: Tensor
-        do {
-            stacked = try stackedOnNewAxis(tensors)
-        } catch let error as EinopsError {
-            throw error.inContext(operation: "rearrange", pattern: pattern, shape: nil, sizes: sizes)
-        }
-        return try stacked.applyingEinops(.rearrange, pattern, sizes)
+        try stackedForEinops(tensors, "rearrange", pattern, sizes).applyingEinops(.rearrange, pattern, sizes)
     }
 
     /// Reduces the axes that the left side names and the right side does not (einops' `reduce`),
@@ -85,6 +79,32 @@ extension Tensor {
                 .inContext(operation: reduction, pattern: pattern, shape: shape, sizes: sizes)
         }
         return try reduced(pattern, known, sizes)
+    }
+
+    /// Stacks `tensors` on a new axis 0 and reduces the result as in ``reduced(_:_:_:)``
+    /// (einops' `reduce` of a list): `"n h w -> h w"` with `.mean` averages a list of (H, W).
+    /// - Parameter tensors: tensors of one shape S; the pattern's input is (count, S).
+    /// - Throws: ``EinopsError`` as ``reduced(_:_:_:)`` does (quoting the stacked shape), or
+    ///   when the list is empty or the shapes differ.
+    public static func reduced(_ tensors: [Tensor], _ pattern: String, _ reduction: EinopsReduction,
+                               _ sizes: [String: Int] = [:]) throws -> Tensor {
+        try stackedForEinops(tensors, reduction.rawValue, pattern, sizes).reduced(pattern, reduction, sizes)
+    }
+
+    /// The list form of ``reduced(_:_:_:)`` with the reduction named by a string (`"sum"`, `"max"`, …).
+    /// - Throws: ``EinopsError`` for an unknown name, or as the list form with a reduction.
+    public static func reduced(_ tensors: [Tensor], _ pattern: String, _ reduction: String,
+                               _ sizes: [String: Int] = [:]) throws -> Tensor {
+        try stackedForEinops(tensors, reduction, pattern, sizes).reduced(pattern, reduction, sizes)
+    }
+
+    /// Stacks `tensors` on a new axis 0 and repeats the result as in ``repeated(_:_:)`` (einops'
+    /// `repeat` of a list): `"n h w -> h (n w) c"` with `["c": 3]`.
+    /// - Parameter tensors: tensors of one shape S; the pattern's input is (count, S).
+    /// - Throws: ``EinopsError`` as ``repeated(_:_:)`` does (quoting the stacked shape), or
+    ///   when the list is empty or the shapes differ.
+    public static func repeated(_ tensors: [Tensor], _ pattern: String, _ sizes: [String: Int] = [:]) throws -> Tensor {
+        try stackedForEinops(tensors, "repeat", pattern, sizes).repeated(pattern, sizes)
     }
 
     /// Repeats elements along new axes that the right side names (einops' `repeat`), rearranging
@@ -190,13 +210,18 @@ extension Tensor {
         }
     }
 
-    /// The tensors stacked on a new axis 0 (a copy): S → (count, S). Differentiable.
-    private static func stackedOnNewAxis(_ tensors: [Tensor]) throws -> Tensor {
+    /// The tensors stacked on a new axis 0 (a copy): S → (count, S). Differentiable. Throws, in
+    /// einops' context for a list input to `operation`, when the list is empty or its shapes differ.
+    private static func stackedForEinops(_ tensors: [Tensor], _ operation: String, _ pattern: String,
+                                         _ sizes: [String: Int]) throws -> Tensor {
+        func failure(_ reason: String) -> EinopsError {
+            EinopsError(reason).inContext(operation: operation, pattern: pattern, shape: nil, sizes: sizes)
+        }
         guard let first = tensors.first else {
-            throw EinopsError("Rearrange/Reduce/Repeat can't be applied to an empty list")
+            throw failure("Rearrange/Reduce/Repeat can't be applied to an empty list")
         }
         guard tensors.allSatisfy({ $0.shape == first.shape }) else {
-            throw EinopsError("All tensors of a list must have one shape, got \(tensors.map { EinopsError.tuple($0.shape) })")
+            throw failure("All tensors of a list must have one shape, got \(tensors.map { EinopsError.tuple($0.shape) })")
         }
         return stack(tensors, axis: 0)
     }

@@ -22,6 +22,7 @@ func tokens(sequences: Int) -> (x: Tensor, y: Tensor, source: [Int]) {
     let count = sequences * 16
     let source = (0..<count).map { _ in Int.random(in: 0..<sources, using: &generator) }
     let x = centres.indexSelected(axis: 0, indices: source) + Tensor.randn([count, dim], generator: &generator)
+    // issue 18: einsum("tij,tj->ti", rules.indexSelected(…), x) will write this product without the extra axis.
     let y = matmul(rules.indexSelected(axis: 0, indices: source), x.unsqueezed(axis: 2)).squeezed(axis: 2)  // (count, dim)
     return (x.reshaped([sequences, 16, dim]), y.reshaped([sequences, 16, dim]), source)
 }

@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The runnable examples (`Examples/<name>/main.swift`, run as `swift run -c release example-<name>`),
+/// in the order of Examples/README.md. Each checks its own result and exits 1 when it is wrong;
+/// ExamplesTests runs every one.
+let examples = ["tensors", "training", "transforms", "unet", "resnet-stitch", "vit", "fusion", "distillation",
+                "moe", "mamba", "multiscale"]
+
 let package = Package(
     name: "DeepStitch",
     products: [
@@ -49,6 +55,12 @@ let package = Package(
         .testTarget(name: "DeepNNTests", dependencies: ["DeepNN", "TestSupport"], path: "Tests/DeepNNTests"),
         // Runs the built `stitch` (every target is built with the tests) as a child process.
         .testTarget(name: "StitchTests", dependencies: ["DeepCore", "DeepNN", "TestSupport"], path: "Tests/StitchTests"),
-    ],
+        // What the examples share: `check`, printing helpers and the synthetic data sets.
+        .target(name: "ExampleSupport", dependencies: ["DeepNN"], path: "Examples/Support"),
+        // Runs every built example as a child process, as StitchTests runs `stitch`.
+        .testTarget(name: "ExamplesTests", path: "Tests/ExamplesTests"),
+    ] + examples.map { name in
+        .executableTarget(name: "example-" + name, dependencies: ["DeepNN", "ExampleSupport"], path: "Examples/" + name)
+    },
     swiftLanguageModes: [.v5]
 )

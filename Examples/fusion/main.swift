@@ -91,9 +91,7 @@ func evaluate(_ images: Tensor, _ captions: Tensor) -> ConfusionMatrix {
 let scores = evaluate(test.images, test.captions)
 print("test accuracy \(fmt(scores.accuracy)), precision of 'match' \(fmt(scores.precision[1])), recall \(fmt(scores.recall[1])), F1 \(fmt(scores.f1[1]))")
 // Give each image the caption of the next pair: if the model reads both inputs, it must fail.
-// issue 18: test.captions.rolled(by: 1, along: 0) (torch.roll) will shift the rows.
-let n = test.labels.count
-let shiftedCaptions = test.captions.indexSelected(axis: 0, indices: Array(1..<n) + [0])
+let shiftedCaptions = test.captions.rolled(shift: -1, axis: 0)   // torch.roll(captions, -1, dims=0): row i gets row i + 1
 let shifted = evaluate(test.images, shiftedCaptions)
 print("with each caption moved to the next image: accuracy \(fmt(shifted.accuracy))")
 

@@ -18,15 +18,14 @@ let rules = Tensor.randn([sources, dim, dim], std: 1 / Float(dim).squareRoot(), 
 
 /// `sequences` sequences of 16 tokens (sequences, 16, dim), each token from a random source s
 /// (centre + N(0, 1)), with targets Aₛ·x and the sources.
-func tokens(sequences: Int) -> (x: Tensor, y: Tensor, source: [Int]) {
+func tokens(sequences: Int) throws -> (x: Tensor, y: Tensor, source: [Int]) {
     let count = sequences * 16
     let source = (0..<count).map { _ in Int.random(in: 0..<sources, using: &generator) }
     let x = centres.indexSelected(axis: 0, indices: source) + Tensor.randn([count, dim], generator: &generator)
-    // issue 18: einsum("tij,tj->ti", rules.indexSelected(…), x) will write this product without the extra axis.
-    let y = matmul(rules.indexSelected(axis: 0, indices: source), x.unsqueezed(axis: 2)).squeezed(axis: 2)  // (count, dim)
+    let y = try einsum("tij,tj->ti", rules.indexSelected(axis: 0, indices: source), x)   // yₜ = A_sₜ xₜ: (count, dim)
     return (x.reshaped([sequences, 16, dim]), y.reshaped([sequences, 16, dim]), source)
 }
-let train = tokens(sequences: 64), test = tokens(sequences: 16)
+let train = try tokens(sequences: 64), test = try tokens(sequences: 16)
 
 // MARK: Model
 
@@ -71,10 +70,8 @@ let favourite = table.map { row in row.indices.max { row[$0] < row[$1] }! }
 let purity = zip(table, favourite).map { row, e in Double(row[e]) / Double(row.reduce(0, +)) }
 
 // The router's probabilities for the first test token.
-let probabilities = withoutGrad { softmax(moe.gate(test.x[0][0..<1]), axis: -1) }.scalars
-// issue 18: softmax(...).topK(2, along: -1) will give the two best experts and their probabilities.
-let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-print("first test token (source \(test.source[0])): experts \(ranked[0]) and \(ranked[1]) with p = \(fmt(probabilities[ranked[0]])), \(fmt(probabilities[ranked[1]]))")
+let (best, ranked) = withoutGrad { softmax(moe.gate(test.x[0, 0..<1]), axis: -1) }.topK(2, along: -1)   // torch.topk
+print("first test token (source \(test.source[0])): experts \(Int(ranked.scalars[0])) and \(Int(ranked.scalars[1])) with p = \(fmt(best.scalars[0])), \(fmt(best.scalars[1]))")
 
 check(moeError < denseError / 5, "the experts fit \(fmt(denseError / moeError, 1))× better than one linear layer (more than 5×)")
 check(purity.allSatisfy { $0 > 0.95 }, "each source goes to one expert: \(purity.map { fmt($0, 3) }) of its tokens")

@@ -21,7 +21,7 @@ final class PyramidClassifier: Module {
     let stage2 = convBlock(16, 32, stride: 2)                 // C2 (N, 32, 6, 6)
     let stage3 = convBlock(32, 64, stride: 2)                 // C3 (N, 64, 3, 3)
     let fpn = FPN(inChannels: [16, 32, 64], outChannels: 16)   // P1, P2, P3: 16 channels each
-    let mixer = InceptionTransformerBlock(dim: 16, heads: 2, attentionHeads: 1)   // 8 channels to attention, 8 to convolutions
+    let mixer = InceptionTransformerBlock(dim: 16, numHeads: 2, attentionHeads: 1)   // 8 channels to attention, 8 to convolutions
     let head = Linear(3 * 16, 3)
 
     /// The three levels of the pyramid, finest first, the finest refined by the mixer.

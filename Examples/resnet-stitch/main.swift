@@ -10,7 +10,7 @@ manualSeed(0)
 
 // A ResNet-10 (one BasicBlock per stage) for 3×16×16 images: 8, 16, 32, 64 channels, a 3×3 stem.
 func smallResNet() -> ResNet {
-    ResNet(block: BasicBlock.self, layers: [1, 1, 1, 1], numClasses: 3, inputChannels: 3, baseChannels: 8, smallInputStem: true)
+    ResNet(block: BasicBlock.self, layers: [1, 1, 1, 1], numClasses: 3, inChannels: 3, baseChannels: 8, smallInputStem: true)
 }
 let model = smallResNet()
 let plain = try model.summary(input: [1, 3, 16, 16])

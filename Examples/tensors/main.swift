@@ -42,9 +42,10 @@ check(a.sum(axis: 0).scalars == [5, 7, 9], "a.sum(dim=0) = [5, 7, 9]")
 check(a.mean(axis: 1).scalars == [2, 5], "a.mean(dim=1) = [2, 5]")
 check(a.max(axis: 1, keepingDims: true).shape == [2, 1], "a.max(dim=1, keepdim=True) has shape (2, 1)")
 check(a.argmax(axis: 1).scalars == [2, 2], "a.argmax(dim=1) = [2, 2]")
-// issue 18: a.topK(2, along: 1) (torch.topk) will give values and indices; today one sorts a row by hand.
-let secondLargest = a[1].scalars.sorted(by: >)[1]
-check(secondLargest == 5, "the second largest of a[1] is 5")
+let (top, topIndices) = a.topK(2, along: 1)                // torch.topk(a, 2, dim=1)
+check(top.scalars == [3, 2, 6, 5] && topIndices.scalars == [2, 1, 2, 1], "a.topk(2, dim=1): values [[3, 2], [6, 5]] at [[2, 1], [2, 1]]")
+let (ascending, order) = a[1].sorted(descending: false)     // torch.sort(a[1])
+check(ascending.scalars == [4, 5, 6] && order.scalars == [0, 1, 2], "torch.sort(a[1]) gives values and their positions")
 
 // MARK: Reshaping and views (no copy)
 
@@ -52,9 +53,10 @@ check(a.reshaped([3, 2]).shape == [3, 2] && a.view([-1]).shape == [6], "reshape 
 check(a.transposed(0, 1).shape == [3, 2] && a.permuted([1, 0]).scalars == [1, 4, 2, 5, 3, 6], "transpose / permute")
 check(a.unsqueezed(axis: 0).shape == [1, 2, 3] && a.unsqueezed(axis: 0).squeezed().shape == [2, 3], "unsqueeze / squeeze")
 check(a[1].scalars == [4, 5, 6] && a[0..<1].shape == [1, 3], "a[1] is a row, a[0:1] keeps the axis")
-// issue 18: a[.all, 0] (PyTorch's a[:, 0]) will take a column in one subscript; today: move the axis first.
-let firstColumn = a.transposed(0, 1)[0]
+let firstColumn = a[.all, 0]                                // a[:, 0], a view
 check(firstColumn.scalars == [1, 4], "the first column a[:, 0] = [1, 4]")
+check(a[.ellipsis, -1].scalars == [3, 6] && a[.all, stride(from: 0, to: 3, by: 2)].scalars == [1, 3, 4, 6],
+      "a[..., -1] = [3, 6], a[:, 0:3:2] = [[1, 3], [4, 6]]")
 // A view shares its elements with the tensor it views: writing through it changes the original.
 let c = a.copied()                                          // a.clone()
 c[0].assign(Tensor(zeros: [3]))                             // c[0] = 0
@@ -96,8 +98,8 @@ check(tiled.scalars == [1, 1, 2, 2, 3, 3], "repeat 'c -> c n' copies each elemen
 
 // Attention scores of 2 heads over 4 tokens, "bhqd,bhkd->bhqk".
 let q = Tensor.randn([1, 2, 4, 8]), k = Tensor.randn([1, 2, 4, 8])
-// issue 18: einsum("bhqd,bhkd->bhqk", q, k) will write this contraction directly; today it is a matmul.
-let scores = matmul(q, k.mT)
+let scores = try einsum("bhqd,bhkd->bhqk", q, k)           // torch.einsum: through one batched GEMM
+check(maxDifference(scores, matmul(q, k.mT)) < 1e-5, "einsum('bhqd,bhkd->bhqk') = q @ kᵀ")
 check(scores.shape == [1, 2, 4, 4], "attention scores have shape (1, 2, 4, 4)")
 check(abs(scores[0][1].scalar(at: [2, 3]) - (q[0][1][2] * k[0][1][3]).sum().item()) < 1e-4,
       "score[0, 1, 2, 3] is the dot product of query 2 and key 3 of head 1")

@@ -10,16 +10,12 @@ manualSeed(0)
 // MARK: Data
 
 let data = spirals(pointsPerClass: 300, classes: 3, noise: 0.2, seed: 1)    // (900, 2), labels 0…2
-// Hold out a fifth of the points, chosen at random, for testing.
-// issue 18: randomSplit(data, [720, 180], seed: 1) will make this split (and Subset the two halves).
-var splitGenerator = RandomGenerator(seed: 1)
-let shuffled = Array(0..<data.count).shuffled(using: &splitGenerator)
-func subset(_ indices: [Int]) -> TensorDataset {
-    TensorDataset(inputs: data.inputs.indexSelected(axis: 0, indices: indices), labels: indices.map { data.labels[$0] })
-}
-let trainSet = subset(Array(shuffled[180...])), testSet = subset(Array(shuffled[..<180]))
-// issue 18: numWorkers: 2 will prepare batches on two threads.
-let trainLoader = DataLoader(trainSet, batchSize: 32, shuffle: true, seed: 0)
+// Hold out a fifth of the points, chosen at random, for testing (torch.utils.data.random_split).
+let parts = randomSplit(data, sizes: [720, 180], seed: 1)
+let trainSet = parts[0], testSet = parts[1]
+check(Set(trainSet.indices).isDisjoint(with: testSet.indices) && trainSet.count == 720, "random_split: 720 + 180 disjoint points")
+// Two threads prepare the batches ahead (num_workers=2); the batches are the same as with none.
+let trainLoader = DataLoader(trainSet, batchSize: 32, shuffle: true, seed: 0, numWorkers: 2)
 let testLoader = DataLoader(testSet, batchSize: 256)
 print("train \(trainSet.count) points in \(trainLoader.count) batches, test \(testSet.count)")
 

@@ -71,15 +71,16 @@ let trainTransform = Compose([
     Normalize(mean: mean, std: std),
     AddGaussianNoise(std: 0.05),
 ])
-let trainLoader = DataLoader(RawImages(pixels: raw, labels: labels, transform: trainTransform), batchSize: 16, shuffle: true, seed: 7)
-// issue 18: numWorkers: 2 will prepare the batches on two threads, with the same results.
+// Two worker threads prepare the batches (num_workers=2); the results do not depend on their number.
+let trainLoader = DataLoader(RawImages(pixels: raw, labels: labels, transform: trainTransform), batchSize: 16, shuffle: true, seed: 7,
+                             numWorkers: 2)
 let firstEpoch = trainLoader.map { $0 }, secondEpoch = trainLoader.map { $0 }
 print("batch inputs \(firstEpoch[0].inputs.shape), labels \(firstEpoch[0].labels)")
 check(firstEpoch.count == 4 && firstEpoch.allSatisfy { $0.inputs.shape == [16, 3, side, side] },
       "4 batches of (16, 3, \(side), \(side)) per epoch")
 check(firstEpoch[0].inputs.scalars != secondEpoch[0].inputs.scalars, "each epoch draws new augmentations (and a new order)")
 let again = DataLoader(RawImages(pixels: raw, labels: labels, transform: trainTransform), batchSize: 16, shuffle: true, seed: 7).map { $0 }
-check(again[0].inputs.scalars == firstEpoch[0].inputs.scalars, "the same seed gives the same batches again")
+check(again[0].inputs.scalars == firstEpoch[0].inputs.scalars, "the same seed gives the same batches again, without workers")
 
 // What the transforms do, one at a time, on one image.
 let image = evaluationTransform(raw[0], generator: &generator)                   // (3, H, W)
@@ -88,9 +89,8 @@ check(flipped.transposed(0, 2)[0].scalars == image.transposed(0, 2)[side - 1].sc
       "a horizontal flip puts the last column first")
 check(RandomHorizontalFlip(p: 1)(flipped, generator: &generator).scalars == image.scalars, "flipping twice restores the image")
 let cropped = RandomCrop(size: 10)(image, generator: &generator)                // a random 10×10 window
-// issue 18: image[.all, top..<top + 10, left..<left + 10] will cut a window in one subscript.
 let windows = (0...side - 10).flatMap { top in (0...side - 10).map { left in
-    image.narrowed(axis: 1, start: top, length: 10).narrowed(axis: 2, start: left, length: 10)
+    image[.all, top..<top + 10, left..<left + 10]                                 // image[:, top:top+10, left:left+10]
 } }
 check(cropped.shape == [3, 10, 10] && windows.filter { $0.scalars == cropped.scalars }.count == 1,
       "RandomCrop(size: 10) cuts one 10×10 window of the image")

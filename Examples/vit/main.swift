@@ -29,7 +29,7 @@ final class TinyViT: Module {
         classToken = Tensor.randn([1, 1, dim])                 // torch.randn, as lucidrains' vit-pytorch
         positions = Tensor.randn([1, 1 + patchCount, dim])
         encoder = TransformerEncoder({
-            TransformerEncoderLayer(dModel: dim, nhead: heads, dimFeedforward: 2 * dim, dropout: 0,
+            TransformerEncoderLayer(dModel: dim, numHeads: heads, dimFeedforward: 2 * dim, dropout: 0,
                                     activation: .gelu, batchFirst: true, normFirst: true)
         }, numLayers: depth)
         norm = LayerNorm(dim)
@@ -40,11 +40,9 @@ final class TinyViT: Module {
     override func forward(_ x: Tensor) -> Tensor {
         let tokens = patchEmbedding(toPatches(x))              // (N, L, dim)
         let (n, dim) = (x.shape[0], classToken.shape[2])
-        // issue 18: einops pack([classToken, tokens], "b * d") will join them without the explicit expand.
         let sequence = Tensor.concatenate([classToken.expanded(to: [n, 1, dim]), tokens], axis: 1) + positions
         let encoded = encoder(sequence)                        // (N, 1 + L, dim)
-        // issue 18: encoded[.all, 0] (PyTorch's h[:, 0]) will take the [CLS] token in one subscript.
-        let cls = encoded.narrowed(axis: 1, start: 0, length: 1).squeezed(axis: 1)   // (N, dim)
+        let cls = encoded[.all, 0]                             // h[:, 0], the [CLS] token: (N, dim)
         return head(norm(cls))
     }
 }

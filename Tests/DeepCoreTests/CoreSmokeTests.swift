@@ -61,6 +61,19 @@ final class CoreSmokeTests: XCTestCase {
         }
     }
 
+    /// An empty inner dimension: beta 0 sets C to zeros without reading it (it may hold NaN, as
+    /// freshly allocated output can), as BLAS does; beta 1 keeps C; `matmul` gives zeros.
+    func testProductsOverAnEmptyInnerDimensionIgnoreTheOldOutput() {
+        var c: [Float] = [.nan, .infinity, 3, -2, .nan, 7]
+        let empty: [Float] = [0]
+        let opA = Gemm.operand(rows: 2, cols: 0, rowStride: 1, colStride: 1)!, opB = Gemm.operand(rows: 0, cols: 3, rowStride: 3, colStride: 1)!
+        Gemm.multiply(m: 2, n: 3, k: 0, a: empty, opA, b: empty, opB, beta: 1, c: &c, ldc: 3)
+        XCTAssertEqual(Array(c[2...3]), [3, -2])
+        Gemm.multiply(m: 2, n: 3, k: 0, a: empty, opA, b: empty, opB, beta: 0, c: &c, ldc: 3)
+        XCTAssertEqual(c, [0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(matmul(Tensor(zeros: [2, 0]), Tensor(zeros: [0, 3])).scalars, [0, 0, 0, 0, 0, 0])
+    }
+
     /// Products cut into pieces (`pieceWork`, small-batch linear layers) equal the whole product
     /// up to rounding, for every transpose combination and both split directions.
     func testProductsInPiecesEqualWholeProducts() {

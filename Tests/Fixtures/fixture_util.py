@@ -31,3 +31,25 @@ def save(name, tensors):
         json.dump({k: to_entry(v) for k, v in tensors.items()}, f, separators=(",", ":"))
     os.replace(tmp, path)
     print("wrote", path, len(tensors), "entries")
+
+
+def gradient_case(out, name, fn, *inputs, extra=None):
+    """Stores case `name` in `out`: the inputs (`name.x`, or `name.x0`, `name.x1`, ...), a random
+    upstream gradient `name.w`, the output `name.y` and the input gradients of sum(y * w)
+    (`name.dx` or `name.dx0`, ...), plus any `extra` tensors as `name.<key>`."""
+    import torch
+    xs = [t.clone().requires_grad_(True) for t in inputs]
+    y = fn(*xs)
+    w = torch.randn(y.shape)
+    (y * w).sum().backward()
+    if len(xs) == 1:
+        out[f"{name}.x"] = inputs[0]
+        out[f"{name}.dx"] = xs[0].grad
+    else:
+        for i, (t, x) in enumerate(zip(inputs, xs)):
+            out[f"{name}.x{i}"] = t
+            out[f"{name}.dx{i}"] = x.grad
+    out[f"{name}.w"] = w
+    out[f"{name}.y"] = y
+    for k, v in (extra or {}).items():
+        out[f"{name}.{k}"] = v

@@ -9,28 +9,14 @@ tensors (`c.index`) are stored as floats. The Swift test
 """
 import torch
 
-from fixture_util import save
+from fixture_util import gradient_case, save
 
 torch.manual_seed(0)
 out = {}
 
 
 def case(name, fn, *inputs, extra=None):
-    xs = [t.clone().requires_grad_(True) for t in inputs]
-    y = fn(*xs)
-    w = torch.randn(y.shape)
-    (y * w).sum().backward()
-    if len(xs) == 1:
-        out[f"{name}.x"] = inputs[0]
-        out[f"{name}.dx"] = xs[0].grad
-    else:
-        for i, (t, x) in enumerate(zip(inputs, xs)):
-            out[f"{name}.x{i}"] = t
-            out[f"{name}.dx{i}"] = x.grad
-    out[f"{name}.w"] = w
-    out[f"{name}.y"] = y
-    for k, v in (extra or {}).items():
-        out[f"{name}.{k}"] = v
+    gradient_case(out, name, fn, *inputs, extra=extra)
 
 
 x = torch.randn(2, 3, 4)

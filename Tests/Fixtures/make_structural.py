@@ -10,26 +10,14 @@ in Swift, to the same inputs.
 """
 import torch
 
-from fixture_util import save
+from fixture_util import gradient_case, save
 
 torch.manual_seed(0)
 out = {}
 
 
-def case(name, fn, *inputs):
-    xs = [t.clone().requires_grad_(True) for t in inputs]
-    y = fn(*xs)
-    w = torch.randn(y.shape)
-    (y * w).sum().backward()
-    if len(xs) == 1:
-        out[f"{name}.x"] = inputs[0]
-        out[f"{name}.dx"] = xs[0].grad
-    else:
-        for i, (t, x) in enumerate(zip(inputs, xs)):
-            out[f"{name}.x{i}"] = t
-            out[f"{name}.dx{i}"] = x.grad
-    out[f"{name}.w"] = w
-    out[f"{name}.y"] = y
+def case(name, fn, *inputs, extra=None):
+    gradient_case(out, name, fn, *inputs, extra=extra)
 
 
 x = torch.randn(3, 4, 5)

@@ -43,7 +43,8 @@ public enum Gemm {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            // BLAS's rule: beta 0 sets C without reading it (it may be uninitialised).
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
             return
         }
         _ = blasThreadsAtStart   // OpenBLAS held to one thread from the first product on

@@ -14,6 +14,10 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: OptionValue.batchSizes))
         var batchSize: Int?
 
+        @Option(parsing: .unconditional, help: "Evaluate only the first N test examples (segmentation: test mosaics) (quick runs).",
+                transform: OptionValue.wholeNumber(in: 1...Int.max))
+        var limit: Int?
+
         @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
         var weights = "runs/latest/model.safetensors"
 
@@ -42,7 +46,8 @@ extension Stitch {
                 throw error
             }
             if entry.task == .segmentation {
-                let test = try FashionMNISTMosaic.testSplit(directory: data.dataDirectory)
+                let test = try FashionMNISTMosaic.testSplit(directory: data.dataDirectory,
+                                                            count: min(FashionMNISTMosaic.testCount, limit ?? FashionMNISTMosaic.testCount))
                 let trainer = SegmentationTrainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: FashionMNISTMosaic.classCount)
                 trainer.diceWeight = entry.recipe.diceWeight
                 trainer.classNames = FashionMNISTMosaic.classNames
@@ -50,7 +55,8 @@ extension Stitch {
                 try trainer.test(SegmentationLoader(test, batchSize: batchSize ?? SegmentationRunData.evaluationBatchSize))
                 return
             }
-            let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
+            let all = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
+            let test = Subset(all, indices: Array(0..<min(all.count, limit ?? all.count)))
             let trainer = Trainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: 10)
             print("model \(name): \(weights)")
             try trainer.test(DataLoader(test, batchSize: batchSize ?? 500, numWorkers: data.numWorkers))

@@ -49,6 +49,12 @@ public struct FashionMNISTMosaic: Dataset {
         public var pixels: [UInt8]
         /// Class ids 0…10.
         public var classes: [UInt8]
+
+        /// A mosaic of `pixels` and `classes`, 64·64 each.
+        public init(pixels: [UInt8], classes: [UInt8]) {
+            self.pixels = pixels
+            self.classes = classes
+        }
     }
 
     /// The items mosaics are made of.

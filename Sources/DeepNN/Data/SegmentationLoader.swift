@@ -43,14 +43,18 @@ public struct SegmentationLoader {
 
     /// Calls `body` with the batches of `epoch` in order.
     public func forEachBatch(epoch: Int, _ body: (SegmentationBatch) throws -> Void) rethrows {
-        let order = shuffle ? RandomSampler(count: dataset.count, seed: seed).indices(epoch: epoch) : Array(0..<dataset.count)
-        for b in 0..<count {
-            try body(batch(b, order: order, epoch: epoch))
-        }
+        let order = order(epoch: epoch)
+        for b in 0..<count { try body(batch(b, order: order, epoch: epoch)) }
     }
 
-    /// Assembles batch `b` of `order`.
-    private func batch(_ b: Int, order: [Int], epoch: Int) -> SegmentationBatch {
+    /// The example order of `epoch`: a seeded shuffle (``RandomSampler``), or 0..<n.
+    public func order(epoch: Int) -> [Int] {
+        shuffle ? RandomSampler(count: dataset.count, seed: seed).indices(epoch: epoch) : Array(0..<dataset.count)
+    }
+
+    /// Assembles batch `b` (0..<``count``) of `order` in `epoch`.
+    public func batch(_ b: Int, order: [Int], epoch: Int) -> SegmentationBatch {
+        require(b >= 0 && b < count, "SegmentationLoader: batch \(b) outside 0..<\(count)")
         let start = b * batchSize, end = min(start + batchSize, order.count)
         var rng = RandomGenerator(seed: seed ^ (UInt64(epoch) << 32) ^ UInt64(b) &* 0x2545_F491_4F6C_DD1D)
         let examples = (start..<end).map { dataset.example(at: order[$0], generator: &rng) }

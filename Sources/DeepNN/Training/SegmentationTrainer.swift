@@ -86,8 +86,9 @@ public final class SegmentationTrainer {
             model.train()
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var metrics = SegmentationMetrics(classCount: classCount)
-            try train.forEachBatch(epoch: completedEpochs) { batch in
-                guard !ranOutOfTime else { return }
+            let order = train.order(epoch: completedEpochs)
+            for b in 0..<train.count where !ranOutOfTime {
+                let batch = train.batch(b, order: order, epoch: completedEpochs)
                 optimizer.zeroGrad()
                 let logits = model(batch.inputs)
                 let value = loss(logits, batch.labels)

@@ -10,9 +10,13 @@ extension Stitch {
         @OptionGroup var modelOptions: ModelOptions
         @OptionGroup var data: DataOptions
 
-        @Option(parsing: .unconditional, help: "Examples per batch, 1 to 100000.",
+        @Option(parsing: .unconditional, help: "Examples per batch, 1 to 100000 (default: 500; segmentation 100).",
                 transform: OptionValue.wholeNumber(in: OptionValue.batchSizes))
-        var batchSize = 500
+        var batchSize: Int?
+
+        @Option(parsing: .unconditional, help: "Evaluate only the first N test examples (segmentation: test mosaics) (quick runs).",
+                transform: OptionValue.wholeNumber(in: 1...Int.max))
+        var limit: Int?
 
         @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
         var weights = "runs/latest/model.safetensors"
@@ -33,17 +37,29 @@ extension Stitch {
             let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
                 try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
                 return saved
-            } ?? "cnn-bn"
+            } ?? modelOptions.resolvedTask().defaultModel
+            try modelOptions.checkTask(of: name)
             let entry = ModelCatalog.entry(name)
             let model = entry.make()
             do { try model.loadStateDict(tensors) } catch var error as StateDictError {
                 error.source = "\(weights) (into model \(name))"
                 throw error
             }
-            let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
+            if entry.task == .segmentation {
+                let test = try FashionMNISTMosaic.testSplit(directory: data.dataDirectory,
+                                                            count: min(FashionMNISTMosaic.testCount, limit ?? FashionMNISTMosaic.testCount))
+                let trainer = SegmentationTrainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: FashionMNISTMosaic.classCount)
+                trainer.diceWeight = entry.recipe.diceWeight
+                trainer.classNames = FashionMNISTMosaic.classNames
+                print("model \(name): \(weights)")
+                try trainer.test(SegmentationLoader(test, batchSize: batchSize ?? SegmentationRunData.evaluationBatchSize))
+                return
+            }
+            let all = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)
+            let test = Subset(all, indices: Array(0..<min(all.count, limit ?? all.count)))
             let trainer = Trainer(model: model, optimizer: SGD(model.parameters, learningRate: 0), classCount: 10)
             print("model \(name): \(weights)")
-            try trainer.test(DataLoader(test, batchSize: batchSize, numWorkers: data.numWorkers))
+            try trainer.test(DataLoader(test, batchSize: batchSize ?? 500, numWorkers: data.numWorkers))
         }
     }
 }

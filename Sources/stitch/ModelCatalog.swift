@@ -11,6 +11,10 @@ struct Recipe {
     var oneCycle = false
     var augment = false
     var batchSize = 64
+    /// Weight of the Dice loss added to the per-pixel cross-entropy (segmentation).
+    var diceWeight: Float = 0
+    /// What the model sees, for the recipe's description.
+    var inputs = "normalized pixels"
 
     /// The optimisers `--optimizer` names.
     static let optimizers = ["adam", "adamw", "sgd"]
@@ -31,12 +35,28 @@ struct Recipe {
     var testTransform: Transform { Compose([ToTensor(), Normalize(mean: [0.286], std: [0.353])]) }
 
     func description(epochs: Int, lr: Float, optimizer: String, batchSize: Int) -> String {
-        var parts = ["\(epochs) epochs", "\(optimizer) lr \(lr)", "batch \(batchSize)", "normalized pixels"]
+        var parts = ["\(epochs) epochs", "\(optimizer) lr \(lr)", "batch \(batchSize)", inputs]
         if weightDecay > 0 { parts.append("weight decay \(weightDecay)") }
+        if diceWeight > 0 { parts.append("cross-entropy + \(diceWeight) × Dice loss") }
         if oneCycle { parts.append("one-cycle schedule") }
         if augment { parts.append("augmentation: random crop (pad 2) + horizontal flip") }
         return parts.joined(separator: ", ")
     }
+}
+
+/// What a model is trained to do.
+enum Task: String, CaseIterable {
+    /// One class per Fashion-MNIST image.
+    case classification
+    /// One class per pixel of FashionMNISTMosaic images.
+    case segmentation
+
+    /// The `--task` names.
+    static var names: [String] { allCases.map(\.rawValue) }
+    /// The model used when none is named.
+    var defaultModel: String { self == .classification ? "cnn-bn" : "unet" }
+    /// The input shape `stitch summary` uses by default.
+    var defaultInput: [Int] { self == .classification ? [1, 1, 28, 28] : [1, 1, FashionMNISTMosaic.canvasSize, FashionMNISTMosaic.canvasSize] }
 }
 
 /// The models `stitch` knows by name.
@@ -44,7 +64,13 @@ enum ModelCatalog {
     struct Entry {
         let make: () -> Module
         let recipe: Recipe
+        var task = Task.classification
     }
+
+    /// The segmentation recipe of the PyTorch anchor (`../shared/bench/torch_mosaic_seg.py`):
+    /// AdamW 3e-3, weight decay 1e-4, one-cycle, batch 32; plus a Dice loss.
+    static let segmentationRecipe = Recipe(epochs: 2, optimizer: "adamw", learningRate: 3e-3, weightDecay: 1e-4, oneCycle: true,
+                                           batchSize: 32, diceWeight: 1, inputs: "pixels / 255, new mosaics each epoch")
 
     static let entries: [(String, Entry)] = [
         ("mlp", Entry(make: { Sequential(Flatten(), Linear(784, 256), ReLU(), Linear(256, 10)) },
@@ -59,9 +85,18 @@ enum ModelCatalog {
                         recipe: Recipe(epochs: 2, optimizer: "adamw", learningRate: 2e-3, weightDecay: 1e-2))),
         ("resnet18", Entry(make: { ResNet.resnet18(numClasses: 10, inChannels: 1, smallInputStem: true) },
                            recipe: Recipe(epochs: 2, optimizer: "sgd", learningRate: 0.05, weightDecay: 5e-4, oneCycle: true))),
+        // The anchor's U-Net: base 32, depth 3, bilinear up-sampling.
+        ("unet", Entry(make: { UNet(inChannels: 1, numClasses: FashionMNISTMosaic.classCount, depth: 3, baseChannels: 32, bilinear: true) },
+                       recipe: segmentationRecipe, task: .segmentation)),
+        // U-Mamba_Bot with four stages of 16 to 128 channels: a Mamba layer over the 8×8 bottleneck.
+        ("umamba", Entry(make: { UMamba(inChannels: 1, numClasses: FashionMNISTMosaic.classCount, featuresPerStage: [16, 32, 64, 128]) },
+                         recipe: segmentationRecipe, task: .segmentation)),
     ]
 
     static var names: [String] { entries.map(\.0) }
+
+    /// The names of the models for `task`.
+    static func names(for task: Task) -> [String] { entries.filter { $0.1.task == task }.map(\.0) }
 
     /// The model's entry; `name` is one of ``names`` (checked with the options).
     static func entry(_ name: String) -> Entry {

@@ -25,6 +25,14 @@ enum OptionValue {
         return value
     }
 
+    /// A finite number of seconds greater than zero.
+    @Sendable static func seconds(_ text: String) throws -> Double {
+        guard let value = Double(text), value.isFinite, value > 0 else {
+            throw ValidationError("a finite number of seconds greater than 0 is expected (e.g. 600)")
+        }
+        return value
+    }
+
     /// An unsigned 64-bit number.
     @Sendable static func seed(_ text: String) throws -> UInt64 {
         guard let value = UInt64(text) else { throw ValidationError("a whole number from 0 to \(UInt64.max) is expected") }
@@ -46,13 +54,38 @@ enum OptionValue {
     static let workerCounts = 0...64
 }
 
-/// Options naming a model of the catalogue.
+/// Options naming a task and a model of the catalogue.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model: \(ModelCatalog.names.joined(separator: ", ")) (default: cnn-bn, or the run's).")
+    @Option(help: "Task: classification (Fashion-MNIST) or segmentation (FashionMNISTMosaic) (default: the model's, else classification).")
+    var task: String?
+
+    @Option(help: ArgumentHelp(ModelOptions.modelHelp))
     var model: String?
 
+    /// The help of `--model`.
+    static let modelHelp = "Model: \(ModelCatalog.names(for: .classification).joined(separator: ", ")) (classification; default cnn-bn), "
+        + "\(ModelCatalog.names(for: .segmentation).joined(separator: ", ")) (segmentation; default unet); or the run's."
+
     func validate() throws {
-        if let model { try OptionValue.choice(model, of: ModelCatalog.names, option: "--model") }
+        if let task { try OptionValue.choice(task, of: Task.names, option: "--task") }
+        if let model {
+            try OptionValue.choice(model, of: ModelCatalog.names, option: "--model")
+            try checkTask(of: model)
+        }
+    }
+
+    /// The task `--task` names, else that of `model` (or of `--model`), else classification.
+    func resolvedTask(model other: String? = nil) -> Task {
+        task.flatMap(Task.init(rawValue:)) ?? (other ?? model).map { ModelCatalog.entry($0).task } ?? .classification
+    }
+
+    /// Checks that `model` does the `--task` given.
+    func checkTask(of model: String) throws {
+        let modelTask = ModelCatalog.entry(model).task
+        if let task, task != modelTask.rawValue {
+            throw ValidationError("--task \(task) does not fit model \(model), a \(modelTask.rawValue) model; "
+                + "\(task) models: \(ModelCatalog.names(for: resolvedTask()).joined(separator: ", "))")
+        }
     }
 }
 

@@ -8,6 +8,8 @@ import Foundation
 /// options being repeated, and refuses options that would change it (except `--epochs`, which
 /// extends or shortens it).
 struct RunSettings: Equatable {
+    /// Classification or segmentation (runs written before segmentation existed: classification).
+    var task: Task
     var model: String
     var optimizer: String
     var learningRate: Float
@@ -22,7 +24,7 @@ struct RunSettings: Equatable {
 
     /// The settings as checkpoint strings.
     var strings: [String: String] {
-        var s = ["model": model, "optimizer": optimizer, "lr": String(learningRate), "batch_size": String(batchSize),
+        var s = ["task": task.rawValue, "model": model, "optimizer": optimizer, "lr": String(learningRate), "batch_size": String(batchSize),
                  "epochs": String(epochs), "seed": String(seed)]
         if let limit { s["limit"] = String(limit) }
         if let validationSize { s["validation_size"] = String(validationSize) }
@@ -31,7 +33,8 @@ struct RunSettings: Equatable {
 
     /// The settings of a new run: the options given, the model's recipe for the rest.
     init(_ options: Stitch.Train) {
-        model = options.modelOptions.model ?? "cnn-bn"
+        task = options.modelOptions.resolvedTask()
+        model = options.modelOptions.model ?? task.defaultModel
         let recipe = ModelCatalog.entry(model).recipe
         optimizer = options.optimizer ?? recipe.optimizer
         learningRate = options.lr ?? recipe.learningRate
@@ -52,7 +55,12 @@ struct RunSettings: Equatable {
                 throw CheckpointError(path: path, reason: "run.\(key) \"\(text)\": \(error)")
             }
         }
-        model = try value("model") { try OptionValue.choice($0, of: ModelCatalog.names, option: "model"); return $0 }
+        task = s["task"] == nil ? .classification : try value("task") { text in
+            try OptionValue.choice(text, of: Task.names, option: "task")
+            return Task(rawValue: text)!
+        }
+        let task = self.task
+        model = try value("model") { try OptionValue.choice($0, of: ModelCatalog.names(for: task), option: "\(task.rawValue) model"); return $0 }
         optimizer = try value("optimizer") { try OptionValue.choice($0, of: Recipe.optimizers, option: "optimizer"); return $0 }
         learningRate = try value("lr", OptionValue.positiveNumber)
         batchSize = try value("batch_size", OptionValue.wholeNumber(in: OptionValue.batchSizes))
@@ -67,6 +75,7 @@ struct RunSettings: Equatable {
     /// option given must equal the run's.
     func continued(with options: Stitch.Train, in folder: String) throws -> RunSettings {
         let given: [(String, String?, String)] = [
+            ("--task", options.modelOptions.task, task.rawValue),
             ("--model", options.modelOptions.model, model), ("--optimizer", options.optimizer, optimizer),
             ("--lr", options.lr.map { String($0) }, String(learningRate)),
             ("--batch-size", options.batchSize.map(String.init), String(batchSize)),

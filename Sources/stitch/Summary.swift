@@ -8,9 +8,9 @@ extension Stitch {
 
         @OptionGroup var modelOptions: ModelOptions
 
-        @Option(parsing: .unconditional, help: "Input shape, comma-separated sizes of at least 1 (e.g. 1,1,28,28).",
+        @Option(parsing: .unconditional, help: "Input shape, comma-separated sizes of at least 1 (default: 1,1,28,28; segmentation 1,1,64,64).",
                 transform: Summarize.parseShape)
-        var input = [1, 1, 28, 28]
+        var input: [Int]?
 
         /// The largest input a summary takes (2³¹ elements): sizes past it are no real input and
         /// would overflow the counts of elements and FLOPs.
@@ -35,7 +35,8 @@ extension Stitch {
         }
 
         func run() throws {
-            print(try ModelCatalog.entry(modelOptions.model ?? "cnn-bn").make().summary(input: input))
+            let task = modelOptions.resolvedTask()
+            print(try ModelCatalog.entry(modelOptions.model ?? task.defaultModel).make().summary(input: input ?? task.defaultInput))
         }
     }
 }

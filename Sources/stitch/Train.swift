@@ -6,13 +6,18 @@ import Foundation
 extension Stitch {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train a model and report test accuracy and macro F1.",
+            abstract: "Train a model and report test accuracy and macro F1 (segmentation: per-class IoU, mean IoU and Dice).",
             discussion: """
             Each epoch is validated on training examples held out at random (--validation-size); the test set \
             is evaluated once, at the end. The output folder receives a checkpoint after every epoch, metrics.csv, \
             plots and, at the end, model.safetensors and the test confusion matrix. A folder that already holds a run is refused unless --resume continues it \
             (with its settings; --epochs may extend it) or --overwrite replaces it. Ctrl-C stops after the \
-            current batch and keeps the last complete epoch's checkpoint (exit code 130).
+            current batch and keeps the last complete epoch's checkpoint (exit code 130). \
+            With --task segmentation (models unet, umamba) the model learns FashionMNISTMosaic: 64×64 mosaics of \
+            2 to 4 Fashion-MNIST items, 11 classes; training mosaics are drawn afresh each epoch (an epoch: a third as many \
+            mosaics as training images), validation mosaics from the held-out images, and the test split is 2,000 mosaics \
+            of the test images (the first --limit of them with --limit); it also writes sheet.ppm, test images with true and \
+            predicted masks.
             """)
 
         @OptionGroup var modelOptions: ModelOptions
@@ -58,6 +63,10 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: 0...Int.max))
         var validationSize: Int?
 
+        @Option(parsing: .unconditional, help: "Stop training after this many seconds and test (segmentation only; the schedule stays planned for --epochs).",
+                transform: OptionValue.seconds)
+        var timeBudget: Double?
+
         var folder: RunFolder { RunFolder(url: URL(fileURLWithPath: output)) }
 
         func validate() throws {
@@ -72,6 +81,8 @@ extension Stitch {
             let checkpoint = resume ? try Checkpoint(contentsOf: folder.checkpoint) : nil
             var settings = try checkpoint.map(runSettings(continuing:)) ?? RunSettings(self)
             manualSeed(settings.seed)
+            if settings.task == .segmentation { return try trainSegmentation(settings: settings, checkpoint: checkpoint) }
+            if timeBudget != nil { throw ValidationError("--time-budget applies to --task segmentation only") }
             let recipe = ModelCatalog.entry(settings.model).recipe
             let model = ModelCatalog.entry(settings.model).make()
             let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
@@ -114,7 +125,7 @@ extension Stitch {
         }
 
         /// The settings of the run continued: the checkpoint's, with `--epochs` applied.
-        private func runSettings(continuing checkpoint: Checkpoint) throws -> RunSettings {
+        func runSettings(continuing checkpoint: Checkpoint) throws -> RunSettings {
             let settings = checkpoint.settings.isEmpty
                 ? RunSettings(self) : try RunSettings(checkpoint, path: folder.checkpoint.path).continued(with: self, in: output)
             if settings.epochs < checkpoint.epoch {

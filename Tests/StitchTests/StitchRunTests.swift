@@ -6,20 +6,6 @@ import XCTest
 /// `stitch train`, `evaluate`, `summary` and `--resume` on a tiny data folder: results kept,
 /// runs never replaced unless asked, checkpoints checked before use, Ctrl-C safe.
 final class StitchRunTests: StitchTestCase {
-    /// `stitch` ran to the end with status 0.
-    @discardableResult
-    func succeeds(_ arguments: String..., file: StaticString = #filePath, line: UInt = #line) throws -> StitchTestCase.Run {
-        let run = try start(arguments, file: file, line: line).finish()
-        XCTAssertTrue(run.reason == .exit && run.status == 0,
-                      "stitch \(arguments.joined(separator: " ")) ended with \(run.reason) \(run.status):\n\(run.stderr)", file: file, line: line)
-        return run
-    }
-
-    /// The line of `output` starting with `prefix`.
-    func line(_ prefix: String, in output: String) -> Substring? {
-        output.split(separator: "\n").first { $0.hasPrefix(prefix) }
-    }
-
     /// The lines of `output` starting with `prefix`.
     func lines(_ prefix: String, in output: String) -> [Substring] {
         output.split(separator: "\n").filter { $0.hasPrefix(prefix) }

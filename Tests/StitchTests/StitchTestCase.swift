@@ -39,6 +39,26 @@ class StitchTestCase: XCTestCase {
         return child.finish()
     }
 
+    /// Runs `stitch` with `arguments` and checks that it ran to the end with status 0.
+    @discardableResult
+    func succeeds(_ arguments: String..., file: StaticString = #filePath, line: UInt = #line) throws -> Run {
+        try succeeds(arguments, file: file, line: line)
+    }
+
+    /// Runs `stitch` with `arguments` and checks that it ran to the end with status 0.
+    @discardableResult
+    func succeeds(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Run {
+        let run = try start(arguments, file: file, line: line).finish()
+        XCTAssertTrue(run.reason == .exit && run.status == 0,
+                      "stitch \(arguments.joined(separator: " ")) ended with \(run.reason) \(run.status):\n\(run.stderr)", file: file, line: line)
+        return run
+    }
+
+    /// The line of `output` starting with `prefix`.
+    func line(_ prefix: String, in output: String) -> Substring? {
+        output.split(separator: "\n").first { $0.hasPrefix(prefix) }
+    }
+
     /// A running `stitch` whose output goes to files.
     struct Child {
         let process: Process

@@ -6,11 +6,15 @@ public struct Example {
     public var input: Tensor
     /// The class id.
     public var label: Int
+    /// A dense target, e.g. a segmentation mask (H, W) of class ids as Float (nil: the label
+    /// alone is the target).
+    public var target: Tensor?
 
     /// Creates an example.
-    public init(input: Tensor, label: Int) {
+    public init(input: Tensor, label: Int, target: Tensor? = nil) {
         self.input = input
         self.label = label
+        self.target = target
     }
 }
 

@@ -1,0 +1,252 @@
+import DeepCore
+import Foundation
+
+/// The result of ``SegmentationTrainer/evaluate(_:)``.
+public struct SegmentationEvaluation {
+    /// Mean loss per pixel (cross-entropy plus the weighted Dice loss).
+    public let loss: Double
+    /// Pixel counts and the figures read from them.
+    public let metrics: SegmentationMetrics
+}
+
+/// Fits a segmentation model (logits (N, C, H, W) against masks (N, H, W)): per-pixel
+/// cross-entropy plus ``diceWeight`` times the Dice loss, a schedule stepped each batch, the
+/// pixel accuracy and mean IoU of a held-out validation set after each epoch, an atomic
+/// checkpoint each epoch with exact resume, `metrics.csv` and the curves; one evaluation on the
+/// test set at the end (``test(_:)``), with a sheet of test images and masks.
+///
+/// The epoch records (``EpochRecord``, as checkpoints keep them) hold the train pixel accuracy as
+/// `trainAccuracy`, the validation pixel accuracy as `validationAccuracy` and the validation mean
+/// IoU as `validationMacroF1`; `metrics.csv` names them so.
+///
+///     let trainer = SegmentationTrainer(model: UNet(inChannels: 1, numClasses: 11, depth: 3, baseChannels: 32, bilinear: true),
+///                                       optimizer: AdamW(model.parameters, learningRate: 3e-3), classCount: 11)
+///     try trainer.fit(SegmentationLoader(train, batchSize: 32, dropLast: true), validation: SegmentationLoader(validation, batchSize: 100), epochs: 2)
+///     try trainer.test(SegmentationLoader(test, batchSize: 100))
+public final class SegmentationTrainer {
+    /// The model trained.
+    public let model: Module
+    /// Its optimiser.
+    public let optimizer: Optimizer
+    /// A schedule stepped after every batch (OneCycleLR).
+    public var scheduler: LRScheduler?
+    /// Number of classes.
+    public let classCount: Int
+    /// Weight of the Dice loss added to the cross-entropy (0: cross-entropy alone).
+    public var diceWeight: Float = 0
+    /// Class names for the reports.
+    public var classNames: [String]?
+    /// Where checkpoints, `metrics.csv`, the plots and the test sheet go; nil writes nothing.
+    public var outputDirectory: URL?
+    /// Stop training once this many seconds of it have passed (after the batch under way; that
+    /// epoch counts as done), nil: no limit.
+    public var timeBudget: Double?
+    /// The figures of every epoch so far.
+    public private(set) var history: [EpochRecord] = []
+    /// Progress output.
+    public let progress = ProgressReporter()
+    /// Whether to print progress at all.
+    public var verbose = true
+    /// Strings kept in every checkpoint (the command line keeps the run's options here).
+    public var settings: [String: String] = [:]
+    /// Epochs completed (including those of a resumed checkpoint).
+    public private(set) var completedEpochs = 0
+    /// Whether ``timeBudget`` ended the last ``fit(_:validation:epochs:stopAfter:)``.
+    public private(set) var ranOutOfTime = false
+    private var bestMetric: Double?
+    private let stopFlag = SegmentationStopFlag()
+
+    /// Creates a trainer.
+    public init(model: Module, optimizer: Optimizer, scheduler: LRScheduler? = nil, classCount: Int) {
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.classCount = classCount
+    }
+
+    /// The loss of `logits` (N, C, H, W) against pixel `labels` in (N, H, W) order.
+    public func loss(_ logits: Tensor, _ labels: [Int]) -> Tensor {
+        let ce = crossEntropy(logits, labels)
+        return diceWeight == 0 ? ce : ce + diceLoss(logits, labels) * diceWeight
+    }
+
+    /// Asks a running fit to stop after the current batch (safe from any thread).
+    public func requestStop() { stopFlag.set(true) }
+
+    /// Trains until `epochs` epochs are done (or ``timeBudget`` runs out), validating after each.
+    /// - Throws: ``TrainingInterrupted`` after ``requestStop()``; errors writing the files.
+    @discardableResult
+    public func fit(_ train: SegmentationLoader, validation: SegmentationLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
+        require(train.count > 0, "SegmentationTrainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize))")
+        if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        let fitStarted = progress.elapsed
+        ranOutOfTime = false
+        while completedEpochs < min(epochs, stopAfter ?? epochs), !ranOutOfTime {
+            let epoch = completedEpochs + 1, started = progress.elapsed
+            model.train()
+            var lossSum = 0.0, seen = 0, batchIndex = 0
+            var metrics = SegmentationMetrics(classCount: classCount)
+            let order = train.order(epoch: completedEpochs)
+            for b in 0..<train.count where !ranOutOfTime {
+                let batch = train.batch(b, order: order, epoch: completedEpochs)
+                optimizer.zeroGrad()
+                let logits = model(batch.inputs)
+                let value = loss(logits, batch.labels)
+                value.backward()
+                optimizer.step()
+                scheduler?.step()
+                lossSum += Double(value.item()) * Double(batch.count)
+                seen += batch.count
+                metrics.add(predictions: predictedPixelClasses(logits.detached()), labels: batch.labels)
+                batchIndex += 1
+                try stopIfRequested()
+                if let timeBudget, progress.elapsed - fitStarted >= timeBudget { ranOutOfTime = true }
+                if verbose {
+                    let t = progress.elapsed - started
+                    progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count, loss: lossSum / Double(seen),
+                                    examplesPerSecond: Double(seen) / max(t, 1e-9), epochElapsed: t)
+                }
+            }
+            var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: metrics.pixelAccuracy,
+                                     learningRate: Double(optimizer.learningRate), seconds: 0)
+            if let validation {
+                let e = evaluate(validation)
+                record.validationLoss = e.loss
+                record.validationAccuracy = e.metrics.pixelAccuracy
+                record.validationMacroF1 = e.metrics.meanIoU
+                bestMetric = max(bestMetric ?? -.infinity, e.metrics.meanIoU)
+            }
+            record.seconds = progress.elapsed - started
+            history.append(record)
+            completedEpochs = epoch
+            if verbose {
+                var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f pixel acc %.4f", record.trainLoss, record.trainAccuracy)
+                if let vl = record.validationLoss, let va = record.validationAccuracy, let vm = record.validationMacroF1 {
+                    line += String(format: "  val loss %.4f pixel acc %.4f mean IoU %.4f", vl, va, vm)
+                }
+                line += String(format: "  lr %.3g  %.1fs", record.learningRate, record.seconds)
+                if ranOutOfTime { line += "  (time budget reached)" }
+                progress.finishEpoch(line)
+            }
+            try writeReports()
+            try stopIfRequested()
+        }
+        return history
+    }
+
+    /// Mean loss and pixel counts of the model in evaluation mode over `loader`.
+    public func evaluate(_ loader: SegmentationLoader) -> SegmentationEvaluation {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        var lossSum = 0.0, seen = 0
+        var metrics = SegmentationMetrics(classCount: classCount)
+        withoutGrad {
+            loader.forEachBatch(epoch: 0) { batch in
+                let logits = model(batch.inputs)
+                lossSum += Double(loss(logits, batch.labels).item()) * Double(batch.count)
+                seen += batch.count
+                metrics.add(predictions: predictedPixelClasses(logits), labels: batch.labels)
+            }
+        }
+        return SegmentationEvaluation(loss: lossSum / Double(max(seen, 1)), metrics: metrics)
+    }
+
+    /// Evaluates the model once on the test set: prints the per-class IoU and `mean IoU:`,
+    /// `Dice:` and `pixel accuracy:` lines when ``verbose``, and writes the sheet of the first
+    /// `sheetRows` test images with their true and predicted masks into ``outputDirectory``.
+    @discardableResult
+    public func test(_ loader: SegmentationLoader, sheetRows: Int = 8) throws -> SegmentationEvaluation {
+        let result = evaluate(loader)
+        if verbose {
+            let names = classNames ?? (0..<classCount).map { "class \($0)" }
+            print(String(format: "test loss: %.4f", result.loss))
+            print("per-class IoU: " + zip(names, result.metrics.intersectionOverUnion).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
+            print(String(format: "mean IoU: %.4f", result.metrics.meanIoU))
+            print(String(format: "Dice: %.4f", result.metrics.meanDice))
+            print(String(format: "pixel accuracy: %.4f", result.metrics.pixelAccuracy))
+        }
+        if let dir = outputDirectory, sheetRows > 0 {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let sheet = withoutGrad { () -> SegmentationSheet in
+                let wasTraining = model.isTraining
+                model.eval()
+                defer { model.train(wasTraining) }
+                var first: SegmentationBatch?
+                SegmentationLoader(loader.dataset, batchSize: min(sheetRows, loader.dataset.count), seed: loader.seed)
+                    .forEachBatch(epoch: 0) { if first == nil { first = $0 } }
+                guard let first else { return SegmentationSheet(width: 0, height: 0, pixels: []) }
+                return SegmentationSheet(images: first.inputs, truth: first.labels, predictions: predictedPixelClasses(model(first.inputs)))
+            }
+            // lead: write as PNG (sheet.png) once the PNG encoder lands.
+            if sheet.width > 0 { try AtomicWrite.write(sheet.ppmData, to: dir.appendingPathComponent("sheet.ppm")) }
+        }
+        return result
+    }
+
+    /// The checkpoint of the current state.
+    public func checkpoint() -> Checkpoint {
+        Checkpoint(epoch: completedEpochs, model: model.stateDict(), optimizer: optimizer.stateDict(),
+                   optimizerKind: String(describing: type(of: optimizer)), schedulerEpoch: scheduler?.lastEpoch,
+                   schedulerState: scheduler?.stateDict() ?? [:], generatorState: DefaultRandom.generator.state,
+                   bestMetric: bestMetric, staleEpochs: 0, history: history, settings: settings)
+    }
+
+    /// Restores a checkpoint (weights, optimiser, schedule, generator, epochs, history,
+    /// settings), checked in full first: on any error nothing changes.
+    public func resume(from c: Checkpoint) throws {
+        try c.validate(model: model, optimizer: optimizer, scheduler: scheduler)
+        try model.loadStateDict(c.model)
+        try optimizer.loadStateDict(c.optimizer)
+        if let s = c.schedulerEpoch { scheduler?.restore(lastEpoch: s) }
+        try scheduler?.loadStateDict(c.schedulerState)
+        DefaultRandom.generator.state = c.generatorState
+        completedEpochs = c.epoch
+        bestMetric = c.bestMetric
+        history = c.history
+        settings = c.settings
+    }
+
+    private func stopIfRequested() throws {
+        guard stopFlag.set(false) else { return }
+        if verbose && progress.isTerminal { print("") }
+        throw TrainingInterrupted(completedEpochs: completedEpochs)
+    }
+
+    /// The header of a segmentation run's `metrics.csv` (the fields of ``EpochRecord/csvRow``).
+    public static let csvHeader = "epoch,train_loss,train_pixel_accuracy,val_loss,val_pixel_accuracy,val_mean_iou,learning_rate,seconds"
+
+    /// Writes the checkpoint, `metrics.csv`, `loss.svg` and `mean_iou.svg`.
+    private func writeReports() throws {
+        guard let dir = outputDirectory else { return }
+        try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
+        let csv = ([Self.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n"
+        try AtomicWrite.write(Data(csv.utf8), to: dir.appendingPathComponent("metrics.csv"))
+        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
+        var scoreSeries = [SVGPlot.Series(name: "train pixel accuracy", values: history.map(\.trainAccuracy), color: "#1f77b4")]
+        if history.contains(where: { $0.validationLoss != nil }) {
+            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
+            scoreSeries.append(SVGPlot.Series(name: "validation mean IoU", values: history.map { $0.validationMacroF1 ?? .nan }, color: "#d62728"))
+        }
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
+                              to: dir.appendingPathComponent("loss.svg"))
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Pixel accuracy and mean IoU", xLabel: "epoch", yLabel: "score", series: scoreSeries).utf8),
+                              to: dir.appendingPathComponent("mean_iou.svg"))
+    }
+}
+
+/// A flag set from one thread and read from another.
+private final class SegmentationStopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Sets the flag to `newValue`; returns the value it had.
+    @discardableResult
+    func set(_ newValue: Bool) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = value
+        value = newValue
+        return old
+    }
+}

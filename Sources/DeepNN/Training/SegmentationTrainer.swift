@@ -54,7 +54,7 @@ public final class SegmentationTrainer {
     /// Whether ``timeBudget`` ended the last ``fit(_:validation:epochs:stopAfter:)``.
     public private(set) var ranOutOfTime = false
     private var bestMetric: Double?
-    private let stopFlag = SegmentationStopFlag()
+    private let stopFlag = StopFlag()
 
     /// Creates a trainer.
     public init(model: Module, optimizer: Optimizer, scheduler: LRScheduler? = nil, classCount: Int) {
@@ -232,21 +232,5 @@ public final class SegmentationTrainer {
                               to: dir.appendingPathComponent("loss.svg"))
         try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Pixel accuracy and mean IoU", xLabel: "epoch", yLabel: "score", series: scoreSeries).utf8),
                               to: dir.appendingPathComponent("mean_iou.svg"))
-    }
-}
-
-/// A flag set from one thread and read from another.
-private final class SegmentationStopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    /// Sets the flag to `newValue`; returns the value it had.
-    @discardableResult
-    func set(_ newValue: Bool) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        let old = value
-        value = newValue
-        return old
     }
 }

@@ -275,7 +275,7 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
 }
 
 /// A flag set from one thread and read from another.
-private final class StopFlag: @unchecked Sendable {
+final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
 

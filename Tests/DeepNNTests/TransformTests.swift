@@ -78,4 +78,123 @@ final class TransformTests: XCTestCase {
         let y = apply(RandomResizedCrop((5, 6)), Self.fixtures["image.float"]!)
         XCTAssertEqual(y.shape, [3, 5, 6])
     }
+
+    func testColorFunctionals() {
+        let f = Self.fixtures
+        for (kind, pixels) in kinds {
+            let x = f["image.\(kind)"]!, atol: Float = pixels == .uint8 ? 1.001 : 1e-5
+            for factor: Float in [0.6, 1.3] {
+                assertClose(x.brightnessAdjusted(by: factor, pixels: pixels), f["brightness.\(kind).\(factor)"]!, atol: atol, rtol: 0, "brightness \(kind)")
+                assertClose(x.contrastAdjusted(by: factor, pixels: pixels), f["contrast.\(kind).\(factor)"]!, atol: atol, rtol: 0, "contrast \(kind)")
+                assertClose(x.saturationAdjusted(by: factor, pixels: pixels), f["saturation.\(kind).\(factor)"]!, atol: atol, rtol: 0, "saturation \(kind)")
+            }
+            for factor: Float in [0.2, -0.35, 0.5] {
+                assertClose(x.hueAdjusted(by: factor, pixels: pixels), f["hue.\(kind).\(factor)"]!, atol: atol, rtol: 0, "hue \(kind) \(factor)")
+            }
+            assertClose(apply(Grayscale(pixels: pixels), x), f["grayscale.\(kind).1"]!, atol: atol, rtol: 0, "gray \(kind)")
+            assertClose(apply(Grayscale(numOutputChannels: 3, pixels: pixels), x), f["grayscale.\(kind).3"]!, atol: atol, rtol: 0, "gray3 \(kind)")
+            XCTAssertEqual(x.erased(top: 2, left: 3, height: 4, width: 5, values: [1, 2, 3]).scalars, f["erase.\(kind)"]!.scalars)
+        }
+    }
+
+    func testRotations() {
+        let f = Self.fixtures
+        for (kind, pixels) in kinds {
+            let x = f["image.\(kind)"]![.all, 0..<7, 0..<10].contiguous()
+            let atol: Float = pixels == .uint8 ? 1.001 : 1e-5
+            let fill: Float = pixels == .uint8 ? 7 : 0.25
+            for angle: Float in [30, -45, 90, 180, 270, 123.4] {
+                let name = angle == angle.rounded() ? String(Int(angle)) : String(angle)
+                for (interp, mode) in [("nearest", ResizeInterpolation.nearest), ("bilinear", .bilinear)] {
+                    for expand in [false, true] {
+                        let key = "rotate.\(kind).\(name).\(interp).\(expand ? 1 : 0)"
+                        let y = x.rotated(degrees: angle, interpolation: mode, expand: expand, pixels: pixels)
+                        // Nearest samples may round the other way at a tie: compare most pixels exactly.
+                        assertMostlyClose(y, f[key]!, atol: atol, key)
+                    }
+                    let key = "rotate.\(kind).\(name).\(interp).center"
+                    let y = x.rotated(degrees: angle, interpolation: mode, center: (4, 9), fill: fill, pixels: pixels)
+                    assertMostlyClose(y, f[key]!, atol: atol, key)
+                }
+            }
+        }
+    }
+
+    /// `actual` within `atol` of `expected` everywhere but at most 2% of the values (a nearest
+    /// sample whose source position is within float rounding of a tie).
+    func assertMostlyClose(_ actual: Tensor, _ expected: Tensor, atol: Float, _ message: String,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
+        guard actual.shape == expected.shape else { return }
+        let off = zip(actual.scalars, expected.scalars).filter { abs($0 - $1) > atol }.count
+        XCTAssertLessThanOrEqual(off, expected.count / 50, "\(message): \(off) of \(expected.count) values differ", file: file, line: line)
+    }
+
+    func testRandomColorAndErasingSampling() {
+        let jitter = ColorJitter(brightness: 0.4, contrast: 0.2, saturation: 0, hue: 0.1)
+        var g = RandomGenerator(seed: 5)
+        var orders = Set<[Int]>()
+        for _ in 0..<500 {
+            let (order, factors) = jitter.parameters(generator: &g)
+            orders.insert(order)
+            XCTAssertEqual(order.sorted(), [0, 1, 2, 3])
+            XCTAssertTrue(factors[0]! >= 0.6 && factors[0]! <= 1.4 && factors[1]! >= 0.8 && factors[1]! <= 1.2)
+            XCTAssertNil(factors[2])
+            XCTAssertTrue(abs(factors[3]!) <= 0.1)
+        }
+        XCTAssertEqual(orders.count, 24, "every order of the four adjustments is drawn")
+        let x = Self.fixtures["image.float"]!
+        let y = apply(jitter, x, seed: 9)
+        XCTAssertEqual(y.shape, x.shape)
+        XCTAssertTrue(y.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
+
+        let erasing = RandomErasing(p: 1, value: [0.5])
+        for seed in 0..<50 as Range<UInt64> {
+            var g = RandomGenerator(seed: seed)
+            guard let w = erasing.window(height: 40, width: 50, generator: &g) else { continue }
+            let area = Double(w.height * w.width) / 2000, ratio = Double(w.height) / Double(w.width)
+            XCTAssertTrue(w.top + w.height <= 40 && w.left + w.width <= 50 && w.height < 40 && w.width < 50)
+            XCTAssertTrue(area > 0.02 * 0.5 && area < 0.33 * 1.5 && ratio > 0.3 * 0.6 && ratio < 3.3 * 1.6, "\(w)")
+        }
+        let erased = apply(erasing, x, seed: 1)
+        let changed = zip(erased.scalars, x.scalars).filter { $0 != $1 }
+        XCTAssertTrue(!changed.isEmpty && changed.allSatisfy { $0.0 == 0.5 })
+        XCTAssertEqual(apply(RandomErasing(p: 0), x).scalars, x.scalars)
+        XCTAssertEqual(apply(RandomErasing(p: 1, value: nil), x).shape, x.shape)
+
+        let rotation = RandomRotation(20)
+        var gr = RandomGenerator(seed: 2)
+        let angles = (0..<300).map { _ in rotation.angle(generator: &gr) }
+        XCTAssertTrue(angles.allSatisfy { abs($0) <= 20 } && angles.min()! < -15 && angles.max()! > 15)
+    }
+
+    /// Paired transforms move image and mask together: with an image whose first channel is the
+    /// mask and nearest interpolation for both, the two stay equal (up to the mask's own fill).
+    func testPairedTransformsKeepImageAndMaskAligned() {
+        var g = RandomGenerator(seed: 4)
+        let mask = Tensor((0..<(13 * 17)).map { _ in Float(Int.random(in: 1...5, using: &g)) }, shape: [13, 17])
+        let image = Tensor.concatenate([mask.reshaped([1, 13, 17]) * 0.1, Tensor.rand([2, 13, 17], generator: &g)], axis: 0)
+        let paired = PairedCompose([
+            PairedRandomResizedCrop(RandomResizedCrop((11, 12), interpolation: .nearest)),
+            PairedRandomFlip(), PairedRandomFlip(vertical: true),
+            PairedRandomRotation(RandomRotation(40, interpolation: .nearest)),
+            PairedRandomCrop(RandomCrop(size: (10, 10), padding: 2)),
+            ImageOnly(ColorJitter(brightness: 0.5)),
+        ])
+        for seed in 0..<20 as Range<UInt64> {
+            var g = RandomGenerator(seed: seed)
+            let (y, m) = paired(image: image, mask: mask, generator: &g)
+            XCTAssertEqual(y.shape, [3, 10, 10])
+            XCTAssertEqual(m.shape, [10, 10])
+            // The image's channel 0 went through the same geometry (and a brightness factor).
+            let ratios = zip(y[0].scalars, m.scalars).filter { $0.1 != 0 }.map { $0.0 / $0.1 }
+            XCTAssertTrue(ratios.allSatisfy { abs($0 - ratios[0]) < 1e-4 }, "seed \(seed): \(ratios)")
+            XCTAssertTrue(zip(y[0].scalars, m.scalars).allSatisfy { $0.1 != 0 || $0.0 == 0 }, "seed \(seed)")
+        }
+        let resized = PairedResize(Resize((6, 8)))(image: image, mask: mask, generator: &g)
+        XCTAssertEqual(resized.mask.shape, [6, 8])
+        XCTAssertTrue(resized.mask.scalars.allSatisfy { (1...5).contains($0) })
+        let cropped = PairedRandomCrop(RandomCrop(size: 17, padding: 4), maskFill: 255)(image: image, mask: mask, generator: &g)
+        XCTAssertTrue(cropped.mask.scalars.contains(255) || cropped.mask.scalars.allSatisfy { $0 <= 5 })
+    }
 }

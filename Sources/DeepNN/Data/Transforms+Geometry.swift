@@ -62,10 +62,15 @@ extension Tensor {
     ///
     ///     image.cropped(top: 2, left: 3, height: 8, width: 8)   // (3, 13, 17) → (3, 8, 8)
     public func cropped(top: Int, left: Int, height: Int, width: Int) -> Tensor {
+        cropped(top: top, left: left, height: height, width: width, fill: 0)
+    }
+
+    /// The window, with `fill` outside the image.
+    func cropped(top: Int, left: Int, height: Int, width: Int, fill: Float) -> Tensor {
         require(rank >= 2 && height > 0 && width > 0, "crop: window \(height)×\(width) of images of shape \(shape)")
         let (h, w) = imageSize
         return remappingPixels(rows: (top..<(top + height)).map { $0 >= 0 && $0 < h ? $0 : -1 },
-                               columns: (left..<(left + width)).map { $0 >= 0 && $0 < w ? $0 : -1 }, fill: 0)
+                               columns: (left..<(left + width)).map { $0 >= 0 && $0 < w ? $0 : -1 }, fill: fill)
     }
 
     /// Images (…, H, W) padded by `left`, `top`, `right`, `bottom` pixels (torchvision's `pad`; a

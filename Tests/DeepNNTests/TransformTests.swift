@@ -109,25 +109,14 @@ final class TransformTests: XCTestCase {
                     for expand in [false, true] {
                         let key = "rotate.\(kind).\(name).\(interp).\(expand ? 1 : 0)"
                         let y = x.rotated(degrees: angle, interpolation: mode, expand: expand, pixels: pixels)
-                        // Nearest samples may round the other way at a tie: compare most pixels exactly.
-                        assertMostlyClose(y, f[key]!, atol: atol, key)
+                        assertClose(y, f[key]!, atol: atol, rtol: 0, key)
                     }
                     let key = "rotate.\(kind).\(name).\(interp).center"
                     let y = x.rotated(degrees: angle, interpolation: mode, center: (4, 9), fill: fill, pixels: pixels)
-                    assertMostlyClose(y, f[key]!, atol: atol, key)
+                    assertClose(y, f[key]!, atol: atol, rtol: 0, key)
                 }
             }
         }
-    }
-
-    /// `actual` within `atol` of `expected` everywhere but at most 2% of the values (a nearest
-    /// sample whose source position is within float rounding of a tie).
-    func assertMostlyClose(_ actual: Tensor, _ expected: Tensor, atol: Float, _ message: String,
-                           file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
-        guard actual.shape == expected.shape else { return }
-        let off = zip(actual.scalars, expected.scalars).filter { abs($0 - $1) > atol }.count
-        XCTAssertLessThanOrEqual(off, expected.count / 50, "\(message): \(off) of \(expected.count) values differ", file: file, line: line)
     }
 
     func testRandomColorAndErasingSampling() {

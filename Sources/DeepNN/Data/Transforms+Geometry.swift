@@ -265,12 +265,8 @@ public struct RandomResizedCrop: Transform {
     /// `make_params`: up to 10 draws of area and aspect ratio whose rounded window fits, then the
     /// largest central window whose ratio is within `ratio`.
     public func window(height: Int, width: Int, generator: inout RandomGenerator) -> (top: Int, left: Int, height: Int, width: Int) {
-        let area = Double(height * width)
-        let logRatio = (log(ratio.lowerBound), log(ratio.upperBound))
         for _ in 0..<10 {
-            let target = area * (scale.lowerBound + (scale.upperBound - scale.lowerBound) * generator.nextUnitDouble())
-            let aspect = exp(logRatio.0 + (logRatio.1 - logRatio.0) * generator.nextUnitDouble())
-            let w = pythonRound((target * aspect).squareRoot()), h = pythonRound((target / aspect).squareRoot())
+            let (w, h) = generator.rectangleSides(area: Double(height * width), scale: scale, ratio: ratio)
             if w > 0 && w <= width && h > 0 && h <= height {
                 let top = Int.random(in: 0...(height - h), using: &generator)
                 let left = Int.random(in: 0...(width - w), using: &generator)
@@ -289,5 +285,17 @@ public struct RandomResizedCrop: Transform {
         let win = window(height: h, width: w, generator: &generator)
         return x.resizedCrop(top: win.top, left: win.left, height: win.height, width: win.width, size: size,
                              interpolation: interpolation, antialias: antialias, pixels: pixels)
+    }
+}
+
+extension RandomGenerator {
+    /// One draw of torchvision's rectangle sampling (RandomResizedCrop, RandomErasing): an area
+    /// `area`·U(`scale`) and an aspect r = exp(U(log `ratio`)), as the rounded sides (√(area·r),
+    /// √(area/r)).
+    mutating func rectangleSides(area: Double, scale: ClosedRange<Double>, ratio: ClosedRange<Double>) -> (Int, Int) {
+        let target = area * (scale.lowerBound + (scale.upperBound - scale.lowerBound) * nextUnitDouble())
+        let (low, high) = (log(ratio.lowerBound), log(ratio.upperBound))
+        let aspect = exp(low + (high - low) * nextUnitDouble())
+        return (pythonRound((target * aspect).squareRoot()), pythonRound((target / aspect).squareRoot()))
     }
 }

@@ -142,12 +142,8 @@ public struct RandomErasing: Transform {
     /// torchvision's `make_params`: up to 10 draws whose rounded rectangle is smaller than the
     /// image, else nil (nothing erased).
     public func window(height: Int, width: Int, generator: inout RandomGenerator) -> (top: Int, left: Int, height: Int, width: Int)? {
-        let area = Double(height * width)
-        let logRatio = (log(ratio.lowerBound), log(ratio.upperBound))
         for _ in 0..<10 {
-            let target = area * (scale.lowerBound + (scale.upperBound - scale.lowerBound) * generator.nextUnitDouble())
-            let aspect = exp(logRatio.0 + (logRatio.1 - logRatio.0) * generator.nextUnitDouble())
-            let h = pythonRound((target * aspect).squareRoot()), w = pythonRound((target / aspect).squareRoot())
+            let (h, w) = generator.rectangleSides(area: Double(height * width), scale: scale, ratio: ratio)
             guard h < height && w < width else { continue }
             return (Int.random(in: 0...(height - h), using: &generator), Int.random(in: 0...(width - w), using: &generator), h, w)
         }

@@ -21,6 +21,7 @@ final class TransformTests: XCTestCase {
             assertClose(apply(Resize(8, pixels: pixels), x), f["resize.\(kind).short8"]!, atol: atol, rtol: 0, kind)
             assertClose(apply(Resize(10, maxSize: 12, pixels: pixels), x), f["resize.\(kind).short10.max12"]!, atol: atol, rtol: 0, kind)
             assertClose(apply(Resize(20, pixels: pixels), x), f["resize.\(kind).short20"]!, atol: atol, rtol: 0, kind)
+            assertClose(apply(Resize(maxSize: 11, pixels: pixels), x), f["resize.\(kind).max11"]!, atol: atol, rtol: 0, kind)
         }
         XCTAssertTrue((Resize(5).outputSize(height: 10, width: 7)) == (7, 5))
         XCTAssertTrue((Resize((3, 4)).outputSize(height: 10, width: 7)) == (3, 4))

@@ -50,6 +50,7 @@ for kind, x in images.items():
     out[f"resize.{kind}.short8"] = T.Resize(8)(x)
     out[f"resize.{kind}.short10.max12"] = T.Resize(10, max_size=12)(x)
     out[f"resize.{kind}.short20"] = T.Resize(20)(x)
+    out[f"resize.{kind}.max11"] = T.Resize(None, max_size=11)(x)
     for h, w in [(7, 9), (15, 20), (13, 5), (16, 16)]:
         out[f"centerCrop.{kind}.{h}x{w}"] = TF.center_crop(x, [h, w])
     for mode in ("constant", "edge", "reflect", "symmetric"):

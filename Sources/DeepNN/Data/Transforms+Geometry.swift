@@ -138,11 +138,23 @@ public struct Resize: Transform {
         (self.maxSize, self.interpolation, self.antialias, self.pixels) = (nil, interpolation, antialias, pixels)
     }
 
+    /// Resizes the longer side to `maxSize`, the shorter to ⌊maxSize·short/long⌋ (torchvision's
+    /// `Resize(size=None, max_size=maxSize)`).
+    public init(maxSize: Int, interpolation: ResizeInterpolation = .bilinear, antialias: Bool = true, pixels: PixelValues = .float) {
+        require(maxSize > 0, "Resize: maxSize \(maxSize) should be positive")
+        self.size = []
+        (self.maxSize, self.interpolation, self.antialias, self.pixels) = (maxSize, interpolation, antialias, pixels)
+    }
+
     /// The output (height, width) for an input of `height` × `width` (torchvision's
     /// `_compute_resized_output_size`).
     public func outputSize(height: Int, width: Int) -> (Int, Int) {
-        guard size.count == 1 else { return (size[0], size[1]) }
+        if size.count == 2 { return (size[0], size[1]) }
         let (short, long) = width <= height ? (width, height) : (height, width)
+        if size.isEmpty, let maxSize {
+            let newShort = Int(Double(maxSize) * Double(short) / Double(long))
+            return width <= height ? (maxSize, newShort) : (newShort, maxSize)
+        }
         var (newShort, newLong) = (size[0], Int(Double(size[0]) * Double(long) / Double(short)))
         if let maxSize, newLong > maxSize {
             (newShort, newLong) = (Int(Double(maxSize) * Double(newShort) / Double(newLong)), maxSize)

@@ -44,25 +44,17 @@ public struct Normalize: Transform {
     }
 }
 
-/// Flips (C, H, W) left–right with probability `p` (`transforms.RandomHorizontalFlip`).
+/// Flips images (…, H, W) left–right with probability `p` (`transforms.RandomHorizontalFlip`).
 public struct RandomHorizontalFlip: Transform {
     let p: Float
     /// Creates the transform.
     public init(p: Float = 0.5) { self.p = p }
     public func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
-        guard generator.nextUniform() < p else { return x }
-        let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        return x.withUnsafeBufferPointer { src in
-            Tensor.make(shape: x.shape) { dst in
-                for row in 0..<(c * h) {
-                    for j in 0..<w { dst[row * w + j] = src[row * w + (w - 1 - j)] }
-                }
-            }
-        }
+        generator.nextUniform() < p ? x.flippedImage(vertical: false) : x
     }
 }
 
-/// Pads (C, H, W) with zeros by `padding` on every side, then cuts a random `size` window
+/// Pads images (…, H, W) with zeros by `padding` on every side, then cuts a random `size` window
 /// (`transforms.RandomCrop(size, padding)`).
 public struct RandomCrop: Transform {
     let size: (Int, Int), padding: Int
@@ -73,25 +65,18 @@ public struct RandomCrop: Transform {
         self.size = size
         self.padding = padding
     }
-    public func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
-        let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+    /// The window's top-left corner in the unpadded image (negative inside the padding) for an
+    /// image of `height` × `width`: one draw.
+    func corner(height h: Int, width w: Int, generator: inout RandomGenerator) -> (top: Int, left: Int) {
         let (ph, pw) = (h + 2 * padding, w + 2 * padding)
         require(size.0 <= ph && size.1 <= pw, "RandomCrop: window \(size) larger than padded input (\(ph), \(pw))")
         let top = Int(generator.next() % UInt64(ph - size.0 + 1))
         let left = Int(generator.next() % UInt64(pw - size.1 + 1))
-        return x.withUnsafeBufferPointer { src in
-            Tensor.make(shape: [c, size.0, size.1]) { dst in
-                for ch in 0..<c {
-                    for i in 0..<size.0 {
-                        let si = top + i - padding
-                        for j in 0..<size.1 {
-                            let sj = left + j - padding
-                            let inside = si >= 0 && si < h && sj >= 0 && sj < w
-                            dst[(ch * size.0 + i) * size.1 + j] = inside ? src[(ch * h + si) * w + sj] : 0
-                        }
-                    }
-                }
-            }
-        }
+        return (top - padding, left - padding)
+    }
+
+    public func callAsFunction(_ x: Tensor, generator: inout RandomGenerator) -> Tensor {
+        let (top, left) = corner(height: x.shape[x.rank - 2], width: x.shape[x.rank - 1], generator: &generator)
+        return x.cropped(top: top, left: left, height: size.0, width: size.1)
     }
 }

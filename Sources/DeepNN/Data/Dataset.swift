@@ -6,11 +6,15 @@ public struct Example {
     public var input: Tensor
     /// The class id.
     public var label: Int
+    /// A dense target when there is one, e.g. a segmentation's (H, W) class indices as Float
+    /// (``SegmentationFolder``); nil for classification.
+    public var target: Tensor?
 
     /// Creates an example.
-    public init(input: Tensor, label: Int) {
+    public init(input: Tensor, label: Int, target: Tensor? = nil) {
         self.input = input
         self.label = label
+        self.target = target
     }
 }
 

@@ -34,10 +34,16 @@ extension Image {
 
     /// Decodes the bytes of a PNG or JPEG file (see ``init(contentsOf:)``); `path` names them in errors.
     public init(data: Data, path: String = ImageFileError.inMemory) throws {
+        try self.init(data: data, path: path, maxPixels: Image.maxPixelCount)
+    }
+
+    /// ``init(data:path:)`` refusing more than `maxPixels` pixels (the fuzz targets use a smaller
+    /// limit than ``maxPixelCount`` to stay within their memory and time limits).
+    init(data: Data, path: String, maxPixels: Int) throws {
         if data.starts(with: Image.pngSignature) {
-            self = try Image.decodePNG(data, path: path, rawIndices: false)
+            self = try Image.decodePNG(data, path: path, rawIndices: false, maxPixels: maxPixels)
         } else if data.starts(with: Image.jpegSignature) {
-            let decoded = try Image.decodeJPEG(data, path: path)
+            let decoded = try Image.decodeJPEG(data, path: path, maxPixels: maxPixels)
             self = decoded.oriented(ExifOrientation(jpeg: data))
         } else if data.isEmpty {
             throw ImageFileError(path: path, reason: "empty file: neither PNG nor JPEG")
@@ -62,7 +68,7 @@ extension Image {
         guard data.starts(with: Image.pngSignature) else {
             throw ImageFileError(path: url.path, reason: "a mask must be a PNG file of class indices")
         }
-        let mask = try Image.decodePNG(data, path: url.path, rawIndices: true)
+        let mask = try Image.decodePNG(data, path: url.path, rawIndices: true, maxPixels: Image.maxPixelCount)
         guard mask.channels == 1 else {
             throw ImageFileError(path: url.path, reason: "a mask must have 1 channel of class indices (gray or palette), "
                                  + "this one has \(mask.channels)")
@@ -125,11 +131,11 @@ extension Image {
     static let messageCapacity = 512
 
     /// Decodes PNG bytes through CPNG (see `cpng_decode`).
-    static func decodePNG(_ data: Data, path: String, rawIndices: Bool) throws -> Image {
+    static func decodePNG(_ data: Data, path: String, rawIndices: Bool, maxPixels: Int) throws -> Image {
         var raw = cpng_image()
         var message = [CChar](repeating: 0, count: messageCapacity)
         let status = data.withUnsafeBytes { bytes in
-            cpng_decode(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, UInt64(maxPixelCount),
+            cpng_decode(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, UInt64(maxPixels),
                         rawIndices ? 1 : 0, &raw, &message, messageCapacity)
         }
         guard status == 0, let pixels = raw.pixels else {
@@ -137,7 +143,7 @@ extension Image {
         }
         defer { cpng_free(pixels) }
         let width = Int(raw.width), height = Int(raw.height), channels = Int(raw.channels)
-        let count = try sampleCount(width, height, channels, path: path)
+        let count = try sampleCount(width, height, channels, maxPixels: maxPixels, path: path)
         if raw.bit_depth == 16 {
             let values = Array(UnsafeBufferPointer(start: pixels.assumingMemoryBound(to: UInt16.self), count: count))
             return Image(width: width, height: height, channels: channels, samples: .uint16(values))
@@ -147,11 +153,11 @@ extension Image {
     }
 
     /// Decodes JPEG bytes through CJPEG (see `cjpeg_decode`), without applying the EXIF orientation.
-    static func decodeJPEG(_ data: Data, path: String) throws -> Image {
+    static func decodeJPEG(_ data: Data, path: String, maxPixels: Int) throws -> Image {
         var raw = cjpeg_image()
         var message = [CChar](repeating: 0, count: messageCapacity)
         let status = data.withUnsafeBytes { bytes in
-            cjpeg_decode(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, UInt64(maxPixelCount),
+            cjpeg_decode(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, UInt64(maxPixels),
                          &raw, &message, messageCapacity)
         }
         guard status == 0, let pixels = raw.pixels else {
@@ -159,16 +165,16 @@ extension Image {
         }
         defer { cjpeg_free(pixels) }
         let width = Int(raw.width), height = Int(raw.height), channels = Int(raw.channels)
-        let count = try sampleCount(width, height, channels, path: path)
+        let count = try sampleCount(width, height, channels, maxPixels: maxPixels, path: path)
         let values = Array(UnsafeBufferPointer(start: pixels, count: count))
         return Image(width: width, height: height, channels: channels, samples: .uint8(values))
     }
 
     /// `width * height * channels`, checked.
-    private static func sampleCount(_ width: Int, _ height: Int, _ channels: Int, path: String) throws -> Int {
+    private static func sampleCount(_ width: Int, _ height: Int, _ channels: Int, maxPixels: Int, path: String) throws -> Int {
         let (pixels, o1) = width.multipliedReportingOverflow(by: height)
         let (count, o2) = pixels.multipliedReportingOverflow(by: channels)
-        guard !o1, !o2, pixels <= maxPixelCount, (1...4).contains(channels) else {
+        guard !o1, !o2, pixels <= maxPixels, (1...4).contains(channels) else {
             throw ImageFileError(path: path, reason: "\(width) x \(height) pixels of \(channels) channels are too many")
         }
         return count

@@ -34,8 +34,12 @@ let package = Package(
         // C, for the selective scan's AVX2/AVX-512 row kernels (function target attributes chosen
         // at run time; a Swift target cannot get ISA flags without unsafeFlags).
         .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanTypes.inc", "ScanRow.inc", "ScanBlock.inc"]),
+        // C, for PNG and JPEG through libpng (libpng-dev) and libjpeg-turbo (libjpeg62-turbo-dev):
+        // both report errors by longjmp, which must not cross Swift frames, so each setjmp is in C.
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib"], path: "Sources/DeepNN"),
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib", "CPNG", "CJPEG"], path: "Sources/DeepNN"),
         .executableTarget(
             name: "stitch",
             dependencies: ["DeepCore", "DeepNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,6 +1,6 @@
 """Seed corpora of the fuzz targets (issue 17): small valid inputs, a few hundred bytes each.
 
-Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip and einops (numpy only; the safetensors
+Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png and jpeg (numpy only; the safetensors
 and npy seeds also include the reference files of Tests/Fixtures/io, written by the safetensors
 and numpy libraries). The checkpoint seeds are written by the fuzz target itself, which knows its
 model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
@@ -113,3 +113,11 @@ einops_seeds = [
 ]
 for name, pattern, lines in einops_seeds:
     write("einops", name + ".einops.txt", (pattern + "\n" + lines + "\n").encode())
+
+# png, jpeg: the small files PIL writes for ImageFileTests (Tests/Fixtures/make_images.py).
+IMAGES = os.path.join(FUZZ, "..", "Tests", "Fixtures", "images")
+for name in sorted(os.listdir(IMAGES)):
+    if name.endswith(".png"):
+        shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "png", name))
+    elif name.split(".")[0] in ("jpeg_gray", "jpeg_rgb", "jpeg_rgb_progressive", "jpeg_gray_progressive", "jpeg_exif6", "jpeg_exif3"):
+        shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "jpeg", name))

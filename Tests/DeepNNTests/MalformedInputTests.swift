@@ -162,7 +162,8 @@ final class MalformedInputTests: XCTestCase {
                 case "safetensors": assertThrows(TensorFileError.self, String(name), mayLoad: mayLoad) { try Safetensors.read(from: url) }
                 case "npy": assertThrows(TensorFileError.self, String(name), mayLoad: mayLoad) { try Npy.read(from: url) }
                 case "idx", "gz": assertThrows(DatasetError.self, String(name), mayLoad: mayLoad) { try IDXArray(contentsOf: url.path) }
-                default: XCTFail("\(name): no reader for this extension (expected .safetensors, .npy, .idx, .gz or .einops.txt)")
+                case "png", "jpg": assertThrows(ImageFileError.self, String(name), mayLoad: mayLoad) { try Image(contentsOf: url) }
+                default: XCTFail("\(name): no reader for this extension (expected .safetensors, .npy, .idx, .gz, .png, .jpg or .einops.txt)")
                 }
             }
             XCTAssertLessThan(Date().timeIntervalSince(start), 1, "\(name) took too long")

@@ -6,8 +6,8 @@ public struct Example {
     public var input: Tensor
     /// The class id.
     public var label: Int
-    /// A dense target, e.g. a segmentation mask (H, W) of class ids as Float (nil: the label
-    /// alone is the target).
+    /// A dense target when there is one, e.g. a segmentation mask (H, W) of class ids as Float
+    /// (``SegmentationFolder``, ``FashionMNISTMosaic``); nil for classification.
     public var target: Tensor?
 
     /// Creates an example.

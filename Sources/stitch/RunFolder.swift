@@ -11,7 +11,7 @@ struct RunFolder {
     /// The files of a run, in the order they are listed in messages.
     static let fileNames = ["checkpoint.safetensors", "model.safetensors", "metrics.csv", "loss.svg", "accuracy.svg",
                             "confusion_matrix.svg", "test_confusion_matrix.svg",
-                            "mean_iou.svg", "sheet.ppm"]
+                            "mean_iou.svg", "sheet.png"]
 
     /// The checkpoint written after every epoch.
     var checkpoint: URL { url.appendingPathComponent("checkpoint.safetensors") }

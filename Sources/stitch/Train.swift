@@ -16,7 +16,7 @@ extension Stitch {
             With --task segmentation (models unet, umamba) the model learns FashionMNISTMosaic: 64×64 mosaics of \
             2 to 4 Fashion-MNIST items, 11 classes; training mosaics are drawn afresh each epoch (an epoch: a third as many \
             mosaics as training images), validation mosaics from the held-out images, and the test split is 2,000 mosaics \
-            of the test images (the first --limit of them with --limit); it also writes sheet.ppm, test images with true and \
+            of the test images (the first --limit of them with --limit); it also writes sheet.png, test images with true and \
             predicted masks.
             """)
 

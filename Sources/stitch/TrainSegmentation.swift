@@ -112,7 +112,7 @@ extension Stitch.Train {
         print(String(format: "training time: %.1f s", seconds))
         print("plots: " + ["loss.svg", "mean_iou.svg"].map { url.appendingPathComponent($0).path }.joined(separator: ", "))
         print("metrics: \(url.appendingPathComponent("metrics.csv").path)")
-        print("sheet: \(url.appendingPathComponent("sheet.ppm").path)")
+        print("sheet: \(url.appendingPathComponent("sheet.png").path)")
         print("model: \(folder.model.path)")
     }
 }

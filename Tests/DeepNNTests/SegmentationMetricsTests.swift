@@ -51,7 +51,7 @@ final class SegmentationMetricsTests: XCTestCase {
         XCTAssertEqual(predictedPixelClasses(logits), [1, 1, 0, 0, 1, 0])
     }
 
-    func testSheetPlacesImageTruthAndPrediction() {
+    func testSheetPlacesImageTruthAndPrediction() throws {
         let image = Tensor([0, 1, 0.5, 0.25], shape: [1, 1, 2, 2])
         let sheet = SegmentationSheet(images: image, truth: [0, 1, 2, 10], predictions: [1, 1, 0, 0])
         let gap = SegmentationSheet.gap
@@ -64,8 +64,9 @@ final class SegmentationMetricsTests: XCTestCase {
         let p = SegmentationSheet.palette
         XCTAssertEqual(rgb(2 * gap + 2 + 1, gap + 1), [p[10].0, p[10].1, p[10].2])
         XCTAssertEqual(rgb(3 * gap + 4, gap), [p[1].0, p[1].1, p[1].2])
-        let header = Data("P6\n\(sheet.width) \(sheet.height)\n255\n".utf8)
-        XCTAssertEqual(sheet.ppmData.prefix(header.count), header)
-        XCTAssertEqual(sheet.ppmData.count, header.count + sheet.width * sheet.height * 3)
+        // As a PNG, the same pixels come back.
+        let decoded = try Image(data: sheet.image.encoded(as: .png))
+        XCTAssertEqual([decoded.width, decoded.height, decoded.channels], [sheet.width, sheet.height, 3])
+        XCTAssertEqual(decoded.samples, .uint8(sheet.pixels))
     }
 }

@@ -16,13 +16,11 @@ final class StitchSegmentationTests: StitchTestCase {
             XCTAssertTrue(run.stdout.contains(words), "\"\(words)\" not in:\n\(run.stdout)")
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: path("seg").path).sorted()
-        XCTAssertEqual(files, ["checkpoint.safetensors", "loss.svg", "mean_iou.svg", "metrics.csv", "model.safetensors", "sheet.ppm"])
+        XCTAssertEqual(files, ["checkpoint.safetensors", "loss.svg", "mean_iou.svg", "metrics.csv", "model.safetensors", "sheet.png"])
         let csv = try String(contentsOf: path("seg/metrics.csv"), encoding: .utf8)
         XCTAssertTrue(csv.hasPrefix(SegmentationTrainer.csvHeader + "\n1,"), csv)
-        let sheet = try Data(contentsOf: path("seg/sheet.ppm"))
-        let header = "P6\n\(3 * 64 + 8) \(8 * 64 + 18)\n255\n"
-        XCTAssertEqual(sheet.prefix(header.utf8.count), Data(header.utf8))
-        XCTAssertEqual(sheet.count, header.utf8.count + (3 * 64 + 8) * (8 * 64 + 18) * 3)
+        let sheet = try Image(contentsOf: path("seg/sheet.png"))
+        XCTAssertEqual([sheet.width, sheet.height, sheet.channels], [3 * 64 + 8, 8 * 64 + 18, 3])
         // `evaluate` finds the model's task in the weights and tests the same 40 mosaics.
         let evaluated = try succeeds(["evaluate", "--weights", "seg/model.safetensors", "--limit", "40"])
         for prefix in ["per-class IoU:", "mean IoU:", "Dice:", "pixel accuracy:"] {

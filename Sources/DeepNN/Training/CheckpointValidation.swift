@@ -91,3 +91,17 @@ extension Checkpoint {
         }
     }
 }
+
+extension Checkpoint {
+    /// Checks the checkpoint in full (``validate(model:optimizer:scheduler:)``), then loads the
+    /// weights, the optimiser's state, the schedule's position and state, and the random
+    /// generator: on any error nothing changes. The trainers restore their own counters after it.
+    public func restore(model: Module, optimizer: Optimizer, scheduler: LRScheduler?) throws {
+        try validate(model: model, optimizer: optimizer, scheduler: scheduler)
+        try model.loadStateDict(self.model)
+        try optimizer.loadStateDict(self.optimizer)
+        if let s = schedulerEpoch { scheduler?.restore(lastEpoch: s) }
+        try scheduler?.loadStateDict(schedulerState)
+        DefaultRandom.generator.state = generatorState
+    }
+}

@@ -63,8 +63,8 @@ public struct SegmentationSheet {
         self.init(width: width, height: height, pixels: out)
     }
 
-    /// The sheet as a binary PPM (P6) file.
-    public var ppmData: Data {
-        Data("P6\n\(width) \(height)\n255\n".utf8) + Data(pixels)
+    /// The sheet as an 8-bit RGB image, to write as PNG.
+    public var image: Image {
+        Image(width: width, height: height, channels: 3, samples: .uint8(pixels))
     }
 }

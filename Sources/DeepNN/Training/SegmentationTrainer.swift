@@ -178,8 +178,7 @@ public final class SegmentationTrainer {
                 guard let first else { return SegmentationSheet(width: 0, height: 0, pixels: []) }
                 return SegmentationSheet(images: first.inputs, truth: first.labels, predictions: predictedPixelClasses(model(first.inputs)))
             }
-            // lead: write as PNG (sheet.png) once the PNG encoder lands.
-            if sheet.width > 0 { try AtomicWrite.write(sheet.ppmData, to: dir.appendingPathComponent("sheet.ppm")) }
+            if sheet.width > 0 { try sheet.image.write(to: dir.appendingPathComponent("sheet.png"), format: .png) }
         }
         return result
     }
@@ -195,12 +194,7 @@ public final class SegmentationTrainer {
     /// Restores a checkpoint (weights, optimiser, schedule, generator, epochs, history,
     /// settings), checked in full first: on any error nothing changes.
     public func resume(from c: Checkpoint) throws {
-        try c.validate(model: model, optimizer: optimizer, scheduler: scheduler)
-        try model.loadStateDict(c.model)
-        try optimizer.loadStateDict(c.optimizer)
-        if let s = c.schedulerEpoch { scheduler?.restore(lastEpoch: s) }
-        try scheduler?.loadStateDict(c.schedulerState)
-        DefaultRandom.generator.state = c.generatorState
+        try c.restore(model: model, optimizer: optimizer, scheduler: scheduler)
         completedEpochs = c.epoch
         bestMetric = c.bestMetric
         history = c.history

@@ -238,12 +238,7 @@ public final class Trainer {
     /// is checked in full first (``Checkpoint/validate(model:optimizer:scheduler:)``): on any
     /// error nothing changes.
     public func resume(from c: Checkpoint) throws {
-        try c.validate(model: model, optimizer: optimizer, scheduler: scheduler)
-        try model.loadStateDict(c.model)
-        try optimizer.loadStateDict(c.optimizer)
-        if let s = c.schedulerEpoch { scheduler?.restore(lastEpoch: s) }
-        try scheduler?.loadStateDict(c.schedulerState)
-        DefaultRandom.generator.state = c.generatorState
+        try c.restore(model: model, optimizer: optimizer, scheduler: scheduler)
         completedEpochs = c.epoch
         bestMetric = c.bestMetric
         staleEpochs = c.staleEpochs

@@ -99,20 +99,8 @@ extension Stitch {
             trainer.outputDirectory = folder.url
             print("model \(settings.model): \(model.parameterCount) parameters; recipe: \(recipe.description(epochs: settings.epochs, lr: settings.learningRate, optimizer: settings.optimizer, batchSize: settings.batchSize))")
             print(runData.description)
-            try folder.create()
-            let interruption = Interruption { trainer.requestStop() }
-            if overwrite { try folder.removeEarlierRun() }
-            if let checkpoint {
-                try trainer.resume(from: checkpoint)
-                print("resumed after epoch \(checkpoint.epoch)")
-            }
-            trainer.settings = settings.strings
-            let started = Date()
-            do {
+            let (interruption, started) = try startRun(trainer, settings: settings, checkpoint: checkpoint) {
                 try trainer.fit(runData.train, validation: runData.validation, epochs: settings.epochs, stopAfter: stopAfter)
-            } catch let stop as TrainingInterrupted {
-                FileHandle.standardError.write(Data("interrupted: the checkpoint of epoch \(stop.completedEpochs) in \(folder.url.path) is kept; continue with --resume --output \(output)\n".utf8))
-                throw ExitCode(130)
             }
             guard trainer.completedEpochs >= settings.epochs else {
                 print("stopped after epoch \(trainer.completedEpochs) of \(settings.epochs) (--stop-after); continue with --resume --output \(output)")

@@ -1,5 +1,5 @@
-// libFuzzer entry point: the PNG decoder (CPNG over libpng) on arbitrary bytes, as an image and as
-// a class-index mask. Any input must either decode or throw an ImageFileError; a trap, an
+// libFuzzer entry point: the PNG decoder (CPNG over libpng) on arbitrary bytes, as an image. Any
+// input must either decode or throw an ImageFileError; a trap, an
 // out-of-bounds access or a hang is a bug. What decodes is encoded again and must decode to itself.
 import DeepCore
 @testable import DeepNN

@@ -214,17 +214,10 @@ public final class SegmentationTrainer {
     private func writeReports() throws {
         guard let dir = outputDirectory else { return }
         try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
-        let csv = ([Self.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n"
-        try AtomicWrite.write(Data(csv.utf8), to: dir.appendingPathComponent("metrics.csv"))
-        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
-        var scoreSeries = [SVGPlot.Series(name: "train pixel accuracy", values: history.map(\.trainAccuracy), color: "#1f77b4")]
-        if history.contains(where: { $0.validationLoss != nil }) {
-            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
-            scoreSeries.append(SVGPlot.Series(name: "validation mean IoU", values: history.map { $0.validationMacroF1 ?? .nan }, color: "#d62728"))
-        }
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
-                              to: dir.appendingPathComponent("loss.svg"))
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Pixel accuracy and mean IoU", xLabel: "epoch", yLabel: "score", series: scoreSeries).utf8),
-                              to: dir.appendingPathComponent("mean_iou.svg"))
+        try TrainingReports.writeMetricsAndCurves(
+            history: history, csvHeader: Self.csvHeader,
+            score: .init(title: "Pixel accuracy and mean IoU", yLabel: "score", train: "train pixel accuracy",
+                         validation: "validation mean IoU", validationValue: \.validationMacroF1, file: "mean_iou.svg"),
+            to: dir)
     }
 }

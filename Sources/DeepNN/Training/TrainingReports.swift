@@ -63,22 +63,41 @@ enum TrainingReports {
     /// Writes `metrics.csv`, `loss.svg`, `accuracy.svg` and, when given, `confusion_matrix.svg`
     /// for every epoch of `history` into `directory`.
     static func write(history: [EpochRecord], confusion: ConfusionMatrix?, classNames: [String]?, to directory: URL) throws {
-        let csv = ([EpochRecord.csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n"
-        try AtomicWrite.write(Data(csv.utf8), to: directory.appendingPathComponent("metrics.csv"))
-        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
-        var accSeries = [SVGPlot.Series(name: "train accuracy", values: history.map(\.trainAccuracy), color: "#1f77b4")]
-        if history.contains(where: { $0.validationLoss != nil }) {
-            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
-            accSeries.append(SVGPlot.Series(name: "validation accuracy", values: history.map { $0.validationAccuracy ?? .nan }, color: "#d62728"))
-        }
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
-                              to: directory.appendingPathComponent("loss.svg"))
-        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: accSeries).utf8),
-                              to: directory.appendingPathComponent("accuracy.svg"))
+        try writeMetricsAndCurves(history: history, csvHeader: EpochRecord.csvHeader,
+                                  score: Score(title: "Accuracy", yLabel: "accuracy", train: "train accuracy",
+                                               validation: "validation accuracy", validationValue: \.validationAccuracy,
+                                               file: "accuracy.svg"),
+                                  to: directory)
         if let confusion {
             try writeConfusion(confusion, classNames: classNames, title: "Confusion matrix (validation, epoch \(history.last?.epoch ?? 0))",
                                to: directory.appendingPathComponent("confusion_matrix.svg"))
         }
+    }
+
+    /// The score plotted beside the loss: its chart's title, axis label, series names, the
+    /// validation figure of a record, and the file.
+    struct Score {
+        var title: String, yLabel: String, train: String, validation: String
+        var validationValue: KeyPath<EpochRecord, Double?>
+        var file: String
+    }
+
+    /// Writes `metrics.csv` (under `csvHeader`), `loss.svg` and the score's chart (the train
+    /// accuracy, and the validation score where there is one) for every epoch of `history`.
+    static func writeMetricsAndCurves(history: [EpochRecord], csvHeader: String, score: Score, to directory: URL) throws {
+        let csv = ([csvHeader] + history.map(\.csvRow)).joined(separator: "\n") + "\n"
+        try AtomicWrite.write(Data(csv.utf8), to: directory.appendingPathComponent("metrics.csv"))
+        var lossSeries = [SVGPlot.Series(name: "train loss", values: history.map(\.trainLoss), color: "#1f77b4")]
+        var scoreSeries = [SVGPlot.Series(name: score.train, values: history.map(\.trainAccuracy), color: "#1f77b4")]
+        if history.contains(where: { $0.validationLoss != nil }) {
+            lossSeries.append(SVGPlot.Series(name: "validation loss", values: history.map { $0.validationLoss ?? .nan }, color: "#d62728"))
+            scoreSeries.append(SVGPlot.Series(name: score.validation, values: history.map { $0[keyPath: score.validationValue] ?? .nan },
+                                              color: "#d62728"))
+        }
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: "Loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).utf8),
+                              to: directory.appendingPathComponent("loss.svg"))
+        try AtomicWrite.write(Data(SVGPlot.lineChart(title: score.title, xLabel: "epoch", yLabel: score.yLabel, series: scoreSeries).utf8),
+                              to: directory.appendingPathComponent(score.file))
     }
 
     /// Writes `test_confusion_matrix.svg`, the test set's confusion matrix, into `directory`.

@@ -13,11 +13,12 @@ extension Stitch {
             plots and, at the end, model.safetensors and the test confusion matrix. A folder that already holds a run is refused unless --resume continues it \
             (with its settings; --epochs may extend it) or --overwrite replaces it. Ctrl-C stops after the \
             current batch and keeps the last complete epoch's checkpoint (exit code 130). \
-            With --task segmentation (models unet, umamba) the model learns FashionMNISTMosaic: 64×64 mosaics of \
+            With --task segmentation (models unet, unet32, umamba) the model learns FashionMNISTMosaic: 64×64 mosaics of \
             2 to 4 Fashion-MNIST items, 11 classes; training mosaics are drawn afresh each epoch (an epoch: a third as many \
             mosaics as training images), validation mosaics from the held-out images, and the test split is 2,000 mosaics \
             of the test images (the first --limit of them with --limit); it also writes sheet.png, test images with true and \
-            predicted masks.
+            predicted masks. With --time-budget the one-cycle schedule runs over the budget (it anneals fully by its \
+            end, however fast the machine); --epochs then only caps the run.
             """)
 
         @OptionGroup var modelOptions: ModelOptions
@@ -63,7 +64,7 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: 0...Int.max))
         var validationSize: Int?
 
-        @Option(parsing: .unconditional, help: "Stop training after this many seconds and test (segmentation only; the schedule stays planned for --epochs).",
+        @Option(parsing: .unconditional, help: "Stop training after this many seconds and test (segmentation only; the one-cycle schedule then runs over the budget, --epochs only caps the run).",
                 transform: OptionValue.seconds)
         var timeBudget: Double?
 

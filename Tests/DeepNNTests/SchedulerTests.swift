@@ -151,6 +151,25 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
+    func testOneCycleFollowsAFractionWithoutPassingItsEnd() {
+        let opt = AdamW([Tensor(zeros: [1])])
+        let timed = OneCycleLR(opt, maxLearningRate: 0.01, totalSteps: 10)
+        let stepped = OneCycleLR(AdamW([Tensor(zeros: [1])]), maxLearningRate: 0.01, totalSteps: 10)
+        timed.step(reaching: 0)  // at least one step
+        XCTAssertEqual(timed.lastEpoch, 1)
+        timed.step(reaching: 0.55)  // jumps to step 5, with the rate step 5 has
+        for _ in 0..<5 { stepped.step() }
+        XCTAssertEqual(timed.lastEpoch, 5)
+        XCTAssertEqual(timed.currentLearningRates, stepped.optimizer.parameterGroups.map(\.learningRate))
+        timed.step(reaching: 0.1)  // never back
+        XCTAssertEqual(timed.lastEpoch, 6)
+        for _ in 0..<20 { timed.step(reaching: 1.5) }  // stays on the last step
+        XCTAssertEqual(timed.lastEpoch, 9)
+        timed.step(reaching: .nan)
+        XCTAssertEqual(timed.lastEpoch, 9)
+        XCTAssertEqual(timed.currentLearningRates[0], 0.01 / 25 / 1e4, accuracy: 1e-12)
+    }
+
     func testClipGradNorm() {
         let a = Tensor([3, 0]), b = Tensor([4])
         a.grad = Tensor([3, 0]); b.grad = Tensor([4])

@@ -64,7 +64,7 @@ final class StitchSegmentationTests: StitchTestCase {
         }
         try refused(["train", "--task", "detection"], "--task detection is unknown; available: classification, segmentation")
         try refused(["train", "--task", "segmentation", "--model", "cnn"],
-                    "--task segmentation does not fit model cnn, a classification model; segmentation models: unet, umamba")
+                    "--task segmentation does not fit model cnn, a classification model; segmentation models: unet, unet32, umamba")
         try refused(["summary", "--task", "classification", "--model", "unet"], "--task classification does not fit model unet")
         try refused(["train", "--time-budget", "0"], "a finite number of seconds greater than 0 is expected")
         try refused(["train", "--time-budget", "nan"], "a finite number of seconds greater than 0 is expected")

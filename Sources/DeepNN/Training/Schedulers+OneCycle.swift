@@ -94,6 +94,15 @@ public final class OneCycleLR: LRScheduler {
         super.init(optimizer: optimizer)
     }
 
+    /// One step, or as many as it takes for `fraction` (0…1) of the cycle to be done — a schedule
+    /// that follows a time budget rather than a step count (``SegmentationTrainer/timeBudget``).
+    /// Stops at the cycle's last step, whose rate is its minimum (PyTorch's one past it turns back up).
+    public func step(reaching fraction: Double) {
+        let wanted = fraction.isFinite ? Int(min(max(fraction, 0), 1) * Double(totalSteps)) : 0
+        let target = min(totalSteps - 1, max(lastEpoch + 1, wanted))
+        while lastEpoch < target { step() }
+    }
+
     /// The rate (and, when cycled, the momentum, set on the optimiser) of step ``lastEpoch``.
     public override func closedFormLearningRates() -> [Float] {
         require(lastEpoch <= totalSteps, "OneCycleLR: tried to step \(lastEpoch) times; the cycle has \(totalSteps) steps")

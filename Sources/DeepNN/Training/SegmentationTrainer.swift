@@ -39,7 +39,10 @@ public final class SegmentationTrainer {
     /// Where checkpoints, `metrics.csv`, the plots and the test sheet go; nil writes nothing.
     public var outputDirectory: URL?
     /// Stop training once this many seconds of it have passed (after the batch under way; that
-    /// epoch counts as done), nil: no limit.
+    /// epoch counts as done), nil: no limit. A ``OneCycleLR`` schedule then runs over the budget:
+    /// after each batch its position is the larger of the steps taken and the share of the budget
+    /// spent times its length, so it anneals fully by the end of the budget however fast the
+    /// machine is.
     public var timeBudget: Double?
     /// The figures of every epoch so far.
     public private(set) var history: [EpochRecord] = []
@@ -94,7 +97,11 @@ public final class SegmentationTrainer {
                 let value = loss(logits, batch.labels)
                 value.backward()
                 optimizer.step()
-                scheduler?.step()
+                if let timeBudget, let cycle = scheduler as? OneCycleLR {
+                    cycle.step(reaching: (progress.elapsed - fitStarted) / timeBudget)
+                } else {
+                    scheduler?.step()
+                }
                 lossSum += Double(value.item()) * Double(batch.count)
                 seen += batch.count
                 metrics.add(predictions: predictedPixelClasses(logits.detached()), labels: batch.labels)

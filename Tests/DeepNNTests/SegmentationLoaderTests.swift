@@ -138,4 +138,34 @@ final class SegmentationLoaderTests: XCTestCase {
         XCTAssertEqual(plain.input.shape, [3, 22, 26])
         XCTAssertEqual(plain.input[0].scalars, plain.target!.scalars.map { 50 * $0 })
     }
+
+    // MARK: The mask reader
+
+    /// `Image(maskData:)` reads gray and palette PNGs of class indices (8- and 16-bit here, as the
+    /// library writes them) and throws, naming the source, on anything else: no bytes, a JPEG, a
+    /// PNG cut short or with more than one channel.
+    func testMaskReaderReadsClassIndicesAndRefusesOtherBytes() throws {
+        let classes: [UInt8] = [0, 3, 7, 1, 0, 2]
+        let gray = try Image(width: 3, height: 2, channels: 1, samples: .uint8(classes)).encoded(as: .png)
+        XCTAssertEqual(try Image(maskData: gray).tensor(scaled: false).scalars, classes.map(Float.init))
+        let deep = try Image(width: 2, height: 1, channels: 1, samples: .uint16([300, 65535])).encoded(as: .png)
+        XCTAssertEqual(try Image(maskData: deep).tensor(scaled: false).scalars, [300, 65535])
+
+        let rgb = try Image(width: 2, height: 1, channels: 3, samples: .uint8([1, 2, 3, 4, 5, 6])).encoded(as: .png)
+        let grayAlpha = try Image(width: 1, height: 1, channels: 2, samples: .uint8([4, 255])).encoded(as: .png)
+        let jpeg = try Image(width: 8, height: 8, channels: 1, samples: .uint8(Array(repeating: 9, count: 64))).encoded(as: .jpeg(quality: 90))
+        let refused: [(Data, String)] = [
+            (Data(), "a mask must be a PNG file of class indices"),
+            (jpeg, "a mask must be a PNG file of class indices"),
+            (gray.prefix(8), "corrupt PNG"),
+            (gray.prefix(gray.count - 20), "corrupt PNG"),
+            (rgb, "a mask must have 1 channel of class indices (gray or palette), this one has 3"),
+            (grayAlpha, "this one has 2"),
+        ]
+        for (bytes, phrase) in refused {
+            XCTAssertThrowsError(try Image(maskData: bytes, path: "m.png")) {
+                XCTAssertTrue("\($0)".hasPrefix("m.png: ") && "\($0)".contains(phrase), "\($0)")
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@
 import PackageDescription
 
 /// The fuzz targets: `fuzz-<name>` in Sources/fuzz-<name>, seed corpus in corpus/<name>.
-let targets = ["safetensors", "npy", "idx", "gzip", "einops", "checkpoint", "png", "jpeg"]
+let targets = ["safetensors", "npy", "idx", "gzip", "einops", "checkpoint", "png", "jpeg", "mask"]
 
 let package = Package(
     name: "DeepStitchFuzz",

@@ -1,9 +1,9 @@
 """Seed corpora of the fuzz targets (issue 17): small valid inputs, a few hundred bytes each.
 
-Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png and jpeg (numpy only; the safetensors
-and npy seeds also include the reference files of Tests/Fixtures/io, written by the safetensors
-and numpy libraries). The checkpoint seeds are written by the fuzz target itself, which knows its
-model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
+Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png, jpeg and mask (numpy
+only; the safetensors and npy seeds also include the reference files of Tests/Fixtures/io, written
+by the safetensors and numpy libraries). The checkpoint seeds are written by the fuzz target
+itself, which knows its model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
 Run:  python3 Fuzz/make_corpus.py
 """
 import gzip
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import struct
+import zlib
 
 import numpy as np
 
@@ -121,3 +122,45 @@ for name in sorted(os.listdir(IMAGES)):
         shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "png", name))
     elif name.split(".")[0] in ("jpeg_gray", "jpeg_rgb", "jpeg_rgb_progressive", "jpeg_gray_progressive", "jpeg_exif6", "jpeg_exif3"):
         shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "jpeg", name))
+
+# mask: the one-channel PNGs of the fixtures (gray 1/8/16-bit, palette with and without tRNS), two
+# the mask reader refuses (gray+alpha, RGB), and class-index masks of every gray and palette bit
+# depth, one of them interlaced.
+for name in ("gray1", "gray8", "gray16", "palette", "palette_trns", "gray_alpha8", "rgb8"):
+    shutil.copy(os.path.join(IMAGES, name + ".png"), os.path.join(folder("mask"), name + ".png"))
+
+
+def png_chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def mask_png(classes, depth, palette=False, interlaced=False):
+    """A PNG of class indices (H, W) at `depth` bits, gray or palette (a palette of 2^depth grays,
+    at most 256), rows packed MSB first with filter 0; Adam7 passes when `interlaced`."""
+    def packed(rows):
+        out = b""
+        for row in rows:
+            bits = "".join(format(int(v), "0%db" % depth) for v in row)
+            bits += "0" * (-len(bits) % 8)
+            out += b"\0" + int(bits, 2).to_bytes(len(bits) // 8, "big")
+        return out
+    h, w = classes.shape
+    if interlaced:
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+        raw = b"".join(packed(classes[y0::dy, x0::dx]) for x0, y0, dx, dy in passes if classes[y0::dy, x0::dx].size)
+    else:
+        raw = packed(classes)
+    ihdr = struct.pack(">II", w, h) + bytes([depth, 3 if palette else 0, 0, 0, 1 if interlaced else 0])
+    chunks = png_chunk(b"IHDR", ihdr)
+    if palette:
+        entries = min(1 << depth, 256)
+        chunks += png_chunk(b"PLTE", b"".join(bytes([i * 255 // max(entries - 1, 1)] * 3) for i in range(entries)))
+    return b"\x89PNG\r\n\x1a\n" + chunks + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
+
+
+for depth in (1, 2, 4, 8, 16):
+    classes = rng.integers(0, min(1 << depth, 11), (5, 7))
+    write("mask", "gray%d_classes.png" % depth, mask_png(classes, depth))
+    if depth <= 8:
+        write("mask", "palette%d_classes.png" % depth, mask_png(classes, depth, palette=True))
+write("mask", "palette4_interlaced.png", mask_png(rng.integers(0, 11, (9, 10)), 4, palette=True, interlaced=True))

@@ -52,7 +52,7 @@ extension Stitch {
                 trainer.diceWeight = entry.recipe.diceWeight
                 trainer.classNames = FashionMNISTMosaic.classNames
                 print("model \(name): \(weights)")
-                try trainer.test(SegmentationLoader(test, batchSize: batchSize ?? SegmentationRunData.evaluationBatchSize))
+                try trainer.test(DataLoader(test, batchSize: batchSize ?? SegmentationRunData.evaluationBatchSize, numWorkers: data.numWorkers))
                 return
             }
             let all = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: entry.recipe.testTransform)

@@ -5,14 +5,15 @@ import Foundation
 
 /// The mosaics of a segmentation run: the training images (the first `--limit`) split at random,
 /// seeded by `--seed`, into those training mosaics are drawn from afresh each epoch and those
-/// held out (`--validation-size` images) for a fixed validation split; and the test split.
+/// held out (`--validation-size` images) for a fixed validation split; and the test split. Batches
+/// are made on `--num-workers` threads (the mosaics do not depend on it).
 struct SegmentationRunData {
     /// Fresh mosaics each epoch, the last partial batch dropped.
-    let train: SegmentationLoader
+    let train: DataLoader
     /// Mosaics of the held-out images (nil when none are held out).
-    let validation: SegmentationLoader?
+    let validation: DataLoader?
     /// The test split (its first `--limit` mosaics with `--limit`).
-    let test: SegmentationLoader
+    let test: DataLoader
     /// Training images held out.
     let validationSize: Int
 
@@ -45,14 +46,15 @@ struct SegmentationRunData {
             FashionMNIST(pixels: subset.indices.flatMap { images.pixels[$0 * 784 ..< ($0 + 1) * 784] },
                          labels: subset.indices.map { images.labels[$0] }, transform: nil)
         }
-        let eval = Self.evaluationBatchSize
-        train = SegmentationLoader(FashionMNISTMosaic(items: items(parts[0]), count: mosaics), batchSize: batchSize,
-                                   seed: settings.seed, dropLast: true)
+        let eval = Self.evaluationBatchSize, workers = data.numWorkers
+        train = DataLoader(FashionMNISTMosaic(items: items(parts[0]), count: mosaics), batchSize: batchSize,
+                           seed: settings.seed, dropLast: true, numWorkers: workers)
         validation = held == 0 ? nil
-            : SegmentationLoader(FashionMNISTMosaic(items: items(parts[1]), count: max(1, Self.mosaicCount(images: held)), seed: settings.seed &+ 1),
-                                 batchSize: eval)
+            : DataLoader(FashionMNISTMosaic(items: items(parts[1]), count: max(1, Self.mosaicCount(images: held)), seed: settings.seed &+ 1),
+                         batchSize: eval, numWorkers: workers)
         let testCount = min(FashionMNISTMosaic.testCount, settings.limit ?? FashionMNISTMosaic.testCount)
-        test = SegmentationLoader(try FashionMNISTMosaic.testSplit(directory: data.dataDirectory, count: testCount), batchSize: eval)
+        test = DataLoader(try FashionMNISTMosaic.testSplit(directory: data.dataDirectory, count: testCount), batchSize: eval,
+                          numWorkers: workers)
         validationSize = held
     }
 

@@ -1,17 +1,42 @@
 import DeepCore
 import Foundation
 
-/// A batch of examples: inputs stacked on a new first axis.
+/// A batch of examples: inputs, and targets when the examples carry them, stacked on a new first
+/// axis (PyTorch's default collation).
 public struct Batch {
     /// (N, …).
     public let inputs: Tensor
-    /// N class ids.
+    /// N class ids (``Example/label``; 0 for segmentation examples).
     public let labels: [Int]
+    /// The examples' dense targets stacked, e.g. masks (N, H, W) of class indices as Float
+    /// (``Example/target``); nil when the examples carry none.
+    public let targets: Tensor?
+
+    /// Creates a batch; `targets`, when given, has one entry per label on its first axis.
+    public init(inputs: Tensor, labels: [Int], targets: Tensor? = nil) {
+        require(inputs.shape.first == labels.count, "Batch: \(inputs.shape) inputs for \(labels.count) labels")
+        require(targets.map { $0.shape.first == labels.count } ?? true,
+                "Batch: \(targets?.shape ?? []) targets for \(labels.count) labels")
+        self.inputs = inputs
+        self.labels = labels
+        self.targets = targets
+    }
+
+    /// Examples in the batch.
+    public var count: Int { labels.count }
+
+    /// The targets' class indices, flattened in (N, H, W) order: the labels `crossEntropy` takes
+    /// for (N, C, H, W) logits; nil when the batch has no targets.
+    public var targetLabels: [Int]? {
+        targets.map { t in t.withUnsafeBufferPointer { $0.map { Int($0) } } }
+    }
 }
 
 /// Batches a dataset (`torch.utils.data.DataLoader`): seeded shuffling (or any ``Sampler``) that
 /// differs per epoch but is the same on every run, optional dropping of the last partial batch,
-/// and batches prepared on `numWorkers` threads ahead of the caller.
+/// and batches prepared on `numWorkers` threads ahead of the caller. A batch holds the examples'
+/// inputs and labels, and their targets when they carry them (segmentation masks: ``Batch/targets``
+/// (N, H, W), ``Batch/targetLabels`` for `crossEntropy`).
 ///
 /// The batches do not depend on `numWorkers`: an epoch's order comes from the sampler, drawn up
 /// front, and each batch's random transforms draw from a generator seeded by the loader's seed,
@@ -21,6 +46,9 @@ public struct Batch {
 ///
 ///     let loader = DataLoader(FashionMNIST(split: .train), batchSize: 64, shuffle: true, seed: 0, numWorkers: 2)
 ///     for epoch in 0..<2 { for batch in loader { ... } }   // each loop is one epoch
+///
+///     let masks = DataLoader(FashionMNISTMosaic(items: items, count: 20_000), batchSize: 32, seed: 0, dropLast: true, numWorkers: 2)
+///     for batch in masks { let loss = crossEntropy(model(batch.inputs), batch.targetLabels!) … }
 public final class DataLoader: Sequence {
     /// The dataset batched.
     public let dataset: Dataset
@@ -96,17 +124,33 @@ public final class DataLoader: Sequence {
         let start = b * batchSize, end = Swift.min(start + batchSize, order.count)
         var rng = RandomGenerator(seed: seed ^ (UInt64(epoch) << 32) ^ UInt64(b) &* 0x2545_F491_4F6C_DD1D)
         let examples = (start..<end).map { dataset.example(at: order[$0], generator: &rng) }
-        let shape = examples[0].input.shape
+        let inputs = Self.collate(examples.map(\.input), what: "example")
+        let targets = examples.compactMap(\.target)
+        if !targets.isEmpty && targets.count != examples.count {
+            let missing = examples.firstIndex { $0.target == nil }!, present = examples.firstIndex { $0.target != nil }!
+            require(false, "DataLoader: example \(order[start + missing]) has no target, example \(order[start + present]) has one")
+        }
+        return Batch(inputs: inputs, labels: examples.map(\.label), targets: targets.isEmpty ? nil : Self.collate(targets, what: "target"))
+    }
+
+    /// `parts` (each of one shape) stacked on a new first axis.
+    static func collate(_ parts: [Tensor], what: String) -> Tensor {
+        let shape = parts[0].shape
         let per = Shape.count(shape)
-        let inputs = Tensor.make(shape: [examples.count] + shape) { out in
-            for (i, e) in examples.enumerated() {
-                require(e.input.shape == shape, "DataLoader: example shapes \(shape) and \(e.input.shape) differ")
-                e.input.withUnsafeBufferPointer { src in
+        return Tensor.make(shape: [parts.count] + shape) { out in
+            for (i, part) in parts.enumerated() {
+                require(part.shape == shape, "DataLoader: \(what) shapes \(shape) and \(part.shape) differ")
+                part.withUnsafeBufferPointer { src in
                     (out.baseAddress! + i * per).update(from: src.baseAddress!, count: per)
                 }
             }
         }
-        return Batch(inputs: inputs, labels: examples.map(\.label))
+    }
+
+    /// The batches of `epoch`, leaving ``epoch`` alone (evaluation, or one batch of a given
+    /// epoch): `for batch in IteratorSequence(loader.batches(epoch: 0)) { … }`.
+    public func batches(epoch: Int) -> Iterator {
+        Iterator(loader: self, epoch: epoch)
     }
 
     /// Starts an epoch.

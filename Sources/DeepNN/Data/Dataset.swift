@@ -7,7 +7,8 @@ public struct Example {
     /// The class id.
     public var label: Int
     /// A dense target when there is one, e.g. a segmentation mask (H, W) of class ids as Float
-    /// (``SegmentationFolder``, ``FashionMNISTMosaic``); nil for classification.
+    /// (``SegmentationFolder``, ``FashionMNISTMosaic``); nil for classification. A ``DataLoader``
+    /// stacks the targets of a batch into ``Batch/targets`` (N, H, W).
     public var target: Tensor?
 
     /// Creates an example.

@@ -144,23 +144,30 @@ public struct ImageFolder: Dataset {
 /// channel of class indices (gray values or palette indices); they pair by file name without
 /// extension, sorted by code point.
 ///
-/// An example's `input` is the image as (3, H, W) raw values 0…255 (RGB, as ``ImageFolder``), after
-/// `transform` (put ``ToTensor`` there to scale it; geometric transforms would desynchronise the
-/// mask); its `target` the mask as (H, W) class indices (Float); its `label` 0. A file that fails
-/// to decode, or a mask whose size differs from its image's, stops the program naming the files.
+/// An example's `input` is the image as (3, H, W) raw values 0…255 (RGB, as ``ImageFolder``) and its
+/// `target` the mask as (H, W) class indices (Float), both after `transform`, a
+/// ``PairedTransform``: geometric transforms draw once and move image and mask together (the mask
+/// by nearest interpolation, so it stays class indices), image transforms go in ``ImageOnly``
+/// (put ``ToTensor`` there to scale the image). Its random draws come from the ``DataLoader``'s
+/// seeded generator, as a classification transform's do. Its `label` is 0. A file that fails to
+/// decode, or a mask whose size differs from its image's, stops the program naming the files.
+///
+///     let data = try SegmentationFolder(root: url, transform: PairedCompose([
+///         PairedRandomResizedCrop(RandomResizedCrop(128)), PairedRandomFlip(), ImageOnly(ToTensor())]))
 public struct SegmentationFolder: Dataset {
     /// The folder holding `images/` and `masks/`.
     public let root: URL
     /// (image, mask) file pairs, sorted by name.
     public let pairs: [(image: URL, mask: URL)]
-    /// Applied to each decoded (3, H, W) image.
-    public let transform: Transform?
+    /// Applied to each decoded (3, H, W) image and its (H, W) mask.
+    public let transform: PairedTransform?
 
-    /// Pairs the files of `root/images` and `root/masks`.
+    /// Pairs the files of `root/images` and `root/masks`; `transform` is applied to each example's
+    /// image and mask.
     /// - Throws: ``ImageFileError`` when a folder is missing or empty, a file has no partner
     ///   (naming it), two images share a name, or a file's first bytes are not PNG (masks) or PNG
     ///   or JPEG (images).
-    public init(root: URL, transform: Transform? = nil) throws {
+    public init(root: URL, transform: PairedTransform? = nil) throws {
         self.root = root
         self.transform = transform
         let imageFolder = root.appendingPathComponent("images"), maskFolder = root.appendingPathComponent("masks")
@@ -196,7 +203,7 @@ public struct SegmentationFolder: Dataset {
 
     public var count: Int { pairs.count }
 
-    /// Decodes pair `index`: the image (after the transform) and its (H, W) mask.
+    /// Decodes pair `index`: the image (3, H, W) and its mask (H, W), after the transform.
     public func example(at index: Int, generator: inout RandomGenerator) -> Example {
         let (imageURL, maskURL) = pairs[index]
         let image = ImageFolder.decodeOrStop(imageURL)
@@ -212,6 +219,8 @@ public struct SegmentationFolder: Dataset {
         }
         let input = image.convertedToRGB().tensor(scaled: false)
         let target = mask.tensor(scaled: false).reshaped([mask.height, mask.width])
-        return Example(input: transform.map { $0(input, generator: &generator) } ?? input, label: 0, target: target)
+        guard let transform else { return Example(input: input, label: 0, target: target) }
+        let (x, y) = transform(image: input, mask: target, generator: &generator)
+        return Example(input: x, label: 0, target: y)
     }
 }

@@ -21,8 +21,12 @@ public struct SegmentationEvaluation {
 ///
 ///     let trainer = SegmentationTrainer(model: UNet(inChannels: 1, numClasses: 11, depth: 3, baseChannels: 32, bilinear: true),
 ///                                       optimizer: AdamW(model.parameters, learningRate: 3e-3), classCount: 11)
-///     try trainer.fit(SegmentationLoader(train, batchSize: 32, dropLast: true), validation: SegmentationLoader(validation, batchSize: 100), epochs: 2)
-///     try trainer.test(SegmentationLoader(test, batchSize: 100))
+///     try trainer.fit(DataLoader(train, batchSize: 32, seed: 0, dropLast: true, numWorkers: 2),
+///                     validation: DataLoader(validation, batchSize: 100), epochs: 2)
+///     try trainer.test(DataLoader(test, batchSize: 100))
+///
+/// The loaders' examples must carry targets (``Example/target``, masks (H, W) of class indices),
+/// as ``FashionMNISTMosaic`` and ``SegmentationFolder`` give them.
 public final class SegmentationTrainer {
     /// The model trained.
     public let model: Module
@@ -79,7 +83,7 @@ public final class SegmentationTrainer {
     /// Trains until `epochs` epochs are done (or ``timeBudget`` runs out), validating after each.
     /// - Throws: ``TrainingInterrupted`` after ``requestStop()``; errors writing the files.
     @discardableResult
-    public func fit(_ train: SegmentationLoader, validation: SegmentationLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
+    public func fit(_ train: DataLoader, validation: DataLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
         require(train.count > 0, "SegmentationTrainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize))")
         if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         let fitStarted = progress.elapsed
@@ -89,12 +93,12 @@ public final class SegmentationTrainer {
             model.train()
             var lossSum = 0.0, seen = 0, batchIndex = 0
             var metrics = SegmentationMetrics(classCount: classCount)
-            let order = train.order(epoch: completedEpochs)
-            for b in 0..<train.count where !ranOutOfTime {
-                let batch = train.batch(b, order: order, epoch: completedEpochs)
+            train.epoch = completedEpochs
+            for batch in train {
+                let labels = Self.pixelLabels(of: batch)
                 optimizer.zeroGrad()
                 let logits = model(batch.inputs)
-                let value = loss(logits, batch.labels)
+                let value = loss(logits, labels)
                 value.backward()
                 optimizer.step()
                 if let timeBudget, let cycle = scheduler as? OneCycleLR {
@@ -104,7 +108,7 @@ public final class SegmentationTrainer {
                 }
                 lossSum += Double(value.item()) * Double(batch.count)
                 seen += batch.count
-                metrics.add(predictions: predictedPixelClasses(logits.detached()), labels: batch.labels)
+                metrics.add(predictions: predictedPixelClasses(logits.detached()), labels: labels)
                 batchIndex += 1
                 try stopIfRequested()
                 if let timeBudget, progress.elapsed - fitStarted >= timeBudget { ranOutOfTime = true }
@@ -113,6 +117,7 @@ public final class SegmentationTrainer {
                     progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count, loss: lossSum / Double(seen),
                                     examplesPerSecond: Double(seen) / max(t, 1e-9), epochElapsed: t)
                 }
+                if ranOutOfTime { break }
             }
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: metrics.pixelAccuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
@@ -141,19 +146,21 @@ public final class SegmentationTrainer {
         return history
     }
 
-    /// Mean loss and pixel counts of the model in evaluation mode over `loader`.
-    public func evaluate(_ loader: SegmentationLoader) -> SegmentationEvaluation {
+    /// Mean loss and pixel counts of the model in evaluation mode over `loader`'s batches of epoch 0
+    /// (the loader's ``DataLoader/epoch`` is left alone).
+    public func evaluate(_ loader: DataLoader) -> SegmentationEvaluation {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
         var lossSum = 0.0, seen = 0
         var metrics = SegmentationMetrics(classCount: classCount)
         withoutGrad {
-            loader.forEachBatch(epoch: 0) { batch in
+            for batch in IteratorSequence(loader.batches(epoch: 0)) {
+                let labels = Self.pixelLabels(of: batch)
                 let logits = model(batch.inputs)
-                lossSum += Double(loss(logits, batch.labels).item()) * Double(batch.count)
+                lossSum += Double(loss(logits, labels).item()) * Double(batch.count)
                 seen += batch.count
-                metrics.add(predictions: predictedPixelClasses(logits), labels: batch.labels)
+                metrics.add(predictions: predictedPixelClasses(logits), labels: labels)
             }
         }
         return SegmentationEvaluation(loss: lossSum / Double(max(seen, 1)), metrics: metrics)
@@ -163,7 +170,7 @@ public final class SegmentationTrainer {
     /// `Dice:` and `pixel accuracy:` lines when ``verbose``, and writes the sheet of the first
     /// `sheetRows` test images with their true and predicted masks into ``outputDirectory``.
     @discardableResult
-    public func test(_ loader: SegmentationLoader, sheetRows: Int = 8) throws -> SegmentationEvaluation {
+    public func test(_ loader: DataLoader, sheetRows: Int = 8) throws -> SegmentationEvaluation {
         let result = evaluate(loader)
         if verbose {
             let names = classNames ?? (0..<classCount).map { "class \($0)" }
@@ -179,11 +186,11 @@ public final class SegmentationTrainer {
                 let wasTraining = model.isTraining
                 model.eval()
                 defer { model.train(wasTraining) }
-                var first: SegmentationBatch?
-                SegmentationLoader(loader.dataset, batchSize: min(sheetRows, loader.dataset.count), seed: loader.seed)
-                    .forEachBatch(epoch: 0) { if first == nil { first = $0 } }
-                guard let first else { return SegmentationSheet(width: 0, height: 0, pixels: []) }
-                return SegmentationSheet(images: first.inputs, truth: first.labels, predictions: predictedPixelClasses(model(first.inputs)))
+                guard loader.dataset.count > 0,
+                      let first = DataLoader(loader.dataset, batchSize: min(sheetRows, loader.dataset.count), seed: loader.seed).batches(epoch: 0).next()
+                else { return SegmentationSheet(width: 0, height: 0, pixels: []) }
+                return SegmentationSheet(images: first.inputs, truth: Self.pixelLabels(of: first),
+                                         predictions: predictedPixelClasses(model(first.inputs)))
             }
             if sheet.width > 0 { try sheet.image.write(to: dir.appendingPathComponent("sheet.png"), format: .png) }
         }
@@ -206,6 +213,14 @@ public final class SegmentationTrainer {
         bestMetric = c.bestMetric
         history = c.history
         settings = c.settings
+    }
+
+    /// The batch's mask pixels' class ids in (N, H, W) order; a batch without targets stops.
+    private static func pixelLabels(of batch: Batch) -> [Int] {
+        guard let labels = batch.targetLabels else {
+            ShapeErrors.stop("SegmentationTrainer: the loader's examples have no target mask (Example.target)")
+        }
+        return labels
     }
 
     private func stopIfRequested() throws {

@@ -65,12 +65,22 @@ extension Image {
         } catch {
             throw ImageFileError(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
         }
+        try self.init(maskData: data, path: url.path)
+    }
+
+    /// Decodes the bytes of a mask PNG (see ``init(maskContentsOf:)``); `path` names them in errors.
+    public init(maskData data: Data, path: String = ImageFileError.inMemory) throws {
+        try self.init(maskData: data, path: path, maxPixels: Image.maxPixelCount)
+    }
+
+    /// ``init(maskData:path:)`` refusing more than `maxPixels` pixels (for the fuzz target).
+    init(maskData data: Data, path: String, maxPixels: Int) throws {
         guard data.starts(with: Image.pngSignature) else {
-            throw ImageFileError(path: url.path, reason: "a mask must be a PNG file of class indices")
+            throw ImageFileError(path: path, reason: "a mask must be a PNG file of class indices")
         }
-        let mask = try Image.decodePNG(data, path: url.path, rawIndices: true, maxPixels: Image.maxPixelCount)
+        let mask = try Image.decodePNG(data, path: path, rawIndices: true, maxPixels: maxPixels)
         guard mask.channels == 1 else {
-            throw ImageFileError(path: url.path, reason: "a mask must have 1 channel of class indices (gray or palette), "
+            throw ImageFileError(path: path, reason: "a mask must have 1 channel of class indices (gray or palette), "
                                  + "this one has \(mask.channels)")
         }
         self = mask

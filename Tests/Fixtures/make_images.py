@@ -151,3 +151,12 @@ cmyk = io.BytesIO()
 Image.new("CMYK", (4, 4), (10, 20, 30, 40)).save(cmyk, "JPEG")
 bad("img-cmyk.jpg", cmyk.getvalue())
 bad("img-not-an-image.png", b"GIF89a not a png at all")
+
+# Good images that are no class-index masks (Image(maskContentsOf:) must refuse them).
+def bad_mask(name, image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    bad(name, buffer.getvalue())
+
+bad_mask("mask-rgb.mask.png", Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3)))
+bad_mask("mask-gray-alpha.mask.png", Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4)).convert("LA"))

@@ -126,6 +126,23 @@ final class LayerTests: XCTestCase {
         try expectFailure(Safetensors.encode(tensors), "wrong-shape", contains: "size mismatch for 3.bias")
     }
 
+    func testWeightsOfAnotherModelSaySoInAFewLines() {
+        let unet = UNet(inChannels: 1, numClasses: 3, depth: 2, baseChannels: 4, bilinear: true)
+        let other = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
+        XCTAssertThrowsError(try unet.loadStateDict(other.stateDict())) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("none of the weights' 4 keys is one of the module's"), text)
+            XCTAssertTrue(text.contains("they are the weights of another model"), text)
+            XCTAssertTrue(text.contains(", … and "), text)  // the UNet's many keys, cut short
+            XCTAssertEqual((error as? StateDictError)?.missingKeys.count, unet.stateDictKeys.count)  // the list keeps them all
+            XCTAssertLessThan(text.count, 2000, text)
+        }
+        // A partial mismatch lists keys without the other-model line.
+        var partial = other.stateDict()
+        partial["0.bias"] = nil
+        XCTAssertThrowsError(try other.loadStateDict(partial)) { XCTAssertFalse("\($0)".contains("another model"), "\($0)") }
+    }
+
     func testBilinearMatchesItsDefinition() {
         let layer = Bilinear(3, 2, 4)
         let x1 = Tensor.randn([5, 3]), x2 = Tensor.randn([5, 2])

@@ -15,14 +15,29 @@ public struct StateDictError: Error, CustomStringConvertible {
 
     var isEmpty: Bool { missingKeys.isEmpty && unexpectedKeys.isEmpty && shapeMismatches.isEmpty }
 
+    /// Keys listed in ``description`` per list; the lists themselves keep them all.
+    static let keysShown = 12
+
     public var description: String {
         var lines = ["error(s) in loading state dict" + (source.map { " from \($0)" } ?? "") + ":"]
-        if !missingKeys.isEmpty { lines.append("  missing keys: " + missingKeys.joined(separator: ", ")) }
-        if !unexpectedKeys.isEmpty { lines.append("  unexpected keys: " + unexpectedKeys.joined(separator: ", ")) }
+        if matchedNothing {
+            lines.append("  none of the weights' \(unexpectedKeys.count) keys is one of the module's \(missingKeys.count): "
+                + "they are the weights of another model")
+        }
+        if !missingKeys.isEmpty { lines.append("  missing keys: " + Self.listed(missingKeys)) }
+        if !unexpectedKeys.isEmpty { lines.append("  unexpected keys: " + Self.listed(unexpectedKeys)) }
         for m in shapeMismatches {
             lines.append("  size mismatch for \(m.key): the module has shape \(m.expected), the weights have \(m.found)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Whether the module and the weights share no key at all (set by the loader).
+    var matchedNothing = false
+
+    private static func listed(_ keys: [String]) -> String {
+        guard keys.count > keysShown else { return keys.joined(separator: ", ") }
+        return keys.prefix(keysShown).joined(separator: ", ") + ", … and \(keys.count - keysShown) more"
     }
 }
 
@@ -53,6 +68,7 @@ extension Module {
         let ownKeys = Set(own.map(\.0))
         error.missingKeys = own.map(\.0).filter { dict[$0] == nil }
         error.unexpectedKeys = dict.keys.filter { !ownKeys.contains($0) }.sorted()
+        error.matchedNothing = !own.isEmpty && !dict.isEmpty && error.missingKeys.count == own.count && error.unexpectedKeys.count == dict.count
         for (name, tensor) in own {
             if let value = dict[name], value.shape != tensor.shape {
                 error.shapeMismatches.append((name, tensor.shape, value.shape))

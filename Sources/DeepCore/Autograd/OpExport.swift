@@ -39,15 +39,16 @@ public struct OpExport {
         case graph(Subgraph)
     }
 
-    /// A graph used as an attribute: `inputs` are its formal inputs (each shape given), `body`
-    /// computes the outputs from them (`.input(i)` is formal input i), `outputs` are its results.
+    /// A graph used as an attribute: `inputCount` formal float inputs, `body` computing from them
+    /// (`.input(i)` is formal input i; constants only as `.tensor`, `.int64s` and fixed `.shape`),
+    /// `outputs` its results.
     public struct Subgraph {
-        public var inputShapes: [[Int]]
+        public var inputCount: Int
         public var body: OpExport
         public var outputs: [Value]
         /// Creates a subgraph description.
-        public init(inputShapes: [[Int]], body: OpExport, outputs: [Value]) {
-            (self.inputShapes, self.body, self.outputs) = (inputShapes, body, outputs)
+        public init(inputCount: Int, body: OpExport, outputs: [Value]) {
+            (self.inputCount, self.body, self.outputs) = (inputCount, body, outputs)
         }
     }
 
@@ -81,6 +82,16 @@ public struct OpExport {
 
     /// The op's result is its first input itself (a view that changes nothing in the graph).
     public static var identity: OpExport { OpExport(nodes: [], result: .input(0)) }
+
+    /// ONNX's element types FLOAT and INT64 (a `Cast`'s `to`).
+    public static let floatType = 1, int64Type = 7
+}
+
+extension OpExport.Node {
+    /// A `Cast` of index values (integers stored as Float) to int64.
+    public static func castToInt64(_ value: OpExport.Value) -> OpExport.Node {
+        .init("Cast", inputs: [value], attributes: ["to": .int(OpExport.int64Type)])
+    }
 }
 
 /// The ops run on this thread while a trace records: each op's inputs, output and export
@@ -135,6 +146,14 @@ public final class ExportTrace {
         trace.hidden += 1
         defer { trace.hidden -= 1 }
         return body()
+    }
+
+    /// Records, when a trace records here, a step without an ONNX form named `op` (a module whose
+    /// computation has no exportable form in its current settings): the export then throws,
+    /// naming it and the module path.
+    public static func recordUnsupported(_ op: String) {
+        guard running > 0, let trace = current, trace.hidden == 0 else { return }
+        trace.append(op: op, inputs: [], output: Tensor(scalar: 0), export: nil)
     }
 
     /// Whether a trace records ops called now on this thread.

@@ -104,7 +104,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Ten
                              blockLength: groupLength, blockStride: groupLength,
                              affineBase: { g in (g % groups) * (c / groups) }, perElementAffine: false,
                              affineRun: Swift.max(spatial, 1), affineCount: c)
-    return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm")
+    return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm",
+                     export: .groupNorm(x.shape, groups: groups, weight: weight, bias: bias, eps: eps))
 }
 
 private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels: Int, op: String, input: [Int]) -> Bool {
@@ -190,6 +191,25 @@ extension OpExport {
             .init("Div", inputs: [.input(0), .node(3, output: 0)]),
         ]
         if weight != nil { nodes.append(.init("Mul", inputs: [.node(4, output: 0), .input(1)])) }
+        return OpExport(nodes: nodes)
+    }
+}
+
+extension OpExport {
+    /// GroupNorm (and InstanceNorm, one group per channel) as nodes: x seen as (N, groups, rest),
+    /// `InstanceNormalization` over each group, back to x's shape, then the per-channel affine.
+    static func groupNorm(_ shape: [Int], groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> OpExport {
+        let channelShape = [shape[1]] + [Int](repeating: 1, count: shape.count - 2)
+        var nodes: [Node] = [
+            .init("Reshape", inputs: [.input(0), .shape([shape[0], groups, Shape.count(shape) / Swift.max(shape[0] * groups, 1)])]),
+            .init("InstanceNormalization", inputs: [.node(0, output: 0), .tensor(Tensor(ones: [groups])), .tensor(Tensor(zeros: [groups]))],
+                  attributes: ["epsilon": .float(eps)]),
+            .init("Reshape", inputs: [.node(1, output: 0), .shape(shape)]),
+        ]
+        for (slot, opType) in [(1, "Mul"), (2, "Add")] where (slot == 1 ? weight : bias) != nil {
+            nodes.append(.init("Reshape", inputs: [.input(slot), .int64s(channelShape)]))
+            nodes.append(.init(opType, inputs: [.node(nodes.count - 2, output: 0), .node(nodes.count - 1, output: 0)]))
+        }
         return OpExport(nodes: nodes)
     }
 }

@@ -38,12 +38,15 @@ extension Module {
 
     /// The ONNX model that ``exportONNX(to:inputShapes:dynamicAxes:)`` writes.
     func onnxModel(inputShapes: [[Int]], dynamicAxes: [Int: String] = [0: "batch"]) throws(ONNXExportError) -> Onnx_ModelProto {
-        guard inputShapes.count == 1, let shape = inputShapes.first else {
+        guard inputShapes.count == 1, let requested = inputShapes.first else {
             throw ONNXExportError(.invalidInput, "\(typeName) takes one input, got \(inputShapes.count) input shapes \(inputShapes)")
         }
-        guard shape.allSatisfy({ $0 > 0 }), dynamicAxes.keys.allSatisfy(shape.indices.contains) else {
-            throw ONNXExportError(.invalidInput, "input shape \(shape) must have positive sizes and contain the dynamic axes \(dynamicAxes.keys.sorted())")
+        guard requested.allSatisfy({ $0 > 0 }), dynamicAxes.keys.allSatisfy(requested.indices.contains) else {
+            throw ONNXExportError(.invalidInput, "input shape \(requested) must have positive sizes and contain the dynamic axes \(dynamicAxes.keys.sorted())")
         }
+        // A dynamic axis is traced at size 2 at least: at size 1 a broadcast along it is no op at all.
+        var shape = requested
+        for axis in dynamicAxes.keys where shape[axis] == 1 { shape[axis] = 2 }
         let base = traceForExport(shape: shape, seed: 0)
         let variants = try dynamicAxes.keys.sorted().map { axis throws(ONNXExportError) -> ONNXGraphBuilder.Variant in
             var doubled = shape
@@ -72,7 +75,7 @@ extension Module {
         builder.addOutput(result, name: "output")
         var graph = builder.graph
         graph.name = typeName
-        graph.input = [Self.valueInfo("input", dims: shape.indices.map { axis in dynamicAxes[axis].map { .symbol($0) } ?? .size(shape[axis]) })]
+        graph.input = [ONNXGraphBuilder.valueInfo("input", dims: shape.indices.map { axis in dynamicAxes[axis].map { .symbol($0) } ?? .size(shape[axis]) })]
         let outputDims = base.output.shape.indices.map { d -> ONNXDimension in
             let size = base.output.shape[d]
             guard let variant = variants.first(where: { $0.outputShape[d] != size }), let name = dynamicAxes[variant.axis] else {
@@ -80,7 +83,7 @@ extension Module {
             }
             return .symbol(size == variant.baseSize ? name : "\(name)_output_\(d)")
         }
-        graph.output = [Self.valueInfo("output", dims: outputDims)]
+        graph.output = [ONNXGraphBuilder.valueInfo("output", dims: outputDims)]
         var model = Onnx_ModelProto()
         model.irVersion = 8
         model.producerName = "DeepStitch"
@@ -105,27 +108,6 @@ extension Module {
         return (input, output, trace)
     }
 
-    /// A float tensor's value info with `dims`.
-    private static func valueInfo(_ name: String, dims: [ONNXDimension]) -> Onnx_ValueInfoProto {
-        var tensorType = Onnx_TypeProto.Tensor()
-        tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        var shape = Onnx_TensorShapeProto()
-        shape.dim = dims.map { dim in
-            var d = Onnx_TensorShapeProto.Dimension()
-            switch dim {
-            case .size(let n): d.dimValue = Int64(n)
-            case .symbol(let s): d.dimParam = s
-            }
-            return d
-        }
-        tensorType.shape = shape
-        var type = Onnx_TypeProto()
-        type.tensorType = tensorType
-        var info = Onnx_ValueInfoProto()
-        info.name = name
-        info.type = type
-        return info
-    }
 }
 
 /// One axis of a graph input or output: a fixed size or a named, open one.

@@ -22,7 +22,11 @@ struct ONNXGraphBuilder {
 
     private(set) var graph = Onnx_GraphProto()
     private var names: [ObjectIdentifier: String] = [:]
+    /// The same names by what a tensor views, so that a detached view of a traced value (an
+    /// index tensor an op detaches) is that value.
+    private var namesByView: [ViewKey: String] = [:]
     private let parameterNames: [ObjectIdentifier: String]
+    private let parameterViews: [ViewKey: String]
     private var initialized: Set<String> = []
     private var counter = 0
     private let inputName: String
@@ -32,21 +36,35 @@ struct ONNXGraphBuilder {
     /// A builder whose graph input `inputName` is `input`; `parameters` are the model's named
     /// parameters and buffers.
     init(input: Tensor, inputName: String, parameters: [(String, Tensor)]) {
-        var byTensor: [ObjectIdentifier: String] = [:]
+        var byTensor: [ObjectIdentifier: String] = [:], byView: [ViewKey: String] = [:]
         for (name, tensor) in parameters where byTensor[ObjectIdentifier(tensor)] == nil {
             byTensor[ObjectIdentifier(tensor)] = name
+            if byView[ViewKey(tensor)] == nil { byView[ViewKey(tensor)] = name }
         }
-        parameterNames = byTensor
+        (parameterNames, parameterViews) = (byTensor, byView)
         self.inputName = inputName
-        names[ObjectIdentifier(input)] = inputName
+        setName(inputName, for: input)
+    }
+
+    /// What a tensor views: its storage and layout.
+    private struct ViewKey: Hashable {
+        let storage: ObjectIdentifier
+        let offset: Int
+        let shape: [Int], strides: [Int]
+        init(_ t: Tensor) { (storage, offset, shape, strides) = (ObjectIdentifier(t.storage), t.offset, t.shape, t.strides) }
+    }
+
+    private mutating func setName(_ name: String, for tensor: Tensor) {
+        names[ObjectIdentifier(tensor)] = name
+        if namesByView[ViewKey(tensor)] == nil { namesByView[ViewKey(tensor)] = name }
     }
 
     /// The name of the value `tensor` holds in the graph: made by a traced step, the input, a
     /// parameter, or a new anonymous constant (then checked unchanged in the variants' `others`).
     mutating func name(of tensor: Tensor, others: [Tensor?], step: ExportTrace.Step) throws(ONNXExportError) -> String {
         let id = ObjectIdentifier(tensor)
-        if let name = names[id] { return name }
-        if let name = parameterNames[id] {
+        if let name = names[id] ?? namesByView[ViewKey(tensor)] { return name }
+        if let name = parameterNames[id] ?? parameterViews[ViewKey(tensor)] {
             addInitializer(name: name, tensor)
             names[id] = name
             return name
@@ -92,7 +110,11 @@ struct ONNXGraphBuilder {
                 for (_, description) in others where description.nodes[n].attributes[key].map({ !$0.sameNumbers(as: attribute) }) ?? true {
                     throw ONNXExportError(.inputDependent, "attribute \(key) of \(step.op)\(where: step) changes with a dynamic axis")
                 }
-                proto.attribute.append(try attribute.proto(named: key, step: step))
+                if case .graph(let subgraph) = attribute {
+                    proto.attribute.append(try subgraphAttribute(key, subgraph, step: step))
+                } else {
+                    proto.attribute.append(try attribute.proto(named: key, step: step))
+                }
             }
             let names = (0..<node.outputCount).map { _ in fresh(step.op) }
             proto.output = names
@@ -100,7 +122,7 @@ struct ONNXGraphBuilder {
             graph.node.append(proto)
         }
         let result = try resolve(export.result, others: [], step: step, outputs: outputs, isReshape: false)
-        names[ObjectIdentifier(step.output)] = result
+        setName(result, for: step.output)
     }
 
     /// The graph value for `value`; `others` are the same value in each variant (with its step).
@@ -209,23 +231,107 @@ struct ONNXGraphBuilder {
     }
 
     private mutating func addInt64s(_ values: [Int]) -> String {
-        var tensor = Onnx_TensorProto()
-        tensor.name = fresh("ints")
-        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
-        tensor.dims = [Int64(values.count)]
-        tensor.int64Data = values.map(Int64.init)
+        let tensor = Self.int64Tensor(fresh("ints"), values)
         graph.initializer.append(tensor)
         return tensor.name
     }
 
     private mutating func addInitializer(name: String, _ tensor: Tensor) {
         guard initialized.insert(name).inserted else { return }
+        graph.initializer.append(Self.floatTensor(name, tensor))
+    }
+
+    /// A 1-D int64 initializer.
+    static func int64Tensor(_ name: String, _ values: [Int]) -> Onnx_TensorProto {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        tensor.dims = [Int64(values.count)]
+        tensor.int64Data = values.map(Int64.init)
+        return tensor
+    }
+
+    /// A float initializer holding `tensor`'s values, little-endian.
+    static func floatTensor(_ name: String, _ tensor: Tensor) -> Onnx_TensorProto {
         var proto = Onnx_TensorProto()
         proto.name = name
         proto.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
         proto.dims = tensor.shape.map(Int64.init)
         proto.rawData = tensor.scalars.withUnsafeBufferPointer { Data(buffer: $0) }
-        graph.initializer.append(proto)
+        return proto
+    }
+
+    /// A float tensor's value info with `dims`, or of any shape when nil.
+    static func valueInfo(_ name: String, dims: [ONNXDimension]?) -> Onnx_ValueInfoProto {
+        var tensorType = Onnx_TypeProto.Tensor()
+        tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        if let dims {
+            var shape = Onnx_TensorShapeProto()
+            shape.dim = dims.map { dim in
+                var d = Onnx_TensorShapeProto.Dimension()
+                switch dim {
+                case .size(let n): d.dimValue = Int64(n)
+                case .symbol(let s): d.dimParam = s
+                }
+                return d
+            }
+            tensorType.shape = shape
+        }
+        var type = Onnx_TypeProto()
+        type.tensorType = tensorType
+        var info = Onnx_ValueInfoProto()
+        info.name = name
+        info.type = type
+        return info
+    }
+
+    /// A graph attribute (a `Scan` body) from its description: formal float inputs, nodes,
+    /// constants as the subgraph's own initializers, and its outputs through Identity nodes.
+    private mutating func subgraphAttribute(_ key: String, _ subgraph: OpExport.Subgraph,
+                                            step: ExportTrace.Step) throws(ONNXExportError) -> Onnx_AttributeProto {
+        var body = Onnx_GraphProto()
+        body.name = fresh("\(step.op)_\(key)")
+        let inputs = (0..<subgraph.inputCount).map { _ in fresh("body_input") }
+        body.input = inputs.map { Self.valueInfo($0, dims: nil) }
+        var outputs: [[String]] = []
+        func name(of value: OpExport.Value) throws(ONNXExportError) -> String {
+            switch value {
+            case .absent: return ""
+            case .input(let i): return inputs[i]
+            case .node(let n, let output): return outputs[n][output]
+            case .tensor(let tensor):
+                body.initializer.append(Self.floatTensor(fresh("body_const"), tensor))
+            case .int64s(let values), .shape(let values):
+                body.initializer.append(Self.int64Tensor(fresh("body_ints"), values))
+            }
+            return body.initializer[body.initializer.count - 1].name
+        }
+        for node in subgraph.body.nodes {
+            var proto = Onnx_NodeProto()
+            proto.opType = node.opType
+            proto.name = fresh("body_\(node.opType)")
+            for value in node.inputs ?? [] { proto.input.append(try name(of: value)) }
+            for (key, attribute) in node.attributes.sorted(by: { $0.key < $1.key }) {
+                proto.attribute.append(try attribute.proto(named: key, step: step))
+            }
+            proto.output = (0..<node.outputCount).map { _ in fresh("body_\(node.opType.lowercased())") }
+            outputs.append(proto.output)
+            body.node.append(proto)
+        }
+        for value in subgraph.outputs {
+            var identity = Onnx_NodeProto()
+            identity.opType = "Identity"
+            identity.input = [try name(of: value)]
+            identity.output = [fresh("body_output")]
+            identity.name = identity.output[0]
+            body.node.append(identity)
+            body.output.append(Self.valueInfo(identity.output[0], dims: nil))
+        }
+        var attribute = Onnx_AttributeProto()
+        attribute.name = key
+        attribute.type = .graph
+        attribute.g = body
+        return attribute
     }
 
     static func intAttribute(_ name: String, _ value: Int) -> Onnx_AttributeProto {
@@ -262,7 +368,7 @@ extension OpExport.Attribute {
         case .floats(let v): attribute.type = .floats; attribute.floats = v
         case .string(let v): attribute.type = .string; attribute.s = Data(v.utf8)
         case .graph:
-            throw ONNXExportError(.unsupportedOp, "\(step.op)\(where: step) needs a subgraph, which the exporter does not write yet")
+            throw ONNXExportError(.unsupportedOp, "\(step.op)\(where: step) nests a subgraph in a subgraph, which the exporter does not write")
         }
         return attribute
     }

@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,7 +40,8 @@ let package = Package(
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib", "CPNG", "CJPEG"], path: "Sources/DeepNN"),
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                path: "Sources/DeepNN", exclude: ["Export/ONNX/onnx.proto"]),
         .executableTarget(
             name: "stitch",
             dependencies: ["DeepCore", "DeepNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -12,7 +12,7 @@ struct Stitch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stitch",
         abstract: "Train, evaluate and inspect DeepStitch models.",
-        subcommands: [Train.self, Evaluate.self, Summarize.self])
+        subcommands: [Train.self, Evaluate.self, Summarize.self, Export.self])
 
     /// Parses and runs the command; usage errors are reported on one line (ArgumentParser's own
     /// report adds the whole usage text).

@@ -33,27 +33,35 @@ extension Tensor {
     ///     only for shape-only inputs (``FlopCounter``).
     ///   - forward: computes the result from the inputs; runs without recording, and only when no
     ///     input is shape-only.
+    ///   - export: how the op is written in an ONNX graph (``OpExport``), built only while an
+    ///     ``ExportTrace`` records; nil for an op that cannot be exported.
     ///   - pullback: see ``Pullback``; kept only when recording is on and an input requires
     ///     gradients.
     public static func op(_ name: String, inputs: [Tensor?], shape: [Int], flops: @autoclosure () -> Int = 0,
+                          export: @autoclosure () -> OpExport? = nil,
                           forward: () -> Tensor, pullback: @escaping Pullback) -> Tensor {
         if let meta = shapeOnlyResult(name, inputs: inputs, shape: shape, flops: flops()) { return meta }
-        return recorded(name, inputs: inputs, shape: shape, result: withoutGrad { forward() }) { output in
+        let result = recorded(name, inputs: inputs, shape: shape, result: withoutGrad { ExportTrace.hiding(forward) }) { output in
             { g in pullback(g, output) }
         }
+        ExportTrace.note(name, inputs: inputs, output: result, export: export)
+        return result
     }
 
     /// Declares a differentiable op whose forward also saves values for its pullback (attention's
     /// per-row log-sum-exp, a pooling's argmax indices): `forward` returns the result and what
     /// the pullback receives as its third argument.
     public static func op<Saved>(_ name: String, inputs: [Tensor?], shape: [Int], flops: @autoclosure () -> Int = 0,
+                                 export: @autoclosure () -> OpExport? = nil,
                                  forward: () -> (Tensor, Saved),
                                  pullback: @escaping (_ gradient: Tensor, _ output: Tensor, _ saved: Saved) -> [Tensor?]) -> Tensor {
         if let meta = shapeOnlyResult(name, inputs: inputs, shape: shape, flops: flops()) { return meta }
-        let (result, saved) = withoutGrad { forward() }
-        return recorded(name, inputs: inputs, shape: shape, result: result) { output in
+        let (result, saved) = withoutGrad { ExportTrace.hiding(forward) }
+        let out = recorded(name, inputs: inputs, shape: shape, result: result) { output in
             { g in pullback(g, output, saved) }
         }
+        ExportTrace.note(name, inputs: inputs, output: out, export: export)
+        return out
     }
 
     /// `result` checked against the declared shape and, when gradients are on and an input
@@ -84,10 +92,11 @@ extension Tensor {
     /// Declares an op without gradients (comparisons, argmax, index computations): its result never
     /// requires them. Shape-only inputs give a shape-only result, as for ``op(_:inputs:shape:flops:forward:pullback:)``.
     public static func op(_ name: String, inputs: [Tensor?], shape: [Int], flops: @autoclosure () -> Int = 0,
-                          forward: () -> Tensor) -> Tensor {
+                          export: @autoclosure () -> OpExport? = nil, forward: () -> Tensor) -> Tensor {
         if let meta = shapeOnlyResult(name, inputs: inputs, shape: shape, flops: flops()) { return meta }
-        let out = withoutGrad { forward() }
+        let out = withoutGrad { ExportTrace.hiding(forward) }
         require(out.shape == shape, "\(name): forward made a result of shape \(out.shape), declared \(shape)")
+        ExportTrace.note(name, inputs: inputs, output: out, export: export)
         return out
     }
 

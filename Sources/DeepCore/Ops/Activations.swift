@@ -12,7 +12,7 @@ import Darwin
 /// The gradient is 1 where `x > 0` and 0 elsewhere, including at 0.
 public func relu(_ x: Tensor) -> Tensor {
     // Vector selects (NaN is not < 0, so it passes through, as in PyTorch).
-    x.elementwise("relu", { Elementwise.mapVectors(x) { $0.replacing(with: 0, where: $0 .< 0) } }) { g, x, _ in
+    x.elementwise("relu", export: OpExport("Relu"), { Elementwise.mapVectors(x) { $0.replacing(with: 0, where: $0 .< 0) } }) { g, x, _ in
         Elementwise.zipVectors(g, x) { g, x in g.replacing(with: 0, where: x .<= 0) }
     }
 }
@@ -21,7 +21,7 @@ public func relu(_ x: Tensor) -> Tensor {
 /// At 0 the gradient is `negativeSlope`, as in PyTorch.
 public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
     let slope = negativeSlope
-    return x.elementwise("leakyRelu", { Elementwise.map(x) { $0 > 0 ? $0 : $0 * slope } }) { g, x, _ in
+    return x.elementwise("leakyRelu", export: OpExport("LeakyRelu", attributes: ["alpha": .float(slope)]), { Elementwise.map(x) { $0 > 0 ? $0 : $0 * slope } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x > 0 ? g : g * slope }
     }
 }
@@ -29,7 +29,7 @@ public func leakyRelu(_ x: Tensor, negativeSlope: Float = 0.01) -> Tensor {
 /// Exponential linear unit: `x` where `x > 0`, else `alpha · (eˣ − 1)`. (*) → (*).
 /// At 0 the gradient is `alpha`, as in PyTorch.
 public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor {
-    x.elementwise("elu", { Elementwise.map(x) { $0 > 0 ? $0 : alpha * expm1f($0) } }) { g, x, _ in
+    x.elementwise("elu", export: OpExport("Elu", attributes: ["alpha": .float(alpha)]), { Elementwise.map(x) { $0 > 0 ? $0 : alpha * expm1f($0) } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x > 0 ? g : g * alpha * expf(x) }
     }
 }
@@ -49,7 +49,7 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
         // x·Φ(x), and the derivative Φ(x) + x·φ(x) with φ(x) = e^(−x²/2)/√(2π) from the same
         // exponential; Φ without cancellation for x ≪ 0.
         let invSqrt2Pi: Float = 0.39894228040143268
-        return x.elementwise("gelu", { Elementwise.mapVectors(x) { x in x * VectorMath.normalCDFAndGaussian(x).cdf } }) { g, x, _ in
+        return x.elementwise("gelu", export: .exactGELU, { Elementwise.mapVectors(x) { x in x * VectorMath.normalCDFAndGaussian(x).cdf } }) { g, x, _ in
             Elementwise.zipVectors(g, x) { g, x in
                 let (cdf, gaussian) = VectorMath.normalCDFAndGaussian(x)
                 return g * (cdf + x * invSqrt2Pi * gaussian)
@@ -58,7 +58,7 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
     case .tanh:
         let beta: Float = 0.79788456080286536  // √(2/π)
         let kappa: Float = 0.044715
-        return x.elementwise("gelu", {
+        return x.elementwise("gelu", export: .tanhGELU(beta: beta, kappa: kappa), {
             Elementwise.mapVectors(x) { x in 0.5 * x * (1 + VectorMath.tanh(beta * (x + kappa * x * x * x))) }
         }) { g, x, _ in
             Elementwise.zipVectors(g, x) { g, x in
@@ -72,14 +72,14 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
 
 /// Logistic sigmoid `1 / (1 + e⁻ˣ)`, stable for large |x|. (*) → (*).
 public func sigmoid(_ x: Tensor) -> Tensor {
-    x.elementwise("sigmoid", { Elementwise.mapVectors(x) { stableSigmoid($0) } }) { g, _, y in
+    x.elementwise("sigmoid", export: OpExport("Sigmoid"), { Elementwise.mapVectors(x) { stableSigmoid($0) } }) { g, _, y in
         Elementwise.zipVectors(g, y) { g, y in g * y * (1 - y) }
     }
 }
 
 /// SiLU (swish) `x · sigmoid(x)`. (*) → (*).
 public func silu(_ x: Tensor) -> Tensor {
-    x.elementwise("silu", { Elementwise.mapVectors(x) { $0 * stableSigmoid($0) } }) { g, x, _ in
+    x.elementwise("silu", export: OpExport(nodes: [.init("Sigmoid"), .init("Mul", inputs: [.input(0), .node(0, output: 0)])]), { Elementwise.mapVectors(x) { $0 * stableSigmoid($0) } }) { g, x, _ in
         Elementwise.zipVectors(g, x) { g, x in
             let s = stableSigmoid(x)
             return g * s * (1 + x * (1 - s))
@@ -89,7 +89,7 @@ public func silu(_ x: Tensor) -> Tensor {
 
 /// Hyperbolic tangent of each element. (*) → (*).
 public func tanh(_ x: Tensor) -> Tensor {
-    x.elementwise("tanh", { Elementwise.mapVectors(x) { VectorMath.tanh($0) } }) { g, _, y in
+    x.elementwise("tanh", export: OpExport("Tanh"), { Elementwise.mapVectors(x) { VectorMath.tanh($0) } }) { g, _, y in
         Elementwise.zipVectors(g, y) { g, y in g * (1 - y * y) }
     }
 }
@@ -99,7 +99,10 @@ public func tanh(_ x: Tensor) -> Tensor {
 /// - Parameter beta: sharpness β of the curve.
 /// - Parameter threshold: above this value of `βx` the function is linear.
 public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Tensor {
-    x.elementwise("softplus", {
+    // ONNX's Softplus has no threshold: above it log(1 + eᶻ) and z agree in Float32 anyway.
+    x.elementwise("softplus", export: beta == 1 ? OpExport("Softplus") : OpExport(nodes: [
+        .init("Mul", inputs: [.input(0), .scalar(beta)]), .init("Softplus", inputs: [.node(0, output: 0)]),
+        .init("Div", inputs: [.node(1, output: 0), .scalar(beta)])]), {
         Elementwise.map(x) { x in
             let z = x * beta
             // log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|), which never overflows.
@@ -116,7 +119,7 @@ public func softplus(_ x: Tensor, beta: Float = 1, threshold: Float = 20) -> Ten
 /// Hard swish `x · min(max(x + 3, 0), 6) / 6` (MobileNetV3). (*) → (*).
 /// Gradient as PyTorch: 0 up to −3, `x/3 + ½` strictly between −3 and 3, 1 from 3 on.
 public func hardswish(_ x: Tensor) -> Tensor {
-    x.elementwise("hardswish", { Elementwise.map(x) { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 } }) { g, x, _ in
+    x.elementwise("hardswish", export: OpExport("HardSwish"), { Elementwise.map(x) { x in x * Swift.min(Swift.max(x + 3, 0), 6) / 6 } }) { g, x, _ in
         Elementwise.zip(g, x) { g, x in x <= -3 ? 0 : (x < 3 ? g * (x / 3 + 0.5) : g) }
     }
 }
@@ -141,4 +144,32 @@ func stableSigmoid(_ x: FloatVector) -> FloatVector {
         return result
     }
     return VectorMath.sigmoid(x)
+}
+
+extension OpExport {
+    /// GELU as opset-17 nodes: x · ½ · (1 + erf(x / √2)).
+    static var exactGELU: OpExport {
+        OpExport(nodes: [
+            .init("Mul", inputs: [.input(0), .scalar(0.70710678118654752)]),
+            .init("Erf", inputs: [.node(0, output: 0)]),
+            .init("Add", inputs: [.node(1, output: 0), .scalar(1)]),
+            .init("Mul", inputs: [.input(0), .node(2, output: 0)]),
+            .init("Mul", inputs: [.node(3, output: 0), .scalar(0.5)]),
+        ])
+    }
+
+    /// GELU's tanh approximation as nodes: ½ · x · (1 + tanh(β · (x + κ · x³))).
+    static func tanhGELU(beta: Float, kappa: Float) -> OpExport {
+        OpExport(nodes: [
+            .init("Mul", inputs: [.input(0), .input(0)]),
+            .init("Mul", inputs: [.node(0, output: 0), .input(0)]),
+            .init("Mul", inputs: [.node(1, output: 0), .scalar(kappa)]),
+            .init("Add", inputs: [.input(0), .node(2, output: 0)]),
+            .init("Mul", inputs: [.node(3, output: 0), .scalar(beta)]),
+            .init("Tanh", inputs: [.node(4, output: 0)]),
+            .init("Add", inputs: [.node(5, output: 0), .scalar(1)]),
+            .init("Mul", inputs: [.input(0), .node(6, output: 0)]),
+            .init("Mul", inputs: [.node(7, output: 0), .scalar(0.5)]),
+        ])
+    }
 }

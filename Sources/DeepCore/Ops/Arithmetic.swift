@@ -13,7 +13,7 @@ extension Tensor {
     /// Elementwise sum with broadcasting.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "+")
-        return Tensor.op("add", inputs: [a, b], shape: a.shape) {
+        return Tensor.op("add", inputs: [a, b], shape: a.shape, export: OpExport("Add")) {
             Elementwise.zip(a, b, +, vector: { $0 + $1 })
         } pullback: { g, _ in [g, g] }
     }
@@ -21,7 +21,7 @@ extension Tensor {
     /// Elementwise difference with broadcasting.
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "-")
-        return Tensor.op("sub", inputs: [a, b], shape: a.shape) {
+        return Tensor.op("sub", inputs: [a, b], shape: a.shape, export: OpExport("Sub")) {
             Elementwise.zip(a, b, -, vector: { $0 - $1 })
         } pullback: { g, _ in [g, -g] }
     }
@@ -30,7 +30,7 @@ extension Tensor {
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "*")
         let (da, db) = (a.detached(), b.detached())
-        return Tensor.op("mul", inputs: [a, b], shape: a.shape) {
+        return Tensor.op("mul", inputs: [a, b], shape: a.shape, export: OpExport("Mul")) {
             Elementwise.zip(a, b, *, vector: { $0 * $1 })
         } pullback: { g, _ in
             [a.requiresGrad ? g * db : nil, b.requiresGrad ? g * da : nil]
@@ -41,7 +41,7 @@ extension Tensor {
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: "/")
         let (da, db) = (a.detached(), b.detached())
-        return Tensor.op("div", inputs: [a, b], shape: a.shape) {
+        return Tensor.op("div", inputs: [a, b], shape: a.shape, export: OpExport("Div")) {
             Elementwise.zip(a, b, /, vector: { $0 / $1 })
         } pullback: { g, _ in
             [a.requiresGrad ? g / db : nil,
@@ -51,12 +51,12 @@ extension Tensor {
 
     /// Elementwise negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        Tensor.op("neg", inputs: [x], shape: x.shape) { Elementwise.map(x) { -$0 } } pullback: { g, _ in [-g] }
+        Tensor.op("neg", inputs: [x], shape: x.shape, export: OpExport("Neg")) { Elementwise.map(x) { -$0 } } pullback: { g, _ in [-g] }
     }
 
     /// Adds a scalar to every element.
     public static func + (lhs: Tensor, rhs: Float) -> Tensor {
-        Tensor.op("add_scalar", inputs: [lhs], shape: lhs.shape) { Elementwise.map(lhs) { $0 + rhs } } pullback: { g, _ in [g] }
+        Tensor.op("add_scalar", inputs: [lhs], shape: lhs.shape, export: OpExport("Add", inputs: [.input(0), .scalar(rhs)])) { Elementwise.map(lhs) { $0 + rhs } } pullback: { g, _ in [g] }
     }
     /// Adds a scalar to every element.
     public static func + (lhs: Float, rhs: Tensor) -> Tensor { rhs + lhs }
@@ -67,7 +67,7 @@ extension Tensor {
 
     /// Multiplies every element by a scalar.
     public static func * (lhs: Tensor, rhs: Float) -> Tensor {
-        Tensor.op("mul_scalar", inputs: [lhs], shape: lhs.shape) { Elementwise.map(lhs) { $0 * rhs } } pullback: { g, _ in [g * rhs] }
+        Tensor.op("mul_scalar", inputs: [lhs], shape: lhs.shape, export: OpExport("Mul", inputs: [.input(0), .scalar(rhs)])) { Elementwise.map(lhs) { $0 * rhs } } pullback: { g, _ in [g * rhs] }
     }
     /// Multiplies every element by a scalar.
     public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs * lhs }
@@ -76,7 +76,7 @@ extension Tensor {
     /// Divides a scalar by every element.
     public static func / (lhs: Float, rhs: Tensor) -> Tensor {
         let x = rhs.detached()
-        return Tensor.op("rdiv_scalar", inputs: [rhs], shape: rhs.shape) { Elementwise.map(rhs) { lhs / $0 } } pullback: { g, _ in
+        return Tensor.op("rdiv_scalar", inputs: [rhs], shape: rhs.shape, export: OpExport("Div", inputs: [.scalar(lhs), .input(0)])) { Elementwise.map(rhs) { lhs / $0 } } pullback: { g, _ in
             [Elementwise.zip(g, x) { g, x in -g * lhs / (x * x) }]
         }
     }

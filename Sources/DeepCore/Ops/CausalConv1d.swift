@@ -27,7 +27,13 @@ public func causalConv1d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     guard let k = causalKernelSize(weight: weight, bias: bias, channels: channels, op: "causalConv1d") else { return .shapeFailure }
     let kernels = CausalConvKernels(batch: batch, channels: channels, length: length, kernelSize: k, silu: activation == .silu)
     let (weightShape, hasBias) = (weight.shape, bias != nil)
-    return Tensor.op("causal_conv1d", inputs: [x, weight, bias], shape: x.shape, flops: 2 * batch * channels * length * k) {
+    // ONNX: a depthwise Conv padded by K − 1 on the left only, then SiLU as x · sigmoid(x).
+    let conv = OpExport.Node("Conv", attributes: ["group": .int(channels), "pads": .ints([k - 1, 0]), "kernel_shape": .ints([k])])
+    let export = activation == .none ? OpExport(nodes: [conv])
+        : OpExport(nodes: [conv, .init("Sigmoid", inputs: [.node(0, output: 0)]),
+                           .init("Mul", inputs: [.node(0, output: 0), .node(1, output: 0)])])
+    return Tensor.op("causal_conv1d", inputs: [x, weight, bias], shape: x.shape, flops: 2 * batch * channels * length * k,
+                     export: export) {
         let (xs, ws, bs) = (plain(x), plain(weight), bias.map(plain))
         let out = Tensor.make(shape: x.shape) { o in
             kernels.forward(x: first(xs), weight: first(ws), bias: bs.map(first), out: o.baseAddress!)

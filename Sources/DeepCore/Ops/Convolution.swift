@@ -97,7 +97,8 @@ extension StridedImages {
 }
 
 /// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight as the op `op`.
-private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String) -> Tensor {
+private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String,
+                         export: @autoclosure () -> OpExport?) -> Tensor {
     if let bias {
         guard shapeCheck(bias.shape == [plan.outputChannels],
                          "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
@@ -113,7 +114,7 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     let savedX = needsWeight ? x.detached() : nil
     let windowShape = [plan.outputChannels, g.channels, g.kernelHeight, g.kernelWidth]
     let (xShape, weightShape) = (x.shape, weight.shape)
-    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops) {
+    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops, export: export()) {
         // The weight the plan computes with: the window of taps it keeps, or the weight itself.
         let w = plan.window.map { window in
             Tensor.make(shape: windowShape) { out in
@@ -172,7 +173,8 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups, conv2dBias: bias != nil)
     }) else { return .shapeFailure }
-    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d")
+    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d",
+                       export: .convolution("Conv", stride: stride, padding: padding, dilation: dilation, groups: groups))
 }
 
 /// 2-D convolution with the same stride, padding and dilation along height and width (see the
@@ -208,6 +210,19 @@ public func conv1d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
         try ConvolutionPlan(op: "conv1d", input: x.shape, weight: weight.shape, stride: [stride],
                             padding: [padding], dilation: [dilation], groups: groups)
     }) else { return .shapeFailure }
-    return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d")
+    return convolution(x.unsqueezed(axis: 2), weight.unsqueezed(axis: 2), bias: bias, plan: plan, op: "conv1d",
+                       export: .convolution("Conv", stride: [1, stride], padding: [0, padding], dilation: [1, dilation], groups: groups))
         .squeezed(axis: 2)
+}
+
+extension OpExport {
+    /// An ONNX `Conv` or `ConvTranspose` node over (x, weight, bias) with PyTorch's symmetric
+    /// `padding` per spatial axis (and `outputPadding` for the transposed one).
+    static func convolution(_ opType: String, stride: [Int], padding: [Int], dilation: [Int], groups: Int,
+                            outputPadding: [Int]? = nil) -> OpExport {
+        var attributes: [String: Attribute] = ["strides": .ints(stride), "pads": .ints(padding + padding),
+                                               "dilations": .ints(dilation), "group": .int(groups)]
+        if let outputPadding { attributes["output_padding"] = .ints(outputPadding) }
+        return OpExport(opType, attributes: attributes)
+    }
 }

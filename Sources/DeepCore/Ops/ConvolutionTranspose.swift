@@ -75,7 +75,9 @@ public func convTranspose2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, 
     // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
     let (xShape, weightShape) = (x.shape, weight.shape)
-    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops) {
+    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops,
+                     export: .convolution("ConvTranspose", stride: stride, padding: padding, dilation: dilation,
+                                          groups: groups, outputPadding: outputPadding)) {
         let y = Tensor.uninitialized(outputShape)
         withExtendedLifetime((x, weight, bias)) {
             plan.backward(outputGradient: plan.outputImages(x.basePointer), x: nil, weight: weight.basePointer,

@@ -18,9 +18,9 @@ extension Tensor {
     /// `gradient(g, x, y)` the input's gradient from the output's `g`, the input `x` and the
     /// result `y` (both detached).
     @inline(__always)
-    func elementwise(_ name: String, _ forward: () -> Tensor,
+    func elementwise(_ name: String, export: @autoclosure () -> OpExport? = nil, _ forward: () -> Tensor,
                      gradient: @escaping (_ g: Tensor, _ x: Tensor, _ y: Tensor) -> Tensor) -> Tensor {
-        Tensor.op(name, inputs: [self], shape: shape, forward: forward) { g, y in [gradient(g, self.detached(), y)] }
+        Tensor.op(name, inputs: [self], shape: shape, export: export(), forward: forward) { g, y in [gradient(g, self.detached(), y)] }
     }
 
     /// Declares an elementwise op of two tensors, broadcasting them first: (*A), (*B) →
@@ -29,11 +29,12 @@ extension Tensor {
     /// runs only for an operand that needs it. Broadcasting is undone by `expanded(to:)`'s
     /// own pullback.
     @inline(__always)
-    static func elementwise(_ name: String, _ lhs: Tensor, _ rhs: Tensor, _ forward: (Tensor, Tensor) -> Tensor,
+    static func elementwise(_ name: String, _ lhs: Tensor, _ rhs: Tensor, export: @autoclosure () -> OpExport? = nil,
+                            _ forward: (Tensor, Tensor) -> Tensor,
                             lhsGradient: @escaping (_ g: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor,
                             rhsGradient: @escaping (_ g: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor) -> Tensor {
         let (a, b) = broadcastPair(lhs, rhs, op: name)
-        return Tensor.op(name, inputs: [a, b], shape: a.shape) { forward(a, b) } pullback: { g, _ in
+        return Tensor.op(name, inputs: [a, b], shape: a.shape, export: export()) { forward(a, b) } pullback: { g, _ in
             let (da, db) = (a.detached(), b.detached())
             return [a.requiresGrad ? lhsGradient(g, da, db) : nil, b.requiresGrad ? rhsGradient(g, da, db) : nil]
         }

@@ -19,7 +19,8 @@ extension Tensor {
         else { return .shapeFailure }
         let index = indices.detached()
         let inputShape = shape
-        return Tensor.op("gathered", inputs: [self, index], shape: index.shape) {
+        return Tensor.op("gathered", inputs: [self, index], shape: index.shape, export: OpExport(nodes: [
+            .castToInt64(.input(1)), .init("GatherElements", inputs: [.input(0), .node(0, output: 0)], attributes: ["axis": .int(a)])])) {
             let src = storage.pointer
             return Tensor.make(shape: index.shape) { out in
                 Tensor.forEachGathered(index, axis: a, from: shape, strides: strides, offset: offset) { i, p in

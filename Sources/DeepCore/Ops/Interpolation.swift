@@ -44,7 +44,8 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mo
     let x = x.contiguous()
     let outputShape = [x.shape[0], x.shape[1], output[0], output[1]], inputShape = x.shape
     let planes = x.shape[0] * x.shape[1]
-    return Tensor.op(op, inputs: [x], shape: outputShape) {
+    return Tensor.op(op, inputs: [x], shape: outputShape,
+                     export: .resize(mode: mode, alignCorners: alignCorners, scale: scale, outputShape: outputShape)) {
         let y = Tensor.uninitialized(outputShape)
         InterpolationKernel.forward(x.basePointer, planes: planes, height: input[0], width: input[1], rows: rows, columns: columns,
                                     into: y.basePointer)
@@ -55,5 +56,19 @@ public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mo
         InterpolationKernel.backward(dy.basePointer, planes: planes, height: input[0], width: input[1], rows: rows,
                                      columns: columns, into: dx.basePointer)
         return [dx]
+    }
+}
+
+extension OpExport {
+    /// ONNX `Resize` as PyTorch's `interpolate`: nearest reads ⌊dst / scale⌋ (asymmetric, floor),
+    /// bilinear maps pixel centres (`pytorch_half_pixel`) or corners; by the given `scale`, else
+    /// to the sizes of `outputShape`.
+    static func resize(mode: InterpolationMode, alignCorners: Bool, scale: Float?, outputShape: [Int]) -> OpExport {
+        let coordinates = mode == .nearest ? "asymmetric" : (alignCorners ? "align_corners" : "pytorch_half_pixel")
+        var attributes: [String: Attribute] = ["mode": .string(mode == .nearest ? "nearest" : "linear"),
+                                               "coordinate_transformation_mode": .string(coordinates)]
+        if mode == .nearest { attributes["nearest_mode"] = .string("floor") }
+        let target: [Value] = scale.map { [.tensor(Tensor([1, 1, $0, $0])), .absent] } ?? [.absent, .shape(outputShape)]
+        return OpExport("Resize", inputs: [.input(0), .absent] + target, attributes: attributes)
     }
 }

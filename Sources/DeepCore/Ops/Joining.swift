@@ -22,7 +22,7 @@ extension Tensor {
         var outShape = first.shape
         outShape[a] = sizes.reduce(0, +)
         let needsGrad = tensors.map(\.requiresGrad)
-        return Tensor.op("concatenate", inputs: tensors, shape: outShape) {
+        return Tensor.op("concatenate", inputs: tensors, shape: outShape, export: OpExport("Concat", attributes: ["axis": .int(a)])) {
             let out = Tensor(storage: TensorStorage(uninitializedCount: Shape.count(outShape)), shape: outShape)
             var start = 0
             for t in tensors {

@@ -21,7 +21,7 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     guard let batch = Shape.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), op: "matmul") else { return .shapeFailure }
     let ea = a.expanded(to: batch + [m, k]), eb = b.expanded(to: batch + [k, n])
     let (da, db) = (ea.detached(), eb.detached())
-    return Tensor.op("matmul", inputs: [ea, eb], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+    return Tensor.op("matmul", inputs: [ea, eb], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k, export: OpExport("MatMul")) {
         batchedProduct(ea, eb)
     } pullback: { g, _ in
         // An operand that is a transposed view (a `Linear` weight as `weight.mT`) gets its
@@ -45,7 +45,8 @@ func batchedProduct(_ a: Tensor, _ b: Tensor, pieceWork: Int? = nil) -> Tensor {
     let r = a.rank
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[r - 1])
     let batch = Array(a.shape.dropLast(2))
-    return Tensor.op("batchedProduct", inputs: [a, b], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k) {
+    return Tensor.op("batchedProduct", inputs: [a, b], shape: batch + [m, n], flops: 2 * Shape.count(batch) * m * n * k,
+                     export: OpExport("MatMul")) {
         let out = Tensor.uninitialized(batch + [m, n])
         func prepared(_ t: Tensor) -> (Tensor, Gemm.Operand) {
             let rows = t.shape[r - 2], cols = t.shape[r - 1]
@@ -99,7 +100,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     let pieceWork = rows <= 64 ? 1 << 20 : nil
     let (xd, wd) = (x2.detached(), w.detached())
     // The bias is not counted, as for `+`.
-    return Tensor.op("linear", inputs: [x2, w, b], shape: [rows, outFeatures], flops: 2 * rows * outFeatures * inFeatures) {
+    return Tensor.op("linear", inputs: [x2, w, b], shape: [rows, outFeatures], flops: 2 * rows * outFeatures * inFeatures,
+                     export: OpExport("Gemm", attributes: ["transB": .int(1)])) {
         Tensor.make(shape: [rows, outFeatures]) { y in
             ChannelPlanes.fillRows(y.baseAddress!, with: b.basePointer, rows: rows, length: outFeatures)
             Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,

@@ -15,12 +15,12 @@ private struct NormalizationSaved {
 /// BatchNorm, read when the forward runs) and the input gradient is just w·rstd·g;
 /// `statisticsOut` receives the batch statistics otherwise.
 private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
-                       layout: GroupLayout, op: String,
+                       layout: GroupLayout, op: String, export: @autoclosure () -> OpExport? = nil,
                        fixedStatistics: (() -> (mean: [Float], rstd: [Float]))? = nil,
                        statisticsOut: ((_ mean: [Float], _ variance: [Float]) -> Void)? = nil) -> Tensor {
     let groups = layout.groups, frozen = fixedStatistics != nil
     let (weightShape, biasShape) = (weight?.shape, bias?.shape)
-    return Tensor.op(op, inputs: [x, weight, bias], shape: x.shape) {
+    return Tensor.op(op, inputs: [x, weight, bias], shape: x.shape, export: export()) {
         let xc = x.contiguous()
         // Absent affine parameters act as ones and zeros, so the loops need no optionals.
         let w = weight?.contiguous() ?? Tensor(ones: [layout.affineCount])
@@ -83,7 +83,9 @@ private func rowNorm(_ x: Tensor, normalizedShape: [Int], weight: Tensor?, bias:
     let layout = GroupLayout(groups: d == 0 ? 0 : x.count / d, start: { $0 * d }, blocks: 1, blockLength: d,
                              blockStride: d, affineBase: { _ in 0 }, perElementAffine: true, affineRun: 1,
                              affineCount: d)
-    return normalize(x, weight: weight, bias: bias, eps: eps, centered: centered, layout: layout, op: op)
+    return normalize(x, weight: weight, bias: bias, eps: eps, centered: centered, layout: layout, op: op,
+                     export: centered ? .layerNorm(normalizedShape, weight: weight, bias: bias, eps: eps)
+                                      : .rmsNorm(normalizedShape, weight: weight, eps: eps))
 }
 
 /// Group normalisation (`F.group_norm`): channels split into `groups`, each (sample, group)
@@ -102,7 +104,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor? = nil, bias: Ten
                              blockLength: groupLength, blockStride: groupLength,
                              affineBase: { g in (g % groups) * (c / groups) }, perElementAffine: false,
                              affineRun: Swift.max(spatial, 1), affineCount: c)
-    return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm")
+    return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "groupNorm",
+                     export: .groupNorm(x.shape, groups: groups, weight: weight, bias: bias, eps: eps))
 }
 
 private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels: Int, op: String, input: [Int]) -> Bool {
@@ -153,5 +156,60 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
         })
     }
     return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm",
+                     export: .batchNorm(channels: c, runningMean: runningMean!, runningVar: runningVar!,
+                                        weight: weight, bias: bias, eps: eps),
                      fixedStatistics: { (runningMean!.scalars, runningVar!.scalars.map { 1 / ($0 + eps).squareRoot() }) })
+}
+
+extension OpExport {
+    /// Evaluation BatchNorm as ONNX `BatchNormalization` over (x, scale, bias, mean, var); absent
+    /// affine parameters become ones and zeros.
+    static func batchNorm(channels: Int, runningMean: Tensor, runningVar: Tensor, weight: Tensor?, bias: Tensor?,
+                          eps: Float) -> OpExport {
+        OpExport("BatchNormalization",
+                 inputs: [.input(0), .tensor(weight ?? Tensor(ones: [channels])), .tensor(bias ?? Tensor(zeros: [channels])),
+                          .tensor(runningMean), .tensor(runningVar)],
+                 attributes: ["epsilon": .float(eps)])
+    }
+
+    /// `LayerNormalization` over the trailing `normalizedShape` axes (opset 17).
+    static func layerNorm(_ normalizedShape: [Int], weight: Tensor?, bias: Tensor?, eps: Float) -> OpExport {
+        OpExport("LayerNormalization",
+                 inputs: [.input(0), weight.map { _ in .input(1) } ?? .tensor(Tensor(ones: normalizedShape)),
+                          bias.map { _ in .input(2) } ?? .absent],
+                 attributes: ["axis": .int(-normalizedShape.count), "epsilon": .float(eps)])
+    }
+
+    /// RMSNorm as nodes: x / √(mean(x²) + eps) · weight, the mean over the trailing axes.
+    static func rmsNorm(_ normalizedShape: [Int], weight: Tensor?, eps: Float) -> OpExport {
+        let axes = Array(-normalizedShape.count..<0)
+        var nodes: [Node] = [
+            .init("Mul", inputs: [.input(0), .input(0)]),
+            .init("ReduceMean", inputs: [.node(0, output: 0)], attributes: ["axes": .ints(axes), "keepdims": .int(1)]),
+            .init("Add", inputs: [.node(1, output: 0), .scalar(eps)]),
+            .init("Sqrt", inputs: [.node(2, output: 0)]),
+            .init("Div", inputs: [.input(0), .node(3, output: 0)]),
+        ]
+        if weight != nil { nodes.append(.init("Mul", inputs: [.node(4, output: 0), .input(1)])) }
+        return OpExport(nodes: nodes)
+    }
+}
+
+extension OpExport {
+    /// GroupNorm (and InstanceNorm, one group per channel) as nodes: x seen as (N, groups, rest),
+    /// `InstanceNormalization` over each group, back to x's shape, then the per-channel affine.
+    static func groupNorm(_ shape: [Int], groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> OpExport {
+        let channelShape = [shape[1]] + [Int](repeating: 1, count: shape.count - 2)
+        var nodes: [Node] = [
+            .init("Reshape", inputs: [.input(0), .shape([shape[0], groups, Shape.count(shape) / Swift.max(shape[0] * groups, 1)])]),
+            .init("InstanceNormalization", inputs: [.node(0, output: 0), .tensor(Tensor(ones: [groups])), .tensor(Tensor(zeros: [groups]))],
+                  attributes: ["epsilon": .float(eps)]),
+            .init("Reshape", inputs: [.node(1, output: 0), .shape(shape)]),
+        ]
+        for (slot, opType) in [(1, "Mul"), (2, "Add")] where (slot == 1 ? weight : bias) != nil {
+            nodes.append(.init("Reshape", inputs: [.input(slot), .int64s(channelShape)]))
+            nodes.append(.init(opType, inputs: [.node(nodes.count - 2, output: 0), .node(nodes.count - 1, output: 0)]))
+        }
+        return OpExport(nodes: nodes)
+    }
 }

@@ -12,14 +12,15 @@ private func batched(_ x: Tensor, op: String) -> (Tensor, (Tensor) -> Tensor) {
 
 /// Max pooling of (N, C, H, W) `x` over the windows `rows` × `columns`; the pullback routes each
 /// output gradient to the element that was the maximum.
-private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op: String) -> Tensor {
+private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op: String,
+                        export: @autoclosure () -> OpExport?) -> Tensor {
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
     // The positions of the maxima, kept for the pullback only when one will run.
     let recording = GradMode.isEnabled && x.requiresGrad
     let inputShape = x.shape, outputShape = [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize]
-    return Tensor.op(op, inputs: [x], shape: outputShape) {
+    return Tensor.op(op, inputs: [x], shape: outputShape, export: export()) {
         let y = Tensor.uninitialized(outputShape)
         var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
         indices.withUnsafeMutableBufferPointer { idx in
@@ -42,13 +43,13 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
 /// Average pooling of (N, C, H, W) `x` over the windows `rows` × `columns`, dividing by the
 /// window size counted with or without padding, or by `divisorOverride`.
 private func averagePooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, countIncludePad: Bool,
-                            divisorOverride: Int?, op: String) -> Tensor {
+                            divisorOverride: Int?, op: String, export: @autoclosure () -> OpExport?) -> Tensor {
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inputShape = x.shape, outputShape = [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize]
     let scales = PoolingKernel.averageScales(rows: rows, columns: columns, countIncludePad: countIncludePad,
                                              divisorOverride: divisorOverride)
-    return Tensor.op(op, inputs: [x], shape: outputShape) {
+    return Tensor.op(op, inputs: [x], shape: outputShape, export: export()) {
         let y = Tensor.uninitialized(outputShape)
         PoolingKernel.averageForward(x.basePointer, planes: planes, height: height, width: width, rows: rows, columns: columns,
                                      scales: scales, into: y.basePointer)
@@ -105,7 +106,9 @@ public func maxPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
         try slidingWindows(x4.shape, op: "maxPool2d", kernelSize: kernelSize, stride: stride, padding: padding,
                            dilation: dilation, ceilMode: ceilMode)
     }) else { return .shapeFailure }
-    return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d"))
+    return restore(maxPooling(x4, rows: rows, columns: columns, op: "maxPool2d",
+                              export: .pooling("MaxPool", kernelSize: kernelSize, stride: stride, padding: padding,
+                                               ceilMode: ceilMode, extra: ["dilations": .ints(dilation)])))
 }
 
 /// 2-D max pooling with square windows (see the overload taking `[Int]` pairs).
@@ -142,7 +145,10 @@ public func avgPool2d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
                            dilation: [1, 1], ceilMode: ceilMode)
     }) else { return .shapeFailure }
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: countIncludePad,
-                                  divisorOverride: divisorOverride, op: "avgPool2d"))
+                                  divisorOverride: divisorOverride, op: "avgPool2d",
+                                  export: divisorOverride != nil ? nil
+                                      : .pooling("AveragePool", kernelSize: kernelSize, stride: stride, padding: padding,
+                                                 ceilMode: ceilMode, extra: ["count_include_pad": .int(countIncludePad ? 1 : 0)])))
 }
 
 /// 2-D average pooling with square windows (see the overload taking `[Int]` pairs).
@@ -177,7 +183,7 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: [Int]) -> Tensor {
     let (x4, restore) = batched(x, op: "adaptiveAvgPool2d")
     let (rows, columns) = adaptiveWindows(x4, outputSize: outputSize, op: "adaptiveAvgPool2d")
     return restore(averagePooling(x4, rows: rows, columns: columns, countIncludePad: false, divisorOverride: nil,
-                                  op: "adaptiveAvgPool2d"))
+                                  op: "adaptiveAvgPool2d", export: .adaptivePooling("AveragePool", input: x4.shape, outputSize: outputSize)))
 }
 
 /// Adaptive average pooling to a square `outputSize` × `outputSize`.
@@ -196,10 +202,31 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Int) -> Tensor {
 public func adaptiveMaxPool2d(_ x: Tensor, outputSize: [Int]) -> Tensor {
     let (x4, restore) = batched(x, op: "adaptiveMaxPool2d")
     let (rows, columns) = adaptiveWindows(x4, outputSize: outputSize, op: "adaptiveMaxPool2d")
-    return restore(maxPooling(x4, rows: rows, columns: columns, op: "adaptiveMaxPool2d"))
+    return restore(maxPooling(x4, rows: rows, columns: columns, op: "adaptiveMaxPool2d",
+                              export: .adaptivePooling("MaxPool", input: x4.shape, outputSize: outputSize)))
 }
 
 /// Adaptive max pooling to a square `outputSize` × `outputSize`.
 public func adaptiveMaxPool2d(_ x: Tensor, outputSize: Int) -> Tensor {
     adaptiveMaxPool2d(x, outputSize: [outputSize, outputSize])
+}
+
+extension OpExport {
+    /// An ONNX `MaxPool` or `AveragePool` with PyTorch's window settings (symmetric padding).
+    static func pooling(_ opType: String, kernelSize: [Int], stride: [Int]?, padding: [Int], ceilMode: Bool,
+                        extra: [String: Attribute]) -> OpExport {
+        OpExport(opType, attributes: extra.merging(["kernel_shape": .ints(kernelSize), "strides": .ints(stride ?? kernelSize),
+                                                    "pads": .ints(padding + padding), "ceil_mode": .int(ceilMode ? 1 : 0)]) { $1 })
+    }
+
+    /// Adaptive pooling of an (N, C, H, W) `input` as global pooling (output 1×1) or as fixed
+    /// windows when each output size divides the input's; nil (not exportable) otherwise.
+    static func adaptivePooling(_ opType: String, input: [Int], outputSize: [Int]) -> OpExport? {
+        let size = Array(input.suffix(2))
+        if outputSize == [1, 1] { return OpExport("Global" + opType) }
+        guard (0..<2).allSatisfy({ size[$0] % outputSize[$0] == 0 }) else { return nil }
+        let window = (0..<2).map { size[$0] / outputSize[$0] }
+        return .pooling(opType, kernelSize: window, stride: window, padding: [0, 0], ceilMode: false,
+                        extra: opType == "MaxPool" ? [:] : ["count_include_pad": .int(0)])
+    }
 }

@@ -152,7 +152,8 @@ extension Tensor {
         }
         let kept = reducedShape(axes, keepingDims: true)
         let x = detached()
-        return Tensor.op(op, inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
+        return Tensor.op(op, inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims),
+                         export: OpExport(op == "max" ? "ReduceMax" : "ReduceMin", attributes: ["axes": .ints(axes), "keepdims": .int(keepingDims ? 1 : 0)])) {
             reducedResult(extremumValues(axes: axes, kept: kept, better), axes: axes, keepingDims: keepingDims)
         } pullback: { g, m in
             let hits = Elementwise.zip(x, m.reshaped(kept).expanded(to: x.shape)) { $0 == $1 ? 1 : 0 }

@@ -148,7 +148,16 @@ extension Tensor {
                             selfGradient: @escaping (_ g: Tensor, _ axis: Int, _ index: Tensor) -> Tensor) -> Tensor {
         guard let a = scatterAxis(axis, indices: indices, source: source, op: op) else { return .shapeFailure }
         let index = indices.detached(), sourceShape = source.shape
-        return Tensor.op(op, inputs: [self, source, index], shape: shape) {
+        // ONNX's ScatterElements takes updates of the indices' shape.
+        var reduction: String? = nil
+        if source.shape == index.shape {
+            switch combine { case .assign: reduction = "none"; case .add: reduction = "add"; case .fill: break }
+        }
+        return Tensor.op(op, inputs: [self, source, index], shape: shape, export: reduction.map { reduction in
+            OpExport(nodes: [.castToInt64(.input(2)),
+                             .init("ScatterElements", inputs: [.input(0), .node(0, output: 0), .input(1)],
+                                   attributes: ["axis": .int(a), "reduction": .string(reduction)])])
+        }) {
             scatterForward(axis: a, index: index, source: source, combine, op: op)
         } pullback: { g, _ in
             [selfGradient(g, a, index), Tensor.zeroPadded(g.gathered(axis: a, indices: index), to: sourceShape), nil]

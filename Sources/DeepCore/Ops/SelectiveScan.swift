@@ -111,8 +111,12 @@ private func scan(_ u: Tensor, _ delta: Tensor, _ A: Tensor, _ B: Tensor, _ C: T
     var lastState = keepingLastState ? Tensor(metaShape: [batch, channels, stateSize], madeBy: "selectiveScan") : nil
     let (shapeB, shapeC) = (B.shape, C.shape)
     // Two multiply-adds per state element and step: the state update and the output.
+    // ONNX: a Scan over L (B and C of one group only).
+    let export: OpExport? = B.rank == 3 && C.rank == 3
+        ? OpExport.selectiveScan(channels: channels, stateSize: stateSize, skip: D != nil, gate: z != nil, deltaBias: deltaBias != nil,
+                         deltaSoftplus: deltaSoftplus) : nil
     let output = Tensor.op("selective_scan", inputs: inputs, shape: [batch, channels, length],
-                           flops: 2 * 2 * batch * channels * length * stateSize) {
+                           flops: 2 * 2 * batch * channels * length * stateSize, export: export) {
         let operands = ScanOperands(problem, u: u, delta: delta, A: A, B: B, C: C, D: D, z: z, deltaBias: deltaBias)
         // The kernels write every element of the checkpoints and of each gradient below.
         let checkpoints = recording ? Tensor.make(shape: [batch, channels, problem.checkpointCount, np]) { _ in } : nil
@@ -247,3 +251,41 @@ private func unpacked(_ t: Tensor, shape: [Int], _ p: SelectiveScanKernels.Probl
 
 /// The first element of `t` in its storage.
 private func start(_ t: Tensor) -> UnsafeMutablePointer<Float> { t.storage.pointer + t.offset }
+
+extension OpExport {
+    /// The selective scan as ONNX nodes over its inputs (u, Δ, A, B, C, D, z, Δ bias): the
+    /// per-step factors exp(Δ·A) and Δ·B·u for all L at once (B, D, L, N), then a `Scan` along L
+    /// whose body is hₜ = exp(ΔₜA)·hₜ₋₁ + ΔₜBₜuₜ and yₜ = Σₙ hₜ·Cₜ, then y + D·u and y · silu(z).
+    static func selectiveScan(channels: Int, stateSize: Int, skip: Bool, gate: Bool, deltaBias: Bool,
+                              deltaSoftplus: Bool) -> OpExport {
+        var nodes: [Node] = []
+        func add(_ opType: String, _ inputs: [Value], _ attributes: [String: Attribute] = [:], outputs: Int = 1) -> Value {
+            nodes.append(Node(opType, inputs: inputs, attributes: attributes, outputCount: outputs))
+            return .node(nodes.count - 1, output: 0)
+        }
+        var delta = Value.input(1)
+        if deltaBias { delta = add("Add", [delta, add("Reshape", [.input(7), .int64s([channels, 1])])]) }
+        if deltaSoftplus { delta = add("Softplus", [delta]) }
+        let delta4 = add("Unsqueeze", [delta, .int64s([3])])                                           // (B, D, L, 1)
+        let decay = add("Exp", [add("Mul", [delta4, add("Reshape", [.input(2), .int64s([channels, 1, stateSize])])])])
+        let bRows = add("Unsqueeze", [add("Transpose", [.input(3)], ["perm": .ints([0, 2, 1])]), .int64s([1])])  // (B, 1, L, N)
+        let drive = add("Mul", [add("Mul", [delta4, bRows]), add("Unsqueeze", [.input(0), .int64s([3])])])   // (B, D, L, N)
+        // The zero initial state (B, D, N), shaped from the drive.
+        let initial = add("Mul", [add("Squeeze", [add("Gather", [drive, .int64s([0])], ["axis": .int(2)]), .int64s([2])]), .scalar(0)])
+        let body = OpExport(nodes: [
+            .init("Mul", inputs: [.input(1), .input(0)]),
+            .init("Add", inputs: [.node(0, output: 0), .input(2)]),                                  // hₜ (B, D, N)
+            .init("Unsqueeze", inputs: [.input(3), .int64s([1])]),                                   // Cₜ (B, 1, N)
+            .init("Mul", inputs: [.node(1, output: 0), .node(2, output: 0)]),
+            .init("ReduceSum", inputs: [.node(3, output: 0), .int64s([2])], attributes: ["keepdims": .int(0)]),
+        ])
+        _ = add("Scan", [initial, decay, drive, .input(4)],
+                       ["body": .graph(Subgraph(inputCount: 4, body: body, outputs: [.node(1, output: 0), .node(4, output: 0)])),
+                        "num_scan_inputs": .int(3), "scan_input_axes": .ints([2, 2, 2]), "scan_output_axes": .ints([2])],
+                       outputs: 2)
+        var y = Value.node(nodes.count - 1, output: 1)
+        if skip { y = add("Add", [y, add("Mul", [add("Reshape", [.input(5), .int64s([channels, 1])]), .input(0)])]) }
+        if gate { y = add("Mul", [y, add("Mul", [.input(6), add("Sigmoid", [.input(6)])])]) }
+        return OpExport(nodes: nodes, result: y)
+    }
+}

@@ -31,7 +31,7 @@ private func softmax(_ x: Tensor, axis: Int, log: Bool, op: String) -> Tensor {
     let a = Shape.normalize(axis: axis, rank: x.rank, op: op)
     let n = x.shape[a]
     let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
-    return Tensor.op(op, inputs: [x], shape: x.shape) {
+    return Tensor.op(op, inputs: [x], shape: x.shape, export: OpExport(log ? "LogSoftmax" : "Softmax", attributes: ["axis": .int(a)])) {
         let source = x.contiguous()
         return Tensor.make(shape: x.shape) { y in
             guard let base = y.baseAddress else { return }

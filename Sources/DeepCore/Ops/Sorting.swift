@@ -127,7 +127,12 @@ extension Tensor {
         outShape[a] = selection.count
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         let logN = Swift.max(1, Int.bitWidth - n.leadingZeroBitCount)
-        let positions = Tensor.op(op, inputs: [self], shape: outShape, flops: count * logN) {
+        // Only top-k has an ONNX form (TopK: the larger, or smaller, first; ties to the lower index).
+        let export = op == "topK" ? OpExport(nodes: [
+            .init("TopK", inputs: [.input(0), .int64s([selection.count])],
+                  attributes: ["axis": .int(a), "largest": .int(descending ? 1 : 0), "sorted": .int(1)], outputCount: 2),
+            .init("Cast", inputs: [.node(0, output: 1)], attributes: ["to": .int(OpExport.floatType)])]) : nil
+        let positions = Tensor.op(op, inputs: [self], shape: outShape, flops: count * logN, export: export) {
             withUnsafeBufferPointer { x in
                 Tensor.make(shape: outShape) { out in
                     guard let source = x.baseAddress, let target = out.baseAddress else { return }

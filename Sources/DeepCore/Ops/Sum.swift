@@ -23,7 +23,8 @@ extension Tensor {
         let axes = reductionAxes(axes, op: "sum")
         let kept = reducedShape(axes, keepingDims: true)
         let inputShape = shape
-        return Tensor.op("sum", inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims)) {
+        return Tensor.op("sum", inputs: [self], shape: reducedShape(axes, keepingDims: keepingDims),
+                         export: OpExport("ReduceSum", inputs: [.input(0), .int64s(axes)], attributes: ["keepdims": .int(keepingDims ? 1 : 0)])) {
             let out = sumKeepingDims(axes: axes, into: kept)
             return keepingDims ? out : out.reshaped(reducedShape(axes, keepingDims: false))
         } pullback: { g, _ in

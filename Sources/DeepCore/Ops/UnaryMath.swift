@@ -17,23 +17,23 @@ import Darwin
 extension Tensor {
     /// e raised to each element. Shape unchanged: (*) → (*).
     public func exp() -> Tensor {
-        elementwise("exp", { Elementwise.map(self) { expf($0) } }) { g, _, y in Elementwise.zip(g, y) { g, y in g * y } }
+        elementwise("exp", export: OpExport("Exp"), { Elementwise.map(self) { expf($0) } }) { g, _, y in Elementwise.zip(g, y) { g, y in g * y } }
     }
 
     /// Natural logarithm of each element (−inf at 0, NaN below). (*) → (*).
     public func log() -> Tensor {
-        elementwise("log", { Elementwise.map(self) { logf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g / x } }
+        elementwise("log", export: OpExport("Log"), { Elementwise.map(self) { logf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g / x } }
     }
 
     /// Square root of each element (NaN below 0). (*) → (*).
     /// The gradient at 0 is +inf, as in PyTorch.
     public func sqrt() -> Tensor {
-        elementwise("sqrt", { Elementwise.map(self) { sqrtf($0) } }) { g, _, y in Elementwise.zip(g, y) { g, y in g / (2 * y) } }
+        elementwise("sqrt", export: OpExport("Sqrt"), { Elementwise.map(self) { sqrtf($0) } }) { g, _, y in Elementwise.zip(g, y) { g, y in g / (2 * y) } }
     }
 
     /// Reciprocal square root `1 / √x` of each element. (*) → (*).
     public func rsqrt() -> Tensor {
-        elementwise("rsqrt", { Elementwise.map(self) { 1 / sqrtf($0) } }) { g, _, y in
+        elementwise("rsqrt", export: OpExport(nodes: [.init("Sqrt"), .init("Reciprocal", inputs: [.node(0, output: 0)])]), { Elementwise.map(self) { 1 / sqrtf($0) } }) { g, _, y in
             Elementwise.zip(g, y) { g, y in -0.5 * g * y * y * y }
         }
     }
@@ -76,12 +76,12 @@ extension Tensor {
 
     /// Each element squared, `x · x`. (*) → (*).
     public func square() -> Tensor {
-        elementwise("square", { Elementwise.map(self) { $0 * $0 } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g * 2 * x } }
+        elementwise("square", export: OpExport("Mul", inputs: [.input(0), .input(0)]), { Elementwise.map(self) { $0 * $0 } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g * 2 * x } }
     }
 
     /// `1 / x` for each element. (*) → (*).
     public func reciprocal() -> Tensor {
-        elementwise("reciprocal", { Elementwise.map(self) { 1 / $0 } }) { g, _, y in Elementwise.zip(g, y) { g, y in -g * y * y } }
+        elementwise("reciprocal", export: OpExport("Reciprocal"), { Elementwise.map(self) { 1 / $0 } }) { g, _, y in Elementwise.zip(g, y) { g, y in -g * y * y } }
     }
 }
 
@@ -90,7 +90,7 @@ extension Tensor {
 extension Tensor {
     /// Absolute value of each element. (*) → (*). The gradient is `sign(x)`, so 0 at 0.
     public func abs() -> Tensor {
-        elementwise("abs", { Elementwise.map(self) { Swift.abs($0) } }) { g, x, _ in
+        elementwise("abs", export: OpExport("Abs"), { Elementwise.map(self) { Swift.abs($0) } }) { g, x, _ in
             Elementwise.zip(g, x) { g, x in g * signum(x) }
         }
     }
@@ -134,11 +134,11 @@ func signum(_ x: Float) -> Float {
 extension Tensor {
     /// Sine of each element (radians). (*) → (*).
     public func sin() -> Tensor {
-        elementwise("sin", { Elementwise.map(self) { sinf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g * cosf(x) } }
+        elementwise("sin", export: OpExport("Sin"), { Elementwise.map(self) { sinf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in g * cosf(x) } }
     }
 
     /// Cosine of each element (radians). (*) → (*).
     public func cos() -> Tensor {
-        elementwise("cos", { Elementwise.map(self) { cosf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in -g * sinf(x) } }
+        elementwise("cos", export: OpExport("Cos"), { Elementwise.map(self) { cosf($0) } }) { g, x, _ in Elementwise.zip(g, x) { g, x in -g * sinf(x) } }
     }
 }

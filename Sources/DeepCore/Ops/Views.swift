@@ -5,7 +5,7 @@
 extension Tensor {
     /// A contiguous copy of the elements (differentiable; the gradient passes through).
     public func copied() -> Tensor {
-        Tensor.op("copy", inputs: [self], shape: shape) { Elementwise.copy(self) } pullback: { g, _ in [g] }
+        Tensor.op("copy", inputs: [self], shape: shape, export: .identity) { Elementwise.copy(self) } pullback: { g, _ in [g] }
     }
 
     /// The same elements seen with `shape`; one axis may be `-1` and is inferred. A view when
@@ -16,7 +16,7 @@ extension Tensor {
         guard let resolved = Tensor.resolve(shape: newShape, count: count, op: "reshaped", from: shape) else { return .shapeFailure }
         if resolved == shape { return self }
         let inputShape = shape
-        return Tensor.op("reshaped", inputs: [self], shape: resolved) {
+        return Tensor.op("reshaped", inputs: [self], shape: resolved, export: OpExport("Reshape", inputs: [.input(0), .shape(resolved)])) {
             let source = contiguous()
             return Tensor(storage: source.storage, shape: resolved, strides: Shape.contiguousStrides(resolved), offset: source.offset)
         } pullback: { g, _ in [g.reshaped(inputShape)] }
@@ -65,7 +65,7 @@ extension Tensor {
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in axes.enumerated() { inverse[a] = i }
         let newShape = axes.map { shape[$0] }
-        return Tensor.op("permuted", inputs: [self], shape: newShape) {
+        return Tensor.op("permuted", inputs: [self], shape: newShape, export: OpExport("Transpose", attributes: ["perm": .ints(axes)])) {
             Tensor(storage: storage, shape: newShape, strides: axes.map { strides[$0] }, offset: offset)
         } pullback: { g, _ in [g.permuted(inverse)] }
     }
@@ -100,7 +100,7 @@ extension Tensor {
             }
         }
         let inputShape = shape
-        return Tensor.op("expanded", inputs: [self], shape: newShape) {
+        return Tensor.op("expanded", inputs: [self], shape: newShape, export: OpExport("Expand", inputs: [.input(0), .shape(newShape)])) {
             Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
         } pullback: { g, _ in [g.summed(toShape: inputShape)] }
     }
@@ -123,7 +123,8 @@ extension Tensor {
         var newShape = shape
         newShape[a] = length
         let inputShape = shape
-        return Tensor.op("narrowed", inputs: [self], shape: newShape) {
+        return Tensor.op("narrowed", inputs: [self], shape: newShape,
+                         export: OpExport("Slice", inputs: [.input(0), .int64s([start]), .int64s([start + length]), .int64s([a])])) {
             Tensor(storage: storage, shape: newShape, strides: strides, offset: offset + start * strides[a])
         } pullback: { g, _ in [Tensor.scattering(g, intoZerosOf: inputShape, axis: a, start: start)] }
     }
@@ -183,7 +184,7 @@ extension Tensor {
     /// removed or inserted); the gradient is reshaped back.
     private func unitAxesView(_ name: String, shape newShape: [Int], strides newStrides: [Int]) -> Tensor {
         let inputShape = shape
-        return Tensor.op(name, inputs: [self], shape: newShape) {
+        return Tensor.op(name, inputs: [self], shape: newShape, export: OpExport("Reshape", inputs: [.input(0), .shape(newShape)])) {
             Tensor(storage: storage, shape: newShape, strides: newStrides, offset: offset)
         } pullback: { g, _ in [g.reshaped(inputShape)] }
     }

@@ -124,7 +124,8 @@ public final class MultiheadAttention: Module {
                                          additiveAttnMask: additiveAttnMask) else { return (.shapeFailure, nil) }
         let p = isTraining ? dropout : 0
         let outShape = batchFirst ? [n, l, e] : [l, n, e]
-        if needWeights {
+        // ONNX export takes this path too: its ops (matmul, softmax, views) each have an ONNX form.
+        if needWeights || ExportTrace.isRecording {
             // Heads as (N, H, length, E/H) views for the path that keeps whole score matrices.
             func split(_ t: (Tensor, Int)) -> Tensor {
                 let (x, column) = t
@@ -134,9 +135,9 @@ public final class MultiheadAttention: Module {
             }
             var (attended, weights) = attentionWithWeights(split(q), split(k), split(v), keep: masks.keep,
                                                            additive: masks.additive, isCausal: isCausal, dropout: p)
-            if averageAttnWeights { weights = weights.mean(axis: 1) }
+            if needWeights && averageAttnWeights { weights = weights.mean(axis: 1) }
             attended = attended.permuted(batchFirst ? [0, 2, 1, 3] : [2, 0, 1, 3]).reshaped(outShape)
-            return (outProj(attended), weights)
+            return (outProj(attended), needWeights ? weights : nil)
         }
         let layout = { (column: Int) in
             HeadLayout(batchAxes: [batchAxis], rowAxis: lengthAxis, heads: h, column: column, width: e / h)

@@ -111,6 +111,7 @@ public final class MoE: Module, AuxiliaryLossProducing {
         let tokens = x.reshaped([-1, d])
         let t = tokens.shape[0]
         let logits = gate(tokens)                                                  // (T, E)
+        if ExportTrace.isRecording { return exportedForward(x, tokens: tokens, logits: logits) }
         losses.routerZ = logits.logSumExp(axes: [1]).square().mean()
         if x.isMeta { return shapeOnlyForward(x, tokens: t) }
         let probabilities = softmax(logits, axis: -1)                              // (T, E)
@@ -141,6 +142,24 @@ public final class MoE: Module, AuxiliaryLossProducing {
         }
         let combined = pieces.isEmpty ? Tensor(zeros: [t, d]) : scatterAddRows(Tensor.concatenate(pieces, axis: 0), rows: rows, count: t)
         return combined.reshaped(x.shape)
+    }
+
+    /// The forward as ONNX export traces it (no losses, no routing record): every expert runs on
+    /// every token and its output is weighted by a (T, E) matrix holding each token's gates at its
+    /// top-k experts (TopK, ScatterElements) and zeros elsewhere, which gives the routed forward's
+    /// numbers. A capacity limit has no such form: it is recorded as an op the export names.
+    private func exportedForward(_ x: Tensor, tokens: Tensor, logits: Tensor) -> Tensor {
+        if capacityFactor != nil { ExportTrace.recordUnsupported("MoE capacity limit") }
+        let probabilities = softmax(logits, axis: -1)                              // (T, E)
+        let (chosen, experts) = probabilities.topK(topK, along: 1)                // (T, k) each
+        let gates = topK > 1 ? chosen / chosen.sum(axis: 1, keepingDims: true) : chosen
+        let weights = (probabilities * 0).scattered(axis: 1, indices: experts, source: gates)
+        var combined: Tensor? = nil
+        for (e, expert) in self.experts.modules.enumerated() {
+            let term = expert(tokens) * weights.narrowed(axis: 1, start: e, length: 1)
+            combined = combined.map { $0 + term } ?? term
+        }
+        return combined!.reshaped(x.shape)
     }
 
     /// The shape-only pass of a summary: each expert runs on its even share of the tokens (at most

@@ -1,0 +1,60 @@
+import ArgumentParser
+import DeepCore
+import DeepNN
+import Foundation
+
+extension Stitch {
+    /// `stitch export --format onnx --weights W --output X.onnx`: the model named in the weights'
+    /// metadata (or `--model`), loaded with them, written as an ONNX graph with a dynamic batch axis.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export saved weights with their model to ONNX (opset 17, dynamic batch axis).")
+
+        @Option(help: "Format to write: onnx.")
+        var format = "onnx"
+
+        @OptionGroup var modelOptions: ModelOptions
+
+        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
+        var weights = "runs/latest/model.safetensors"
+
+        @Option(help: "The .onnx file to write (default: the weights file with the extension .onnx).")
+        var output: String?
+
+        @Flag(help: "Replace an existing output file.")
+        var overwrite = false
+
+        /// The output path: `--output`, or the weights' path with `.onnx`.
+        var outputPath: String { output ?? URL(fileURLWithPath: weights).deletingPathExtension().appendingPathExtension("onnx").path }
+
+        func validate() throws {
+            try OptionValue.choice(format, of: ["onnx"], option: "--format")
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder), !isFolder.boolValue else {
+                throw ValidationError("--weights \(weights) is not a file; give the model.safetensors that `stitch train` wrote")
+            }
+            if !overwrite && FileManager.default.fileExists(atPath: outputPath) {
+                throw ValidationError("--output \(outputPath) exists; replace it with --overwrite or choose another --output")
+            }
+        }
+
+        func run() throws {
+            let (tensors, metadata) = try Safetensors.readWithMetadata(from: URL(fileURLWithPath: weights))
+            let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
+                try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
+                return saved
+            } ?? modelOptions.resolvedTask().defaultModel
+            try modelOptions.checkTask(of: name)
+            let entry = ModelCatalog.entry(name)
+            let model = entry.make()
+            do { try model.loadStateDict(tensors) } catch var error as StateDictError {
+                error.source = "\(weights) (into model \(name))"
+                throw error
+            }
+            // Fashion-MNIST images (1, 28, 28) for classification, mosaics (1, 64, 64) for segmentation.
+            let side = entry.task == .segmentation ? 64 : 28
+            try model.exportONNX(to: URL(fileURLWithPath: outputPath), inputShapes: [[1, 1, side, side]])
+            print("model \(name): \(weights) → \(outputPath) (ONNX opset 17, input (batch, 1, \(side), \(side)))")
+        }
+    }
+}

@@ -4,13 +4,23 @@
 # weights into a folder, then Tests/Fixtures/check_onnx.py runs onnx.checker (full check) and
 # ONNX Runtime on each and compares with the library's outputs (≤ 1e-4 relative).
 #
-#     bash scripts/check-onnx.sh [--write-fixture]    # PYTHON=/tmp/venv/bin/python by default
+#     bash scripts/check-onnx.sh [--write-fixture]    # PYTHON=... to use another interpreter
 #
 # --write-fixture also rewrites Tests/Fixtures/onnx_reference.json (ONNX Runtime's outputs, which
 # the Swift tests compare against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-/tmp/venv/bin/python}
+# PYTHON, when given, must have onnx and onnxruntime; otherwise a virtual environment outside the
+# repository is made (once) and they are installed into it from PyPI.
+if [ -z "${PYTHON:-}" ]; then
+    venv=${DEEPSTITCH_ONNX_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/deepstitch/venv-onnx}
+    if ! "$venv/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
+        echo "check-onnx: installing onnx, onnxruntime and numpy into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet onnx onnxruntime numpy
+    fi
+    PYTHON="$venv/bin/python"
+fi
 "$PYTHON" -c "import onnx, onnxruntime" || { echo "check-onnx: install onnx and onnxruntime for $PYTHON" >&2; exit 1; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

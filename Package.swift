@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(
@@ -26,7 +27,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(
-            name: "CZlib",
+            // Not "CZlib": ZIPFoundation's own zlib module has that name.
+            name: "CZlibSystem",
             path: "Sources/CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
@@ -38,8 +40,8 @@ let package = Package(
         // both report errors by longjmp, which must not cross Swift frames, so each setjmp is in C.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib", "CPNG", "CJPEG"], path: "Sources/DeepNN"),
+        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlibSystem", "CPNG", "CJPEG"], path: "Sources/DeepNN"),
         .executableTarget(
             name: "stitch",
             dependencies: ["DeepCore", "DeepNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],

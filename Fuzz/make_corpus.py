@@ -1,6 +1,6 @@
 """Seed corpora of the fuzz targets (issue 17): small valid inputs, a few hundred bytes each.
 
-Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png and jpeg (numpy only; the safetensors
+Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png, jpeg and pth (numpy only; the safetensors
 and npy seeds also include the reference files of Tests/Fixtures/io, written by the safetensors
 and numpy libraries). The checkpoint seeds are written by the fuzz target itself, which knows its
 model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
@@ -121,3 +121,14 @@ for name in sorted(os.listdir(IMAGES)):
         shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "png", name))
     elif name.split(".")[0] in ("jpeg_gray", "jpeg_rgb", "jpeg_rgb_progressive", "jpeg_gray_progressive", "jpeg_exif6", "jpeg_exif3"):
         shutil.copy(os.path.join(IMAGES, name), os.path.join(HERE, "jpeg", name))
+
+# pth: the small torch.save files of Tests/Fixtures/torch (make_torchsave.py) whole, and their
+# data.pkl alone (fuzz-pth wraps an input that is not a zip in an archive as its data.pkl).
+import zipfile
+TORCH = os.path.join(FUZZ, "..", "Tests", "Fixtures", "torch")
+for name in ("dtypes_p2.pth", "dtypes_p5.pth", "checkpoint.pth", "legacy.pth"):
+    shutil.copy(os.path.join(TORCH, name), folder("pth"))
+    if name != "legacy.pth":
+        with zipfile.ZipFile(os.path.join(TORCH, name)) as z:
+            pickle = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+            write("pth", name.replace(".pth", ".pkl"), z.read(pickle))

@@ -126,6 +126,7 @@ final class TorchFileTests: XCTestCase {
         let context = TensorFileContext(format: "torch", path: nil)
         let reader = TorchPickleReader(context: context)
         var unpickler = Unpickler(bytes, record: "t/data.pkl", context: context, callbacks: reader.callbacks)
+        defer { PickleValue.dismantle(unpickler.takeRemains()) }
         return try reader.convert(try unpickler.load())
     }
 
@@ -141,7 +142,9 @@ final class TorchFileTests: XCTestCase {
         XCTAssertEqual(items[3].stringValue, "hi")
         XCTAssertEqual(items[4].items?.compactMap(\.intValue), [9])
         XCTAssertEqual(items[5].items?.compactMap(\.intValue), [9], "a GET after APPEND sees the appended item")
-        // A list that contains itself.
+        // Tuples nested a million deep (released without recursion) and a list that contains itself.
+        let deep = p + [0x4e] + Array(repeating: 0x85, count: 1_000_000) + [0x2e]
+        assertTorchError(.invalidPickle, "more than 200 deep") { try unpickle(deep) }
         assertTorchError(.invalidPickle, "more than 200 deep") { try unpickle(p + [0x5d, 0x71, 0, 0x68, 0, 0x61, 0x2e]) }
         // A memo entry referred to over and over: 2^40 values from a few bytes.
         var laughs = p + [0x4b, 1, 0x71, 0]

@@ -145,7 +145,9 @@ public enum TorchFile {
         }
         let reader = TorchPickleReader(context: context)
         var unpickler = Unpickler(pickle, record: "\(archive.prefix)/data.pkl", context: context, callbacks: reader.callbacks)
-        let root = try unpickler.load()
+        var root = PickleValue.none
+        defer { PickleValue.dismantle([root] + unpickler.takeRemains()) }
+        root = try unpickler.load()
         for storage in reader.storages.values.sorted(by: { $0.key < $1.key }) {
             try storage.load(from: archive, context: context)
         }

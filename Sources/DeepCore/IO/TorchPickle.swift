@@ -136,8 +136,8 @@ final class TorchPickleReader {
             throw fail(.invalidPickle, "_rebuild_tensor_v2 of a \(arguments[0].typeName), not a storage")
         }
         func sizes(_ value: PickleValue, _ what: String) throws -> [Int] {
-            guard case .tuple(let items) = value else { throw fail(.invalidPickle, "the tensor's \(what) is a \(value.typeName), not a tuple") }
-            return try items.map { item in
+            guard case .tuple(let tuple) = value else { throw fail(.invalidPickle, "the tensor's \(what) is a \(value.typeName), not a tuple") }
+            return try tuple.items.map { item in
                 guard case .int(let n) = item, n >= 0 else {
                     throw fail(.invalidPickle, "the tensor's \(what) holds \(item.shortDescription), not a size ≥ 0")
                 }
@@ -173,9 +173,10 @@ final class TorchPickleReader {
     }
 
     private func persistentLoad(_ id: PickleValue, _ fail: (TensorFileError.Kind, String) -> TensorFileError) throws -> PickleValue {
-        guard case .tuple(let items) = id, items.count == 5, case .string("storage") = items[0] else {
+        guard case .tuple(let tuple) = id, tuple.items.count == 5, case .string("storage") = tuple.items[0] else {
             throw fail(.forbiddenPickle, "a persistent id that is not (\"storage\", type, key, location, count): \(id.typeName)")
         }
+        let items = tuple.items
         guard case .global("torch", let typeName) = items[1], let type = Self.storageTypes[typeName] else {
             throw fail(.unsupportedDType, "storage of type \(items[1].typeName); the types read are "
                        + Self.storageTypes.keys.sorted().map { "torch.\($0)" }.joined(separator: ", "))
@@ -212,7 +213,7 @@ final class TorchPickleReader {
         case .float(let d): return .float(d)
         case .string(let s): return .string(s)
         case .bytes(let b): return .bytes(b)
-        case .tuple(let items): return .tuple(try items.map { try convert($0, depth: depth + 1) })
+        case .tuple(let tuple): return .tuple(try tuple.items.map { try convert($0, depth: depth + 1) })
         case .list(let list): return .list(try list.items.map { try convert($0, depth: depth + 1) })
         case .dict(let dict):
             return .dictionary(try dict.pairs.map { (try convert($0.key, depth: depth + 1), try convert($0.value, depth: depth + 1)) })

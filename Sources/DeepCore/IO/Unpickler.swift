@@ -9,6 +9,16 @@ final class PickleList {
     var items: [PickleValue] = []
 }
 
+/// A tuple built by the unpickler. A reference too, so that every container has an identity and
+/// ``PickleValue/dismantle(_:)`` visits each once, however often the memo shares it.
+final class PickleTuple {
+    var items: [PickleValue]
+
+    init(_ items: [PickleValue]) {
+        self.items = items
+    }
+}
+
 /// A dict built by the unpickler (insertion order kept, a repeated key replaces the value as in
 /// Python); a reference for the same reason as ``PickleList``.
 final class PickleDict {
@@ -33,6 +43,12 @@ final class PickleDict {
         }
         return true
     }
+
+    /// Empties the dict.
+    func removeAll() {
+        pairs = []
+        positions = [:]
+    }
 }
 
 private enum PickleKey: Hashable {
@@ -42,14 +58,14 @@ private enum PickleKey: Hashable {
 
 /// A value on the unpickler's stack. `global`, `storage` and `object` stand for what the caller's
 /// ``PickleCallbacks`` allowed and made; the rest are Python's plain values.
-indirect enum PickleValue {
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     /// An allowed `module.name`, not yet called.
@@ -80,6 +96,29 @@ indirect enum PickleValue {
         case .dict: return "dict"
         case .global(let module, let name): return "\(module).\(name)"
         case .object(let o): return "\(type(of: o))"
+        }
+    }
+
+    /// Empties every container reachable from `values`, without recursion. A pickle can nest
+    /// containers millions deep in a few megabytes (`TUPLE1` after `TUPLE1`), and releasing such a
+    /// chain the usual way recurses once per level and overflows the stack; emptied, each
+    /// container is released alone. (Also breaks the cycles a pickle can make.)
+    static func dismantle(_ values: [PickleValue]) {
+        var work = values
+        var seen = Set<ObjectIdentifier>()
+        while let value = work.popLast() {
+            switch value {
+            case .tuple(let t) where seen.insert(ObjectIdentifier(t)).inserted:
+                work += t.items
+                t.items = []
+            case .list(let l) where seen.insert(ObjectIdentifier(l)).inserted:
+                work += l.items
+                l.items = []
+            case .dict(let d) where seen.insert(ObjectIdentifier(d)).inserted:
+                for pair in d.pairs { work += [pair.key, pair.value] }
+                d.removeAll()
+            default: break
+            }
         }
     }
 }
@@ -122,6 +161,13 @@ struct Unpickler {
         context.error(kind, "\(record), byte \(opcodeOffset): \(reason)")
     }
 
+    /// Everything the unpickler still holds (stack, marks, memo), which it lets go of: for
+    /// ``PickleValue/dismantle(_:)`` once the result has been used.
+    mutating func takeRemains() -> [PickleValue] {
+        defer { (stack, marks, memo) = ([], [], [:]) }
+        return stack + marks.joined() + memo.values
+    }
+
     /// Runs the pickle to its `STOP` and returns the value it leaves.
     mutating func load() throws -> PickleValue {
         guard bytes.first == 0x80 else {
@@ -132,7 +178,9 @@ struct Unpickler {
             opcodeOffset = position
             let opcode = try readByte()
             if opcode == UInt8(ascii: ".") {
-                return try pop("STOP")
+                // Left on the stack, for `takeRemains`.
+                guard let result = stack.last else { throw underflow("STOP") }
+                return result
             }
             try run(opcode)
         }
@@ -155,14 +203,14 @@ struct Unpickler {
         case UInt8(ascii: "("): // MARK
             marks.append(stack)
             stack = []
-        case UInt8(ascii: ")"): stack.append(.tuple([]))
-        case UInt8(ascii: "t"): stack.append(.tuple(try popMark("TUPLE")))
+        case UInt8(ascii: ")"): stack.append(.tuple(PickleTuple([])))
+        case UInt8(ascii: "t"): stack.append(.tuple(PickleTuple(try popMark("TUPLE"))))
         case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
             let n = Int(opcode - 0x84)
             guard stack.count >= n else { throw underflow("TUPLE\(n)") }
             let items = Array(stack.suffix(n))
             stack.removeLast(n)
-            stack.append(.tuple(items))
+            stack.append(.tuple(PickleTuple(items)))
         case UInt8(ascii: "]"): stack.append(.list(PickleList()))
         case UInt8(ascii: "l"): // LIST
             let list = PickleList()
@@ -227,7 +275,7 @@ struct Unpickler {
             guard case .tuple(let items) = arguments else {
                 throw error(.invalidPickle, "REDUCE of \(module).\(name) has arguments of type \(arguments.typeName), not a tuple")
             }
-            stack.append(try callbacks.call(module, name, items, error))
+            stack.append(try callbacks.call(module, name, items.items, error))
         case UInt8(ascii: "b"): // BUILD: only the attributes of a dict (OrderedDict's _metadata), ignored.
             let state = try pop("BUILD")
             guard let target = stack.last else { throw underflow("BUILD") }

@@ -167,8 +167,18 @@ struct TorchArchive {
     init(_ data: Data, context: TensorFileContext) throws {
         self.context = context
         size = data.count
+        // Read from a file, never through ZIPFoundation's in-memory archive, whose reads trap when
+        // an offset in the archive points past its end (found by fuzz-pth). The temporary copy is
+        // removed once open.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("deepstitch-torch-\(UUID().uuidString).pth")
         do {
-            archive = try Archive(data: data, accessMode: .read)
+            try data.write(to: file)
+        } catch {
+            throw context.error(.io, "cannot write a temporary copy of the archive to \(file.path): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            archive = try Archive(url: file, accessMode: .read)
         } catch {
             throw context.error(.invalidArchive, "not a readable zip archive (\(error))")
         }

@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +28,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(
-            name: "CZlib",
+            // Not "CZlib": ZIPFoundation's own zlib module has that name.
+            name: "CZlibSystem",
             path: "Sources/CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
@@ -39,8 +41,8 @@ let package = Package(
         // both report errors by longjmp, which must not cross Swift frames, so each setjmp is in C.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlib", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlibSystem", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Sources/DeepNN", exclude: ["Export/ONNX/onnx.proto"]),
         .executableTarget(
             name: "stitch",

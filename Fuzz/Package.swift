@@ -6,11 +6,13 @@
 import PackageDescription
 
 /// The fuzz targets: `fuzz-<name>` in Sources/fuzz-<name>, seed corpus in corpus/<name>.
-let targets = ["safetensors", "npy", "idx", "gzip", "einops", "checkpoint", "png", "jpeg", "mask"]
+let targets = ["safetensors", "npy", "idx", "gzip", "einops", "checkpoint", "png", "jpeg", "mask", "pth"]
 
 let package = Package(
     name: "DeepStitchFuzz",
-    dependencies: [.package(name: "DeepStitch", path: "..")],
+    dependencies: [.package(name: "DeepStitch", path: ".."),
+                   // fuzz-pth builds archives around its inputs.
+                   .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20")],
     targets: [
         .target(name: "CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver", .product(name: "DeepCore", package: "DeepStitch")]),
@@ -19,7 +21,8 @@ let package = Package(
             name: "fuzz-\(name)",
             dependencies: ["FuzzSupport",
                            .product(name: "DeepCore", package: "DeepStitch"),
-                           .product(name: "DeepNN", package: "DeepStitch")],
+                           .product(name: "DeepNN", package: "DeepStitch")]
+                + (name == "pth" ? [.product(name: "ZIPFoundation", package: "ZIPFoundation")] : []),
             path: "Sources/fuzz-\(name)")
     },
     swiftLanguageModes: [.v5]

@@ -1,6 +1,6 @@
 """Seed corpora of the fuzz targets (issue 17): small valid inputs, a few hundred bytes each.
 
-Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png, jpeg and mask (numpy
+Writes Fuzz/corpus/<target>/ for safetensors, npy, idx, gzip, einops, png, jpeg, mask and pth (numpy
 only; the safetensors and npy seeds also include the reference files of Tests/Fixtures/io, written
 by the safetensors and numpy libraries). The checkpoint seeds are written by the fuzz target
 itself, which knows its model and optimisers:  FUZZ_WRITE_SEEDS=Fuzz/corpus/checkpoint Fuzz/.build/release/fuzz-checkpoint
@@ -164,3 +164,13 @@ for depth in (1, 2, 4, 8, 16):
     if depth <= 8:
         write("mask", "palette%d_classes.png" % depth, mask_png(classes, depth, palette=True))
 write("mask", "palette4_interlaced.png", mask_png(rng.integers(0, 11, (9, 10)), 4, palette=True, interlaced=True))
+# pth: the small torch.save files of Tests/Fixtures/torch (make_torchsave.py) whole, and their
+# data.pkl alone (fuzz-pth wraps an input that is not a zip in an archive as its data.pkl).
+import zipfile
+TORCH = os.path.join(FUZZ, "..", "Tests", "Fixtures", "torch")
+for name in ("dtypes_p2.pth", "dtypes_p5.pth", "checkpoint.pth", "legacy.pth"):
+    shutil.copy(os.path.join(TORCH, name), folder("pth"))
+    if name != "legacy.pth":
+        with zipfile.ZipFile(os.path.join(TORCH, name)) as z:
+            pickle = next(n for n in z.namelist() if n.endswith("/data.pkl"))
+            write("pth", name.replace(".pth", ".pkl"), z.read(pickle))

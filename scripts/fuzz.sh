@@ -6,14 +6,14 @@
 #
 # Usage: bash scripts/fuzz.sh [SECONDS_PER_TARGET] [target ...]
 #   SECONDS_PER_TARGET  default 300 (the full run); .ci/run uses 10.
-#   targets             default all: safetensors npy idx gzip einops checkpoint png jpeg mask.
+#   targets             default all: safetensors npy idx gzip einops checkpoint png jpeg mask pth.
 # Prints per target the executions, the coverage (cov: edges, ft: features) and the crashes
 # (with the top frames of each); every input that crashed, ran out of memory or timed out is
 # kept under the results folder it names. Exits 1 when any target failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(safetensors npy idx gzip einops checkpoint png jpeg mask)
+all_targets=(safetensors npy idx gzip einops checkpoint png jpeg mask pth)
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
 targets=("$@")
@@ -30,6 +30,7 @@ max_len() {
         idx | npy | png | jpeg | mask) echo 2048 ;;
         safetensors | gzip) echo 4096 ;;
         checkpoint) echo 8192 ;;
+        pth) echo 12288 ;;
     esac
 }
 

@@ -18,7 +18,7 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: 1...Int.max))
         var limit: Int?
 
-        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
+        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model), or a torch.save state dict (.pth, .pt).")
         var weights = "runs/latest/model.safetensors"
 
         func validate() throws {
@@ -33,7 +33,8 @@ extension Stitch {
 
         func run() throws {
             let url = URL(fileURLWithPath: weights)
-            let (tensors, metadata) = try Safetensors.readWithMetadata(from: url)
+            let (tensors, metadata) = try TorchFile.isTorchSave(url)
+                ? (TorchFile.readStateDict(from: url), [:]) : Safetensors.readWithMetadata(from: url)
             let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
                 try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
                 return saved

@@ -165,9 +165,10 @@ final class MalformedInputTests: XCTestCase {
                 switch url.pathExtension {
                 case "safetensors": assertThrows(TensorFileError.self, String(name), mayLoad: mayLoad) { try Safetensors.read(from: url) }
                 case "npy": assertThrows(TensorFileError.self, String(name), mayLoad: mayLoad) { try Npy.read(from: url) }
+                case "pth": assertThrows(TensorFileError.self, String(name), mayLoad: mayLoad) { try TorchFile.read(from: url) }
                 case "idx", "gz": assertThrows(DatasetError.self, String(name), mayLoad: mayLoad) { try IDXArray(contentsOf: url.path) }
                 case "png", "jpg": assertThrows(ImageFileError.self, String(name), mayLoad: mayLoad) { try Image(contentsOf: url) }
-                default: XCTFail("\(name): no reader for this extension (expected .safetensors, .npy, .idx, .gz, .png, .mask.png, .jpg or .einops.txt)")
+                default: XCTFail("\(name): no reader for this extension (expected .safetensors, .npy, .pth, .idx, .gz, .png, .mask.png, .jpg or .einops.txt)")
                 }
             }
             XCTAssertLessThan(Date().timeIntervalSince(start), 1, "\(name) took too long")

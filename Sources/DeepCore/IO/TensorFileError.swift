@@ -1,6 +1,6 @@
 import Foundation
 
-/// A tensor file (safetensors, `.npy`) that cannot be read or written.
+/// A tensor file (safetensors, `.npy`, a `torch.save` archive) that cannot be read or written.
 ///
 /// Every problem with external data is reported as this error, never as a crash. The error says
 /// what is wrong (``kind`` and ``reason``) and where: the file (``path``, `nil` for in-memory
@@ -41,11 +41,20 @@ public struct TensorFileError: Error, Equatable, CustomStringConvertible, Locali
         case overlappingData
         /// Bytes of the data section belong to no tensor (a hole or trailing bytes).
         case unreferencedBytes
+        /// A `torch.save` zip archive is malformed: unreadable, several top folders, a record
+        /// missing, compressed or larger than the archive.
+        case invalidArchive
+        /// The pickle of a `torch.save` file is malformed: truncated, an operand out of range, a
+        /// stack or memo reference that does not exist, a value of the wrong type.
+        case invalidPickle
+        /// The pickle of a `torch.save` file asks for an opcode or a global (`module.name`) outside
+        /// the allow-list of tensors and plain containers: it was refused, nothing was run.
+        case forbiddenPickle
     }
 
     /// The category of the problem.
     public var kind: Kind
-    /// The file format: `"safetensors"`, `"npy"` or `"file"` for plain file operations.
+    /// The file format: `"safetensors"`, `"npy"`, `"torch"` or `"file"` for plain file operations.
     public var format: String
     /// The file's path, or `nil` when reading bytes held in memory.
     public var path: String?

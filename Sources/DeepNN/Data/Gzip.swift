@@ -1,4 +1,4 @@
-import CZlib
+import CZlibSystem
 import Foundation
 
 /// A file that could not be read as a dataset.
@@ -126,7 +126,7 @@ final class GzipReader {
                 stream.pointee.avail_in = UInt32(available)
                 stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self) + written
                 stream.pointee.avail_out = UInt32(space)
-                let status = CZlib.inflate(stream, Z_NO_FLUSH)
+                let status = CZlibSystem.inflate(stream, Z_NO_FLUSH)
                 consumed += available - Int(stream.pointee.avail_in)
                 written += space - Int(stream.pointee.avail_out)
                 return status

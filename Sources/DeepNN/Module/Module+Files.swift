@@ -8,11 +8,16 @@ extension Module {
         try Safetensors.write(stateDict(), metadata: metadata, to: url)
     }
 
-    /// Loads weights written by ``save(to:metadata:)`` or by PyTorch's `safetensors` package.
-    /// On any error (unreadable file, missing, unexpected or wrongly shaped keys) it throws and
+    /// Loads weights written by ``save(to:metadata:)``, by PyTorch's `safetensors` package or by
+    /// `torch.save` (a `.pth`/`.pt` state dict or a checkpoint with one under `"model"`,
+    /// `"state_dict"` or `"model_state_dict"`; see ``TorchFile``). The format is recognised by
+    /// the file's content, not its name. On any error (unreadable or malformed file, a pickle
+    /// asking for anything but tensors, missing, unexpected or wrongly shaped keys) it throws and
     /// leaves the module unchanged.
+    ///
+    ///     try model.load(from: URL(fileURLWithPath: "resnet18.pth"))
     public func load(from url: URL, strict: Bool = true) throws {
-        let dict = try Safetensors.read(from: url)
+        let dict = try TorchFile.isTorchSave(url) ? TorchFile.readStateDict(from: url) : Safetensors.read(from: url)
         do {
             try loadStateDict(dict, strict: strict)
         } catch var error as StateDictError {

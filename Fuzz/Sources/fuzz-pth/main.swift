@@ -1,0 +1,4 @@
+// Starts libFuzzer on this target's `LLVMFuzzerTestOneInput`.
+import FuzzSupport
+
+runFuzzer(fuzz)

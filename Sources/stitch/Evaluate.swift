@@ -21,31 +21,11 @@ extension Stitch {
         @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model), or a torch.save state dict (.pth, .pt).")
         var weights = "runs/latest/model.safetensors"
 
-        func validate() throws {
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder) else {
-                throw ValidationError("--weights \(weights) does not exist; give the model.safetensors that `stitch train` wrote")
-            }
-            if isFolder.boolValue {
-                throw ValidationError("--weights \(weights) is a folder; give the weights file in it (e.g. \(URL(fileURLWithPath: weights).appendingPathComponent("model.safetensors").path))")
-            }
-        }
+        func validate() throws { try WeightsFile.check(weights, option: "--weights") }
 
         func run() throws {
-            let url = URL(fileURLWithPath: weights)
-            let (tensors, metadata) = try TorchFile.isTorchSave(url)
-                ? (TorchFile.readStateDict(from: url), [:]) : Safetensors.readWithMetadata(from: url)
-            let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
-                try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
-                return saved
-            } ?? modelOptions.resolvedTask().defaultModel
-            try modelOptions.checkTask(of: name)
-            let entry = ModelCatalog.entry(name)
-            let model = entry.make()
-            do { try model.loadStateDict(tensors) } catch var error as StateDictError {
-                error.source = "\(weights) (into model \(name))"
-                throw error
-            }
+            let file = try WeightsFile(path: weights, option: "--weights")
+            let (name, entry, model) = try file.loadedModel(modelOptions)
             if entry.task == .segmentation {
                 let test = try FashionMNISTMosaic.testSplit(directory: data.dataDirectory,
                                                             count: min(FashionMNISTMosaic.testCount, limit ?? FashionMNISTMosaic.testCount))

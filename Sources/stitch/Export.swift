@@ -29,28 +29,15 @@ extension Stitch {
 
         func validate() throws {
             try OptionValue.choice(format, of: ["onnx"], option: "--format")
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: weights, isDirectory: &isFolder), !isFolder.boolValue else {
-                throw ValidationError("--weights \(weights) is not a file; give the model.safetensors that `stitch train` wrote")
-            }
+            try WeightsFile.check(weights, option: "--weights")
             if !overwrite && FileManager.default.fileExists(atPath: outputPath) {
                 throw ValidationError("--output \(outputPath) exists; replace it with --overwrite or choose another --output")
             }
         }
 
         func run() throws {
-            let (tensors, metadata) = try Safetensors.readWithMetadata(from: URL(fileURLWithPath: weights))
-            let name = try modelOptions.model ?? metadata["stitch.model"].map { saved in
-                try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(weights)")
-                return saved
-            } ?? modelOptions.resolvedTask().defaultModel
-            try modelOptions.checkTask(of: name)
-            let entry = ModelCatalog.entry(name)
-            let model = entry.make()
-            do { try model.loadStateDict(tensors) } catch var error as StateDictError {
-                error.source = "\(weights) (into model \(name))"
-                throw error
-            }
+            let file = try WeightsFile(path: weights, option: "--weights")
+            let (name, entry, model) = try file.loadedModel(modelOptions)
             // Fashion-MNIST images (1, 28, 28) for classification, mosaics (1, 64, 64) for segmentation.
             let side = entry.task == .segmentation ? 64 : 28
             try model.exportONNX(to: URL(fileURLWithPath: outputPath), inputShapes: [[1, 1, side, side]])

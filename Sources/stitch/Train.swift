@@ -56,6 +56,9 @@ extension Stitch {
         @Flag(help: "Replace the run in the output folder.")
         var overwrite = false
 
+        @Option(help: "Start from these weights instead of a fresh initialisation (fine-tuning): a model.safetensors that `stitch train` wrote, or a torch.save state dict (.pth, .pt) with the model's state-dict names.")
+        var initialWeights: String?
+
         @Option(parsing: .unconditional, help: "Use only the first N training examples (quick runs).",
                 transform: OptionValue.wholeNumber(in: 1...Int.max))
         var limit: Int?
@@ -71,11 +74,25 @@ extension Stitch {
         var folder: RunFolder { RunFolder(url: URL(fileURLWithPath: output)) }
 
         func validate() throws {
+            if let initialWeights {
+                if resume { throw ValidationError("--initial-weights and --resume do not go together: a resumed run continues from its own checkpoint") }
+                try WeightsFile.check(initialWeights, option: "--initial-weights")
+            }
             try folder.validate(resume: resume, overwrite: overwrite)
             if let optimizer { try OptionValue.choice(optimizer, of: Recipe.optimizers, option: "--optimizer") }
             if let stopAfter, let epochs, stopAfter > epochs {
                 throw ValidationError("--stop-after \(stopAfter) is beyond --epochs \(epochs)")
             }
+        }
+
+        /// `--initial-weights` loaded into `model` (the catalogue's `name`), when given.
+        /// - Throws: errors naming the file when it is damaged or does not fit the model.
+        func loadInitialWeights(into model: Module, name: String) throws {
+            guard let initialWeights else { return }
+            let file = try WeightsFile(path: initialWeights, option: "--initial-weights")
+            try file.checkHolds(name, option: "--model")
+            try file.load(into: model, name: name)
+            print("initial weights: \(initialWeights)")
         }
 
         func run() throws {
@@ -86,6 +103,7 @@ extension Stitch {
             if timeBudget != nil { throw ValidationError("--time-budget applies to --task segmentation only") }
             let recipe = ModelCatalog.entry(settings.model).recipe
             let model = ModelCatalog.entry(settings.model).make()
+            try loadInitialWeights(into: model, name: settings.model)
             let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
             // The checkpoint must fit before the data is read or any file changes.
             try checkpoint?.validate(model: model, optimizer: optimizer, hasScheduler: recipe.oneCycle)

@@ -71,6 +71,7 @@ extension Stitch.Train {
         var settings = settings
         let entry = ModelCatalog.entry(settings.model), recipe = entry.recipe
         let model = entry.make()
+        try loadInitialWeights(into: model, name: settings.model)
         let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
         // The checkpoint must fit before the data is read or any file changes.
         try checkpoint?.validate(model: model, optimizer: optimizer, hasScheduler: recipe.oneCycle)

@@ -32,4 +32,34 @@ final class StitchTorchWeightsTests: StitchTestCase {
         XCTAssertNotEqual(mismatched.status, 0)
         XCTAssertTrue(mismatched.stderr.contains("checkpoint.pth (into model mlp)"), mismatched.stderr)
     }
+
+    func testTrainFineTunesFromPth() throws {
+        try FileManager.default.copyItem(at: fixtureURL("torch/mlp.pth"), to: path("mlp.pth"))
+        let before = try succeeds("evaluate", "--weights", "mlp.pth", "--model", "mlp", "--limit", "500")
+        let tuned = try succeeds("train", "--model", "mlp", "--initial-weights", "mlp.pth", "--epochs", "1", "--limit", "600",
+                                 "--validation-size", "0", "--output", "tuned")
+        XCTAssertTrue(tuned.stdout.contains("initial weights: mlp.pth"), tuned.stdout)
+        let after = try succeeds("evaluate", "--weights", "tuned/model.safetensors", "--limit", "500")
+        XCTAssertNotNil(line("test loss:", in: after.stdout))
+        XCTAssertNotEqual(line("test loss:", in: after.stdout), line("test loss:", in: before.stdout))
+    }
+
+    func testWeightsOfAnotherModelAreRefusedBeforeAnyWork() throws {
+        try FileManager.default.copyItem(at: fixtureURL("torch/mlp.pth"), to: path("mlp.pth"))
+        try Safetensors.write(TorchFile.readStateDict(from: path("mlp.pth")), metadata: ["stitch.model": "mlp"],
+                              to: path("mlp.safetensors"))
+        let wrong = try stitch("evaluate", "--weights", "mlp.safetensors", "--model", "cnn")
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("--model cnn does not fit --weights mlp.safetensors: it holds the weights of model mlp"), wrong.stderr)
+        let train = try stitch("train", "--initial-weights", "mlp.safetensors", "--epochs", "1", "--output", "run")
+        XCTAssertNotEqual(train.status, 0)
+        XCTAssertTrue(train.stderr.contains("--model cnn-bn does not fit --initial-weights mlp.safetensors"), train.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run/checkpoint.safetensors").path))
+        let both = try stitch("train", "--initial-weights", "mlp.pth", "--resume", "--output", "run")
+        XCTAssertEqual(both.status, 64)
+        XCTAssertTrue(both.stderr.contains("--initial-weights and --resume do not go together"), both.stderr)
+        let missing = try stitch("train", "--initial-weights", "nothing.pth")
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.stderr.contains("--initial-weights nothing.pth does not exist"), missing.stderr)
+    }
 }

@@ -60,6 +60,12 @@ final class ONNXExportTests: XCTestCase {
         UMamba(inChannels: 1, numClasses: 3, featuresPerStage: [4, 8, 16], dState: 4)
     }
 
+    /// einops layers: patches by `Rearrange`, a `Linear` per patch, a mean over patches by `Reduce`.
+    static let einops = Case(name: "einops", inputShape: [1, 3, 8, 8], ops: ["Reshape", "Transpose", "ReduceSum"]) {
+        Sequential(Rearrange("b c (h p1) (w p2) -> b (h w) (p1 p2 c)", ["p1": 4, "p2": 4]), Linear(48, 8),
+                   Reduce("b n d -> b d", .mean))
+    }
+
     static func smallViT() -> VisionTransformer {
         VisionTransformer(imageSize: 16, patchSize: 4, numLayers: 2, numHeads: 2, hiddenDim: 16, mlpDim: 32,
                           numClasses: 10, inChannels: 3)
@@ -72,6 +78,7 @@ final class ONNXExportTests: XCTestCase {
     func testUMamba() throws { try check(Self.umamba) }
     func testUNet() throws { try check(Self.unet) }
     func testUNetBilinear() throws { try check(Self.unetBilinear) }
+    func testEinopsLayers() throws { try check(Self.einops) }
 
     /// An op without an ONNX form throws, naming the op and the module path.
     func testUnsupportedOpNamesOpAndModule() {

@@ -14,8 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def to_entry(t):
     import numpy as np
     try:
-        import torch
-        if isinstance(t, torch.Tensor):
+        import torch  # without PyTorch installed, this may be the folder Tests/Fixtures/torch
+        if hasattr(torch, "Tensor") and isinstance(t, torch.Tensor):
             t = t.detach().to(torch.float64).cpu().numpy()
     except ImportError:
         pass

@@ -307,5 +307,17 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: occupied.path), ["inside"])
         XCTAssertEqual(try leftovers(in: directory), [])
     }
-}
 
+    func testAFileOfAnotherKindSaysItIsNotSafetensors() throws {
+        for other in [Data("// swift-tools-version:6.0\nimport PackageDescription\n".utf8), Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13])] {
+            XCTAssertThrowsError(try Safetensors.read(data: other)) {
+                XCTAssertTrue("\($0)".contains("this does not look like a safetensors file"), "\($0)")
+            }
+        }
+        // A real safetensors file cut short keeps the plain message.
+        let valid = try Safetensors.encode(["a": Tensor([1, 2, 3])])
+        XCTAssertThrowsError(try Safetensors.read(data: valid.prefix(20))) {
+            XCTAssertFalse("\($0)".contains("does not look like"), "\($0)")
+        }
+    }
+}

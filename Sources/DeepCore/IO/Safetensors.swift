@@ -143,13 +143,16 @@ public enum Safetensors {
             throw context.error(.truncated, at: 0, "the file has \(raw.count) bytes, fewer than the 8-byte header length")
         }
         let declared = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        // A file of another kind (text, an image) fails here first: say so.
+        let otherKind = raw.count > 8 && raw[8] == UInt8(ascii: "{") ? ""
+            : "; this does not look like a safetensors file (its JSON header must start with '{' at byte 8)"
         guard declared <= UInt64(maxHeaderLength) else {
-            throw context.error(.invalidHeaderLength, at: 0, "header length \(declared) exceeds the limit of \(maxHeaderLength) bytes")
+            throw context.error(.invalidHeaderLength, at: 0, "header length \(declared) exceeds the limit of \(maxHeaderLength) bytes" + otherKind)
         }
         let headerEnd = 8 + Int(declared)
         guard headerEnd <= raw.count else {
             throw context.error(.invalidHeaderLength, at: 0,
-                                "header length \(declared) runs past the end of the file (\(raw.count) bytes, so at most \(raw.count - 8))")
+                                "header length \(declared) runs past the end of the file (\(raw.count) bytes, so at most \(raw.count - 8))" + otherKind)
         }
         let items = try context.parseHeaderDictionary([UInt8](raw[8..<headerEnd]), startingAt: 8, dialect: .json, checkUTF8: true)
         let dataLength = raw.count - headerEnd

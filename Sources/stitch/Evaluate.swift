@@ -18,7 +18,7 @@ extension Stitch {
                 transform: OptionValue.wholeNumber(in: 1...Int.max))
         var limit: Int?
 
-        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model), or a torch.save state dict (.pth, .pt).")
+        @Option(help: WeightsFile.help)
         var weights = "runs/latest/model.safetensors"
 
         func validate() throws { try WeightsFile.check(weights, option: "--weights") }

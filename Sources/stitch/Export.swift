@@ -15,7 +15,7 @@ extension Stitch {
 
         @OptionGroup var modelOptions: ModelOptions
 
-        @Option(help: "Weights written by `stitch train` (model.safetensors; its model is the default --model).")
+        @Option(help: WeightsFile.help)
         var weights = "runs/latest/model.safetensors"
 
         @Option(help: "The .onnx file to write (default: the weights file with the extension .onnx).")

@@ -116,7 +116,7 @@ extension Stitch {
             }
             trainer.classNames = FashionMNIST.classNames
             trainer.outputDirectory = folder.url
-            print("model \(settings.model): \(model.parameterCount) parameters; recipe: \(recipe.description(epochs: settings.epochs, lr: settings.learningRate, optimizer: settings.optimizer, batchSize: settings.batchSize))")
+            print(Self.modelLine(model, recipe: recipe, settings: settings))
             print(runData.description)
             let (interruption, started) = try startRun(trainer, settings: settings, checkpoint: checkpoint) {
                 try trainer.fit(runData.train, validation: runData.validation, epochs: settings.epochs, stopAfter: stopAfter)
@@ -129,6 +129,12 @@ extension Stitch {
             try model.save(to: folder.model, metadata: ["stitch.model": settings.model])
             withExtendedLifetime(interruption) {}
             report(result, seconds: Date().timeIntervalSince(started))
+        }
+
+        /// The line that starts a run's output: the model, its size and the recipe as `settings` set it.
+        static func modelLine(_ model: Module, recipe: Recipe, settings: RunSettings) -> String {
+            "model \(settings.model): \(model.parameterCount) parameters; recipe: "
+                + recipe.description(epochs: settings.epochs, lr: settings.learningRate, optimizer: settings.optimizer, batchSize: settings.batchSize)
         }
 
         /// The settings of the run continued: the checkpoint's, with `--epochs` applied.

@@ -85,7 +85,7 @@ extension Stitch.Train {
         trainer.timeBudget = timeBudget
         trainer.classNames = FashionMNISTMosaic.classNames
         trainer.outputDirectory = folder.url
-        print("model \(settings.model): \(model.parameterCount) parameters; recipe: \(recipe.description(epochs: settings.epochs, lr: settings.learningRate, optimizer: settings.optimizer, batchSize: settings.batchSize))")
+        print(Self.modelLine(model, recipe: recipe, settings: settings))
         print(runData.description)
         let (interruption, started) = try startRun(trainer, settings: settings, checkpoint: checkpoint) {
             try trainer.fit(runData.train, validation: runData.validation, epochs: settings.epochs, stopAfter: stopAfter)

@@ -16,6 +16,9 @@ struct WeightsFile {
     /// The catalogue model the file says it holds (`stitch.model`, written by `stitch train`).
     let savedModel: String?
 
+    /// The help of a `--weights` option.
+    static let help = ArgumentHelp("Weights written by `stitch train` (model.safetensors; its model is the default --model), or a torch.save state dict (.pth, .pt).")
+
     /// Checks, before any work, that `path` names a file.
     /// - Throws: `ValidationError` naming `option` when it is missing or a folder.
     static func check(_ path: String, option: String) throws {
@@ -32,9 +35,8 @@ struct WeightsFile {
     /// - Throws: `TensorFileError` naming the file when it is damaged or not weights; a
     ///   `ValidationError` when it names a model this `stitch` does not know.
     init(path: String, option: String) throws {
-        let url = URL(fileURLWithPath: path)
         let metadata: [String: String]
-        (tensors, metadata) = try TorchFile.isTorchSave(url) ? (TorchFile.readStateDict(from: url), [:]) : Safetensors.readWithMetadata(from: url)
+        (tensors, metadata) = try StateDictFile.read(from: URL(fileURLWithPath: path))
         savedModel = try metadata["stitch.model"].map { saved in
             try OptionValue.choice(saved, of: ModelCatalog.names, option: "the model named in \(path)")
             return saved

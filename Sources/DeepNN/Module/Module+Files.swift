@@ -17,7 +17,7 @@ extension Module {
     ///
     ///     try model.load(from: URL(fileURLWithPath: "resnet18.pth"))
     public func load(from url: URL, strict: Bool = true) throws {
-        let dict = try TorchFile.isTorchSave(url) ? TorchFile.readStateDict(from: url) : Safetensors.read(from: url)
+        let dict = try StateDictFile.read(from: url).tensors
         do {
             try loadStateDict(dict, strict: strict)
         } catch var error as StateDictError {

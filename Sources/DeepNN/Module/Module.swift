@@ -211,6 +211,17 @@ open class Module {
     /// Sets evaluation mode on this module and every descendant.
     public func eval() { train(false) }
 
+    /// Runs `body` in evaluation mode with gradients off (validation, testing, prediction), then
+    /// sets back the mode this module had, on it and every descendant as ``train(_:)`` does.
+    ///
+    ///     let logits = model.evaluating { model(x) }
+    public func evaluating<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let wasTraining = isTraining
+        eval()
+        defer { train(wasTraining) }
+        return try withoutGrad { try body() }
+    }
+
     /// Stops gradients to every parameter (they stay in the state dict).
     public func freeze() { for p in parameters { p.requiresGrad = false } }
 

@@ -149,12 +149,9 @@ public final class SegmentationTrainer {
     /// Mean loss and pixel counts of the model in evaluation mode over `loader`'s batches of epoch 0
     /// (the loader's ``DataLoader/epoch`` is left alone).
     public func evaluate(_ loader: DataLoader) -> SegmentationEvaluation {
-        let wasTraining = model.isTraining
-        model.eval()
-        defer { model.train(wasTraining) }
         var lossSum = 0.0, seen = 0
         var metrics = SegmentationMetrics(classCount: classCount)
-        withoutGrad {
+        model.evaluating {
             for batch in IteratorSequence(loader.batches(epoch: 0)) {
                 let labels = Self.pixelLabels(of: batch)
                 let logits = model(batch.inputs)
@@ -182,10 +179,7 @@ public final class SegmentationTrainer {
         }
         if let dir = outputDirectory, sheetRows > 0 {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let sheet = withoutGrad { () -> SegmentationSheet in
-                let wasTraining = model.isTraining
-                model.eval()
-                defer { model.train(wasTraining) }
+            let sheet = model.evaluating { () -> SegmentationSheet in
                 guard loader.dataset.count > 0,
                       let first = DataLoader(loader.dataset, batchSize: min(sheetRows, loader.dataset.count), seed: loader.seed).batches(epoch: 0).next()
                 else { return SegmentationSheet(width: 0, height: 0, pixels: []) }

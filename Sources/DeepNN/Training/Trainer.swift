@@ -203,12 +203,9 @@ public final class Trainer {
 
     /// Mean loss and confusion matrix of the model in evaluation mode over `loader`.
     public func evaluate(_ loader: DataLoader) -> Evaluation {
-        let wasTraining = model.isTraining
-        model.eval()
-        defer { model.train(wasTraining) }
         var lossSum = 0.0, seen = 0
         var cm = ConfusionMatrix(classCount: classCount)
-        withoutGrad {
+        model.evaluating {
             for batch in loader {
                 let logits = model(batch.inputs)
                 lossSum += Double(crossEntropy(logits, batch.labels).item()) * Double(batch.labels.count)

@@ -23,13 +23,7 @@ extension Image {
     /// - Throws: ``ImageFileError`` naming the file and what is wrong: unreadable, neither PNG nor
     ///   JPEG, corrupt, truncated, CMYK, or more than ``maxPixelCount`` pixels.
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw ImageFileError(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
-        }
-        try self.init(data: data, path: url.path)
+        try self.init(data: Image.bytes(of: url), path: url.path)
     }
 
     /// Decodes the bytes of a PNG or JPEG file (see ``init(contentsOf:)``); `path` names them in errors.
@@ -59,13 +53,17 @@ extension Image {
     /// - Throws: ``ImageFileError`` as ``init(contentsOf:)`` does, or when the file is not a
     ///   one-channel PNG.
     public init(maskContentsOf url: URL) throws {
-        let data: Data
+        try self.init(maskData: Image.bytes(of: url), path: url.path)
+    }
+
+    /// The bytes of the file at `url`.
+    /// - Throws: ``ImageFileError`` naming the file when it cannot be read.
+    private static func bytes(of url: URL) throws -> Data {
         do {
-            data = try Data(contentsOf: url)
+            return try Data(contentsOf: url)
         } catch {
             throw ImageFileError(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
         }
-        try self.init(maskData: data, path: url.path)
     }
 
     /// Decodes the bytes of a mask PNG (see ``init(maskContentsOf:)``); `path` names them in errors.

@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "DeepCore", targets: ["DeepCore"]),
         .library(name: "DeepNN", targets: ["DeepNN"]),
+        .library(name: "DeepDistributed", targets: ["DeepDistributed"]),
         .executable(name: "deep-bench", targets: ["deep-bench"]),
         .executable(name: "stitch", targets: ["stitch"]),
     ],
@@ -34,6 +35,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Open MPI, for DeepDistributed only: programs that do not train across processes need neither
+        // the library nor an MPI environment.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         // C, for the selective scan's AVX2/AVX-512 row kernels (function target attributes chosen
         // at run time; a Swift target cannot get ISA flags without unsafeFlags).
         .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanTypes.inc", "ScanRow.inc", "ScanBlock.inc"]),
@@ -44,9 +53,10 @@ let package = Package(
         .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
         .target(name: "DeepNN", dependencies: ["DeepCore", "CZlibSystem", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Sources/DeepNN", exclude: ["Export/ONNX/onnx.proto"]),
+        .target(name: "DeepDistributed", dependencies: ["CMPI", "DeepCore", "DeepNN"], path: "Sources/DeepDistributed"),
         .executableTarget(
             name: "stitch",
-            dependencies: ["DeepCore", "DeepNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["DeepCore", "DeepNN", "DeepDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/stitch"
         ),
         .executableTarget(
@@ -58,6 +68,10 @@ let package = Package(
         // Not a product: a program that makes a shape mistake, run by ReleaseErrorTests to check the
         // message a user of a release build sees.
         .executableTarget(name: "shape-error-demo", dependencies: ["DeepNN"], path: "Tests/ShapeErrorDemo"),
+        // All-reduce latency and bandwidth over MPI (run under mpirun; `scripts/bench-allreduce.sh`).
+        .executableTarget(name: "allreduce-bench", dependencies: ["DeepCore", "DeepDistributed"], path: "Benchmarks/allreduce-bench"),
+        // Not a product: the data-parallel checks, run under mpirun by StitchDistributedTests.
+        .executableTarget(name: "distributed-check", dependencies: ["DeepNN", "DeepDistributed"], path: "Tests/DistributedCheck"),
         .target(name: "TestSupport", dependencies: ["DeepCore"], path: "Tests/TestSupport"),
         .testTarget(name: "DeepCoreTests", dependencies: ["DeepCore", "TestSupport"], path: "Tests/DeepCoreTests"),
         .testTarget(name: "DeepNNTests", dependencies: ["DeepNN", "TestSupport"], path: "Tests/DeepNNTests"),

@@ -15,6 +15,8 @@ struct RunData {
     let test: DataLoader
     /// Examples held out for validation.
     let validationSize: Int
+    /// Examples in the test set (all ranks' shares together).
+    let testSize: Int
 
     /// Examples held out when `--validation-size` is not given: 5,000 of Fashion-MNIST's 60,000
     /// training images, the same twelfth of fewer (a `--limit`).
@@ -23,7 +25,10 @@ struct RunData {
     /// Reads the data of a run with `settings` (whose `validationSize`, when nil, takes the default).
     /// - Throws: `ValidationError` naming the option when the sizes do not fit the data;
     ///   ``DatasetError`` when a file is missing or damaged.
-    init(settings: RunSettings, recipe: Recipe, data: DataOptions) throws {
+    /// Under MPI (`group`), each loader holds this rank's share: the training batches are
+    /// `--batch-size` / ranks examples of a ``DistributedSampler``, validation and test examples
+    /// are split without repeats.
+    init(settings: RunSettings, recipe: Recipe, data: DataOptions, group: ProcessGroup? = nil) throws {
         var train = try FashionMNIST(split: .train, directory: data.dataDirectory, transform: recipe.trainTransform)
         if let limit = settings.limit, limit < train.count {
             train = FashionMNIST(pixels: Array(train.pixels.prefix(limit * 784)), labels: Array(train.labels.prefix(limit)),
@@ -45,16 +50,26 @@ struct RunData {
         let parts = randomSplit(train, sizes: [n - held, held], seed: settings.seed)
         let test = try FashionMNIST(split: .test, directory: data.dataDirectory, transform: recipe.testTransform)
         let workers = data.numWorkers
-        self.train = DataLoader(parts[0], batchSize: batchSize, shuffle: true, seed: settings.seed, dropLast: true, numWorkers: workers)
         // The same images as parts[1], without the training augmentation.
         let plain = FashionMNIST(pixels: train.pixels, labels: train.labels, transform: recipe.testTransform)
-        validation = held == 0 ? nil : DataLoader(Subset(plain, indices: parts[1].indices), batchSize: 500, numWorkers: workers)
-        self.test = DataLoader(test, batchSize: 500, numWorkers: workers)
+        let validationSet = Subset(plain, indices: parts[1].indices)
+        if let group, group.worldSize > 1 {
+            let perRank = try DistributedRun.batchSizePerRank(batchSize, group: group)
+            let sampler = DistributedSampler(datasetCount: parts[0].count, group: group, seed: settings.seed)
+            self.train = DataLoader(parts[0], batchSize: perRank, seed: settings.seed, sampler: sampler, dropLast: true, numWorkers: workers)
+            validation = held == 0 ? nil : DataLoader(Subset(validationSet, evaluationShareOf: group), batchSize: 500, numWorkers: workers)
+            self.test = DataLoader(Subset(test, evaluationShareOf: group), batchSize: 500, numWorkers: workers)
+        } else {
+            self.train = DataLoader(parts[0], batchSize: batchSize, shuffle: true, seed: settings.seed, dropLast: true, numWorkers: workers)
+            validation = held == 0 ? nil : DataLoader(validationSet, batchSize: 500, numWorkers: workers)
+            self.test = DataLoader(test, batchSize: 500, numWorkers: workers)
+        }
         validationSize = held
+        testSize = test.count
     }
 
     /// One line saying how many examples each part holds.
     var description: String {
-        "data: \(train.dataset.count) training examples, \(validationSize) held out for validation, \(test.dataset.count) test examples"
+        "data: \(train.dataset.count) training examples, \(validationSize) held out for validation, \(testSize) test examples"
     }
 }

@@ -23,9 +23,10 @@ extension Stitch.Train {
     ///   started.
     func startRun(_ trainer: some RunTrainer, settings: RunSettings, checkpoint: Checkpoint?,
                   fit: () throws -> Void) throws -> (interruption: Interruption, started: Date) {
-        try folder.create()
+        // Under MPI, rank 0 alone touches the folder.
+        if DistributedRun.isMain { try folder.create() }
         let interruption = Interruption { trainer.requestStop() }
-        if overwrite { try folder.removeEarlierRun() }
+        if overwrite && DistributedRun.isMain { try folder.removeEarlierRun() }
         if let checkpoint {
             try trainer.resume(from: checkpoint)
             print("resumed after epoch \(checkpoint.epoch)")

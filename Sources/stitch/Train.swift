@@ -78,7 +78,8 @@ extension Stitch {
                 if resume { throw ValidationError("--initial-weights and --resume do not go together: a resumed run continues from its own checkpoint") }
                 try WeightsFile.check(initialWeights, option: "--initial-weights")
             }
-            try folder.validate(resume: resume, overwrite: overwrite)
+            // Under MPI only rank 0 reads the folder: the others may start after it has written there.
+            if DistributedRun.isMain { try folder.validate(resume: resume, overwrite: overwrite) }
             if let optimizer { try OptionValue.choice(optimizer, of: Recipe.optimizers, option: "--optimizer") }
             if let stopAfter, let epochs, stopAfter > epochs {
                 throw ValidationError("--stop-after \(stopAfter) is beyond --epochs \(epochs)")
@@ -96,20 +97,26 @@ extension Stitch {
         }
 
         func run() throws {
-            let checkpoint = resume ? try Checkpoint(contentsOf: folder.checkpoint) : nil
+            let group = try DistributedRun.start()
+            let checkpoint = resume ? try DistributedRun.checkpoint(at: folder.checkpoint, group: group) : nil
             var settings = try checkpoint.map(runSettings(continuing:)) ?? RunSettings(self)
             manualSeed(settings.seed)
-            if settings.task == .segmentation { return try trainSegmentation(settings: settings, checkpoint: checkpoint) }
+            if settings.task == .segmentation {
+                if group != nil { throw ValidationError("--task segmentation does not train data-parallel yet: run it without mpirun") }
+                return try trainSegmentation(settings: settings, checkpoint: checkpoint)
+            }
             if timeBudget != nil { throw ValidationError("--time-budget applies to --task segmentation only") }
             let recipe = ModelCatalog.entry(settings.model).recipe
-            let model = ModelCatalog.entry(settings.model).make()
+            var model = ModelCatalog.entry(settings.model).make()
             try loadInitialWeights(into: model, name: settings.model)
+            if let group, group.worldSize > 1 { model = try SyncBatchNorm.convert(model, group: group) }
             let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
             // The checkpoint must fit before the data is read or any file changes.
             try checkpoint?.validate(model: model, optimizer: optimizer, hasScheduler: recipe.oneCycle)
-            let runData = try RunData(settings: settings, recipe: recipe, data: data)
+            let runData = try RunData(settings: settings, recipe: recipe, data: data, group: group)
             settings.validationSize = runData.validationSize
             let trainer = Trainer(model: model, optimizer: optimizer, classCount: 10)
+            trainer.processGroup = group
             if recipe.oneCycle {
                 trainer.scheduler = OneCycleLR(optimizer, maxLearningRate: settings.learningRate, totalSteps: settings.epochs * runData.train.count)
                 trainer.stepSchedulerPerBatch = true
@@ -126,7 +133,7 @@ extension Stitch {
                 return
             }
             let result = try trainer.test(runData.test)
-            try model.save(to: folder.model, metadata: ["stitch.model": settings.model])
+            if DistributedRun.isMain { try model.save(to: folder.model, metadata: ["stitch.model": settings.model]) }
             withExtendedLifetime(interruption) {}
             report(result, seconds: Date().timeIntervalSince(started))
         }

@@ -74,16 +74,27 @@ class StitchTestCase: XCTestCase {
 
     /// Starts `stitch` with `arguments` (see ``stitch(_:file:line:)``); it is killed if it runs
     /// for more than two minutes.
-    func start(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Child {
+    /// - Parameters:
+    ///   - program: another program built next to `stitch` to run instead (its name).
+    ///   - launcher: a command that starts the program, such as `mpirun -np 2`, and `environment`
+    ///     variables for it.
+    func start(_ arguments: [String], program: String = "stitch", launcher: [String] = [], environment: [String: String] = [:],
+               file: StaticString = #filePath, line: UInt = #line) throws -> Child {
         var arguments = arguments
-        if ["train", "evaluate"].contains(arguments.first), !arguments.contains(where: { $0.hasPrefix("--data-directory") }) {
+        if program == "stitch", ["train", "evaluate"].contains(arguments.first), !arguments.contains(where: { $0.hasPrefix("--data-directory") }) {
             arguments.insert(contentsOf: ["--data-directory", "data"], at: 1)
         }
+        let executable = try Self.executable(file: file, line: line).deletingLastPathComponent().appendingPathComponent(program)
         let process = Process()
-        process.executableURL = try Self.executable(file: file, line: line)
-        process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [command] + launcher.dropFirst() + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = folder
-        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"].merging(environment) { $1 }) { $1 }
         let name = UUID().uuidString
         let stdout = folder.appendingPathComponent(".out-\(name)"), stderr = folder.appendingPathComponent(".err-\(name)")
         _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)

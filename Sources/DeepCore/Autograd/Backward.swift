@@ -19,15 +19,20 @@ extension Tensor {
             require(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass its gradient")
             seed = Tensor(ones: shape)
         }
+        let observers = BackwardObservers.current
         withoutGrad {
             let order = topologicalOrder()
             var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
             for tensor in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                let g = grads.removeValue(forKey: ObjectIdentifier(tensor))
                 guard let node = tensor.gradNode else {
-                    tensor.accumulateGrad(g)
+                    // A leaf comes after every op that uses it: its gradient is final (also when
+                    // pullbacks added to it in place and `g` is nil).
+                    if let g { tensor.accumulateGrad(g) }
+                    for observer in observers { observer.gradientIsReady(tensor) }
                     continue
                 }
+                guard let g else { continue }
                 let inputGrads = node.pullback(g)
                 require(inputGrads.count == node.inputs.count,
                         "backward: \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
@@ -43,8 +48,10 @@ extension Tensor {
                     }
                 }
                 if !retainGraph { tensor.gradNode = nil }
+                for observer in observers { observer.pullbackFinished() }
             }
         }
+        for observer in observers { observer.backwardFinished() }
     }
 
     /// Tensors reachable from `self` through recorded ops, each after all of its inputs.

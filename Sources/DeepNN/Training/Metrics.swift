@@ -6,7 +6,7 @@ public struct ConfusionMatrix {
     /// Number of classes.
     public let classCount: Int
     /// `matrix[true][predicted]`.
-    public private(set) var matrix: [[Int]]
+    public internal(set) var matrix: [[Int]]
 
     /// An empty matrix for `classCount` classes.
     public init(classCount: Int) {

@@ -31,6 +31,14 @@ public struct Evaluation {
 ///     trainer.outputDirectory = URL(fileURLWithPath: "runs/cnn")
 ///     try trainer.fit(DataLoader(parts[0], batchSize: 64, shuffle: true), validation: DataLoader(parts[1], batchSize: 500), epochs: 2)
 ///     try trainer.test(DataLoader(test, batchSize: 500))   // once, at the end
+///
+/// **Data-parallel** (one process per rank, e.g. under `mpirun`): set ``processGroup`` on every
+/// rank, give `fit` a training loader whose sampler is this rank's ``DistributedSampler`` (with the
+/// batch size per rank) and evaluation loaders of this rank's share
+/// (`Subset(data, evaluationShareOf: group)`). The trainer then averages gradients through
+/// ``DistributedDataParallel``, sums every figure over the ranks (losses, confusion matrices),
+/// and lets only rank 0 print and write files; a stop request on any rank stops every rank after
+/// the same batch.
 public final class Trainer {
     /// The model trained.
     public let model: Module
@@ -67,6 +75,14 @@ public final class Trainer {
     /// Strings kept in every checkpoint and restored by ``resume(from:)-(Checkpoint)`` (the
     /// command line keeps the options of the run here).
     public var settings: [String: String] = [:]
+    /// The ranks training together, or nil for one process (see the type's documentation).
+    public var processGroup: ProcessGroup? {
+        didSet { parallel = nil }
+    }
+    /// The model wrapped for data-parallel training, made when training starts.
+    private var parallel: DistributedDataParallel?
+    /// Whether this process prints and writes files: rank 0, or the only process.
+    private var isMainRank: Bool { (processGroup?.rank ?? 0) == 0 }
 
     private var bestMetric: Double?
     private var staleEpochs = 0
@@ -87,7 +103,7 @@ public final class Trainer {
     /// One optimisation step on a batch; returns the loss and the logits (detached).
     public func trainStep(_ batch: Batch) -> (loss: Float, logits: Tensor) {
         optimizer.zeroGrad()
-        let logits = model(batch.inputs)
+        let logits = (parallel ?? model)(batch.inputs)
         let value: Tensor
         if let teacher {
             let t = withoutGrad { teacher(batch.inputs) }
@@ -122,7 +138,10 @@ public final class Trainer {
         require(train.count > 0, "Trainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize)\(train.dropLast ? ", dropping the last partial batch" : ""))")
         require(earlyStoppingPatience == nil || validation != nil,
                 "Trainer.fit: early stopping (patience \(earlyStoppingPatience ?? 0)) watches validation accuracy; give a validation loader")
-        if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        if let dir = outputDirectory, isMainRank { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        if let group = processGroup, group.worldSize > 1, parallel == nil {
+            parallel = DistributedDataParallel(model, group: group)
+        }
         teacher?.eval()
         while completedEpochs < min(epochs, stopAfter ?? epochs) {
             let epoch = completedEpochs + 1
@@ -139,7 +158,7 @@ public final class Trainer {
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
                 batchIndex += 1
                 try stopIfRequested()
-                if verbose {
+                if verbose && isMainRank {
                     let t = progress.elapsed - started
                     progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count,
                                     loss: lossSum / Double(seen), examplesPerSecond: Double(seen) / max(t, 1e-9),
@@ -147,6 +166,11 @@ public final class Trainer {
                 }
             }
             if !stepSchedulerPerBatch && !(scheduler is ReduceLROnPlateau) { scheduler?.step() }
+            if let group = processGroup {
+                let sums = group.allReduce([lossSum, Double(seen)])
+                (lossSum, seen) = (sums[0], Int(sums[1]))
+                cm = cm.summed(over: group)
+            }
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: cm.accuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             var validationConfusion: ConfusionMatrix?
@@ -164,7 +188,7 @@ public final class Trainer {
             if let metric = record.validationAccuracy {
                 if metric > (bestMetric ?? -.infinity) { bestMetric = metric; staleEpochs = 0 } else { staleEpochs += 1 }
             }
-            if verbose {
+            if verbose && isMainRank {
                 var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f acc %.4f", record.trainLoss, record.trainAccuracy)
                 if let vl = record.validationLoss, let va = record.validationAccuracy, let vf = record.validationMacroF1 {
                     line += String(format: "  val loss %.4f acc %.4f macro F1 %.4f", vl, va, vf)
@@ -175,7 +199,7 @@ public final class Trainer {
             try writeReports(confusion: validationConfusion)
             try stopIfRequested()
             if let patience = earlyStoppingPatience, staleEpochs >= patience {
-                if verbose { print("early stopping: no improvement for \(patience) epochs") }
+                if verbose && isMainRank { print("early stopping: no improvement for \(patience) epochs") }
                 break
             }
         }
@@ -189,19 +213,20 @@ public final class Trainer {
     @discardableResult
     public func test(_ loader: DataLoader) throws -> Evaluation {
         let result = evaluate(loader)
-        if verbose {
+        if verbose && isMainRank {
             print(String(format: "test loss: %.4f", result.loss))
             print(String(format: "test accuracy: %.4f", result.accuracy))
             print(String(format: "macro F1: %.4f", result.macroF1))
         }
-        if let dir = outputDirectory {
+        if let dir = outputDirectory, isMainRank {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try TrainingReports.writeTest(confusion: result.confusion, classNames: classNames, to: dir)
         }
         return result
     }
 
-    /// Mean loss and confusion matrix of the model in evaluation mode over `loader`.
+    /// Mean loss and confusion matrix of the model in evaluation mode over `loader` (with a
+    /// ``processGroup``: over every rank's loader together).
     public func evaluate(_ loader: DataLoader) -> Evaluation {
         var lossSum = 0.0, seen = 0
         var cm = ConfusionMatrix(classCount: classCount)
@@ -212,6 +237,11 @@ public final class Trainer {
                 seen += batch.labels.count
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
             }
+        }
+        if let group = processGroup {
+            let sums = group.allReduce([lossSum, Double(seen)])
+            (lossSum, seen) = (sums[0], Int(sums[1]))
+            cm = cm.summed(over: group)
         }
         return Evaluation(loss: lossSum / Double(max(seen, 1)), confusion: cm)
     }
@@ -245,14 +275,18 @@ public final class Trainer {
 
     /// Throws ``TrainingInterrupted`` (once) when ``requestStop()`` was called.
     private func stopIfRequested() throws {
-        guard stopFlag.set(false) else { return }
+        var requested = stopFlag.set(false)
+        if let group = processGroup, group.worldSize > 1 {
+            requested = group.allReduce([requested ? 1 : 0], .max)[0] > 0
+        }
+        guard requested else { return }
         if verbose && progress.isTerminal { print("") }
         throw TrainingInterrupted(completedEpochs: completedEpochs)
     }
 
     /// Writes the checkpoint, `metrics.csv` and the SVG plots into ``outputDirectory``.
     private func writeReports(confusion: ConfusionMatrix?) throws {
-        guard let dir = outputDirectory else { return }
+        guard let dir = outputDirectory, isMainRank else { return }
         try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
         try TrainingReports.write(history: history, confusion: confusion, classNames: classNames, to: dir)
     }

@@ -1,0 +1,55 @@
+import ArgumentParser
+import DeepCore
+import DeepDistributed
+import DeepNN
+import Foundation
+
+/// `stitch train` started by an MPI launcher (`mpirun -np N stitch train …`, `srun`) trains
+/// data-parallel by itself: every rank takes its share of each batch (`--batch-size` is the
+/// whole batch, split evenly), gradients are averaged, BatchNorm layers become SyncBatchNorm (so
+/// that the run is the one-process run on the whole batch), and only rank 0 prints and writes
+/// the run's files. Each rank uses the cores of its machine divided by the ranks on it.
+enum DistributedRun {
+    /// This process's rank as the launcher set it, read without starting MPI (nil when not
+    /// launched by one).
+    static var launchedRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first
+    }
+
+    /// Whether this process writes the run's files and prints: rank 0, or a process on its own.
+    static var isMain: Bool { (launchedRank ?? 0) == 0 }
+
+    /// The ranks of the job when launched by MPI (starting MPI), nil otherwise. The other ranks'
+    /// standard output is silenced (their errors still show).
+    static func start() throws -> ProcessGroup? {
+        guard MPIProcessGroup.isLaunched else { return nil }
+        let group = try MPIProcessGroup.world()
+        Gemm.threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount / MPIProcessGroup.localSize)
+        if group.rank != 0 { _ = freopen("/dev/null", "w", stdout) }
+        return group
+    }
+
+    /// The examples per rank of a `batchSize` batch over `group`.
+    /// - Throws: `ValidationError` when the batch does not split evenly.
+    static func batchSizePerRank(_ batchSize: Int, group: ProcessGroup?) throws -> Int {
+        guard let group, group.worldSize > 1 else { return batchSize }
+        guard batchSize % group.worldSize == 0 else {
+            throw ValidationError("--batch-size \(batchSize) does not split evenly over the \(group.worldSize) ranks; give a multiple of \(group.worldSize)")
+        }
+        return batchSize / group.worldSize
+    }
+
+    /// The checkpoint at `url` as rank 0 reads it, on every rank (the other ranks need not see
+    /// the file: its bytes are broadcast).
+    /// - Throws: errors reading or checking the file.
+    static func checkpoint(at url: URL, group: ProcessGroup?) throws -> Checkpoint {
+        guard let group, group.worldSize > 1 else { return try Checkpoint(contentsOf: url) }
+        let bytes = group.broadcast(bytes: group.isMain ? [UInt8](try Data(contentsOf: url)) : [], from: 0)
+        if group.isMain { return try Checkpoint(contentsOf: url) }
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-checkpoint-\(ProcessInfo.processInfo.processIdentifier).safetensors")
+        try Data(bytes).write(to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        return try Checkpoint(contentsOf: copy)
+    }
+}

@@ -167,6 +167,43 @@ func checkSyncBatchNorm() {
     report("SyncBatchNorm forward and running statistics", worst.0 <= 1e-6 ? nil : "relative difference \(worst.0) in \(worst.1)")
 }
 
+/// Finite differences through `summed(over:)`: the job's loss is Σ over ranks of Σ w_r ⊙
+/// (x_r summed over the ranks)²; nudging one element of rank r's input changes every rank's loss.
+func checkSummedGradient() {
+    manualSeed(11 + UInt64(group.rank))
+    let x = Tensor.randn([5]), w = Tensor.randn([5])
+    func jobLoss(_ input: Tensor) -> Double {
+        let total = input.summed(over: group)
+        return group.allReduce([Double((total * total * w).sum().item())])[0]
+    }
+    let leaf = x.detached()
+    leaf.requiresGrad = true
+    let total = leaf.summed(over: group)
+    (total * total * w).sum().backward()
+    let analytic = leaf.grad!.scalars
+    var worst = 0.0
+    let h: Float = 1e-2
+    for r in 0..<group.worldSize {
+        for i in 0..<5 {
+            func nudged(_ delta: Float) -> Double {
+                var values = x.scalars
+                if r == group.rank { values[i] += delta }
+                return jobLoss(Tensor(values))
+            }
+            let numeric = (nudged(h) - nudged(-h)) / Double(2 * h)
+            if r == group.rank { worst = max(worst, abs(numeric - Double(analytic[i])) / max(1, abs(numeric))) }
+        }
+    }
+    report("summed(over:) gradient against finite differences", worst <= 1e-3 ? nil : "relative error \(worst)")
+}
+
+/// A collective that a rank does not join in time ends the job with the timeout's message.
+func checkHang() {
+    if group.rank == 1 { sleep(30) }
+    group.barrier()
+    report("hang was not detected", "the barrier completed")
+}
+
 let checks = CommandLine.arguments.dropFirst()
 for check in checks {
     switch check {
@@ -182,6 +219,8 @@ for check in checks {
         checkEquality("vit noSync accumulation adamw", make: vit, optimizer: adamw, inputShape: [1, 28, 28], perRank: 2, microBatches: 2)
     case "sampler": checkSampler()
     case "syncbatchnorm": checkSyncBatchNorm()
+    case "gradient": checkSummedGradient()
+    case "hang": checkHang()
     default:
         FileHandle.standardError.write(Data("distributed-check: unknown check \(check)\n".utf8))
         exit(64)

@@ -33,11 +33,12 @@ final class StitchDistributedTests: StitchTestCase {
     /// BatchNorm over the whole batch.
     func testDataParallelEqualsOneProcess() throws {
         for ranks in [2, 3] {
-            let run = try succeedsOnRanks(ranks, ["equality", "accumulation", "sampler", "syncbatchnorm"], program: "distributed-check")
+            let run = try succeedsOnRanks(ranks, ["equality", "accumulation", "sampler", "syncbatchnorm", "gradient"], program: "distributed-check")
             let passed = run.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.map { String($0.dropFirst(3)) }
             XCTAssertEqual(passed, ["mlp sgd", "mlp adamw", "cnn syncbatchnorm sgd", "cnn syncbatchnorm adamw", "vit sgd", "vit adamw",
                                     "mlp noSync accumulation sgd", "vit noSync accumulation adamw", "sampler",
-                                    "SyncBatchNorm forward and running statistics"], "\(ranks) ranks:\n\(run.stdout)")
+                                    "SyncBatchNorm forward and running statistics", "summed(over:) gradient against finite differences"],
+                           "\(ranks) ranks:\n\(run.stdout)")
         }
     }
 
@@ -46,7 +47,7 @@ final class StitchDistributedTests: StitchTestCase {
     func testStitchTrainsDataParallelAndResumesIdentically() throws {
         let options = ["train", "--model", "cnn-bn", "--epochs", "2", "--batch-size", "20", "--validation-size", "40"]
         let whole = try succeedsOnRanks(2, options + ["--output", "whole"])
-        XCTAssertEqual(whole.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch 1/2  train loss") }.count, 1, "one rank prints:\n\(whole.stdout)")
+        XCTAssertEqual(whole.stdout.components(separatedBy: "epoch 1/2  train loss").count - 1, 1, "one rank prints:\n\(whole.stdout)")
         XCTAssertNotNil(line("data: 160 training examples, 40 held out for validation, 50 test examples", in: whole.stdout), whole.stdout)
         XCTAssertNotNil(line("test accuracy:", in: whole.stdout), whole.stdout)
         try succeedsOnRanks(2, options + ["--stop-after", "1", "--output", "parts"])
@@ -84,6 +85,18 @@ final class StitchDistributedTests: StitchTestCase {
         XCTAssertTrue(run.stderr.contains("signal 9") || run.stderr.contains("Killed"), run.stderr)
         let kept = try Checkpoint(contentsOf: checkpoint)
         XCTAssertGreaterThanOrEqual(kept.epoch, 1)
+    }
+
+    /// A rank that does not join a collective (alive, but stuck) ends the job once the timeout
+    /// has passed, with a message naming the collective — not a hang.
+    func testCollectiveTimeoutEndsTheJob() throws {
+        let began = Date()
+        let run = try start(["hang"], program: "distributed-check", launcher: mpirun(2),
+                            environment: environment.merging(["DEEPSTITCH_COLLECTIVE_TIMEOUT": "2"]) { $1 }).finish()
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(began), 25, "the job was not ended by the 2 s timeout")
+        XCTAssertTrue(run.stderr.contains("Error (rank 0 of 2): MPI barrier did not complete within 2 s: another rank has stopped or hangs"), run.stderr)
+        XCTAssertFalse(run.stdout.contains("FAIL"), run.stdout)
     }
 
     /// The process of rank `rank` among the descendants of `launcher` (from `/proc`: its

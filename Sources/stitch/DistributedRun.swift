@@ -30,6 +30,18 @@ enum DistributedRun {
         return group
     }
 
+    /// Whether gradient all-reduces start during backward: yes, unless the environment sets
+    /// `DEEPSTITCH_DDP_OVERLAP=0` (to measure what the overlap saves).
+    static var overlapsCommunication: Bool { ProcessInfo.processInfo.environment["DEEPSTITCH_DDP_OVERLAP"] != "0" }
+
+    /// The line that ends a data-parallel run: ranks, threads and the communication time that
+    /// backward passes waited for (`waited`) and all collectives together.
+    static func summary(group: ProcessGroup, waited: Double) -> String {
+        let collectives = (group as? MPIProcessGroup)?.waitingSeconds ?? 0
+        return String(format: "data-parallel: %d ranks × %d threads; backward waited %.2f s for gradient all-reduces (overlap %@), %.2f s in all collectives on rank 0",
+                      group.worldSize, Gemm.threadCount, waited, overlapsCommunication ? "on" : "off", collectives)
+    }
+
     /// The examples per rank of a `batchSize` batch over `group`.
     /// - Throws: `ValidationError` when the batch does not split evenly.
     static func batchSizePerRank(_ batchSize: Int, group: ProcessGroup?) throws -> Int {

@@ -117,6 +117,7 @@ extension Stitch {
             settings.validationSize = runData.validationSize
             let trainer = Trainer(model: model, optimizer: optimizer, classCount: 10)
             trainer.processGroup = group
+            trainer.overlapsCommunication = DistributedRun.overlapsCommunication
             if recipe.oneCycle {
                 trainer.scheduler = OneCycleLR(optimizer, maxLearningRate: settings.learningRate, totalSteps: settings.epochs * runData.train.count)
                 trainer.stepSchedulerPerBatch = true
@@ -136,6 +137,7 @@ extension Stitch {
             if DistributedRun.isMain { try model.save(to: folder.model, metadata: ["stitch.model": settings.model]) }
             withExtendedLifetime(interruption) {}
             report(result, seconds: Date().timeIntervalSince(started))
+            if let group { print(DistributedRun.summary(group: group, waited: trainer.communicationWaitSeconds)) }
         }
 
         /// The line that starts a run's output: the model, its size and the recipe as `settings` set it.

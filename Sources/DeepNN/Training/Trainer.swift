@@ -79,6 +79,12 @@ public final class Trainer {
     public var processGroup: ProcessGroup? {
         didSet { parallel = nil }
     }
+    /// Whether data-parallel training starts each gradient bucket's all-reduce while backward
+    /// runs (true, the default) or only at its end (to measure what the overlap saves).
+    public var overlapsCommunication = true
+    /// Seconds data-parallel backward passes have waited for gradient all-reduces after their
+    /// last op: the communication the overlap did not hide.
+    public var communicationWaitSeconds: Double { parallel?.communicationWaitSeconds ?? 0 }
     /// The model wrapped for data-parallel training, made when training starts.
     private var parallel: DistributedDataParallel?
     /// Whether this process prints and writes files: rank 0, or the only process.
@@ -140,7 +146,7 @@ public final class Trainer {
                 "Trainer.fit: early stopping (patience \(earlyStoppingPatience ?? 0)) watches validation accuracy; give a validation loader")
         if let dir = outputDirectory, isMainRank { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         if let group = processGroup, group.worldSize > 1, parallel == nil {
-            parallel = DistributedDataParallel(model, group: group)
+            parallel = DistributedDataParallel(model, group: group, overlapsCommunication: overlapsCommunication)
         }
         teacher?.eval()
         while completedEpochs < min(epochs, stopAfter ?? epochs) {

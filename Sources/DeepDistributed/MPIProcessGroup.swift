@@ -176,20 +176,22 @@ final class MPIWork: CollectiveWork {
         return done
     }
 
-    /// Polls until complete, sleeping a little longer each time (up to 1 ms) so that a rank that
-    /// waits leaves the cores to the others; ends the job after the group's timeout.
+    /// Polls until complete: without pause for the first 200 µs (short collectives finish at
+    /// the network's latency), then sleeping a little longer each time (up to 1 ms) so that a
+    /// rank that waits long leaves the cores to the others; ends the job after the group's timeout.
     func wait() {
         if done { return }
         let began = DispatchTime.now()
         var pause: UInt32 = 0
         while !isComplete {
-            let waited = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-            if waited > group.timeout {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if Double(now - started.uptimeNanoseconds) / 1e9 > group.timeout {
                 group.abort("MPI \(what) did not complete within \(Int(group.timeout)) s: another rank has stopped or hangs "
                             + "(set DEEPSTITCH_COLLECTIVE_TIMEOUT to wait longer)")
             }
-            if pause > 0 { usleep(pause) }
-            pause = pause == 0 ? 1 : min(pause * 2, 1000)
+            guard now - began.uptimeNanoseconds > 200_000 else { continue }
+            pause = min(max(pause * 2, 20), 1000)
+            usleep(pause)
         }
         group.addWaiting(Double(DispatchTime.now().uptimeNanoseconds - began.uptimeNanoseconds) / 1e9)
     }

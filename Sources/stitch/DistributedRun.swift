@@ -42,6 +42,13 @@ enum DistributedRun {
                       group.worldSize, Gemm.threadCount, waited, overlapsCommunication ? "on" : "off", collectives)
     }
 
+    /// The seed of a rank's training loader, whose per-batch generators draw augmentations and
+    /// fresh mosaics: `seed` mixed with the rank, so that ranks do not draw the same ones for
+    /// their batches of the same index (the sampler's shared seed stays `seed`).
+    static func loaderSeed(_ seed: UInt64, group: ProcessGroup) -> UInt64 {
+        seed ^ (UInt64(group.rank) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
     /// The examples per rank of a `batchSize` batch over `group`.
     /// - Throws: `ValidationError` when the batch does not split evenly.
     static func batchSizePerRank(_ batchSize: Int, group: ProcessGroup?) throws -> Int {

@@ -56,7 +56,8 @@ struct RunData {
         if let group, group.worldSize > 1 {
             let perRank = try DistributedRun.batchSizePerRank(batchSize, group: group)
             let sampler = DistributedSampler(datasetCount: parts[0].count, group: group, seed: settings.seed)
-            self.train = DataLoader(parts[0], batchSize: perRank, seed: settings.seed, sampler: sampler, dropLast: true, numWorkers: workers)
+            self.train = DataLoader(parts[0], batchSize: perRank, seed: DistributedRun.loaderSeed(settings.seed, group: group), sampler: sampler,
+                                    dropLast: true, numWorkers: workers)
             validation = held == 0 ? nil : DataLoader(Subset(validationSet, evaluationShareOf: group), batchSize: 500, numWorkers: workers)
             self.test = DataLoader(Subset(test, evaluationShareOf: group), batchSize: 500, numWorkers: workers)
         } else {

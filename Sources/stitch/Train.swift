@@ -101,10 +101,7 @@ extension Stitch {
             let checkpoint = resume ? try DistributedRun.checkpoint(at: folder.checkpoint, group: group) : nil
             var settings = try checkpoint.map(runSettings(continuing:)) ?? RunSettings(self)
             manualSeed(settings.seed)
-            if settings.task == .segmentation {
-                if group != nil { throw ValidationError("--task segmentation does not train data-parallel yet: run it without mpirun") }
-                return try trainSegmentation(settings: settings, checkpoint: checkpoint)
-            }
+            if settings.task == .segmentation { return try trainSegmentation(settings: settings, checkpoint: checkpoint, group: group) }
             if timeBudget != nil { throw ValidationError("--time-budget applies to --task segmentation only") }
             let recipe = ModelCatalog.entry(settings.model).recipe
             var model = ModelCatalog.entry(settings.model).make()

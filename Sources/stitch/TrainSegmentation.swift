@@ -16,6 +16,8 @@ struct SegmentationRunData {
     let test: DataLoader
     /// Training images held out.
     let validationSize: Int
+    /// Mosaics per training epoch, validation and test (all ranks' shares together).
+    let counts: (train: Int, validation: Int, test: Int)
 
     /// Mosaics of an epoch made of `images` items: a third as many (each image shows about once).
     static func mosaicCount(images: Int) -> Int { images / 3 }
@@ -25,7 +27,8 @@ struct SegmentationRunData {
     /// Reads the images of a run with `settings`.
     /// - Throws: `ValidationError` naming the option when the sizes do not fit the data;
     ///   ``DatasetError`` when a file is missing or damaged.
-    init(settings: RunSettings, data: DataOptions) throws {
+    /// Under MPI (`group`) each loader holds this rank's share, as ``RunData``'s do.
+    init(settings: RunSettings, data: DataOptions, group: ProcessGroup? = nil) throws {
         var images = try FashionMNIST(split: .train, directory: data.dataDirectory, transform: nil)
         if let limit = settings.limit, limit < images.count {
             images = FashionMNIST(pixels: Array(images.pixels.prefix(limit * 784)), labels: Array(images.labels.prefix(limit)), transform: nil)
@@ -47,37 +50,48 @@ struct SegmentationRunData {
                          labels: subset.indices.map { images.labels[$0] }, transform: nil)
         }
         let eval = Self.evaluationBatchSize, workers = data.numWorkers
-        train = DataLoader(FashionMNISTMosaic(items: items(parts[0]), count: mosaics), batchSize: batchSize,
-                           seed: settings.seed, dropLast: true, numWorkers: workers)
-        validation = held == 0 ? nil
-            : DataLoader(FashionMNISTMosaic(items: items(parts[1]), count: max(1, Self.mosaicCount(images: held)), seed: settings.seed &+ 1),
-                         batchSize: eval, numWorkers: workers)
+        let trainSet = FashionMNISTMosaic(items: items(parts[0]), count: mosaics)
+        let validationSet = held == 0 ? nil
+            : FashionMNISTMosaic(items: items(parts[1]), count: max(1, Self.mosaicCount(images: held)), seed: settings.seed &+ 1)
         let testCount = min(FashionMNISTMosaic.testCount, settings.limit ?? FashionMNISTMosaic.testCount)
-        test = DataLoader(try FashionMNISTMosaic.testSplit(directory: data.dataDirectory, count: testCount), batchSize: eval,
-                          numWorkers: workers)
+        let testSet = try FashionMNISTMosaic.testSplit(directory: data.dataDirectory, count: testCount)
+        if let group, group.worldSize > 1 {
+            let sampler = DistributedSampler(datasetCount: trainSet.count, group: group, seed: settings.seed)
+            train = DataLoader(trainSet, batchSize: try DistributedRun.batchSizePerRank(batchSize, group: group),
+                               seed: DistributedRun.loaderSeed(settings.seed, group: group), sampler: sampler, dropLast: true, numWorkers: workers)
+            validation = validationSet.map { DataLoader(Subset($0, evaluationShareOf: group), batchSize: eval, numWorkers: workers) }
+            test = DataLoader(Subset(testSet, evaluationShareOf: group), batchSize: eval, numWorkers: workers)
+        } else {
+            train = DataLoader(trainSet, batchSize: batchSize, seed: settings.seed, dropLast: true, numWorkers: workers)
+            validation = validationSet.map { DataLoader($0, batchSize: eval, numWorkers: workers) }
+            test = DataLoader(testSet, batchSize: eval, numWorkers: workers)
+        }
+        counts = (trainSet.count, validationSet?.count ?? 0, testSet.count)
         validationSize = held
     }
 
     /// One line saying how many mosaics each part holds.
     var description: String {
-        "data: \(train.dataset.count) new training mosaics each epoch, \(validation?.dataset.count ?? 0) validation mosaics "
-            + "(of \(validationSize) held-out images), \(test.dataset.count) test mosaics"
+        "data: \(counts.train) new training mosaics each epoch, \(counts.validation) validation mosaics "
+            + "(of \(validationSize) held-out images), \(counts.test) test mosaics"
     }
 }
 
 extension Stitch.Train {
     /// Trains a segmentation model on FashionMNISTMosaic (the `run()` of `--task segmentation`).
-    func trainSegmentation(settings: RunSettings, checkpoint: Checkpoint?) throws {
+    func trainSegmentation(settings: RunSettings, checkpoint: Checkpoint?, group: ProcessGroup?) throws {
         var settings = settings
         let entry = ModelCatalog.entry(settings.model), recipe = entry.recipe
-        let model = entry.make()
+        var model = entry.make()
         try loadInitialWeights(into: model, name: settings.model)
+        if let group, group.worldSize > 1 { model = try SyncBatchNorm.convert(model, group: group) }
         let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
         // The checkpoint must fit before the data is read or any file changes.
         try checkpoint?.validate(model: model, optimizer: optimizer, hasScheduler: recipe.oneCycle)
-        let runData = try SegmentationRunData(settings: settings, data: data)
+        let runData = try SegmentationRunData(settings: settings, data: data, group: group)
         settings.validationSize = runData.validationSize
         let trainer = SegmentationTrainer(model: model, optimizer: optimizer, classCount: FashionMNISTMosaic.classCount)
+        trainer.processGroup = group
         if recipe.oneCycle {
             trainer.scheduler = OneCycleLR(optimizer, maxLearningRate: settings.learningRate, totalSteps: settings.epochs * runData.train.count)
         }
@@ -97,7 +111,7 @@ extension Stitch.Train {
         }
         if trainer.ranOutOfTime { print("time budget of \(timeBudget ?? 0) s reached in epoch \(trainer.completedEpochs) of \(settings.epochs)") }
         try trainer.test(runData.test)
-        try model.save(to: folder.model, metadata: ["stitch.model": settings.model])
+        if DistributedRun.isMain { try model.save(to: folder.model, metadata: ["stitch.model": settings.model]) }
         withExtendedLifetime(interruption) {}
         let url = folder.url
         print(String(format: "training time: %.1f s", seconds))

@@ -58,6 +58,18 @@ final class StitchDistributedTests: StitchTestCase {
         XCTAssertEqual(line("test accuracy:", in: resumed.stdout), line("test accuracy:", in: whole.stdout))
     }
 
+    /// Segmentation trains data-parallel too: one rank prints the figures and writes the files;
+    /// with a time budget every rank stops after the same batch.
+    func testSegmentationTrainsDataParallel() throws {
+        let run = try succeedsOnRanks(2, ["train"] + StitchSegmentationTests.quick + ["--epochs", "1", "--output", "seg"])
+        XCTAssertEqual(run.stdout.components(separatedBy: "mean IoU:").count - 1, 1, run.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("seg/sheet.png").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("seg/model.safetensors").path))
+        let budget = try succeedsOnRanks(3, ["train"] + StitchSegmentationTests.quick
+                                            + ["--batch-size", "6", "--epochs", "50", "--time-budget", "0.5", "--validation-size", "0", "--output", "budget"])
+        XCTAssertNotNil(line("time budget of 0.5 s reached", in: budget.stdout), budget.stdout)
+    }
+
     /// A batch that does not split over the ranks is refused on one line.
     func testUnevenBatchIsRefused() throws {
         let run = try start(["train", "--model", "mlp", "--batch-size", "20", "--output", "uneven"], launcher: mpirun(3), environment: environment).finish()

@@ -15,7 +15,7 @@ public struct SegmentationMetrics: Equatable {
     /// Number of classes.
     public let classCount: Int
     /// `counts[t * classCount + p]`: pixels of true class t predicted as p.
-    public private(set) var counts: [Int]
+    public internal(set) var counts: [Int]
 
     /// Empty counts for `classCount` classes.
     public init(classCount: Int) {

@@ -27,6 +27,9 @@ public struct SegmentationEvaluation {
 ///
 /// The loaders' examples must carry targets (``Example/target``, masks (H, W) of class indices),
 /// as ``FashionMNISTMosaic`` and ``SegmentationFolder`` give them.
+///
+/// Data-parallel training works as ``Trainer``'s (set ``processGroup``; loaders of this rank's
+/// share); the time budget is then the slowest rank's, so every rank stops after the same batch.
 public final class SegmentationTrainer {
     /// The model trained.
     public let model: Module
@@ -62,6 +65,13 @@ public final class SegmentationTrainer {
     public private(set) var ranOutOfTime = false
     private var bestMetric: Double?
     private let stopFlag = StopFlag()
+    private let dataParallel = DataParallelTraining()
+
+    /// The ranks training together, or nil for one process (see ``Trainer/processGroup``).
+    public var processGroup: ProcessGroup? {
+        get { dataParallel.group }
+        set { dataParallel.group = newValue }
+    }
 
     /// Creates a trainer.
     public init(model: Module, optimizer: Optimizer, scheduler: LRScheduler? = nil, classCount: Int) {
@@ -85,7 +95,7 @@ public final class SegmentationTrainer {
     @discardableResult
     public func fit(_ train: DataLoader, validation: DataLoader? = nil, epochs: Int, stopAfter: Int? = nil) throws -> [EpochRecord] {
         require(train.count > 0, "SegmentationTrainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize))")
-        if let dir = outputDirectory { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        if let dir = outputDirectory, dataParallel.isMain { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         let fitStarted = progress.elapsed
         ranOutOfTime = false
         while completedEpochs < min(epochs, stopAfter ?? epochs), !ranOutOfTime {
@@ -97,12 +107,14 @@ public final class SegmentationTrainer {
             for batch in train {
                 let labels = Self.pixelLabels(of: batch)
                 optimizer.zeroGrad()
-                let logits = model(batch.inputs)
+                let logits = dataParallel.trainingModel(model)(batch.inputs)
                 let value = loss(logits, labels)
                 value.backward()
                 optimizer.step()
+                // The slowest rank's time, so that every rank schedules and stops alike.
+                let spent = timeBudget == nil ? 0 : dataParallel.largest([progress.elapsed - fitStarted])[0]
                 if let timeBudget, let cycle = scheduler as? OneCycleLR {
-                    cycle.step(reaching: (progress.elapsed - fitStarted) / timeBudget)
+                    cycle.step(reaching: spent / timeBudget)
                 } else {
                     scheduler?.step()
                 }
@@ -111,14 +123,16 @@ public final class SegmentationTrainer {
                 metrics.add(predictions: predictedPixelClasses(logits.detached()), labels: labels)
                 batchIndex += 1
                 try stopIfRequested()
-                if let timeBudget, progress.elapsed - fitStarted >= timeBudget { ranOutOfTime = true }
-                if verbose {
+                if let timeBudget, spent >= timeBudget { ranOutOfTime = true }
+                if verbose && dataParallel.isMain {
                     let t = progress.elapsed - started
                     progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count, loss: lossSum / Double(seen),
                                     examplesPerSecond: Double(seen) / max(t, 1e-9), epochElapsed: t)
                 }
                 if ranOutOfTime { break }
             }
+            let sums = dataParallel.summed([lossSum, Double(seen)] + metrics.counts.map(Double.init))
+            (lossSum, seen, metrics) = (sums[0], Int(sums[1]), SegmentationMetrics(classCount: classCount, counts: sums.dropFirst(2)))
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: metrics.pixelAccuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             if let validation {
@@ -131,7 +145,7 @@ public final class SegmentationTrainer {
             record.seconds = progress.elapsed - started
             history.append(record)
             completedEpochs = epoch
-            if verbose {
+            if verbose && dataParallel.isMain {
                 var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f pixel acc %.4f", record.trainLoss, record.trainAccuracy)
                 if let vl = record.validationLoss, let va = record.validationAccuracy, let vm = record.validationMacroF1 {
                     line += String(format: "  val loss %.4f pixel acc %.4f mean IoU %.4f", vl, va, vm)
@@ -160,6 +174,8 @@ public final class SegmentationTrainer {
                 metrics.add(predictions: predictedPixelClasses(logits), labels: labels)
             }
         }
+        let sums = dataParallel.summed([lossSum, Double(seen)] + metrics.counts.map(Double.init))
+        (lossSum, seen, metrics) = (sums[0], Int(sums[1]), SegmentationMetrics(classCount: classCount, counts: sums.dropFirst(2)))
         return SegmentationEvaluation(loss: lossSum / Double(max(seen, 1)), metrics: metrics)
     }
 
@@ -169,7 +185,7 @@ public final class SegmentationTrainer {
     @discardableResult
     public func test(_ loader: DataLoader, sheetRows: Int = 8) throws -> SegmentationEvaluation {
         let result = evaluate(loader)
-        if verbose {
+        if verbose && dataParallel.isMain {
             let names = classNames ?? (0..<classCount).map { "class \($0)" }
             print(String(format: "test loss: %.4f", result.loss))
             print("per-class IoU: " + zip(names, result.metrics.intersectionOverUnion).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", "))
@@ -177,7 +193,7 @@ public final class SegmentationTrainer {
             print(String(format: "Dice: %.4f", result.metrics.meanDice))
             print(String(format: "pixel accuracy: %.4f", result.metrics.pixelAccuracy))
         }
-        if let dir = outputDirectory, sheetRows > 0 {
+        if let dir = outputDirectory, sheetRows > 0, dataParallel.isMain {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let sheet = model.evaluating { () -> SegmentationSheet in
                 guard loader.dataset.count > 0,
@@ -217,8 +233,9 @@ public final class SegmentationTrainer {
         return labels
     }
 
+    /// Throws ``TrainingInterrupted`` (once) when ``requestStop()`` was called on any rank.
     private func stopIfRequested() throws {
-        guard stopFlag.set(false) else { return }
+        guard dataParallel.largest([stopFlag.set(false) ? 1 : 0])[0] > 0 else { return }
         if verbose && progress.isTerminal { print("") }
         throw TrainingInterrupted(completedEpochs: completedEpochs)
     }
@@ -228,7 +245,7 @@ public final class SegmentationTrainer {
 
     /// Writes the checkpoint, `metrics.csv`, `loss.svg` and `mean_iou.svg`.
     private func writeReports() throws {
-        guard let dir = outputDirectory else { return }
+        guard let dir = outputDirectory, dataParallel.isMain else { return }
         try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
         try TrainingReports.writeMetricsAndCurves(
             history: history, csvHeader: Self.csvHeader,

@@ -77,18 +77,21 @@ public final class Trainer {
     public var settings: [String: String] = [:]
     /// The ranks training together, or nil for one process (see the type's documentation).
     public var processGroup: ProcessGroup? {
-        didSet { parallel = nil }
+        get { dataParallel.group }
+        set { dataParallel.group = newValue }
     }
     /// Whether data-parallel training starts each gradient bucket's all-reduce while backward
     /// runs (true, the default) or only at its end (to measure what the overlap saves).
-    public var overlapsCommunication = true
+    public var overlapsCommunication: Bool {
+        get { dataParallel.overlapsCommunication }
+        set { dataParallel.overlapsCommunication = newValue }
+    }
     /// Seconds data-parallel backward passes have waited for gradient all-reduces after their
     /// last op: the communication the overlap did not hide.
-    public var communicationWaitSeconds: Double { parallel?.communicationWaitSeconds ?? 0 }
-    /// The model wrapped for data-parallel training, made when training starts.
-    private var parallel: DistributedDataParallel?
+    public var communicationWaitSeconds: Double { dataParallel.communicationWaitSeconds }
+    private let dataParallel = DataParallelTraining()
     /// Whether this process prints and writes files: rank 0, or the only process.
-    private var isMainRank: Bool { (processGroup?.rank ?? 0) == 0 }
+    private var isMainRank: Bool { dataParallel.isMain }
 
     private var bestMetric: Double?
     private var staleEpochs = 0
@@ -109,7 +112,7 @@ public final class Trainer {
     /// One optimisation step on a batch; returns the loss and the logits (detached).
     public func trainStep(_ batch: Batch) -> (loss: Float, logits: Tensor) {
         optimizer.zeroGrad()
-        let logits = (parallel ?? model)(batch.inputs)
+        let logits = dataParallel.trainingModel(model)(batch.inputs)
         let value: Tensor
         if let teacher {
             let t = withoutGrad { teacher(batch.inputs) }
@@ -145,9 +148,6 @@ public final class Trainer {
         require(earlyStoppingPatience == nil || validation != nil,
                 "Trainer.fit: early stopping (patience \(earlyStoppingPatience ?? 0)) watches validation accuracy; give a validation loader")
         if let dir = outputDirectory, isMainRank { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
-        if let group = processGroup, group.worldSize > 1, parallel == nil {
-            parallel = DistributedDataParallel(model, group: group, overlapsCommunication: overlapsCommunication)
-        }
         teacher?.eval()
         while completedEpochs < min(epochs, stopAfter ?? epochs) {
             let epoch = completedEpochs + 1
@@ -172,11 +172,8 @@ public final class Trainer {
                 }
             }
             if !stepSchedulerPerBatch && !(scheduler is ReduceLROnPlateau) { scheduler?.step() }
-            if let group = processGroup {
-                let sums = group.allReduce([lossSum, Double(seen)])
-                (lossSum, seen) = (sums[0], Int(sums[1]))
-                cm = cm.summed(over: group)
-            }
+            let sums = dataParallel.summed([lossSum, Double(seen)] + cm.matrix.joined().map(Double.init))
+            (lossSum, seen, cm) = (sums[0], Int(sums[1]), ConfusionMatrix(classCount: classCount, counts: sums.dropFirst(2)))
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: cm.accuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             var validationConfusion: ConfusionMatrix?
@@ -244,11 +241,8 @@ public final class Trainer {
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
             }
         }
-        if let group = processGroup {
-            let sums = group.allReduce([lossSum, Double(seen)])
-            (lossSum, seen) = (sums[0], Int(sums[1]))
-            cm = cm.summed(over: group)
-        }
+        let sums = dataParallel.summed([lossSum, Double(seen)] + cm.matrix.joined().map(Double.init))
+        (lossSum, seen, cm) = (sums[0], Int(sums[1]), ConfusionMatrix(classCount: classCount, counts: sums.dropFirst(2)))
         return Evaluation(loss: lossSum / Double(max(seen, 1)), confusion: cm)
     }
 
@@ -281,11 +275,7 @@ public final class Trainer {
 
     /// Throws ``TrainingInterrupted`` (once) when ``requestStop()`` was called.
     private func stopIfRequested() throws {
-        var requested = stopFlag.set(false)
-        if let group = processGroup, group.worldSize > 1 {
-            requested = group.allReduce([requested ? 1 : 0], .max)[0] > 0
-        }
-        guard requested else { return }
+        guard dataParallel.largest([stopFlag.set(false) ? 1 : 0])[0] > 0 else { return }
         if verbose && progress.isTerminal { print("") }
         throw TrainingInterrupted(completedEpochs: completedEpochs)
     }

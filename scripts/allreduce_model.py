@@ -38,15 +38,16 @@ PRESETS = {
     "cnn": dict(
         params=421_642, compute_ms=15.0, batch=64,
         what="stitch's `cnn` (FashionModels.smallCNN: 421,642 parameters = 1.69 MB of gradients), batch 64 of 1×28×28",
-        source="15 ms per batch of 64 on this machine when quiet (see Docs/distributed-benchmarks.md)"),
+        source="this machine when quiet: `stitch train --model cnn`, 2 epochs in 29.0 s = 15.5 ms per batch "
+               "with data and evaluation; deep-bench fmnist_cnn_step 13.3 ms (BENCHMARKS.md)"),
     "resnet18": dict(
         params=11_181_642, compute_ms=70.0, batch=32,
         what="ResNet-18, 10 classes (11,181,642 parameters = 44.7 MB of gradients), batch 32 of 3×32×32",
-        source="70 ms per step: deep-bench resnet18_step on this machine (BENCHMARKS.md: 64-74 ms)"),
+        source="deep-bench resnet18_step on this machine when quiet, 64-74 ms in BENCHMARKS.md"),
     "resnet18-224": dict(
         params=11_181_642, compute_ms=70.0 * 49, batch=32,
         what="ResNet-18 as above but 224×224 inputs, batch 32",
-        source="3.43 s: the 32×32 step × 49 (FLOPs scale with pixels) — an extrapolation, not measured"),
+        source="the 32×32 step × 49, as FLOPs scale with pixels: an extrapolation, not measured"),
 }
 MB = 1_048_576
 
@@ -67,6 +68,7 @@ def allreduce_seconds(n, gradient_bytes, k, alpha, beta):
 def table(name, gradient_bytes, compute, batch, alpha, beta, k, backward_share, machines):
     """The Markdown table of one workload for one α, and the first n where communication
     dominates (T > backward: overlap no longer hides it; T > C: more than the compute)."""
+    efficiencies = []
     lines = [
         "| machines | all-reduce ms | step ms, no overlap | step ms, perfect overlap "
         "| efficiency, no overlap | efficiency, overlap | images/s, no overlap | images/s, overlap |",
@@ -81,17 +83,21 @@ def table(name, gradient_bytes, compute, batch, alpha, beta, k, backward_share, 
             beyond_backward = n
         if beyond_compute is None and t > compute:
             beyond_compute = n
+        efficiencies.append((compute / plain, compute / overlapped))
         lines.append(f"| {n} | {t * 1e3:.2f} | {plain * 1e3:.2f} | {overlapped * 1e3:.2f} "
                      f"| {compute / plain:.0%} | {compute / overlapped:.0%} "
                      f"| {n * batch / plain:,.0f} | {n * batch / overlapped:,.0f} |")
-    return lines, beyond_backward, beyond_compute
+    return lines, efficiencies, beyond_backward, beyond_compute
 
 
 def loopback_alpha(path):
     """α fitted from the loopback table: half the 1 KB all-reduce latency on 2 ranks (µs), and
     that latency. `path` holds allreduce-bench --json lines (other lines are skipped)."""
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.startswith("{")]
+    try:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.startswith("{")]
+    except (OSError, ValueError) as error:
+        sys.exit(f"allreduce_model: --loopback-json {path}: {error}")
     small = [r for r in rows if r["bytes"] == 1024]
     if not small:
         sys.exit(f"allreduce_model: {path}: no 1 KB row (bytes 1024) among {len(rows)} JSON lines")
@@ -138,17 +144,17 @@ def main():
             parser.error("--params/--gradient-bytes need --compute-ms (one machine's step time)")
         size = args.gradient_bytes if args.gradient_bytes is not None else 4 * args.params
         workloads = [(args.name, size, args.compute_ms, args.batch, f"{size:,} bytes of gradients, batch {args.batch}",
-                      f"{args.compute_ms} ms per step (given)")]
+                      "given")]
     else:
         workloads = [(name, 4 * p["params"], args.compute_ms or p["compute_ms"], p["batch"], p["what"],
-                      f"{args.compute_ms} ms per step (given)" if args.compute_ms else p["source"])
+                      "given" if args.compute_ms else p["source"])
                      for name, p in PRESETS.items()]
 
     beta = args.network_gbit * 1e9 / 8 * args.efficiency
-    alphas = [(args.alpha_us, f"α = {args.alpha_us:g} µs (typical for MPI over TCP on 10 GbE)")]
+    alphas = [(args.alpha_us, "typical for MPI over TCP on 10 GbE")]
     if args.loopback_json:
         fitted, latency = loopback_alpha(args.loopback_json)
-        alphas.append((fitted, f"α = {fitted:.1f} µs (fitted: half the {latency:.1f} µs all-reduce of 1 KB over loopback TCP, 2 ranks)"))
+        alphas.append((fitted, f"fitted: half the {latency:.1f} µs all-reduce of 1 KB over loopback TCP, 2 ranks"))
 
     print("## Scaling model (a model, not a measurement)")
     print()
@@ -156,21 +162,32 @@ def main():
           f"{args.efficiency:g} = {beta / 1e9:.3f} GB/s; buckets of {args.first_bucket_mb:g} MB first, then "
           f"{args.bucket_mb:g} MB; backward = {args.backward_share:.2f} of the step; weak scaling (batch per "
           "machine fixed); efficiency = one machine's step time / step time.")
+    summary = []   # (heading, efficiencies per machine count)
     for name, size, compute_ms, batch, what, source in workloads:
         k = buckets(size, args.first_bucket_mb, args.bucket_mb)
         for alpha_us, alpha_text in alphas:
             print()
-            print(f"### {name}: {what}")
-            print(f"Compute {compute_ms:g} ms ({source}); S = {size / 1e6:.2f} MB in {k} bucket{'s' if k > 1 else ''}; {alpha_text}.")
+            print(f"### {name}, α = {alpha_us:.3g} µs")
+            print(f"{what}. Compute {compute_ms:g} ms per step ({source}); S = {size / 1e6:.2f} MB in {k} "
+                  f"bucket{'s' if k > 1 else ''}; α = {alpha_us:.3g} µs ({alpha_text}).")
             print()
-            lines, beyond_backward, beyond_compute = table(
+            lines, efficiencies, beyond_backward, beyond_compute = table(
                 name, size, compute_ms / 1e3, batch, alpha_us / 1e6, beta, k, args.backward_share, machines)
             print("\n".join(lines))
+            summary.append((f"{name}, α {alpha_us:.3g} µs", efficiencies))
             print()
             def first(n):
                 return f"from {n} machines" if n else f"not up to {machines[-1]} machines"
             print(f"All-reduce longer than backward (overlap can no longer hide it): {first(beyond_backward)}; "
                   f"longer than the whole compute: {first(beyond_compute)}.")
+
+    print()
+    print("### Summary: scaling efficiency, no overlap / perfect overlap")
+    print()
+    print("| machines | " + " | ".join(heading for heading, _ in summary) + " |")
+    print("|---:|" + "---:|" * len(summary))
+    for i, n in enumerate(machines):
+        print(f"| {n} | " + " | ".join(f"{e[i][0]:.0%} / {e[i][1]:.0%}" for _, e in summary) + " |")
 
 
 if __name__ == "__main__":

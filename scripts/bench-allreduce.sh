@@ -9,7 +9,8 @@
 # Usage: [REPEATS=2] [PATHS="library"] [MAX_MB=100] [ITER_SCALE=1] [SKIP_BUILD=1] [OUT=dir] \
 #            bash scripts/bench-allreduce.sh [model options ...]
 #   PATHS       what allreduce-bench times (--path): library (group.allReduce, what DDP uses),
-#               poll (startAllReduce + isComplete without sleeping), mpi (blocking MPI_Allreduce)
+#               poll (startAllReduce + isComplete without sleeping), yield (sched_yield between
+#               polls), mpi (blocking MPI_Allreduce, not through the library)
 #   MAX_MB, ITER_SCALE   --max-mb and --iterations-scale, for short runs
 #   SKIP_BUILD=1 uses the allreduce-bench already in .build/release
 #   OUT         keeps every run's output there (default: a new temporary folder, printed)

@@ -69,7 +69,7 @@ let package = Package(
         // message a user of a release build sees.
         .executableTarget(name: "shape-error-demo", dependencies: ["DeepNN"], path: "Tests/ShapeErrorDemo"),
         // All-reduce latency and bandwidth over MPI (run under mpirun; `scripts/bench-allreduce.sh`).
-        .executableTarget(name: "allreduce-bench", dependencies: ["DeepCore", "DeepDistributed"], path: "Benchmarks/allreduce-bench"),
+        .executableTarget(name: "allreduce-bench", dependencies: ["CMPI", "DeepCore", "DeepDistributed"], path: "Benchmarks/allreduce-bench"),
         // Not a product: the data-parallel checks, run under mpirun by StitchDistributedTests.
         .executableTarget(name: "distributed-check", dependencies: ["DeepNN", "DeepDistributed"], path: "Tests/DistributedCheck"),
         .target(name: "TestSupport", dependencies: ["DeepCore"], path: "Tests/TestSupport"),

@@ -176,22 +176,21 @@ final class MPIWork: CollectiveWork {
         return done
     }
 
-    /// Polls until complete: without pause for the first 200 µs (short collectives finish at
-    /// the network's latency), then sleeping a little longer each time (up to 1 ms) so that a
-    /// rank that waits long leaves the cores to the others; ends the job after the group's timeout.
+    /// Polls until complete, yielding the core between polls (each poll moves the transfer on:
+    /// Open MPI progresses non-blocking collectives only inside MPI calls, and a sleep between
+    /// polls stalls a large one; a yield costs nothing when no other thread waits for the core).
+    /// After a second of waiting (a slow rank, not a transfer) it sleeps 1 ms between polls
+    /// instead; it ends the job after the group's timeout.
     func wait() {
         if done { return }
         let began = DispatchTime.now()
-        var pause: UInt32 = 0
         while !isComplete {
             let now = DispatchTime.now().uptimeNanoseconds
             if Double(now - started.uptimeNanoseconds) / 1e9 > group.timeout {
                 group.abort("MPI \(what) did not complete within \(Int(group.timeout)) s: another rank has stopped or hangs "
                             + "(set DEEPSTITCH_COLLECTIVE_TIMEOUT to wait longer)")
             }
-            guard now - began.uptimeNanoseconds > 200_000 else { continue }
-            pause = min(max(pause * 2, 20), 1000)
-            usleep(pause)
+            if now - began.uptimeNanoseconds < 1_000_000_000 { sched_yield() } else { usleep(1000) }
         }
         group.addWaiting(Double(DispatchTime.now().uptimeNanoseconds - began.uptimeNanoseconds) / 1e9)
     }

@@ -17,13 +17,17 @@ struct Stitch: ParsableCommand {
     /// Parses and runs the command; usage errors are reported on one line (ArgumentParser's own
     /// report adds the whole usage text).
     static func main() {
+        // Under an MPI launcher every rank runs this: only `train` works together; the other
+        // commands run on rank 0 alone, and a usage error (the same on every rank) is told once.
+        let otherRank = (DistributedRun.launchedRank ?? 0) != 0
         do {
             var command = try parseAsRoot()
+            if otherRank && !(command is Train) { return }
             try command.run()
         } catch {
             let code = exitCode(for: error)
             guard code == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
+            if !otherRank { FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8)) }
             Foundation.exit(code.rawValue)
         }
     }

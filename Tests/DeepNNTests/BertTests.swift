@@ -65,6 +65,17 @@ final class BertTests: XCTestCase {
         XCTAssertTrue(model.embeddings.wordEmbeddings.weight.grad![0].scalars.allSatisfy { $0 == 0 })
     }
 
+    func testTrainingModeAppliesDropout() throws {
+        let model = try fixtureModel()
+        model.train()
+        manualSeed(1)
+        let first = run(model, "b1").lastHiddenState, second = run(model, "b1").lastHiddenState
+        XCTAssertGreaterThan((first - second).abs().max().item(), 1e-3)
+        XCTAssertTrue(first.scalars.allSatisfy(\.isFinite))
+        model.eval()
+        assertClose(withoutGrad { run(model, "b1").lastHiddenState }, fixtures["b1.last"]!, atol: 1e-5, rtol: 1e-4, "after train()")
+    }
+
     func testPaddingDoesNotChangeTheRealTokens() throws {
         let model = try fixtureModel()
         // Row 1 of b1 has 5 real tokens out of 9: alone and unpadded, or with other padding ids,

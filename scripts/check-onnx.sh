@@ -12,16 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # PYTHON, when given, must have onnx and onnxruntime; otherwise a virtual environment outside the
 # repository is made (once) and they are installed into it from PyPI.
-if [ -z "${PYTHON:-}" ]; then
-    venv=${DEEPSTITCH_ONNX_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/deepstitch/venv-onnx}
-    if ! "$venv/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
-        echo "check-onnx: installing onnx, onnxruntime and numpy into $venv" >&2
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet onnx onnxruntime numpy
-    fi
-    PYTHON="$venv/bin/python"
-fi
-"$PYTHON" -c "import onnx, onnxruntime" || { echo "check-onnx: install onnx and onnxruntime for $PYTHON" >&2; exit 1; }
+source scripts/python-env.sh
+python_with "${DEEPSTITCH_ONNX_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/deepstitch/venv-onnx}" "import onnx, onnxruntime, numpy" onnx onnxruntime numpy
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 swift build -c release --build-tests -Xswiftc -enable-testing

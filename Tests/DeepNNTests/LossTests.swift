@@ -52,6 +52,16 @@ final class LossTests: XCTestCase {
         check("kl") { klDivergence(logSoftmax($0, axis: 1), self.f["kl_target"]!) }
     }
 
+    func testCLIPLossMatchesOpenCLIPAndFiniteDifferences() {
+        let (image, text, scale) = (f["clip_image"]!, f["clip_text"]!, f["clip_scale"]!)
+        check("clip") { clipLoss(imageEmbeddings: $0, textEmbeddings: text, logitScale: scale) }
+        check("clip_wrt_text") { clipLoss(imageEmbeddings: image, textEmbeddings: $0, logitScale: scale) }
+        check("clip_soft") { clipLoss(imageEmbeddings: $0, textEmbeddings: text, logitScale: scale, targets: self.f["clip_targets"]!) }
+        assertGradientsMatchFiniteDifferences([image, text, scale]) {
+            clipLoss(imageEmbeddings: $0[0], textEmbeddings: $0[1], logitScale: $0[2], targets: self.f["clip_targets"]!)
+        }
+    }
+
     /// Values from ../shared/specs/blocks.md §6.
     func testDistillationMatchesSpec() {
         let s = Tensor([1, 2, 3], shape: [1, 3]), t = Tensor([3, 2, 1], shape: [1, 3])

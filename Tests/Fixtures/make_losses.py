@@ -49,4 +49,22 @@ record("bce", lambda x: F.binary_cross_entropy_with_logits(x, bt, pos_weight=pw)
 kt = torch.softmax(torch.randn(3, 4), 1)
 out["kl_target"] = kt
 record("kl", lambda x: F.kl_div(torch.log_softmax(x, 1), kt, reduction="batchmean"), pred)
+# CLIP's loss (open_clip ClipLoss): logits = exp(s) I Tᵀ, mean of the two cross-entropies.
+img = F.normalize(torch.randn(4, 6), dim=1)
+txt = F.normalize(torch.randn(4, 6), dim=1)
+scale = torch.tensor(2.3)
+clip_targets = torch.tensor([[0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]])
+out["clip_text"], out["clip_image"], out["clip_scale"], out["clip_targets"] = txt, img, scale, clip_targets
+
+
+def clip(i, t, targets=None):
+    logits = scale.exp() * i @ t.T
+    target = torch.arange(4) if targets is None else targets
+    second = target if targets is None else targets.T
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, second)) / 2
+
+
+record("clip", lambda x: clip(x, txt), img)
+record("clip_wrt_text", lambda x: clip(img, x), txt)
+record("clip_soft", lambda x: clip(x, txt, clip_targets), img)
 save("losses", out)

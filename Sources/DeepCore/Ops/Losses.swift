@@ -257,3 +257,27 @@ public func distillationLoss(student: Tensor, teacher: Tensor, labels: [Int], te
                             softmax(teacher.detached() / temperature, axis: 1), reduction: klReduction)
     return soft * (alpha * temperature * temperature) + crossEntropy(student, labels) * (1 - alpha)
 }
+
+/// CLIP's contrastive loss (Radford et al. 2021; open_clip's `ClipLoss`): the logits
+/// exp(logitScale) · I Tᵀ compare every image with every text of the batch, and the loss is the
+/// mean of the cross-entropies image → text (rows) and text → image (columns) against `targets`.
+///
+/// - Parameters:
+///   - imageEmbeddings: (N, D), usually each row of length 1.
+///   - textEmbeddings: (N, D), row i the text of image i.
+///   - logitScale: the learnable log of the inverse temperature, a scalar (CLIP starts it at
+///     log(1/0.07) and clamps it at log 100).
+///   - targets: (N, N) probabilities, row i the texts that match image i (rows summing to 1; the
+///     columns of its transpose are used for text → image); nil: the identity, text i for image
+///     i alone. With class captions a batch holds several texts of one class: give them equal
+///     shares.
+/// - Returns: a scalar.
+public func clipLoss(imageEmbeddings: Tensor, textEmbeddings: Tensor, logitScale: Tensor, targets: Tensor? = nil) -> Tensor {
+    let n = imageEmbeddings.shape.first ?? 0
+    shapeCheck(imageEmbeddings.rank == 2 && textEmbeddings.shape == imageEmbeddings.shape && logitScale.count == 1,
+               "clipLoss: image embeddings \(imageEmbeddings.shape), text embeddings \(textEmbeddings.shape) and logit scale \(logitScale.shape); expected (N, D), (N, D) and a scalar")
+    shapeCheck(targets == nil || targets!.shape == [n, n], "clipLoss: targets \(targets?.shape ?? []) for a batch of \(n); expected (\(n), \(n))")
+    let logits = matmul(imageEmbeddings, textEmbeddings.mT) * logitScale.reshaped([]).exp()
+    let target = targets ?? Tensor((0..<(n * n)).map { $0 % (n + 1) == 0 ? 1 : 0 }, shape: [n, n])
+    return (crossEntropy(logits, probabilities: target) + crossEntropy(logits.mT, probabilities: target.mT)) * 0.5
+}

@@ -18,17 +18,33 @@ struct Stitch: ParsableCommand {
     /// report adds the whole usage text).
     static func main() {
         // Under an MPI launcher every rank runs this: only `train` works together; the other
-        // commands run on rank 0 alone, and a usage error (the same on every rank) is told once.
+        // commands run on rank 0 alone, and what parsing prints (usage errors, --help), the same
+        // on every rank, is printed by rank 0 once.
         let otherRank = (DistributedRun.launchedRank ?? 0) != 0
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
-            if otherRank && !(command is Train) { return }
+            command = try parseAsRoot()
+        } catch {
+            if otherRank { Foundation.exit(exitCode(for: error).rawValue) }
+            report(error)
+        }
+        if otherRank && !(command is Train) { return }
+        do {
             try command.run()
         } catch {
-            let code = exitCode(for: error)
-            guard code == .validationFailure else { exit(withError: error) }
-            if !otherRank { FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8)) }
-            Foundation.exit(code.rawValue)
+            // A usage error found while running (a batch that does not split over the ranks) is
+            // the same on every rank too; other failures may be a rank's own and are all told.
+            if otherRank && exitCode(for: error) == .validationFailure { Foundation.exit(ExitCode.validationFailure.rawValue) }
+            report(error)
         }
+    }
+
+    /// Prints `error` as the program's last words and exits: a usage error on one line with exit
+    /// code 64, anything else as ArgumentParser reports it.
+    static func report(_ error: Error) -> Never {
+        let code = exitCode(for: error)
+        guard code == .validationFailure else { exit(withError: error) }
+        FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
+        Foundation.exit(code.rawValue)
     }
 }

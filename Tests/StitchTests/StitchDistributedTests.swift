@@ -74,7 +74,11 @@ final class StitchDistributedTests: StitchTestCase {
     func testUnevenBatchIsRefused() throws {
         let run = try start(["train", "--model", "mlp", "--batch-size", "20", "--output", "uneven"], launcher: mpirun(3), environment: environment).finish()
         XCTAssertNotEqual(run.status, 0)
-        XCTAssertTrue(run.stderr.contains("--batch-size 20 does not split evenly over the 3 ranks; give a multiple of 3"), run.stderr)
+        XCTAssertEqual(run.stderr.components(separatedBy: "--batch-size 20 does not split evenly over the 3 ranks; give a multiple of 3").count - 1,
+                       1, "told once:\n\(run.stderr)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("uneven").path), "a refused run leaves no folder")
+        let help = try start(["train", "--help"], launcher: mpirun(2), environment: environment).finish()
+        XCTAssertEqual(help.stdout.components(separatedBy: "USAGE:").count - 1, 1, "help printed once:\n\(help.stdout)")
     }
 
     /// A rank killed during training ends the whole job with an error within a bounded time (no

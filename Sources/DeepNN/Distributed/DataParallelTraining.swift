@@ -27,10 +27,12 @@ final class DataParallelTraining {
         return parallel!
     }
 
-    /// `values` summed over the ranks.
-    func summed(_ values: [Double]) -> [Double] {
-        guard let group, group.worldSize > 1 else { return values }
-        return group.allReduce(values)
+    /// An epoch's or an evaluation's figures — the sum of the batches' losses × examples, the
+    /// examples seen and the class counts — summed over the ranks in one all-reduce.
+    func totals<Table: ClassCountTable>(lossSum: Double, seen: Int, _ table: Table) -> (lossSum: Double, seen: Int, table: Table) {
+        guard let group, group.worldSize > 1 else { return (lossSum, seen, table) }
+        let sums = group.allReduce([lossSum, Double(seen)] + table.flatCounts.map(Double.init))
+        return (sums[0], Int(sums[1]), Table(classCount: table.classCount, counts: sums.dropFirst(2)))
     }
 
     /// The largest of every rank's `values`, elementwise (flags as 0 or 1, elapsed times): what

@@ -162,12 +162,6 @@ public final class BertModel: Module {
     ///
     /// - Throws: a file error, or ``StateDictError`` naming the file.
     public func loadHuggingFace(from url: URL, strict: Bool = true) throws {
-        let dict = try StateDictFile.read(from: url).tensors
-        do {
-            try loadHuggingFaceStateDict(dict, strict: strict)
-        } catch var error as StateDictError {
-            error.source = url.path
-            throw error
-        }
+        try withStateDict(from: url) { try loadHuggingFaceStateDict($0, strict: strict) }
     }
 }

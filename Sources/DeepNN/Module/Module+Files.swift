@@ -17,9 +17,15 @@ extension Module {
     ///
     ///     try model.load(from: URL(fileURLWithPath: "resnet18.pth"))
     public func load(from url: URL, strict: Bool = true) throws {
+        try withStateDict(from: url) { try loadStateDict($0, strict: strict) }
+    }
+
+    /// Reads the state dict of the file at `url` (as ``load(from:strict:)`` does) and hands it to
+    /// `body`, naming the file in a ``StateDictError`` that `body` throws.
+    func withStateDict(from url: URL, _ body: ([String: Tensor]) throws -> Void) throws {
         let dict = try StateDictFile.read(from: url).tensors
         do {
-            try loadStateDict(dict, strict: strict)
+            try body(dict)
         } catch var error as StateDictError {
             error.source = url.path
             throw error

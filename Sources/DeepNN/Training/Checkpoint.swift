@@ -65,8 +65,24 @@ public struct Checkpoint {
     /// - Throws: ``TensorFileError`` when the file is not valid safetensors, ``CheckpointError``
     ///   naming the field and its value when a field is missing or out of range.
     public init(contentsOf url: URL) throws {
-        let (tensors, metadata) = try Safetensors.readWithMetadata(from: url)
-        let fields = MetadataFields(metadata: metadata, path: url.path)
+        try self.init(Safetensors.readWithMetadata(from: url), path: url.path)
+    }
+
+    /// Reads a checkpoint from the bytes of a file written by ``write(to:)`` (one rank read it
+    /// and sent it to the others); `path` names the file in errors.
+    /// - Throws: as ``init(contentsOf:)``.
+    public init(data: Data, path: String) throws {
+        do {
+            try self.init(Safetensors.readWithMetadata(data: data), path: path)
+        } catch var error as TensorFileError {
+            error.path = path
+            throw error
+        }
+    }
+
+    private init(_ file: (tensors: [String: Tensor], metadata: [String: String]), path: String) throws {
+        let (tensors, metadata) = file
+        let fields = MetadataFields(metadata: metadata, path: path)
         guard metadata["format"] == Self.format else {
             throw fields.error("not a DeepStitch checkpoint (format \(metadata["format"].map { "\"\($0)\"" } ?? "missing"))")
         }
@@ -79,7 +95,7 @@ public struct Checkpoint {
         optimizerKind = metadata["optimizer"]
         history = try fields.history(epochs: epoch)
         settings = fields.settings()
-        path = url.path
+        self.path = path
         model = [:]; optimizer = [:]
         for (k, v) in tensors {
             if k.hasPrefix("model.") { model[String(k.dropFirst(6))] = v }

@@ -131,8 +131,7 @@ public final class SegmentationTrainer {
                 }
                 if ranOutOfTime { break }
             }
-            let sums = dataParallel.summed([lossSum, Double(seen)] + metrics.counts.map(Double.init))
-            (lossSum, seen, metrics) = (sums[0], Int(sums[1]), SegmentationMetrics(classCount: classCount, counts: sums.dropFirst(2)))
+            (lossSum, seen, metrics) = dataParallel.totals(lossSum: lossSum, seen: seen, metrics)
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: metrics.pixelAccuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             if let validation {
@@ -174,8 +173,7 @@ public final class SegmentationTrainer {
                 metrics.add(predictions: predictedPixelClasses(logits), labels: labels)
             }
         }
-        let sums = dataParallel.summed([lossSum, Double(seen)] + metrics.counts.map(Double.init))
-        (lossSum, seen, metrics) = (sums[0], Int(sums[1]), SegmentationMetrics(classCount: classCount, counts: sums.dropFirst(2)))
+        (lossSum, seen, metrics) = dataParallel.totals(lossSum: lossSum, seen: seen, metrics)
         return SegmentationEvaluation(loss: lossSum / Double(max(seen, 1)), metrics: metrics)
     }
 

@@ -90,8 +90,6 @@ public final class Trainer {
     /// last op: the communication the overlap did not hide.
     public var communicationWaitSeconds: Double { dataParallel.communicationWaitSeconds }
     private let dataParallel = DataParallelTraining()
-    /// Whether this process prints and writes files: rank 0, or the only process.
-    private var isMainRank: Bool { dataParallel.isMain }
 
     private var bestMetric: Double?
     private var staleEpochs = 0
@@ -147,7 +145,7 @@ public final class Trainer {
         require(train.count > 0, "Trainer.fit: the training loader has no batches (\(train.dataset.count) examples, batch size \(train.batchSize)\(train.dropLast ? ", dropping the last partial batch" : ""))")
         require(earlyStoppingPatience == nil || validation != nil,
                 "Trainer.fit: early stopping (patience \(earlyStoppingPatience ?? 0)) watches validation accuracy; give a validation loader")
-        if let dir = outputDirectory, isMainRank { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        if let dir = outputDirectory, dataParallel.isMain { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
         teacher?.eval()
         while completedEpochs < min(epochs, stopAfter ?? epochs) {
             let epoch = completedEpochs + 1
@@ -164,7 +162,7 @@ public final class Trainer {
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
                 batchIndex += 1
                 try stopIfRequested()
-                if verbose && isMainRank {
+                if verbose && dataParallel.isMain {
                     let t = progress.elapsed - started
                     progress.update(epoch: epoch, epochs: epochs, done: batchIndex, total: train.count,
                                     loss: lossSum / Double(seen), examplesPerSecond: Double(seen) / max(t, 1e-9),
@@ -172,8 +170,7 @@ public final class Trainer {
                 }
             }
             if !stepSchedulerPerBatch && !(scheduler is ReduceLROnPlateau) { scheduler?.step() }
-            let sums = dataParallel.summed([lossSum, Double(seen)] + cm.matrix.joined().map(Double.init))
-            (lossSum, seen, cm) = (sums[0], Int(sums[1]), ConfusionMatrix(classCount: classCount, counts: sums.dropFirst(2)))
+            (lossSum, seen, cm) = dataParallel.totals(lossSum: lossSum, seen: seen, cm)
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainAccuracy: cm.accuracy,
                                      learningRate: Double(optimizer.learningRate), seconds: 0)
             var validationConfusion: ConfusionMatrix?
@@ -191,7 +188,7 @@ public final class Trainer {
             if let metric = record.validationAccuracy {
                 if metric > (bestMetric ?? -.infinity) { bestMetric = metric; staleEpochs = 0 } else { staleEpochs += 1 }
             }
-            if verbose && isMainRank {
+            if verbose && dataParallel.isMain {
                 var line = "epoch \(epoch)/\(epochs)" + String(format: "  train loss %.4f acc %.4f", record.trainLoss, record.trainAccuracy)
                 if let vl = record.validationLoss, let va = record.validationAccuracy, let vf = record.validationMacroF1 {
                     line += String(format: "  val loss %.4f acc %.4f macro F1 %.4f", vl, va, vf)
@@ -202,7 +199,7 @@ public final class Trainer {
             try writeReports(confusion: validationConfusion)
             try stopIfRequested()
             if let patience = earlyStoppingPatience, staleEpochs >= patience {
-                if verbose && isMainRank { print("early stopping: no improvement for \(patience) epochs") }
+                if verbose && dataParallel.isMain { print("early stopping: no improvement for \(patience) epochs") }
                 break
             }
         }
@@ -216,12 +213,12 @@ public final class Trainer {
     @discardableResult
     public func test(_ loader: DataLoader) throws -> Evaluation {
         let result = evaluate(loader)
-        if verbose && isMainRank {
+        if verbose && dataParallel.isMain {
             print(String(format: "test loss: %.4f", result.loss))
             print(String(format: "test accuracy: %.4f", result.accuracy))
             print(String(format: "macro F1: %.4f", result.macroF1))
         }
-        if let dir = outputDirectory, isMainRank {
+        if let dir = outputDirectory, dataParallel.isMain {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try TrainingReports.writeTest(confusion: result.confusion, classNames: classNames, to: dir)
         }
@@ -241,8 +238,7 @@ public final class Trainer {
                 cm.add(predictions: predictedClasses(logits), labels: batch.labels)
             }
         }
-        let sums = dataParallel.summed([lossSum, Double(seen)] + cm.matrix.joined().map(Double.init))
-        (lossSum, seen, cm) = (sums[0], Int(sums[1]), ConfusionMatrix(classCount: classCount, counts: sums.dropFirst(2)))
+        (lossSum, seen, cm) = dataParallel.totals(lossSum: lossSum, seen: seen, cm)
         return Evaluation(loss: lossSum / Double(max(seen, 1)), confusion: cm)
     }
 
@@ -282,7 +278,7 @@ public final class Trainer {
 
     /// Writes the checkpoint, `metrics.csv` and the SVG plots into ``outputDirectory``.
     private func writeReports(confusion: ConfusionMatrix?) throws {
-        guard let dir = outputDirectory, isMainRank else { return }
+        guard let dir = outputDirectory, dataParallel.isMain else { return }
         try checkpoint().write(to: dir.appendingPathComponent("checkpoint.safetensors"))
         try TrainingReports.write(history: history, confusion: confusion, classNames: classNames, to: dir)
     }

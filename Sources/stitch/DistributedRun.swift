@@ -65,10 +65,11 @@ enum DistributedRun {
     static func checkpoint(at url: URL, group: ProcessGroup?) throws -> Checkpoint {
         guard let group, group.worldSize > 1 else { return try Checkpoint(contentsOf: url) }
         let bytes = group.broadcast(bytes: group.isMain ? [UInt8](try Data(contentsOf: url)) : [], from: 0)
-        if group.isMain { return try Checkpoint(contentsOf: url) }
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("stitch-checkpoint-\(ProcessInfo.processInfo.processIdentifier).safetensors")
-        try Data(bytes).write(to: copy)
-        defer { try? FileManager.default.removeItem(at: copy) }
-        return try Checkpoint(contentsOf: copy)
+        do {
+            return try Checkpoint(data: Data(bytes), path: url.path)
+        } catch where !group.isMain {
+            // The same bytes fail the same way on rank 0, which tells the user; the others end quietly.
+            exit(1)
+        }
     }
 }

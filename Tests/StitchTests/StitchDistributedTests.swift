@@ -56,6 +56,18 @@ final class StitchDistributedTests: StitchTestCase {
         XCTAssertEqual(try metricsRows("parts"), try metricsRows("whole"))
         XCTAssertEqual(try Data(contentsOf: path("parts/model.safetensors")), try Data(contentsOf: path("whole/model.safetensors")))
         XCTAssertEqual(line("test accuracy:", in: resumed.stdout), line("test accuracy:", in: whole.stdout))
+
+        // A damaged checkpoint: rank 0 says so once, naming the file; nothing of the run changes.
+        let checkpoint = path("parts/checkpoint.safetensors"), model = try Data(contentsOf: path("parts/model.safetensors"))
+        var damaged = try Data(contentsOf: checkpoint)
+        damaged[8] = UInt8(ascii: "x")
+        try damaged.write(to: checkpoint)
+        let refused = try start(["train", "--resume", "--epochs", "3", "--output", "parts", "--data-directory", "data"],
+                                launcher: mpirun(2), environment: environment).finish()
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.stderr.components(separatedBy: "safetensors file \(checkpoint.path)").count - 1, 1, refused.stderr)
+        XCTAssertEqual(try Data(contentsOf: checkpoint), damaged)
+        XCTAssertEqual(try Data(contentsOf: path("parts/model.safetensors")), model)
     }
 
     /// Segmentation trains data-parallel too: one rank prints the figures and writes the files;

@@ -50,13 +50,21 @@ enum Task: String, CaseIterable {
     case classification
     /// One class per pixel of FashionMNISTMosaic images.
     case segmentation
+    /// Fashion-MNIST images against captions of their classes from a frozen text encoder.
+    case imageText = "image-text"
 
     /// The `--task` names.
     static var names: [String] { allCases.map(\.rawValue) }
     /// The model used when none is named.
-    var defaultModel: String { self == .classification ? "cnn-bn" : "unet" }
-    /// The input shape `stitch summary` uses by default.
-    var defaultInput: [Int] { self == .classification ? [1, 1, 28, 28] : [1, 1, FashionMNISTMosaic.canvasSize, FashionMNISTMosaic.canvasSize] }
+    var defaultModel: String {
+        switch self {
+        case .classification: "cnn-bn"
+        case .segmentation: "unet"
+        case .imageText: "clip"
+        }
+    }
+    /// The input shape `stitch summary` uses by default (image–text: the images').
+    var defaultInput: [Int] { self == .segmentation ? [1, 1, FashionMNISTMosaic.canvasSize, FashionMNISTMosaic.canvasSize] : [1, 1, 28, 28] }
 }
 
 /// The models `stitch` knows by name.
@@ -65,6 +73,14 @@ enum ModelCatalog {
         let make: () -> Module
         let recipe: Recipe
         var task = Task.classification
+        /// Image–text models: the model over the encoded captions (``make`` builds it over
+        /// zeros of all-MiniLM-L6-v2's shapes).
+        var makeOverCaptions: ((EncodedCaptions) -> Module)?
+
+        /// An image–text model.
+        static func imageText(_ make: @escaping (EncodedCaptions) -> Module, recipe: Recipe) -> Entry {
+            Entry(make: { make(ImageTextRun.placeholder()) }, recipe: recipe, task: .imageText, makeOverCaptions: make)
+        }
     }
 
     /// The segmentation recipe of the PyTorch anchor (`../shared/bench/torch_mosaic_seg.py`):
@@ -95,6 +111,14 @@ enum ModelCatalog {
         // U-Mamba_Bot with four stages of 16 to 128 channels: a Mamba layer over the 8×8 bottleneck.
         ("umamba", Entry(make: { UMamba(inChannels: 1, numClasses: FashionMNISTMosaic.classCount, featuresPerStage: [16, 32, 64, 128]) },
                          recipe: segmentationRecipe, task: .segmentation)),
+        // The image encoder of cnn-bn trained with CLIP's loss against the frozen captions.
+        ("clip", .imageText({ FashionModels.clip(captions: $0) },
+                            recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 3e-3, weightDecay: 5e-4, oneCycle: true, augment: true,
+                                           inputs: "normalized pixels against class captions (CLIP loss)"))),
+        // Caption tokens attending to 7×7 image patches: an image–caption matching classifier.
+        ("fusion", .imageText({ CaptionMatcher(captions: $0) },
+                              recipe: Recipe(epochs: 3, optimizer: "adamw", learningRate: 2e-3, weightDecay: 1e-4, oneCycle: true,
+                                             inputs: "normalized pixels with every class's caption (matching loss)"))),
     ]
 
     static var names: [String] { entries.map(\.0) }

@@ -52,11 +52,28 @@ enum OptionValue {
     static let epochCounts = 1...10_000
     /// Threads preparing batches.
     static let workerCounts = 0...64
+
+    /// Fashion-MNIST classes, comma-separated, each by number (0–9) or name (case ignored:
+    /// `sandal`, `ankle boot`, `T-shirt/top`), in increasing order without repeats; at least one
+    /// class must stay.
+    @Sendable static func classList(_ text: String) throws -> [Int] {
+        let names = FashionMNIST.classNames.map { $0.lowercased() }
+        var classes: [Int] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let c = Int(item).flatMap({ names.indices.contains($0) ? $0 : nil }) ?? names.firstIndex(of: item.lowercased()) else {
+                throw ValidationError("\"\(item)\" is no Fashion-MNIST class; give numbers 0 to 9 or names: \(FashionMNIST.classNames.joined(separator: ", "))")
+            }
+            classes.append(c)
+        }
+        let sorted = Array(Set(classes)).sorted()
+        guard sorted.count < names.count else { throw ValidationError("holding out every class leaves nothing to train on") }
+        return sorted
+    }
 }
 
 /// Options naming a task and a model of the catalogue.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Task: classification (Fashion-MNIST) or segmentation (FashionMNISTMosaic) (default: the model's, else classification).")
+    @Option(help: "Task: classification (Fashion-MNIST), segmentation (FashionMNISTMosaic) or image-text (Fashion-MNIST against captions of its classes) (default: the model's, else classification).")
     var task: String?
 
     @Option(help: ArgumentHelp(ModelOptions.modelHelp))
@@ -64,7 +81,8 @@ struct ModelOptions: ParsableArguments {
 
     /// The help of `--model`.
     static let modelHelp = "Model: \(ModelCatalog.names(for: .classification).joined(separator: ", ")) (classification; default cnn-bn), "
-        + "\(ModelCatalog.names(for: .segmentation).joined(separator: ", ")) (segmentation; default unet); or the run's."
+        + "\(ModelCatalog.names(for: .segmentation).joined(separator: ", ")) (segmentation; default unet), "
+        + "\(ModelCatalog.names(for: .imageText).joined(separator: ", ")) (image-text; default clip); or the run's."
 
     func validate() throws {
         if let task { try OptionValue.choice(task, of: Task.names, option: "--task") }

@@ -17,6 +17,8 @@ struct RunData {
     let validationSize: Int
     /// Examples in the test set (all ranks' shares together).
     let testSize: Int
+    /// Classes whose images were left out of training and validation (image-text `--hold-out`).
+    let heldOutClasses: [Int]
 
     /// Examples held out when `--validation-size` is not given: 5,000 of Fashion-MNIST's 60,000
     /// training images, the same twelfth of fewer (a `--limit`).
@@ -34,6 +36,12 @@ struct RunData {
             train = FashionMNIST(pixels: Array(train.pixels.prefix(limit * 784)), labels: Array(train.labels.prefix(limit)),
                                  transform: recipe.trainTransform)
         }
+        if !settings.heldOut.isEmpty {
+            let keep = train.labels.indices.filter { !settings.heldOut.contains(train.labels[$0]) }
+            train = FashionMNIST(pixels: keep.flatMap { train.pixels[$0 * 784 ..< ($0 + 1) * 784] }, labels: keep.map { train.labels[$0] },
+                                 transform: recipe.trainTransform)
+        }
+        heldOutClasses = settings.heldOut
         let n = train.count, batchSize = settings.batchSize
         guard n >= batchSize else {
             throw ValidationError("--batch-size \(batchSize) is more than the \(n) training examples; choose a batch size from 1 to \(n)")
@@ -72,5 +80,6 @@ struct RunData {
     /// One line saying how many examples each part holds.
     var description: String {
         "data: \(train.dataset.count) training examples, \(validationSize) held out for validation, \(testSize) test examples"
+            + (heldOutClasses.isEmpty ? "" : " (training without the classes \(heldOutClasses.map { FashionMNIST.classNames[$0] }.joined(separator: ", ")))")
     }
 }

@@ -21,6 +21,10 @@ struct RunSettings: Equatable {
     /// ``RunData``).
     var validationSize: Int?
     var seed: UInt64
+    /// Image–text: the sentence-transformers folder of the frozen text encoder.
+    var textEncoder: String?
+    /// Image–text: classes left out of training (zero-shot), in increasing order.
+    var heldOut: [Int] = []
 
     /// The settings as checkpoint strings.
     var strings: [String: String] {
@@ -28,6 +32,8 @@ struct RunSettings: Equatable {
                  "epochs": String(epochs), "seed": String(seed)]
         if let limit { s["limit"] = String(limit) }
         if let validationSize { s["validation_size"] = String(validationSize) }
+        if let textEncoder { s["text_encoder"] = textEncoder }
+        if !heldOut.isEmpty { s["held_out"] = heldOut.map(String.init).joined(separator: ",") }
         return s
     }
 
@@ -43,6 +49,10 @@ struct RunSettings: Equatable {
         limit = options.limit
         validationSize = options.validationSize
         seed = options.seed ?? 0
+        if task == .imageText {
+            textEncoder = options.textEncoder ?? ImageTextRun.defaultTextEncoder
+            heldOut = options.holdOut ?? []
+        }
     }
 
     /// The settings a checkpoint keeps, each checked as its option would be.
@@ -69,6 +79,10 @@ struct RunSettings: Equatable {
         // Runs written before validation examples were held out trained on all of them.
         validationSize = s["validation_size"] == nil ? 0 : try value("validation_size", OptionValue.wholeNumber(in: 0...Int.max))
         seed = try value("seed", OptionValue.seed)
+        if task == .imageText {
+            textEncoder = try value("text_encoder") { $0 }
+            heldOut = s["held_out"] == nil ? [] : try value("held_out", OptionValue.classList)
+        }
     }
 
     /// These settings continued with `options`: `--epochs` may change the length; any other
@@ -82,6 +96,8 @@ struct RunSettings: Equatable {
             ("--limit", options.limit.map(String.init), limit.map(String.init) ?? "none"),
             ("--validation-size", options.validationSize.map(String.init), validationSize.map(String.init) ?? "the default"),
             ("--seed", options.seed.map(String.init), String(seed)),
+            ("--text-encoder", options.textEncoder, textEncoder ?? "none"),
+            ("--hold-out", options.holdOut.map { $0.map(String.init).joined(separator: ",") }, heldOut.isEmpty ? "none" : heldOut.map(String.init).joined(separator: ",")),
         ]
         for case let (name, value?, run) in given where value != run {
             throw ValidationError("\(name) \(value) differs from the run in \(folder) (\(run)); drop it to continue the run, "

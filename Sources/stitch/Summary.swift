@@ -8,7 +8,7 @@ extension Stitch {
 
         @OptionGroup var modelOptions: ModelOptions
 
-        @Option(parsing: .unconditional, help: "Input shape, comma-separated sizes of at least 1 (default: 1,1,28,28; segmentation 1,1,64,64).",
+        @Option(parsing: .unconditional, help: "Input shape, comma-separated sizes of at least 1 (default: 1,1,28,28; segmentation 1,1,64,64; image-text: the images', with one caption per image).",
                 transform: Summarize.parseShape)
         var input: [Int]?
 
@@ -36,7 +36,9 @@ extension Stitch {
 
         func run() throws {
             let task = modelOptions.resolvedTask()
-            print(try ModelCatalog.entry(modelOptions.model ?? task.defaultModel).make().summary(input: input ?? task.defaultInput))
+            let model = ModelCatalog.entry(modelOptions.model ?? task.defaultModel).make()
+            let image = input ?? task.defaultInput
+            print(task == .imageText ? try ImageTextRun.summary(model, image: image) : try model.summary(input: image))
         }
     }
 }

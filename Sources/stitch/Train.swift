@@ -71,6 +71,13 @@ extension Stitch {
                 transform: OptionValue.seconds)
         var timeBudget: Double?
 
+        @Option(help: "Image-text: the frozen text encoder, a sentence-transformers folder (default: all-MiniLM-L6-v2 where `bash scripts/fetch-minilm.sh` puts it, \(ImageTextRun.defaultTextEncoder)).")
+        var textEncoder: String?
+
+        @Option(help: "Image-text: classes left out of training, to test zero-shot: comma-separated numbers 0-9 or names (e.g. sandal,shirt).",
+                transform: OptionValue.classList)
+        var holdOut: [Int]?
+
         var folder: RunFolder { RunFolder(url: URL(fileURLWithPath: output)) }
 
         func validate() throws {
@@ -83,6 +90,11 @@ extension Stitch {
             if let optimizer { try OptionValue.choice(optimizer, of: Recipe.optimizers, option: "--optimizer") }
             if let stopAfter, let epochs, stopAfter > epochs {
                 throw ValidationError("--stop-after \(stopAfter) is beyond --epochs \(epochs)")
+            }
+            let task = resume ? modelOptions.task.flatMap(Task.init(rawValue:)) : modelOptions.resolvedTask()
+            if let task, task != .imageText {
+                if textEncoder != nil { throw ValidationError("--text-encoder applies to --task image-text only") }
+                if holdOut != nil { throw ValidationError("--hold-out applies to --task image-text only") }
             }
         }
 
@@ -103,8 +115,12 @@ extension Stitch {
             manualSeed(settings.seed)
             if settings.task == .segmentation { return try trainSegmentation(settings: settings, checkpoint: checkpoint, group: group) }
             if timeBudget != nil { throw ValidationError("--time-budget applies to --task segmentation only") }
-            let recipe = ModelCatalog.entry(settings.model).recipe
-            var model = ModelCatalog.entry(settings.model).make()
+            if settings.task != .imageText && (textEncoder != nil || holdOut != nil) {
+                throw ValidationError("--text-encoder and --hold-out apply to --task image-text only; the run in \(output) is \(settings.task.rawValue)")
+            }
+            let entry = ModelCatalog.entry(settings.model), recipe = entry.recipe
+            let imageText = try settings.textEncoder.map { try ImageTextRun(textEncoder: $0) }
+            var model = imageText.map { entry.makeOverCaptions!($0.encoded) } ?? entry.make()
             try loadInitialWeights(into: model, name: settings.model)
             if let group, group.worldSize > 1 { model = try SyncBatchNorm.convert(model, group: group) }
             let optimizer = recipe.makeOptimizer(settings.optimizer, parameters: model.parameters, learningRate: settings.learningRate)
@@ -113,6 +129,7 @@ extension Stitch {
             let runData = try RunData(settings: settings, recipe: recipe, data: data, group: group)
             settings.validationSize = runData.validationSize
             let trainer = Trainer(model: model, optimizer: optimizer, classCount: 10)
+            trainer.objective = imageText?.objective(for: model)
             trainer.processGroup = group
             trainer.overlapsCommunication = DistributedRun.overlapsCommunication
             if recipe.oneCycle {
@@ -133,7 +150,9 @@ extension Stitch {
             let result = try trainer.test(runData.test)
             if DistributedRun.isMain { try model.save(to: folder.model, metadata: ["stitch.model": settings.model]) }
             withExtendedLifetime(interruption) {}
-            report(result, seconds: Date().timeIntervalSince(started))
+            let seconds = Date().timeIntervalSince(started)
+            imageText?.report(result, model: model, test: runData.test, heldOut: settings.heldOut, group: group)
+            report(result, seconds: seconds)
             if let group { print(DistributedRun.summary(group: group, waited: trainer.communicationWaitSeconds)) }
         }
 

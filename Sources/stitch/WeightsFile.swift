@@ -77,7 +77,7 @@ struct WeightsFile {
     func loadedModel(_ options: ModelOptions) throws -> (name: String, entry: ModelCatalog.Entry, model: Module) {
         let name = try modelName(options)
         let entry = ModelCatalog.entry(name)
-        let model = entry.make()
+        let model = entry.makeOverCaptions.map { $0(ImageTextRun.placeholder(shapedLike: tensors)) } ?? entry.make()
         try load(into: model, name: name)
         return (name, entry, model)
     }

@@ -94,13 +94,27 @@ public final class SentenceEncoder {
 
     /// One batch through tokenizer, model, pooling and normalisation. Shape: (N, dimension).
     private func embed(_ sentences: [String]) -> Tensor {
+        let (states, mask) = tokenStates(sentences)
+        return pooled(states, mask: mask)
+    }
+
+    /// The encoder's last hidden states of `sentences`, padded to the longest (in evaluation mode,
+    /// without gradients), and the attention mask: states (N, L, dimension), mask (N, L) with 1
+    /// for a token and 0 for padding.
+    public func tokenStates(_ sentences: [String]) -> (states: Tensor, mask: Tensor) {
         let batch = tokenizer.encode(batch: sentences, padding: .longest, maxLength: maxSequenceLength)
         let mask = batch.attentionMaskTensor
-        return model.evaluating {
-            let states = model(inputIds: batch.inputIdsTensor, attentionMask: mask, tokenTypeIds: batch.tokenTypeIdsTensor).lastHiddenState
-            let pooled = Self.pool(states, mask: mask, mode: pooling)
-            return normalizes ? Self.normalized(pooled) : pooled
+        let states = model.evaluating {
+            model(inputIds: batch.inputIdsTensor, attentionMask: mask, tokenTypeIds: batch.tokenTypeIdsTensor).lastHiddenState
         }
+        return (states, mask)
+    }
+
+    /// Token states (N, L, dimension) with their mask (N, L) made sentence embeddings
+    /// (N, dimension) as this encoder makes them: pooled, then normalised when it normalises.
+    public func pooled(_ states: Tensor, mask: Tensor) -> Tensor {
+        let pooled = Self.pool(states, mask: mask, mode: pooling)
+        return normalizes ? Self.normalized(pooled) : pooled
     }
 
     /// Token states (N, L, H) pooled over the positions `mask` (N, L) keeps (1) into (N, H), as

@@ -50,6 +50,12 @@ public final class Trainer {
     public var stepSchedulerPerBatch = false
     /// The loss of logits (N, C) against labels (default: cross-entropy).
     public var loss: (Tensor, [Int]) -> Tensor
+    /// Replaces a training step's forward pass and ``loss`` (objectives that compare images with
+    /// captions, such as ``CLIPClassifier/contrastiveLoss(images:labels:captions:)``): the batch's
+    /// loss and its class logits (N, classCount) for the training accuracy. Evaluation still calls
+    /// the model. Under a ``processGroup`` the objective calls the model itself: gradients are
+    /// averaged all the same.
+    public var objective: ((Batch) -> (loss: Tensor, classLogits: Tensor))?
     /// Number of classes.
     public let classCount: Int
     /// Class names for the confusion-matrix plot.
@@ -110,20 +116,28 @@ public final class Trainer {
     /// One optimisation step on a batch; returns the loss and the logits (detached).
     public func trainStep(_ batch: Batch) -> (loss: Float, logits: Tensor) {
         optimizer.zeroGrad()
-        let logits = dataParallel.trainingModel(model)(batch.inputs)
-        let value: Tensor
-        if let teacher {
-            let t = withoutGrad { teacher(batch.inputs) }
-            value = distillationLoss(student: logits, teacher: t, labels: batch.labels,
-                                     temperature: distillation.temperature, alpha: distillation.alpha)
+        let training = dataParallel.trainingModel(model)
+        let value: Tensor, logits: Tensor
+        if let objective {
+            require(teacher == nil, "Trainer: a training objective and a distillation teacher do not go together")
+            (value, logits) = objective(batch)
         } else {
-            value = loss(logits, batch.labels)
+            logits = training(batch.inputs)
+            value = distilled(logits, batch)
         }
         value.backward()
         if let gradientClipNorm { clipGradNorm(model.parameters, maxNorm: gradientClipNorm) }
         optimizer.step()
         if stepSchedulerPerBatch { scheduler?.step() }
         return (value.item(), logits.detached())
+    }
+
+    /// The ``loss`` of `logits` on `batch`, or with a ``teacher`` the distillation loss against its logits.
+    private func distilled(_ logits: Tensor, _ batch: Batch) -> Tensor {
+        guard let teacher else { return loss(logits, batch.labels) }
+        let t = withoutGrad { teacher(batch.inputs) }
+        return distillationLoss(student: logits, teacher: t, labels: batch.labels,
+                                temperature: distillation.temperature, alpha: distillation.alpha)
     }
 
     /// Asks a running ``fit(_:validation:epochs:stopAfter:)`` to stop after the current batch

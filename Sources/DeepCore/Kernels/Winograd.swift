@@ -115,12 +115,21 @@ enum Winograd {
     /// - Parameters: w: (C', C, 3, 3); u: (16, C', C).
     static func transformWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int,
                                  into u: UnsafeMutablePointer<Float>) {
+        // Memory-bound (16 planes written per pair): split among the threads by pairs.
         let pairs = outputChannels * channels
+        let workers = Parallel.workers(items: pairs / 1024, work: 16 * pairs)
+        Parallel.forEachChunk(count: pairs, chunks: workers, workers: workers) { _, _, range in
+            transformWeights(w, pairs: pairs, range, into: u)
+        }
+    }
+
+    /// ``transformWeights(_:outputChannels:channels:into:)`` of the (c', c) pairs `range` of `pairs`.
+    private static func transformWeights(_ w: UnsafePointer<Float>, pairs: Int, _ range: Range<Int>, into u: UnsafeMutablePointer<Float>) {
         // (a, b, c) ↦ G (a, b, c) = (a, (a + b + c)/2, (a − b + c)/2, c)
         @inline(__always) func g(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
             (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
         }
-        for p in 0..<pairs {
+        for p in range {
             let w = w + p * 9
             // Columns of G g (4 × 3), then each of its rows times Gᵀ.
             let c0 = g(w[0], w[3], w[6]), c1 = g(w[1], w[4], w[7]), c2 = g(w[2], w[5], w[8])

@@ -98,7 +98,7 @@ extension StridedImages {
 
 /// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight as the op `op`.
 private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String,
-                         export: @autoclosure () -> OpExport?) -> Tensor {
+                         weightCache: ConvolutionWeightCache? = nil, export: @autoclosure () -> OpExport?) -> Tensor {
     if let bias {
         guard shapeCheck(bias.shape == [plan.outputChannels],
                          "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
@@ -114,6 +114,8 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     let savedX = needsWeight ? x.detached() : nil
     let windowShape = [plan.outputChannels, g.channels, g.kernelHeight, g.kernelWidth]
     let (xShape, weightShape) = (x.shape, weight.shape)
+    // A cache serves only calls that record no gradient to the weight, over the whole kernel.
+    let cache = needsWeight && isGradEnabled || plan.window != nil ? nil : weightCache
     return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops, export: export()) {
         // The weight the plan computes with: the window of taps it keeps, or the weight itself.
         let w = plan.window.map { window in
@@ -123,7 +125,8 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
         } ?? weight
         let y = Tensor.uninitialized(outputShape)
         withExtendedLifetime((x, w, bias)) {
-            plan.forward(x: x.basePointer, weight: w.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer)
+            plan.forward(x: x.basePointer, weight: w.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer,
+                         weightCache: cache)
         }
         return (y, needsX ? w.detached() : nil)
     } pullback: { grad, _, savedWeight in
@@ -165,15 +168,18 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 ///   - dilation: spacing between kernel taps, (height, width).
 ///   - groups: the channels split into `groups` independent convolutions; C and C' must be
 ///     divisible by it. `groups == C` is a depthwise convolution.
+///   - weightCache: where the weight, once transformed for its algorithm, is kept for the next
+///     calls (inference with weights that no longer change); used only when no gradient to the
+///     weight is recorded. Clear it after changing the weight.
 /// - Returns: (N, C', H', W').
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
-                   dilation: [Int] = [1, 1], groups: Int = 1) -> Tensor {
+                   dilation: [Int] = [1, 1], groups: Int = 1, weightCache: ConvolutionWeightCache? = nil) -> Tensor {
     guard shapeCheck(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
     guard let plan = ShapeCheckFailure.checked({
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups, conv2dBias: bias != nil)
     }) else { return .shapeFailure }
-    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d",
+    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d", weightCache: weightCache,
                        export: .convolution("Conv", stride: stride, padding: padding, dilation: dilation, groups: groups))
 }
 

@@ -38,8 +38,15 @@ public final class Conv2d: Module {
         initializeLayerWeights(weight, bias, generator: &generator)
     }
 
+    /// Keeps the weight as the convolution's algorithm computes with it, from call to call in
+    /// evaluation mode; set by ``Module/fuseForInference()``, for weights that no longer change
+    /// (training this layer again is refused while it is set; clear it after assigning weights).
+    public var inferenceCache: ConvolutionWeightCache?
+
     public override func forward(_ x: Tensor) -> Tensor {
-        conv2d(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        require(!isTraining || inferenceCache == nil,
+                "Conv2d: this layer was prepared for inference (fuseForInference) and is in training mode; build the model again to train it")
+        return conv2d(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, weightCache: inferenceCache)
     }
 }
 

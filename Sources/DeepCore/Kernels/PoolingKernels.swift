@@ -157,6 +157,68 @@ enum PoolingKernel {
         }
     }
 
+    /// ``maxForward(_:width:rows:columns:into:indices:)`` without indices (no gradient recorded):
+    /// eight outputs of a row at a time where their windows are alike (same taps, evenly spaced),
+    /// so the maxima are taken in SIMD lanes; NaN propagates as in the scalar loop.
+    ///
+    /// - Parameters: x: H×W (row length `width`); y: H'×W'.
+    static func maxForwardVectors(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
+                                  into y: UnsafeMutablePointer<Float>) {
+        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
+        rows.ranges.withUnsafeBufferPointer { rowRanges in
+            columns.ranges.withUnsafeBufferPointer { columnRanges in
+                for oh in 0..<outH {
+                    let r = rowRanges[oh]
+                    var ow = 0
+                    while ow < outW {
+                        let c = columnRanges[ow]
+                        if ow + 8 <= outW && !r.isEmpty && !c.isEmpty {
+                            let spacing = columnRanges[ow + 1].lowerBound - c.lowerBound
+                            var alike = spacing > 0
+                            for i in 1..<8 where alike {
+                                let ci = columnRanges[ow + i]
+                                alike = ci.lowerBound == c.lowerBound + i * spacing && ci.count == c.count
+                            }
+                            if alike {
+                                var best = SIMD8<Float>(repeating: -.infinity)
+                                var ih = r.lowerBound
+                                while ih < r.upperBound {
+                                    let row = x + ih * width
+                                    var iw = c.lowerBound
+                                    while iw < c.upperBound {
+                                        var v = SIMD8<Float>()
+                                        for i in 0..<8 { v[i] = row[iw + i * spacing] }
+                                        // Take v where larger, or NaN (once NaN, the lane stays NaN).
+                                        best.replace(with: v, where: (v .> best) .| ((v .!= v) .& (best .== best)))
+                                        iw += columnStep
+                                    }
+                                    ih += rowStep
+                                }
+                                UnsafeMutableRawPointer(y + oh * outW + ow).storeBytes(of: best, as: SIMD8<Float>.self)
+                                ow += 8
+                                continue
+                            }
+                        }
+                        var best = -Float.infinity, sawNaN = false
+                        var ih = r.lowerBound
+                        while ih < r.upperBound {
+                            var iw = c.lowerBound
+                            while iw < c.upperBound {
+                                let v = x[ih * width + iw]
+                                best = v > best ? v : best
+                                sawNaN = sawNaN || v.isNaN
+                                iw += columnStep
+                            }
+                            ih += rowStep
+                        }
+                        y[oh * outW + ow] = sawNaN ? .nan : best
+                        ow += 1
+                    }
+                }
+            }
+        }
+    }
+
     /// Sum of each window times its scale.
     ///
     /// - Parameters: x: H×W (row length `width`); scales, y: H'×W'.
@@ -199,6 +261,8 @@ enum PoolingKernel {
             if simple2x2 {
                 maxForward2x2(x + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
                               into: y + p * outPlane, indices: indices.map { $0 + p * outPlane })
+            } else if indices == nil {
+                maxForwardVectors(x + p * inPlane, width: width, rows: rows, columns: columns, into: y + p * outPlane)
             } else {
                 maxForward(x + p * inPlane, width: width, rows: rows, columns: columns,
                            into: y + p * outPlane, indices: indices.map { $0 + p * outPlane })

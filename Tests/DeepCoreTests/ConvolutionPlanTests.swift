@@ -119,6 +119,8 @@ final class ConvolutionPlanTests: XCTestCase {
         // (x, output channels, kernel, stride, padding, groups, algorithms besides im2col)
         let cases: [([Int], Int, Int, Int, Int, Int, [ConvolutionAlgorithm])] = [
             ([3, 16, 6, 7], 16, 3, 1, 1, 1, [.winograd, .batchedLowering]),
+            // One image: Winograd splits its tile rows among the threads.
+            ([1, 16, 14, 13], 16, 3, 1, 1, 1, [.winograd]),
             ([2, 4, 5, 5], 4, 3, 2, 1, 4, [.depthwise, .batchedLowering]),
             ([2, 3, 6, 6], 6, 3, 1, 1, 3, [.depthwise, .batchedLowering]),
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),

@@ -73,12 +73,12 @@ extension ConvolutionPlan {
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
     }
 
-    /// Allocates the buffers of `workers` threads and calls `body` with a function giving each
-    /// worker's buffers.
-    private func withWinogradScratch(workers: Int, _ body: ((Int) -> WinogradScratch) -> Void) {
+    /// Allocates the buffers of `workers` threads (chunks of at most `limit` tile rows) and calls
+    /// `body` with a function giving each worker's buffers.
+    private func withWinogradScratch(workers: Int, rowsPerChunkAtMost limit: Int = Int.max, _ body: ((Int) -> WinogradScratch) -> Void) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels)
         let bytesPerTileRow = 16 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
-        let rowsPerChunk = Swift.max(1, Swift.min(t.tileRows * batch, Self.winogradBudget / bytesPerTileRow))
+        let rowsPerChunk = Swift.max(1, Swift.min(limit, t.tileRows * batch, Self.winogradBudget / bytesPerTileRow))
         let ld = rowsPerChunk * t.tilesPerRow
         let (vSize, mSize, rowSize) = (16 * c * ld, 16 * k * ld, t.scratchSize(ld: ld))
         let perWorker = vSize + mSize + rowSize
@@ -105,24 +105,38 @@ extension ConvolutionPlan {
                          into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
         let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
+        func run(_ rows: Range<Int>, _ s: WinogradScratch) {
+            for (r, unit) in rows.enumerated() {
+                Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
+                                        into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
+            }
+            for xi in 0..<16 {
+                Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
+                              a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
+                              b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
+                              c: s.m + xi * k * s.ld, ldc: s.ld)
+            }
+            Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
+                                     bias: bias, into: y, outputImage: outputImage, scratch: s.rows)
+        }
+        let threads = Parallel.workers(items: Int.max, work: work), units = batch * tileRows
+        // (Chunks of one or two tile rows lose more in thin GEMMs than they gain: ResNet's 7×7.)
+        if batch < threads && units >= 3 * threads {
+            // Fewer images than threads (inference on one image): the chunks of tile rows are
+            // split among the threads instead, each running single-threaded GEMMs.
+            withWinogradScratch(workers: threads, rowsPerChunkAtMost: (units + threads - 1) / threads) { scratchOf in
+                let rowsPerChunk = scratchOf(0).rowsPerChunk, chunks = (units + rowsPerChunk - 1) / rowsPerChunk
+                Parallel.forEachChunk(count: chunks, chunks: threads, workers: threads) { worker, _, range in
+                    for chunk in range { run(chunk * rowsPerChunk ..< Swift.min(units, (chunk + 1) * rowsPerChunk), scratchOf(worker)) }
+                }
+            }
+            return
+        }
         let workers = Parallel.workers(items: batch, work: work)
         withWinogradScratch(workers: workers) { scratchOf in
             Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
                 let s = scratchOf(worker)
-                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
-                    for (r, unit) in rows.enumerated() {
-                        Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
-                                                into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
-                    }
-                    for xi in 0..<16 {
-                        Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
-                                      a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
-                                      b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                                      c: s.m + xi * k * s.ld, ldc: s.ld)
-                    }
-                    Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
-                                             bias: bias, into: y, outputImage: outputImage, scratch: s.rows)
-                }
+                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in run(rows, s) }
             }
         }
     }

@@ -23,6 +23,15 @@ final class ReleaseErrorTests: XCTestCase {
         }
     }
 
+    func testTrainingAModelPreparedForInferenceStopsWithAMessage() throws {
+        let (status, stderr, stdout) = try runDemo("fused")
+        XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
+        XCTAssertTrue(stdout.contains("folded 1"), stdout)
+        for part in ["Conv2d: this layer was prepared for inference (fuseForInference)", "build the model again to train it"] {
+            XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
+        }
+    }
+
     /// Runs the demo with `argument`; returns its exit status (the signal number when a trap
     /// stopped it), its standard error and its standard output (both piped, as a user's shell
     /// would redirect them). Fails when the program is missing or exits normally.

@@ -7,6 +7,7 @@ import DeepNN
 //
 //     shape-error-demo conv       a Conv2d taking 8 channels fed an image of 3
 //     shape-error-demo bilinear   a Bilinear (two inputs) fed 4 features where it takes 5
+//     shape-error-demo fused      a model prepared with fuseForInference() trained again
 
 /// A module calling a two-input child, so that the error's path runs through a multi-input call.
 final class PairScorer: Module {
@@ -26,6 +27,12 @@ case "conv":
 case "bilinear":
     let model = Sequential(Linear(6, 4), PairScorer())
     print(model(Tensor.randn([2, 6])).shape)
+case "fused":
+    let model = Sequential(Conv2d(1, 4, kernelSize: 3), BatchNorm2d(4), ReLU())
+    model.eval()
+    print("folded \(model.fuseForInference())")
+    model.train()
+    print(model(Tensor.randn([2, 1, 8, 8])).shape)
 default:
-    print("usage: shape-error-demo conv | bilinear")
+    print("usage: shape-error-demo conv | bilinear | fused")
 }

@@ -85,8 +85,8 @@ struct RunSettings: Equatable {
         }
     }
 
-    /// These settings continued with `options`: `--epochs` may change the length; any other
-    /// option given must equal the run's.
+    /// These settings continued with `options`: `--epochs` may change the length and
+    /// `--text-encoder` name the encoder's new folder; any other option given must equal the run's.
     func continued(with options: Stitch.Train, in folder: String) throws -> RunSettings {
         let given: [(String, String?, String)] = [
             ("--task", options.modelOptions.task, task.rawValue),
@@ -96,7 +96,6 @@ struct RunSettings: Equatable {
             ("--limit", options.limit.map(String.init), limit.map(String.init) ?? "none"),
             ("--validation-size", options.validationSize.map(String.init), validationSize.map(String.init) ?? "the default"),
             ("--seed", options.seed.map(String.init), String(seed)),
-            ("--text-encoder", options.textEncoder, textEncoder ?? "none"),
             ("--hold-out", options.holdOut.map { $0.map(String.init).joined(separator: ",") }, heldOut.isEmpty ? "none" : heldOut.map(String.init).joined(separator: ",")),
         ]
         for case let (name, value?, run) in given where value != run {
@@ -105,6 +104,9 @@ struct RunSettings: Equatable {
         }
         var result = self
         result.epochs = options.epochs ?? epochs
+        // The encoder may have moved: the run's captions are in its checkpoint, the encoder only
+        // shapes the model (one of other sizes does not fit the checkpoint and is refused).
+        result.textEncoder = options.textEncoder ?? textEncoder
         return result
     }
 }

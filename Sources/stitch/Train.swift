@@ -18,7 +18,11 @@ extension Stitch {
             mosaics as training images), validation mosaics from the held-out images, and the test split is 2,000 mosaics \
             of the test images (the first --limit of them with --limit); it also writes sheet.png, test images with true and \
             predicted masks. With --time-budget the one-cycle schedule runs over the budget (it anneals fully by its \
-            end, however fast the machine); --epochs then only caps the run.
+            end, however fast the machine); --epochs then only caps the run. \
+            With --task image-text (models clip, fusion) Fashion-MNIST images are trained against captions of their \
+            classes (8 templates each) encoded once by the frozen sentence encoder of --text-encoder (all-MiniLM-L6-v2: \
+            `bash scripts/fetch-minilm.sh`) and classified by the best-matching class caption; --hold-out leaves classes \
+            out of training to report their zero-shot accuracy; the fusion model also reports its matching accuracy.
             """)
 
         @OptionGroup var modelOptions: ModelOptions

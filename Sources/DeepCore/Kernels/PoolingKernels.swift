@@ -125,28 +125,8 @@ enum PoolingKernel {
                     let r = rowRanges[oh]
                     var ow = 0
                     while ow < outW {
-                        let c = columnRanges[ow]
-                        var best = -Float.infinity
-                        // An empty window (no tap inside the input) gives -∞ and index -1.
-                        var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
-                        var sawNaN = false
-                        var ih = r.lowerBound
-                        // Branch-free updates: with random data a compare-and-branch mispredicts
-                        // half the time.
-                        while ih < r.upperBound {
-                            let row = x + ih * width
-                            var iw = c.lowerBound
-                            while iw < c.upperBound {
-                                let v = row[iw]
-                                let better = v > best || (v.isNaN && !sawNaN)
-                                best = better ? v : best
-                                index = better ? ih * width + iw : index
-                                sawNaN = sawNaN || v.isNaN
-                                iw += columnStep
-                            }
-                            ih += rowStep
-                        }
-                        if sawNaN { best = .nan }
+                        let (best, index) = windowMaximum(x, width: width, rows: r, rowStep: rowStep, columns: columnRanges[ow],
+                                                          columnStep: columnStep)
                         y[oh * outW + ow] = best
                         indices?[oh * outW + ow] = Int32(index)
                         ow += 1
@@ -155,6 +135,33 @@ enum PoolingKernel {
                 }
             }
         }
+    }
+
+    /// The largest value of one window (NaN when the window holds one) and its position in the
+    /// plane, the first in row-major order; an empty window (no tap inside the input) gives -∞
+    /// and index -1.
+    @inline(__always)
+    static func windowMaximum(_ x: UnsafePointer<Float>, width: Int, rows r: Range<Int>, rowStep: Int, columns c: Range<Int>,
+                              columnStep: Int) -> (value: Float, index: Int) {
+        var best = -Float.infinity
+        var index = r.isEmpty || c.isEmpty ? -1 : r.lowerBound * width + c.lowerBound
+        var sawNaN = false
+        var ih = r.lowerBound
+        // Branch-free updates: with random data a compare-and-branch mispredicts half the time.
+        while ih < r.upperBound {
+            let row = x + ih * width
+            var iw = c.lowerBound
+            while iw < c.upperBound {
+                let v = row[iw]
+                let better = v > best || (v.isNaN && !sawNaN)
+                best = better ? v : best
+                index = better ? ih * width + iw : index
+                sawNaN = sawNaN || v.isNaN
+                iw += columnStep
+            }
+            ih += rowStep
+        }
+        return (sawNaN ? .nan : best, index)
     }
 
     /// ``maxForward(_:width:rows:columns:into:indices:)`` without indices (no gradient recorded):
@@ -199,19 +206,7 @@ enum PoolingKernel {
                                 continue
                             }
                         }
-                        var best = -Float.infinity, sawNaN = false
-                        var ih = r.lowerBound
-                        while ih < r.upperBound {
-                            var iw = c.lowerBound
-                            while iw < c.upperBound {
-                                let v = x[ih * width + iw]
-                                best = v > best ? v : best
-                                sawNaN = sawNaN || v.isNaN
-                                iw += columnStep
-                            }
-                            ih += rowStep
-                        }
-                        y[oh * outW + ow] = sawNaN ? .nan : best
+                        y[oh * outW + ow] = windowMaximum(x, width: width, rows: r, rowStep: rowStep, columns: c, columnStep: columnStep).value
                         ow += 1
                     }
                 }

@@ -218,7 +218,7 @@ extension Winograd {
 public final class ConvolutionWeightCache: @unchecked Sendable {
     private let lock = NSLock()
     private var transformed: TensorStorage?
-    private var key: [Int] = []
+    private var key = (0, 0)
 
     /// An empty cache.
     public init() {}
@@ -241,9 +241,9 @@ public final class ConvolutionWeightCache: @unchecked Sendable {
     func winogradWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int) -> TensorStorage {
         lock.lock()
         defer { lock.unlock() }
-        if let transformed, key == [outputChannels, channels] { return transformed }
+        if let transformed, key == (outputChannels, channels) { return transformed }
         let u = Winograd.transformedWeights(w, outputChannels: outputChannels, channels: channels)
-        (transformed, key) = (u, [outputChannels, channels])
+        (transformed, key) = (u, (outputChannels, channels))
         return u
     }
 }

@@ -14,6 +14,8 @@ struct Timing {
     /// Median milliseconds per call of each body, timed in alternation so that noise from the
     /// rest of the machine falls on all of them alike (for ratios).
     func medianMilliseconds(_ bodies: [() -> Void]) -> [Double] {
+        PeakMemory.reset()
+        defer { PeakMemory.record() }
         for body in bodies { for _ in 0..<3 { body() } }
         var times = [[Double]](repeating: [], count: bodies.count)
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9) * UInt64(bodies.count)
@@ -48,9 +50,11 @@ struct Workload {
     let run: (Timing) throws -> [String]
 }
 
-/// One JSON result line in the shared format, with optional extra numeric fields.
+/// One JSON result line in the shared format, with optional extra numeric fields and the peak
+/// resident memory of the last timing (`peak_rss_mb`).
 func resultLine(_ workload: String, ms: Double, impl: String = "deepstitch", extra: [String: Double] = [:]) -> String {
     var fields = ["\"workload\": \"\(workload)\"", "\"ms\": \(String(format: "%.4f", ms))", "\"impl\": \"\(impl)\""]
+    if let peak = PeakMemory.lastMegabytes { fields.append("\"peak_rss_mb\": \(String(format: "%.1f", peak))") }
     for (key, value) in extra.sorted(by: { $0.key < $1.key }) {
         fields.append("\"\(key)\": \(String(format: "%.4f", value))")
     }
@@ -65,3 +69,29 @@ func validate(_ name: String, _ a: [Float], _ b: [Float], tolerance: Float = 1e-
         throw BenchmarkValidationError(description: "\(name): element \(i) is \(a[i]), reference \(b[i])")
     }
 }
+
+/// The peak resident memory (RSS) of a timing: the kernel's high-water mark (`VmHWM`), reset
+/// before the warm-up after handing freed memory back (`malloc_trim`), so that a workload's
+/// checks against reference computations, run before its timing, do not count.
+enum PeakMemory {
+    /// Megabytes at the end of the last timing (nil before any, or where /proc is missing).
+    nonisolated(unsafe) static var lastMegabytes: Double?
+
+    /// Returns freed memory to the system and restarts the high-water mark at the current RSS.
+    static func reset() {
+        mallocTrim(0)
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// Reads the high-water mark into ``lastMegabytes``.
+    static func record() {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return }
+        lastMegabytes = kilobytes / 1024
+    }
+}
+
+/// glibc's `malloc_trim` (declared in malloc.h, which the Glibc module leaves out).
+@_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32

@@ -1,5 +1,5 @@
 import DeepCore
-import DeepNN
+@testable import DeepNN
 import TestSupport
 import XCTest
 
@@ -53,6 +53,38 @@ final class InferenceFusionTests: XCTestCase {
         assertClose(withoutGrad { model(x) }, before, atol: 1e-5, rtol: 1e-4)
         XCTAssertTrue(model.layers[1] is Identity && model.layers[4] is Identity && model.layers[7] is Identity)
         XCTAssertEqual((model.layers[3] as? Conv2d)?.groups, 4)
+        // The ReLU after the first convolution (past its folded norm) moved into it; the one after
+        // the Linear stays.
+        XCTAssertEqual((model.layers[0] as? Conv2d)?.activation, .relu)
+        XCTAssertTrue(model.layers[2] is Identity && model.layers[8] is ReLU)
+        XCTAssertEqual((model.layers[3] as? Conv2d)?.activation, ConvolutionActivation.none)
+    }
+
+    /// ResNet's blocks after fusion: the stem and each block's first convolution apply their ReLU,
+    /// the last convolution of each block adds the shortcut and applies the ReLU in its output
+    /// pass; outputs as before (BasicBlock and Bottleneck); training the unfused model is
+    /// unchanged; the fused model still exports to ONNX with its Add and Relu nodes.
+    func testResNetBlocksFuseTheirReLUsAndResiduals() throws {
+        manualSeed(6)
+        for model in [ResNet.resnet18(numClasses: 10), ResNet(block: Bottleneck.self, layers: [1, 1, 1, 1], numClasses: 10)] {
+            randomizeNorms(model)
+            model.eval()
+            let x = Tensor.randn([2, 3, 32, 32])
+            let before = withoutGrad { model(x) }
+            let nodesBefore = try model.onnxModel(inputShapes: [[2, 3, 32, 32]]).graph.node.map(\.opType)
+            model.fuseForInference()
+            XCTAssertEqual((model.conv1 as? Conv2d)?.activation, .relu)
+            let block = model.layer1.namedChildren()[0].1
+            XCTAssertEqual((block.namedChildren().first { $0.0 == "conv1" }?.1 as? Conv2d)?.activation, .relu)
+            let last = block is Bottleneck ? "conv3" : "conv2"
+            XCTAssertEqual((block.namedChildren().first { $0.0 == last }?.1 as? Conv2d)?.activation, ConvolutionActivation.none,
+                           "the block fuses the residual and its ReLU itself")
+            assertClose(withoutGrad { model(x) }, before, atol: 1e-4, rtol: 1e-4)
+            let nodes = try model.onnxModel(inputShapes: [[2, 3, 32, 32]]).graph.node.map(\.opType)
+            XCTAssertEqual(nodes.filter { $0 == "Relu" }.count, nodesBefore.filter { $0 == "Relu" }.count)
+            XCTAssertEqual(nodes.filter { $0 == "Add" }.count, nodesBefore.filter { $0 == "Add" }.count)
+            XCTAssertFalse(nodes.contains("BatchNormalization"))
+        }
     }
 
     func testNormsThatCannotFoldAreLeft() {

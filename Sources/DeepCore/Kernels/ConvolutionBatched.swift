@@ -81,7 +81,7 @@ extension ConvolutionPlan {
 
     /// ``forward(x:weight:bias:into:)`` by batched lowering.
     func batchedForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                        into y: UnsafeMutablePointer<Float>) {
+                        into y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue = .none) {
         let K = geometry.loweredRows, M = outputChannelsPerGroup
         forEachImageChunk { images, col, product in
             let columns = images.count * geometry.outputPlane
@@ -93,6 +93,8 @@ extension ConvolutionPlan {
                               c: product, ldc: columns)
                 transfer(images, group: group, tensor: y, matrix: product, toMatrix: false, bias: bias)
             }
+            let start = images.lowerBound * outputImage
+            epilogue.apply(to: y + start, count: images.count * outputImage, outputOffset: start)
         }
     }
 

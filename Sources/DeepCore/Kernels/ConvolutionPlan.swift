@@ -143,18 +143,22 @@ struct ConvolutionPlan {
         Swift.min(batch, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, accumulator * MemoryLayout<Float>.stride))))
     }
 
-    /// y = conv(x, weight) + bias.
+    /// y = conv(x, weight) + bias, then the `epilogue` (a residual added, ReLU) applied to each
+    /// part of y as soon as it is computed.
     ///
     /// - Parameters: x: (N, C, H, W); weight: (C', C/g, kH, kW) of ``geometry``; bias: (C') or
     ///   nil; y: (N, C', H', W'), fully written.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil) {
+                 into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil,
+                 epilogue: ConvolutionEpilogue = .none) {
         switch algorithm {
-        case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache)
-        case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y)
-        case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y)
-        case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y)
-        case .wholeImage(let pieceWork): wholeImageForward(x: x, weight: weight, bias: bias, into: y, pieceWork: pieceWork)
+        case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache, epilogue: epilogue)
+        case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
+        case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
+        case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
+        case .wholeImage(let pieceWork):
+            wholeImageForward(x: x, weight: weight, bias: bias, into: y, pieceWork: pieceWork)
+            epilogue.apply(to: y, count: batch * outputImage, outputOffset: 0)
         }
     }
 
@@ -216,7 +220,7 @@ extension ConvolutionPlan {
 
     /// ``forward(x:weight:bias:into:)`` by im2col and GEMM, images split among threads.
     private func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               into y: UnsafeMutablePointer<Float>) {
+                               into y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue) {
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
@@ -238,6 +242,7 @@ extension ConvolutionPlan {
                                       c: yn + group * M * P + start * g.outputWidth, ldc: P)
                     }
                 }
+                epilogue.apply(to: yn, count: outputImage, outputOffset: n * outputImage)
             }
         }
     }
@@ -303,13 +308,14 @@ extension ConvolutionPlan {
     /// ``forward(x:weight:bias:into:)`` by direct loops, for groups of one input channel: output
     /// plane (n, c') reads input plane (n, c'/(C'/g)).
     private func depthwiseForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                  into y: UnsafeMutablePointer<Float>) {
+                                  into y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue) {
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         Parallel.forEach(count: batch * outputChannels, work: work) { planes in
             for plane in planes {
                 let (n, co) = plane.quotientAndRemainder(dividingBy: outputChannels)
                 (y + plane * P).update(repeating: bias?[co] ?? 0, count: P)
                 DepthwiseKernel.forward(x + n * inputImage + (co / M) * g.inputPlane, weight + co * K, g, into: y + plane * P)
+                epilogue.apply(to: y + plane * P, count: P, outputOffset: plane * P)
             }
         }
     }

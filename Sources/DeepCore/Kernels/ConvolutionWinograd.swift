@@ -102,7 +102,8 @@ extension ConvolutionPlan {
     /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(2×2, 3×3), with the transformed
     /// weights of `weightCache` when given (computed there once).
     func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                         into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil) {
+                         into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil,
+                         epilogue: ConvolutionEpilogue = .none) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
         let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
         func run(_ rows: Range<Int>, _ s: WinogradScratch) {
@@ -117,7 +118,7 @@ extension ConvolutionPlan {
                               c: s.m + xi * k * s.ld, ldc: s.ld)
             }
             Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
-                                     bias: bias, into: y, outputImage: outputImage, scratch: s.rows)
+                                     bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
         }
         let threads = Parallel.workers(items: Int.max, work: work), units = batch * tileRows
         // (Chunks of one or two tile rows lose more in thin GEMMs than they gain: ResNet's 7×7.)

@@ -240,13 +240,13 @@ enum Winograd {
         }
     }
 
-    /// Y = Aᵀ M A (+ bias) for the tiles of a chunk, written to the C' output planes of each
-    /// tile row's image (only the positions inside H' × W').
+    /// Y = Aᵀ M A (+ bias), then the epilogue, for the tiles of a chunk, written to the C' output
+    /// planes of each tile row's image (only the positions inside H' × W').
     ///
     /// - Parameters: m: (16, C', ld); y: images of C' planes H' × W', `outputImage` floats
     ///   apart; bias: (C') or nil; scratch: `t.scratchSize(ld:)`.
     static func transformOutput(_ m: UnsafePointer<Float>, ld: Int, outputChannels: Int, _ t: WinogradTiles,
-                                _ chunk: WinogradChunk, bias: UnsafePointer<Float>?,
+                                _ chunk: WinogradChunk, bias: UnsafePointer<Float>?, epilogue: ConvolutionEpilogue = .none,
                                 into y: UnsafeMutablePointer<Float>, outputImage: Int, scratch: UnsafeMutablePointer<Float>) {
         let n = t.tilesPerRow, tiles = chunk.units.count * n, plane = t.outputHeight * t.outputWidth, xi = outputChannels * ld
         let s = scratch, row = scratch + 8 * ld     // s: rows S_ij = (Aᵀ M)_ij, i < 2, j < 4, at (4i + j)·ld
@@ -273,14 +273,16 @@ enum Winograd {
             }
             // Output rows 2th and 2th + 1 interleave the tile columns of Y·0 and Y·1.
             for r in 0..<chunk.units.count {
-                let th = chunk.tileRow(r), image = y + chunk.image(r) * outputImage + co * plane
+                let th = chunk.tileRow(r), offset = chunk.image(r) * outputImage + co * plane
                 for k in 0..<2 where 2 * th + k < t.outputHeight {
                     let (even, odd) = (s + 4 * k * ld + r * n, s + (4 * k + 1) * ld + r * n)
                     for tw in stride(from: 0, to: n, by: 4) {
                         let (lo, hi) = merge(load(even + tw), load(odd + tw))
                         store(lo, row + 2 * tw); store(hi, row + 2 * tw + 4)
                     }
-                    ShortRow.copy(row, to: image + (2 * th + k) * t.outputWidth, count: t.outputWidth)
+                    let rowOffset = offset + (2 * th + k) * t.outputWidth
+                    epilogue.apply(to: row, count: t.outputWidth, outputOffset: rowOffset)
+                    ShortRow.copy(row, to: y + rowOffset, count: t.outputWidth)
                 }
             }
         }

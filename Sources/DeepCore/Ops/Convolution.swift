@@ -96,9 +96,20 @@ extension StridedImages {
     }
 }
 
-/// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight as the op `op`.
+/// What follows a convolution in its output pass (``conv2d(_:_:bias:stride:padding:dilation:groups:weightCache:residual:activation:)``).
+public enum ConvolutionActivation: Sendable {
+    /// The output as computed.
+    case none
+    /// max(·, 0), PyTorch's `relu`.
+    case relu
+}
+
+/// Runs `plan` on the 4-D (N, C, H, W) input and (C', C/g, kH, kW) weight as the op `op`, then
+/// adds `residual` (the output's shape) and applies `activation`: in the kernel's output pass when
+/// no gradient is recorded and no export traces, else as the ops `+` and `relu` afterwards.
 private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: ConvolutionPlan, op: String,
-                         weightCache: ConvolutionWeightCache? = nil, export: @autoclosure () -> OpExport?) -> Tensor {
+                         weightCache: ConvolutionWeightCache? = nil, residual: Tensor? = nil, activation: ConvolutionActivation = .none,
+                         export: @autoclosure () -> OpExport?) -> Tensor {
     if let bias {
         guard shapeCheck(bias.shape == [plan.outputChannels],
                          "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
@@ -106,9 +117,22 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     }
     let g = plan.geometry
     let outputShape = [plan.batch, plan.outputChannels, g.outputHeight, g.outputWidth]
+    if let residual {
+        guard shapeCheck(residual.shape == outputShape,
+                         "\(op): residual of shape \(residual.shape) is not the output's shape \(outputShape) (x \(x.shape), weight \(weight.shape))")
+        else { return .shapeFailure }
+    }
+    let fusing = residual != nil || activation != .none
+    let recordsGradient = isGradEnabled && [x, weight, bias, residual].contains { $0?.requiresGrad ?? false }
+    if fusing && (recordsGradient || ExportTrace.isRecording) {
+        let y = convolution(x, weight, bias: bias, plan: plan, op: op, weightCache: weightCache, export: export())
+        let sum = residual.map { y + $0 } ?? y
+        return activation == .relu ? relu(sum) : sum
+    }
     // The whole kernel counts, taps that only read padding included (as PyTorch counts).
     let flops = 2 * Shape.count(outputShape) * (weight.count / Swift.max(plan.outputChannels, 1))
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
+        + Shape.count(outputShape) * ((residual == nil ? 0 : 1) + (activation == .none ? 0 : 1))
+    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous(), residual = residual?.contiguous()
     let needsX = x.requiresGrad, needsWeight = weight.requiresGrad, needsBias = bias?.requiresGrad ?? false
     // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil
@@ -116,7 +140,8 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     let (xShape, weightShape) = (x.shape, weight.shape)
     // A cache serves only calls that record no gradient to the weight, over the whole kernel.
     let cache = needsWeight && isGradEnabled || plan.window != nil ? nil : weightCache
-    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops, export: export()) {
+    let epilogueInputs = fusing ? [residual] : []
+    return Tensor.op(op, inputs: [x, weight, bias] + epilogueInputs, shape: outputShape, flops: flops, export: export()) {
         // The weight the plan computes with: the window of taps it keeps, or the weight itself.
         let w = plan.window.map { window in
             Tensor.make(shape: windowShape) { out in
@@ -124,12 +149,15 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
             }
         } ?? weight
         let y = Tensor.uninitialized(outputShape)
-        withExtendedLifetime((x, w, bias)) {
+        withExtendedLifetime((x, w, bias, residual)) {
             plan.forward(x: x.basePointer, weight: w.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer,
-                         weightCache: cache)
+                         weightCache: cache,
+                         epilogue: ConvolutionEpilogue(residual: residual.map { UnsafePointer($0.basePointer) }, clampsAtZero: activation == .relu))
         }
         return (y, needsX ? w.detached() : nil)
     } pullback: { grad, _, savedWeight in
+        // A fused epilogue runs only where nothing records (see above).
+        require(!fusing, "\(op): no gradient through a fused residual or activation")
         let dy = plan.readsStridedOutputGradient ? grad : grad.contiguous()
         let dx = needsX ? Tensor.uninitialized(xShape) : nil
         let dw = needsWeight ? Tensor.uninitialized(windowShape) : nil
@@ -171,15 +199,21 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 ///   - weightCache: where the weight, once transformed for its algorithm, is kept for the next
 ///     calls (inference with weights that no longer change); used only when no gradient to the
 ///     weight is recorded. Clear it after changing the weight.
+///   - residual: (N, C', H', W') added to the output (a residual connection), or nil.
+///   - activation: applied last, to the sum. With a residual or an activation the call is
+///     `relu(conv2d(x, w, bias: b) + residual)` computed in the convolution's output pass (no
+///     extra passes over memory, no intermediate tensors) when no gradient is recorded, else
+///     as those ops one after another.
 /// - Returns: (N, C', H', W').
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1], padding: [Int] = [0, 0],
-                   dilation: [Int] = [1, 1], groups: Int = 1, weightCache: ConvolutionWeightCache? = nil) -> Tensor {
+                   dilation: [Int] = [1, 1], groups: Int = 1, weightCache: ConvolutionWeightCache? = nil,
+                   residual: Tensor? = nil, activation: ConvolutionActivation = .none) -> Tensor {
     guard shapeCheck(x.rank == 4, "conv2d: x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
     guard let plan = ShapeCheckFailure.checked({
         try ConvolutionPlan(op: "conv2d", input: x.shape, weight: weight.shape, stride: stride,
                             padding: padding, dilation: dilation, groups: groups, conv2dBias: bias != nil)
     }) else { return .shapeFailure }
-    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d", weightCache: weightCache,
+    return convolution(x, weight, bias: bias, plan: plan, op: "conv2d", weightCache: weightCache, residual: residual, activation: activation,
                        export: .convolution("Conv", stride: stride, padding: padding, dilation: dilation, groups: groups))
 }
 

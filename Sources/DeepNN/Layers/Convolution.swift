@@ -43,10 +43,30 @@ public final class Conv2d: Module {
     /// (training this layer again is refused while it is set; clear it after assigning weights).
     public var inferenceCache: ConvolutionWeightCache?
 
+    /// Applied to the output in the convolution's output pass; ``Module/fuseForInference()`` sets
+    /// `.relu` where a ReLU followed (the ReLU module then becomes an ``Identity``, or its
+    /// parent skips it).
+    public var activation: ConvolutionActivation = .none
+
     public override func forward(_ x: Tensor) -> Tensor {
         require(!isTraining || inferenceCache == nil,
                 "Conv2d: this layer was prepared for inference (fuseForInference) and is in training mode; build the model again to train it")
-        return conv2d(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, weightCache: inferenceCache)
+        return conv2d(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, weightCache: inferenceCache,
+                      activation: activation)
+    }
+
+    /// The convolution with `residual` added, then `activation` (instead of the layer's own),
+    /// all in the convolution's output pass when no gradient is recorded: a residual block's
+    /// `relu(conv(x) + identity)` in one pass.
+    ///
+    /// Shapes: x (N, in, H, W), residual (N, out, H', W') → (N, out, H', W').
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor, then activation: ConvolutionActivation) -> Tensor {
+        traced(inputs: [x, residual]) {
+            require(!isTraining || inferenceCache == nil,
+                    "Conv2d: this layer was prepared for inference (fuseForInference) and is in training mode; build the model again to train it")
+            return conv2d(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+                          weightCache: inferenceCache, residual: residual, activation: activation)
+        }
     }
 }
 

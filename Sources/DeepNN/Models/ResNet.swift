@@ -14,6 +14,24 @@ private func conv1x1(_ inPlanes: Int, _ outPlanes: Int, stride: Int = 1) -> Conv
     Conv2d(inPlanes, outPlanes, kernelSize: 1, stride: stride, bias: false)
 }
 
+/// relu(norm(conv(x))), the ReLU skipped where ``Module/fuseForInference()`` folded the norm into
+/// the convolution and gave it the ReLU.
+func convolutionNormReLU(_ conv: Module, _ norm: Module, _ relu: Module, _ x: Tensor) -> Tensor {
+    let y = norm(conv(x))
+    return (conv as? Conv2d)?.activation == .relu && norm is Identity && relu is ReLU ? y : relu(y)
+}
+
+/// relu(norm(conv(x)) + residual): in the convolution's output pass when the norm was folded away
+/// (``Module/fuseForInference()``) and `block` evaluates.
+private func convolutionNormAddReLU(_ conv: Module, _ norm: Module, _ relu: Module, _ x: Tensor, residual: () -> Tensor,
+                                    in block: Module) -> Tensor {
+    if !block.isTraining, norm is Identity, relu is ReLU, let conv = conv as? Conv2d, conv.activation == .none {
+        return conv(x, adding: residual(), then: .relu)
+    }
+    let out = norm(conv(x))
+    return relu(out + residual())
+}
+
 /// A residual block that ``ResNet`` stacks into its stages: ``BasicBlock`` or ``Bottleneck``.
 public protocol ResidualBlock: Module {
     /// Output channels per `planes` (1 for ``BasicBlock``, 4 for ``Bottleneck``).
@@ -64,8 +82,8 @@ public final class BasicBlock: Module, ResidualBlock {
 
     /// (N, inPlanes, H, W) → (N, planes, H', W').
     public override func forward(_ x: Tensor) -> Tensor {
-        let out = bn2(conv2(relu(bn1(conv1(x)))))
-        return relu(out + (downsample.map { $0(x) } ?? x))
+        let h = convolutionNormReLU(conv1, bn1, relu, x)
+        return convolutionNormAddReLU(conv2, bn2, relu, h, residual: { self.downsample.map { $0(x) } ?? x }, in: self)
     }
 }
 
@@ -114,8 +132,8 @@ public final class Bottleneck: Module, ResidualBlock {
 
     /// (N, inPlanes, H, W) → (N, 4·planes, H', W').
     public override func forward(_ x: Tensor) -> Tensor {
-        let out = bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))))
-        return relu(out + (downsample.map { $0(x) } ?? x))
+        let h = convolutionNormReLU(conv2, bn2, relu, convolutionNormReLU(conv1, bn1, relu, x))
+        return convolutionNormAddReLU(conv3, bn3, relu, h, residual: { self.downsample.map { $0(x) } ?? x }, in: self)
     }
 }
 
@@ -246,7 +264,7 @@ public final class ResNet: Module {
     /// channels at strides 4, 8, 16, 32 (1, 2, 4, 8 with `smallInputStem`; dilated stages keep
     /// their input's stride).
     public func stageOutputs(_ x: Tensor) -> [Tensor] {
-        var y = maxpool(relu(bn1(conv1(x))))
+        var y = maxpool(convolutionNormReLU(conv1, bn1, relu, x))
         return [layer1, layer2, layer3, layer4].map { stage in
             y = stage(y)
             return y

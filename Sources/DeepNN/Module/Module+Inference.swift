@@ -7,21 +7,37 @@ import DeepCore
 public protocol ConvolutionThenNorm: Module {
     /// The children's names, each pair (layer, the BatchNorm that follows it).
     var convolutionNormPairs: [(layer: String, norm: String)] { get }
+    /// The layers of ``convolutionNormPairs`` whose normalised output goes through a ReLU and
+    /// nowhere else: once the norm is folded, the convolution applies the ReLU in its output
+    /// pass (``Conv2d/activation``) and the forward must then skip its own ReLU (ResNet's blocks
+    /// do). Default: none.
+    var convolutionsFollowedByReLU: [String] { get }
+}
+
+extension ConvolutionThenNorm {
+    /// None.
+    public var convolutionsFollowedByReLU: [String] { [] }
 }
 
 extension BasicBlock: ConvolutionThenNorm {
     /// conv1 → bn1, conv2 → bn2.
     public var convolutionNormPairs: [(layer: String, norm: String)] { [("conv1", "bn1"), ("conv2", "bn2")] }
+    /// conv1 (conv2's ReLU comes after the residual sum: the block fuses both itself).
+    public var convolutionsFollowedByReLU: [String] { ["conv1"] }
 }
 
 extension Bottleneck: ConvolutionThenNorm {
     /// conv1 → bn1, conv2 → bn2, conv3 → bn3.
     public var convolutionNormPairs: [(layer: String, norm: String)] { [("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")] }
+    /// conv1, conv2.
+    public var convolutionsFollowedByReLU: [String] { ["conv1", "conv2"] }
 }
 
 extension ResNet: ConvolutionThenNorm {
     /// The stem: conv1 → bn1.
     public var convolutionNormPairs: [(layer: String, norm: String)] { [("conv1", "bn1")] }
+    /// The stem's conv1.
+    public var convolutionsFollowedByReLU: [String] { ["conv1"] }
 }
 
 extension Module {
@@ -30,7 +46,11 @@ extension Module {
     /// layer's weight is scaled by γ/√(running var + eps) per output channel and it gets the bias
     /// (b − running mean)·γ/√(running var + eps) + β; the BatchNorm becomes an ``Identity``. The
     /// outputs in evaluation mode stay the same (to rounding); PyTorch's
-    /// `torch.ao.quantization.fuse_modules` in eval mode does the same. The state dict changes
+    /// `torch.ao.quantization.fuse_modules` in eval mode does the same. A ReLU that follows a
+    /// convolution (adjacent in a ``Sequential``, past folded norms, or named by
+    /// ``ConvolutionThenNorm/convolutionsFollowedByReLU``) moves into the convolution's output
+    /// pass (``Conv2d/activation``; the ReLU of a `Sequential` becomes an ``Identity``), and
+    /// ResNet's blocks add their residual there too. The state dict changes
     /// (no BatchNorm entries; biases on the folded layers) and the model is for inference only:
     /// every `Conv2d` also keeps its weight transformed for its algorithm from the first call on
     /// (``Conv2d/inferenceCache``), and refuses training mode.
@@ -62,8 +82,37 @@ extension Module {
             _ = parent.replaceChild(named: normName, with: Identity())
             count += 1
         }
+        fuseReLUs()
         for case let conv as Conv2d in namedModules().map(\.1) where conv.inferenceCache == nil { conv.inferenceCache = ConvolutionWeightCache() }
         return count
+    }
+
+    /// Gives each convolution that a ReLU follows the ReLU: in ``Sequential``s (a Conv2d, any
+    /// Identity — folded norms —, then a ReLU, which becomes an Identity), and where a
+    /// ``ConvolutionThenNorm`` names it, its norm folded.
+    private func fuseReLUs() {
+        for (_, parent) in namedModules() {
+            let children = parent.namedChildren()
+            if parent is Sequential {
+                var last: Conv2d?
+                for (name, child) in children {
+                    if let conv = child as? Conv2d, conv.activation == .none {
+                        last = conv
+                    } else if child is ReLU, let conv = last {
+                        conv.activation = .relu
+                        _ = parent.replaceChild(named: name, with: Identity())
+                        last = nil
+                    } else if !(child is Identity) {
+                        last = nil
+                    }
+                }
+            }
+            guard let declared = parent as? ConvolutionThenNorm else { continue }
+            let byName = Dictionary(children, uniquingKeysWith: { first, _ in first })
+            for (layer, norm) in declared.convolutionNormPairs where declared.convolutionsFollowedByReLU.contains(layer) {
+                if let conv = byName[layer] as? Conv2d, byName[norm] is Identity { conv.activation = .relu }
+            }
+        }
     }
 
     /// `layer` (Conv2d or Linear, whose outputs `norm` normalises) with `norm` folded in, or nil

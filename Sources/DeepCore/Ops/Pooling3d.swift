@@ -158,9 +158,8 @@ public func avgPool3d(_ x: Tensor, kernelSize: [Int], stride: [Int]? = nil, padd
     }) else { return .shapeFailure }
     return restore(averagePooling3d(x5, windows: windows, countIncludePad: countIncludePad, divisorOverride: divisorOverride,
                                     op: "avgPool3d",
-                                    export: divisorOverride != nil ? nil
-                                        : .pooling("AveragePool", kernelSize: kernelSize, stride: stride, padding: padding,
-                                                   ceilMode: ceilMode, extra: ["count_include_pad": .int(countIncludePad ? 1 : 0)])))
+                                    export: .averagePooling(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+                                                            countIncludePad: countIncludePad, divisorOverride: divisorOverride)))
 }
 
 /// 3-D average pooling with cubic windows (see the overload taking `[Int]` triples).
@@ -226,6 +225,15 @@ public func adaptiveMaxPool3d(_ x: Tensor, outputSize: Int) -> Tensor {
 }
 
 extension OpExport {
+    /// An ONNX `AveragePool` with PyTorch's window settings (any number of spatial axes); nil
+    /// (not exportable) with a divisor override, which ONNX lacks.
+    static func averagePooling(kernelSize: [Int], stride: [Int]?, padding: [Int], ceilMode: Bool, countIncludePad: Bool,
+                               divisorOverride: Int?) -> OpExport? {
+        guard divisorOverride == nil else { return nil }
+        return .pooling("AveragePool", kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+                        extra: ["count_include_pad": .int(countIncludePad ? 1 : 0)])
+    }
+
     /// Adaptive pooling of an (N, C, D, H, W) `input` as global pooling (output 1×1×1) or as
     /// fixed windows when each output size divides the input's; nil (not exportable) otherwise.
     static func adaptiveVolumePooling(_ opType: String, input: [Int], outputSize: [Int]) -> OpExport? {

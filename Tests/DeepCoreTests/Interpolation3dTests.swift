@@ -2,7 +2,7 @@ import XCTest
 import DeepCore
 
 /// The linear mode of `interpolate3d` (PyTorch's "trilinear"), spelled in one place.
-private let trilinear = InterpolationMode.bilinear
+private let trilinear = InterpolationMode.trilinear
 
 final class Interpolation3dTests: XCTestCase {
     private func normal(_ shape: [Int]) -> () -> Tensor { { Tensor.randn(shape) } }
@@ -54,6 +54,14 @@ final class Interpolation3dTests: XCTestCase {
         }
         assertClose(interpolate3d(x, size: [1, 9, 10]).squeezed(axis: 2), interpolate(x.squeezed(axis: 2), size: [9, 10]),
                     atol: 0, rtol: 0)
+    }
+
+    /// `interpolate` takes volumes (PyTorch's one entry point) and refuses the mode of the other rank.
+    func testInterpolateHandsVolumesOn() {
+        var rng = RandomGenerator(seed: 43)
+        let x = Tensor.randn([1, 2, 3, 4, 5], generator: &rng)
+        XCTAssertEqual(interpolate(x, scale: 2, mode: .trilinear).scalars, interpolate3d(x, scale: 2, mode: trilinear).scalars)
+        XCTAssertEqual(interpolate(x, size: [2, 5, 7]).scalars, interpolate3d(x, size: [2, 5, 7]).scalars)
     }
 
     func testThreadedInterpolationMatchesSerial() {

@@ -72,4 +72,13 @@ final class VolumeLayerTests: XCTestCase {
         XCTAssertNil(ShapeErrors.recording { _ = MaxPool3d(2)(Tensor(metaShape: [3, 2, 4, 4])) }.failure,
                      "pooling takes (C, D, H, W) as PyTorch does")
     }
+
+    /// `Upsample` resamples volumes through `interpolate` (as `nn.Upsample` does 5-D input).
+    func testUpsampleTakesVolumes() {
+        var rng = RandomGenerator(seed: 44)
+        let x = Tensor.randn([1, 2, 3, 4, 4], generator: &rng)
+        let y = Upsample(scale: 2, mode: .trilinear, alignCorners: true)(x)
+        XCTAssertEqual(y.shape, [1, 2, 6, 8, 8])
+        XCTAssertEqual(y.scalars, interpolate3d(x, scale: 2, mode: .trilinear, alignCorners: true).scalars)
+    }
 }

@@ -6,11 +6,16 @@
 public enum InterpolationMode {
     /// The input pixel at ⌊dst·in/out⌋ (PyTorch's `"nearest"`).
     case nearest
-    /// The two-by-two weighted average around the source position (PyTorch's `"bilinear"`).
+    /// The two-by-two weighted average around the source position (PyTorch's `"bilinear"`),
+    /// for (N, C, H, W) input.
     case bilinear
+    /// The two-by-two-by-two weighted average around the source position (PyTorch's
+    /// `"trilinear"`), for (N, C, D, H, W) input.
+    case trilinear
 }
 
-/// Resizes a batch of images (PyTorch's `interpolate` for 4-D input), to `size` or by `scale`.
+/// Resizes a batch of images (PyTorch's `interpolate` for 4-D input), to `size` or by `scale`;
+/// a batch of volumes (5-D input) goes to ``interpolate3d(_:size:scale:mode:alignCorners:)``.
 ///
 ///     interpolate(x, scale: 2)                                          // (N, C, H, W) → (N, C, 2H, 2W)
 ///     interpolate(x, size: [224, 224], mode: .bilinear, alignCorners: true)
@@ -28,6 +33,8 @@ public enum InterpolationMode {
 public func interpolate(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, mode: InterpolationMode = .nearest,
                         alignCorners: Bool = false) -> Tensor {
     let op = "interpolate"
+    if x.rank == 5 { return interpolate3d(x, size: size, scale: scale, mode: mode, alignCorners: alignCorners) }
+    require(mode != .trilinear, "\(op): trilinear mode needs (N, C, D, H, W) input, x is \(x.shape)")
     guard shapeCheck(x.rank == 4, "\(op): x of shape \(x.shape) should be (N, C, H, W)") else { return .shapeFailure }
     require((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
     require(mode == .bilinear || !alignCorners, "\(op): alignCorners applies to bilinear mode only")

@@ -5,7 +5,7 @@
 /// Resizes a batch of volumes (PyTorch's `interpolate` for 5-D input), to `size` or by `scale`.
 ///
 ///     interpolate3d(x, scale: 2)                                      // (N, C, D, H, W) → (N, C, 2D, 2H, 2W)
-///     interpolate3d(x, size: [8, 16, 16], mode: .bilinear, alignCorners: true)   // trilinear
+///     interpolate3d(x, size: [8, 16, 16], mode: .trilinear, alignCorners: true)
 ///
 /// With a scale the output size is ⌊D·scale⌋ × ⌊H·scale⌋ × ⌊W·scale⌋ and source positions use
 /// 1/scale, as PyTorch does by default (`recompute_scale_factor` unset); with a size they use
@@ -25,7 +25,8 @@ public func interpolate3d(_ x: Tensor, size: [Int]? = nil, scale: Float? = nil, 
     let op = "interpolate"
     guard shapeCheck(x.rank == 5, "\(op): x of shape \(x.shape) should be (N, C, D, H, W)") else { return .shapeFailure }
     require((size == nil) != (scale == nil), "\(op): give exactly one of size (\(String(describing: size))) and scale (\(String(describing: scale)))")
-    let linear = mode != .nearest
+    require(mode != .bilinear, "\(op): bilinear mode needs (N, C, H, W) input, x is \(x.shape); use .trilinear")
+    let linear = mode == .trilinear
     require(linear || !alignCorners, "\(op): alignCorners applies to trilinear mode only")
     let input = Array(x.shape.suffix(3))
     let output = size ?? input.map { Int((Double($0) * Double(scale!)).rounded(.down)) }

@@ -64,8 +64,8 @@ public final class AdaptiveMaxPool2d: Module {
     public override func forward(_ x: Tensor) -> Tensor { adaptiveMaxPool2d(x, outputSize: outputSize) }
 }
 
-/// `nn.Upsample`: nearest or bilinear resampling by a scale factor or to a size.
-/// Shape: (N, C, H, W) → (N, C, H', W').
+/// `nn.Upsample`: nearest, bilinear or trilinear resampling by a scale factor or to a size.
+/// Shape: (N, C, H, W) → (N, C, H', W'), or (N, C, D, H, W) → (N, C, D', H', W') (nearest or trilinear).
 public final class Upsample: Module {
     let size: [Int]?, scale: Float?, mode: InterpolationMode, alignCorners: Bool
     /// Creates the layer; give exactly one of `size` and `scale`.

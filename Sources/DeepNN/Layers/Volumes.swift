@@ -2,7 +2,7 @@ import DeepCore
 
 // Layers over volumes (N, C, D, H, W): 3-D pooling, adaptive pooling and normalisation, thin
 // shells over DeepCore's ops with PyTorch's names and defaults. (`Upsample` resamples volumes
-// through `interpolate` once that hands 5-D input to `interpolate3d`.)
+// through `interpolate`, which hands 5-D input to `interpolate3d`.)
 
 /// `nn.MaxPool3d`: the maximum of each window. Shape: (N, C, D, H, W) → (N, C, D', H', W').
 public final class MaxPool3d: Module {

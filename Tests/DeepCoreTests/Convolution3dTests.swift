@@ -1,0 +1,161 @@
+import XCTest
+import DeepCore
+
+/// conv3d and convTranspose3d against PyTorch (Tests/Fixtures/make_conv3d.py): values and
+/// gradients, finite differences, strided inputs and shape-only inputs through the op table, under
+/// the default tuning and under one output row per band with work split among threads; plus
+/// properties (adjoint, agreement with conv2d, per-image batches) and the shape messages.
+final class Convolution3dTests: XCTestCase {
+    static let fixtures = loadFixtures("conv3d")
+
+    /// The op-table rows of the fixture cases of `op`, run by `run(inputs, params)`; with
+    /// `finiteDifferences`, each row also draws fresh inputs of the fixture's shapes.
+    private func rows(_ op: String, finiteDifferences: Bool, file: StaticString = #filePath, line: UInt = #line,
+                      _ run: @escaping ([Tensor], [Int]) -> Tensor) -> [OpCase] {
+        let f = Self.fixtures
+        var rows: [OpCase] = []
+        while let params = f["\(op)/\(rows.count).params"]?.scalars.map({ Int($0) }) {
+            let name = "\(op)/\(rows.count)"
+            let names = ["x0", "x1", "x2"].filter { f["\(name).\($0)"] != nil }
+            let shapes = names.map { f["\(name).\($0)"]!.shape }
+            let draw = { () -> [Tensor] in
+                var rng = RandomGenerator(seed: 21)
+                return shapes.map { Tensor.randn($0, generator: &rng) }
+            }
+            rows.append(OpCase(name, inputs: finiteDifferences ? draw : nil,
+                               fixture: .named(name, in: f, inputs: names, atol: 1e-4, rtol: 1e-4),
+                               file: file, line: line) { run($0, params) })
+        }
+        return rows
+    }
+
+    private static func conv3dCase(_ xs: [Tensor], _ p: [Int]) -> Tensor {
+        conv3d(xs[0], xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: Array(p[0..<3]), padding: Array(p[3..<6]),
+               dilation: Array(p[6..<9]), groups: p[9])
+    }
+
+    private static func convTranspose3dCase(_ xs: [Tensor], _ p: [Int]) -> Tensor {
+        convTranspose3d(xs[0], xs[1], bias: xs.count > 2 ? xs[2] : nil, stride: Array(p[0..<3]), padding: Array(p[3..<6]),
+                        outputPadding: Array(p[6..<9]), dilation: Array(p[9..<12]), groups: p[12])
+    }
+
+    /// Runs `body` with one output row per band, work split among two threads however small.
+    private func withTightBands(_ body: () -> Void) {
+        let saved = (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount)
+        defer { (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount) = saved }
+        (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount) = (1, 0, 2)
+        body()
+    }
+
+    func testConv3dMatchesPyTorchAndFiniteDifferences() {
+        let cases = rows("conv3d", finiteDifferences: true, Self.conv3dCase)
+        XCTAssertGreaterThanOrEqual(cases.count, 12)
+        assertOpCases(cases)
+        withTightBands { assertOpCases(rows("conv3d", finiteDifferences: false, Self.conv3dCase)) }
+    }
+
+    func testConvTranspose3dMatchesPyTorchAndFiniteDifferences() {
+        let cases = rows("convTranspose3d", finiteDifferences: true, Self.convTranspose3dCase)
+        XCTAssertGreaterThanOrEqual(cases.count, 5)
+        assertOpCases(cases)
+        withTightBands { assertOpCases(rows("convTranspose3d", finiteDifferences: false, Self.convTranspose3dCase)) }
+    }
+
+    /// ⟨conv3d(x), v⟩ = ⟨x, convTranspose3d(v)⟩: the transposed convolution is the adjoint.
+    func testConvTranspose3dIsTheAdjointOfConv3d() {
+        var rng = RandomGenerator(seed: 5)
+        let x = Tensor.randn([2, 4, 7, 9, 8], generator: &rng), w = Tensor.randn([6, 2, 3, 3, 2], generator: &rng)
+        let y = conv3d(x, w, stride: [2, 2, 3], padding: [1, 1, 1], dilation: [1, 2, 1], groups: 2)
+        let v = Tensor.randn(y.shape, generator: &rng)
+        let back = convTranspose3d(v, w, stride: [2, 2, 3], padding: [1, 1, 1], outputPadding: [0, 0, 2],
+                                   dilation: [1, 2, 1], groups: 2)
+        XCTAssertEqual(back.shape, x.shape)
+        XCTAssertEqual((y * v).sum().item(), (x * back).sum().item(), accuracy: 1e-2)
+    }
+
+    /// A (1, kH, kW) kernel over a depth of one is a 2-D convolution: values and gradients agree
+    /// with conv2d (its own, separately tuned paths), with groups, stride, padding and dilation.
+    func testDepthOneAgreesWithConv2d() {
+        var rng = RandomGenerator(seed: 6)
+        for (groups, stride, padding, dilation) in [(1, 1, 1, 1), (2, 2, 1, 1), (1, 1, 2, 2), (4, 1, 1, 1)] {
+            let x = Tensor.randn([3, 4, 9, 10], generator: &rng), w = Tensor.randn([8, 4 / groups, 3, 3], generator: &rng)
+            let b = Tensor.randn([8], generator: &rng)
+            func run(_ volume: Bool) -> [Tensor] {
+                for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
+                let y = volume
+                    ? conv3d(x.unsqueezed(axis: 2), w.unsqueezed(axis: 2), bias: b, stride: [1, stride, stride],
+                             padding: [0, padding, padding], dilation: [1, dilation, dilation], groups: groups).squeezed(axis: 2)
+                    : conv2d(x, w, bias: b, stride: [stride, stride], padding: [padding, padding],
+                             dilation: [dilation, dilation], groups: groups)
+                (y * y).sum().backward()
+                return [y.detached(), x.grad!, w.grad!, b.grad!]
+            }
+            for (a, e) in zip(run(true), run(false)) { assertClose(a, e, atol: 1e-3, rtol: 1e-4, "groups \(groups)") }
+        }
+    }
+
+    /// A batch large enough for the threaded paths (and per-chunk weight-gradient sums), against
+    /// the same convolution one image at a time.
+    func testBatchedConv3dMatchesPerImage() {
+        var rng = RandomGenerator(seed: 7)
+        let x = Tensor.randn([5, 8, 6, 7, 6], generator: &rng), w = Tensor.randn([8, 8, 3, 3, 3], generator: &rng)
+        for t in [x, w] { t.requiresGrad = true }
+        conv3d(x, w, padding: 1).sum().backward()
+        let (gx, gw) = (x.grad!, w.grad!)
+        var gwSum = Tensor(zeros: w.shape)
+        for n in 0..<5 {
+            let xn = x[n..<(n + 1)].detached()
+            xn.requiresGrad = true; w.grad = nil
+            let yn = conv3d(xn, w, padding: 1)
+            assertClose(yn, withoutGrad { conv3d(x, w, padding: 1)[n..<(n + 1)] }, atol: 1e-4)
+            yn.sum().backward()
+            assertClose(xn.grad!, gx[n..<(n + 1)], atol: 1e-4)
+            gwSum = gwSum + w.grad!
+        }
+        assertClose(gw, gwSum, atol: 1e-3, rtol: 1e-5)
+    }
+
+    func testIntConvenienceOverloadsShapesAndFlops() {
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.randn([1, 2, 6, 6, 6], generator: &rng), w = Tensor.randn([3, 2, 3, 3, 3], generator: &rng)
+        assertClose(conv3d(x, w, stride: 2, padding: 1), conv3d(x, w, stride: [2, 2, 2], padding: [1, 1, 1]))
+        XCTAssertEqual(conv3d(x, w).shape, [1, 3, 4, 4, 4])
+        let up = Tensor.randn([2, 3, 2, 2, 2], generator: &rng)
+        assertClose(convTranspose3d(x, up, stride: 2, padding: 1, outputPadding: 1),
+                    convTranspose3d(x, up, stride: [2, 2, 2], padding: [1, 1, 1], outputPadding: [1, 1, 1]))
+        XCTAssertEqual(convTranspose3d(x, up, stride: 2).shape, [1, 3, 12, 12, 12])
+        // FLOPs as PyTorch counts them: 2 · output elements · (C/g)·kD·kH·kW.
+        let start = FlopCounter.total
+        let y = conv3d(Tensor(metaShape: [4, 32, 16, 32, 32]), Tensor(metaShape: [32, 32, 3, 3, 3]), padding: 1)
+        XCTAssertTrue(y.isMeta)
+        XCTAssertEqual(y.shape, [4, 32, 16, 32, 32])
+        XCTAssertEqual(FlopCounter.total - start, 2 * 4 * 32 * 16 * 32 * 32 * 32 * 27)
+    }
+
+    /// The message of the shape check that `body` fails on shape-only inputs, or nil.
+    private func failure(_ body: () -> Tensor) -> String? {
+        ShapeErrors.recording { _ = body() }.failure
+    }
+
+    private func meta(_ shape: [Int]) -> Tensor { Tensor(metaShape: shape) }
+
+    func testShapeErrorsNameTheOpAndShapes() {
+        XCTAssertEqual(failure { conv3d(meta([2, 6, 5, 5]), meta([8, 6, 3, 3])) },
+                       "conv3d: x of shape [2, 6, 5, 5] should be (N, C, D, H, W)")
+        XCTAssertEqual(failure { conv3d(meta([2, 6, 5, 5, 5]), meta([8, 2, 3, 3, 3]), groups: 4) },
+                       "conv3d: input channels 6 of x [2, 6, 5, 5, 5] are not divisible by groups 4")
+        XCTAssertEqual(failure { conv3d(meta([2, 8, 5, 5, 5]), meta([8, 4, 3, 3, 3]), groups: 4) },
+                       "conv3d: weight [8, 4, 3, 3, 3] takes 4 channels per group × 4 groups = 16 input channels, x [2, 8, 5, 5, 5] has 8")
+        XCTAssertEqual(failure { conv3d(meta([1, 3, 4, 4, 4]), meta([2, 3, 3, 3, 3]), dilation: [1, 2, 1]) },
+                       "conv3d: kernel [3, 3, 3] with dilation [1, 2, 1] is larger than the input [4, 4, 4] padded by [0, 0, 0] (x [1, 3, 4, 4, 4], weight [2, 3, 3, 3, 3])")
+        XCTAssertEqual(failure { conv3d(meta([1, 3, 4, 4, 4]), meta([2, 3, 3, 3, 3]), stride: [1, 1]) },
+                       "conv3d: stride [1, 1], padding [0, 0, 0] and dilation [1, 1, 1] need 3 entries each (depth, height, width)")
+        XCTAssertEqual(failure { conv3d(meta([1, 3, 4, 4, 4]), meta([2, 3, 3, 3, 3]), bias: meta([3])) },
+                       "conv3d: bias of shape [3] for 2 output channels (weight [2, 3, 3, 3, 3])")
+        XCTAssertEqual(failure { convTranspose3d(meta([1, 4, 3, 3, 3]), meta([3, 2, 3, 3, 3]), stride: 2) },
+                       "convTranspose3d: weight [3, 2, 3, 3, 3] takes 3 input channels, x [1, 4, 3, 3, 3] has 4")
+        XCTAssertEqual(failure { convTranspose3d(meta([1, 4, 3, 3, 3]), meta([4, 2, 3, 3, 3]), stride: [2, 2, 2], outputPadding: [2, 0, 0]) },
+                       "convTranspose3d: outputPadding [2, 0, 0] must have 3 entries, each smaller than stride [2, 2, 2] or dilation [1, 1, 1]")
+        XCTAssertNil(failure { conv3d(meta([2, 8, 5, 5, 5]), meta([8, 2, 3, 3, 3]), padding: 1, groups: 4) })
+    }
+}

@@ -3,7 +3,8 @@ import DeepCore
 
 /// conv3d and convTranspose3d against PyTorch (Tests/Fixtures/make_conv3d.py): values and
 /// gradients, finite differences, strided inputs and shape-only inputs through the op table, under
-/// the default tuning and under one output row per band with work split among threads; plus
+/// the default tuning and the others (bands of one output row, slices lowered once, the input
+/// gradient by col2vol or by the flipped weight, work split among threads); plus
 /// properties (adjoint, agreement with conv2d, per-image batches) and the shape messages.
 final class Convolution3dTests: XCTestCase {
     static let fixtures = loadFixtures("conv3d")
@@ -39,11 +40,21 @@ final class Convolution3dTests: XCTestCase {
                         outputPadding: Array(p[6..<9]), dilation: Array(p[9..<12]), groups: p[12])
     }
 
-    /// Runs `body` with one output row per band, work split among two threads however small.
-    private func withTightBands(_ body: () -> Void) {
-        let saved = (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount)
-        defer { (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount) = saved }
-        (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount) = (1, 0, 2)
+    /// Runs `body` under the tunings other than the default: one output row per band, work split
+    /// among two threads however small and the input gradient by GEMM and col2vol; then the same
+    /// threads with input slices lowered once wherever the shape allows and the input gradient of
+    /// stride-1 convolutions by the flipped weight.
+    private func withOtherTunings(_ body: () -> Void) {
+        let saved = (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount,
+                     Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.inputGradientByFlippedWeight)
+        defer {
+            (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount,
+             Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.inputGradientByFlippedWeight) = saved
+        }
+        (ConvolutionSettings.loweringBudget, Parallel.minimumWork, Gemm.threadCount,
+         Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.inputGradientByFlippedWeight) = (1, 0, 2, Int.max, false)
+        body()
+        (Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.inputGradientByFlippedWeight) = (0, true)
         body()
     }
 
@@ -51,14 +62,14 @@ final class Convolution3dTests: XCTestCase {
         let cases = rows("conv3d", finiteDifferences: true, Self.conv3dCase)
         XCTAssertGreaterThanOrEqual(cases.count, 12)
         assertOpCases(cases)
-        withTightBands { assertOpCases(rows("conv3d", finiteDifferences: false, Self.conv3dCase)) }
+        withOtherTunings { assertOpCases(rows("conv3d", finiteDifferences: false, Self.conv3dCase)) }
     }
 
     func testConvTranspose3dMatchesPyTorchAndFiniteDifferences() {
         let cases = rows("convTranspose3d", finiteDifferences: true, Self.convTranspose3dCase)
         XCTAssertGreaterThanOrEqual(cases.count, 5)
         assertOpCases(cases)
-        withTightBands { assertOpCases(rows("convTranspose3d", finiteDifferences: false, Self.convTranspose3dCase)) }
+        withOtherTunings { assertOpCases(rows("convTranspose3d", finiteDifferences: false, Self.convTranspose3dCase)) }
     }
 
     /// ⟨conv3d(x), v⟩ = ⟨x, convTranspose3d(v)⟩: the transposed convolution is the adjoint.
@@ -113,6 +124,50 @@ final class Convolution3dTests: XCTestCase {
             gwSum = gwSum + w.grad!
         }
         assertClose(gw, gwSum, atol: 1e-3, rtol: 1e-5)
+    }
+
+    /// The two lowerings (bands of output rows; input slices lowered once, in chunks of one,
+    /// two (uneven) or all output slices) and the two input gradients (col2vol; the flipped
+    /// weight) give the same values and gradients, single- and multi-threaded.
+    func testLoweringPathsAgree() {
+        let saved = (Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.sliceLoweringBudget,
+                     Convolution3dSettings.inputGradientByFlippedWeight, Parallel.minimumWork, Gemm.threadCount)
+        defer {
+            (Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.sliceLoweringBudget,
+             Convolution3dSettings.inputGradientByFlippedWeight, Parallel.minimumWork, Gemm.threadCount) = saved
+        }
+        var rng = RandomGenerator(seed: 9)
+        // (x shape, weight shape, stride, padding, dilation, groups)
+        let cases: [([Int], [Int], [Int], [Int], [Int], Int)] = [
+            ([3, 4, 5, 6, 7], [6, 4, 3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            ([2, 4, 6, 5, 6], [6, 2, 3, 2, 3], [1, 1, 1], [2, 0, 1], [1, 2, 1], 2),
+            ([2, 3, 5, 6, 6], [4, 3, 2, 3, 3], [1, 2, 1], [0, 1, 1], [1, 1, 1], 1),
+            ([2, 3, 7, 5, 5], [4, 3, 3, 3, 3], [2, 1, 1], [1, 1, 1], [1, 1, 1], 1),
+            ([2, 4, 5, 5, 5], [4, 1, 3, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 4),
+        ]
+        for (xs, ws, st, p, d, g) in cases {
+            let x = Tensor.randn(xs, generator: &rng), w = Tensor.randn(ws, generator: &rng)
+            let b = Tensor.randn([ws[0]], generator: &rng)
+            let v = Tensor.randn(conv3d(x, w, stride: st, padding: p, dilation: d, groups: g).shape, generator: &rng)
+            // One lowered input slice of a group: (C/g)·kH·kW·H'·W' floats.
+            let sliceBytes = ws[1] * ws[3] * ws[4] * v.shape[3] * v.shape[4] * 4
+            func run(threshold: Int, budget: Int, flipped: Bool, threads: Int) -> [Tensor] {
+                (Convolution3dSettings.sliceLoweringThreshold, Convolution3dSettings.sliceLoweringBudget,
+                 Convolution3dSettings.inputGradientByFlippedWeight) = (threshold, budget, flipped)
+                (Parallel.minimumWork, Gemm.threadCount) = threads > 1 ? (0, threads) : (saved.3, 1)
+                for t in [x, w, b] { t.grad = nil; t.requiresGrad = true }
+                let y = conv3d(x, w, bias: b, stride: st, padding: p, dilation: d, groups: g)
+                (y * v).sum().backward()
+                return [y.detached(), x.grad!, w.grad!, b.grad!]
+            }
+            let expected = run(threshold: Int.max, budget: 0, flipped: false, threads: 1)
+            for (threshold, budget, flipped, threads) in [(0, 16 << 20, true, 1), (0, ws[2] * sliceBytes, true, 2),
+                                                          (0, (ws[2] + 1) * sliceBytes, false, 2), (Int.max, 0, true, 2)] {
+                for (i, (a, e)) in zip(run(threshold: threshold, budget: budget, flipped: flipped, threads: threads), expected).enumerated() {
+                    assertClose(a, e, atol: 1e-4, rtol: 1e-4, "x \(xs) w \(ws) budget \(budget) flipped \(flipped) threads \(threads): tensor \(i)")
+                }
+            }
+        }
     }
 
     func testIntConvenienceOverloadsShapesAndFlops() {

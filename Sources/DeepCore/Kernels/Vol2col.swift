@@ -72,7 +72,8 @@ struct VolumeGeometry {
 }
 
 /// vol2col and col2vol: between C input volumes and the K × (rows·W') lowered matrix of a band
-/// of output rows.
+/// of output rows; and the lowering of whole input depth slices (for convolutions of stride 1
+/// and dilation 1 along depth, whose output slices share them).
 enum Vol2col {
     /// Writes the lowered matrix of the output rows `outputRows` to `col`; padding taps become zeros.
     ///
@@ -81,20 +82,13 @@ enum Vol2col {
     ///   - col: K × (outputRows.count · W'), row-major, overwritten.
     static func lower(_ x: UnsafePointer<Float>, _ g: VolumeGeometry, outputRows: Range<Int>,
                       into col: UnsafeMutablePointer<Float>) {
-        let ld = outputRows.count * g.plane.outputWidth, taps = g.plane.taps
-        for c in 0..<g.channels {
-            for kd in 0..<g.kernelDepth {
-                let block = col + (c * g.kernelDepth + kd) * taps * ld
-                g.forEachSlice(outputRows: outputRows) { od, rows, column in
-                    let depth = g.inputDepth(output: od, tap: kd)
-                    guard depth >= 0 else {
-                        for tap in 0..<taps { (block + tap * ld + column).update(repeating: 0, count: rows.count * g.plane.outputWidth) }
-                        return
-                    }
-                    Im2col.lower(x + (c * g.inputDepth + depth) * g.plane.inputPlane, g.plane, outputRows: rows,
-                                 into: block + column, leadingDimension: ld)
-                }
+        forEachPlane(g, outputRows: outputRows) { row, column, rows, input, ld in
+            let dst = col + row * ld + column
+            guard input >= 0 else {
+                for tap in 0..<g.plane.taps { (dst + tap * ld).update(repeating: 0, count: rows.count * g.plane.outputWidth) }
+                return
             }
+            Im2col.lower(x + input, g.plane, outputRows: rows, into: dst, leadingDimension: ld)
         }
     }
 
@@ -106,16 +100,51 @@ enum Vol2col {
     ///   - x: C volumes of D×H×W, contiguous, accumulated into.
     static func scatterAdd(_ col: UnsafePointer<Float>, _ g: VolumeGeometry, outputRows: Range<Int>,
                            into x: UnsafeMutablePointer<Float>) {
-        let ld = outputRows.count * g.plane.outputWidth, taps = g.plane.taps
+        forEachPlane(g, outputRows: outputRows) { row, column, rows, input, ld in
+            guard input >= 0 else { return }
+            Im2col.scatterAdd(col + row * ld + column, g.plane, outputRows: rows, into: x + input, leadingDimension: ld)
+        }
+    }
+
+    /// Calls `body(row, column, rows, input, ld)` for every channel c, depth tap kd and output
+    /// depth slice that `outputRows` crosses: the 2-D window of input plane `input` (offset
+    /// (c·D + id)·H·W, or -1 in the depth padding) over the output rows `rows` of that slice
+    /// fills the lowered rows from `row` = (c·kD + kd)·kH·kW, from column `column`, of a matrix
+    /// with leading dimension `ld`.
+    @inline(__always)
+    private static func forEachPlane(_ g: VolumeGeometry, outputRows: Range<Int>,
+                                     _ body: (_ row: Int, _ column: Int, _ rows: Range<Int>, _ input: Int, _ ld: Int) -> Void) {
+        let ld = outputRows.count * g.plane.outputWidth
         for c in 0..<g.channels {
             for kd in 0..<g.kernelDepth {
-                let block = col + (c * g.kernelDepth + kd) * taps * ld
                 g.forEachSlice(outputRows: outputRows) { od, rows, column in
                     let depth = g.inputDepth(output: od, tap: kd)
-                    guard depth >= 0 else { return }
-                    Im2col.scatterAdd(block + column, g.plane, outputRows: rows,
-                                      into: x + (c * g.inputDepth + depth) * g.plane.inputPlane, leadingDimension: ld)
+                    body((c * g.kernelDepth + kd) * g.plane.taps, column, rows, depth < 0 ? -1 : (c * g.inputDepth + depth) * g.plane.inputPlane, ld)
                 }
+            }
+        }
+    }
+
+    /// Lowers the input depth slices `depths` (of any sign: those outside 0..<D, the depth
+    /// padding, become zeros) one after another into `col`: slice `depths.lowerBound + s` is the
+    /// 2-D im2col of its C planes, C·kH·kW rows × H'·W' columns from `col + s · sliceSize`
+    /// (sliceSize = C·kH·kW·H'·W'). For stride 1 and dilation 1 along depth, the lowered rows of
+    /// output slice od are then the kD consecutive slices from od − pD: one matrix of
+    /// kD·C·kH·kW rows (ordered (kd, c, kh, kw)) with leading dimension H'·W'.
+    ///
+    /// - Parameters: x: C volumes of D×H×W, contiguous; col: depths.count · sliceSize, overwritten.
+    static func lowerSlices(_ x: UnsafePointer<Float>, _ g: VolumeGeometry, depths: Range<Int>,
+                            into col: UnsafeMutablePointer<Float>) {
+        let P2 = g.plane.outputPlane, sliceSize = g.channels * g.plane.taps * P2
+        for (s, depth) in depths.enumerated() {
+            let slice = col + s * sliceSize
+            guard depth >= 0 && depth < g.inputDepth else {
+                slice.update(repeating: 0, count: sliceSize)
+                continue
+            }
+            for c in 0..<g.channels {
+                Im2col.lower(x + (c * g.inputDepth + depth) * g.plane.inputPlane, g.plane, outputRows: 0..<g.plane.outputHeight,
+                             into: slice + c * g.plane.taps * P2)
             }
         }
     }

@@ -1,5 +1,5 @@
 // conv3d: the tensor op over Convolution3dPlan (Kernels/Convolution3dPlan.swift), which runs it
-// by vol2col and GEMM on buffers.
+// by lowering and GEMM on buffers; and the op body it shares with convTranspose3d.
 
 extension Convolution3dPlan {
     /// Plans a convolution of an input of shape `input` (N, C, D, H, W) with a weight of shape
@@ -56,8 +56,9 @@ extension Convolution3dPlan {
 ///     conv3d(x, w, bias: b, padding: [1, 1, 1])   // (N, C, D, H, W) ⊛ (C', C/g, kD, kH, kW) → (N, C', D', H', W')
 ///
 /// D' = ⌊(D + 2·padding[0] − dilation[0]·(kD − 1) − 1) / stride[0]⌋ + 1, and likewise H', W'.
-/// Runs as vol2col and GEMM over bands of output rows (a plain GEMM for 1×1×1 stride-1 kernels
-/// without padding).
+/// Runs as lowering and GEMM: input depth slices lowered once and shared by the output slices that
+/// read them (stride 1 along depth), or bands of output rows lowered by vol2col; a plain GEMM for
+/// 1×1×1 stride-1 kernels without padding (see ``Convolution3dSettings``).
 /// - Parameters:
 ///   - x: (N, C, D, H, W).
 ///   - weight: (C', C/groups, kD, kH, kW).
@@ -75,25 +76,41 @@ public func conv3d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [
         try Convolution3dPlan(op: op, input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                               dilation: dilation, groups: groups)
     }) else { return .shapeFailure }
+    return convolution3d(op, x, weight, bias: bias, plan: plan, transposed: false,
+                         export: .convolution("Conv", stride: stride, padding: padding, dilation: dilation, groups: groups))
+}
+
+/// Runs `plan` as the op `op` on x and the weight: its convolution (conv3d), or with
+/// `transposed` its adjoint (convTranspose3d, whose output is the plan's input), whose forward is
+/// the convolution's input gradient, input gradient the convolution's forward and weight
+/// gradient the convolution's with x and the output gradient in swapped roles.
+func convolution3d(_ op: String, _ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Convolution3dPlan, transposed: Bool,
+                   export: @autoclosure () -> OpExport?) -> Tensor {
+    let outputShape = transposed ? plan.inputShape : plan.outputShape, channels = outputShape[1]
     if let bias {
-        guard shapeCheck(bias.shape == [plan.outputChannels],
-                         "\(op): bias of shape \(bias.shape) for \(plan.outputChannels) output channels (weight \(weight.shape))")
+        guard shapeCheck(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
         else { return .shapeFailure }
     }
-    let outputShape = plan.outputShape
-    // The whole kernel counts, taps that read padding included (as PyTorch counts).
-    let flops = 2 * Shape.count(outputShape) * (weight.count / Swift.max(plan.outputChannels, 1))
     let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
     let needsX = x.requiresGrad, needsWeight = weight.requiresGrad, needsBias = bias?.requiresGrad ?? false
     // Keep only what the pullback reads.
     let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
     let (xShape, weightShape) = (x.shape, weight.shape)
-    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops,
-                     export: .convolution("Conv", stride: stride, padding: padding, dilation: dilation, groups: groups)) {
+    // The whole kernel counts, taps that read padding included (as PyTorch counts).
+    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: 2 * plan.work, export: export()) {
         let y = Tensor.uninitialized(outputShape)
         withExtendedLifetime((x, weight, bias)) {
-            plan.forward(x: x.basePointer, weight: weight.basePointer, bias: bias.map { UnsafePointer($0.basePointer) },
-                         into: y.basePointer)
+            if transposed {
+                plan.backward(outputGradient: x.basePointer, x: nil, weight: weight.basePointer, inputGradient: y.basePointer,
+                              weightGradient: nil)
+                if let bias {
+                    ChannelPlanes.addBias(bias.basePointer, to: y.basePointer, images: plan.batch, channels: channels,
+                                          plane: plan.geometry.inputVolume)
+                }
+            } else {
+                plan.forward(x: x.basePointer, weight: weight.basePointer, bias: bias.map { UnsafePointer($0.basePointer) },
+                             into: y.basePointer)
+            }
         }
         return y
     } pullback: { grad, _ in
@@ -101,9 +118,19 @@ public func conv3d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: [
         let dx = needsX ? Tensor.uninitialized(xShape) : nil
         let dw = needsWeight ? Tensor.uninitialized(weightShape) : nil
         withExtendedLifetime((dy, savedX, savedWeight)) {
-            plan.backward(outputGradient: dy.basePointer, x: savedX.map { UnsafePointer($0.basePointer) },
-                          weight: savedWeight.map { UnsafePointer($0.basePointer) },
-                          inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+            if !transposed {
+                plan.backward(outputGradient: dy.basePointer, x: savedX.map { UnsafePointer($0.basePointer) },
+                              weight: savedWeight.map { UnsafePointer($0.basePointer) },
+                              inputGradient: dx?.basePointer, weightGradient: dw?.basePointer)
+                return
+            }
+            if let dx, let savedWeight {
+                plan.forward(x: dy.basePointer, weight: savedWeight.basePointer, bias: nil, into: dx.basePointer)
+            }
+            if let dw, let savedX {
+                plan.backward(outputGradient: savedX.basePointer, x: dy.basePointer, weight: nil,
+                              inputGradient: nil, weightGradient: dw.basePointer)
+            }
         }
         return [dx, dw, needsBias ? dy.channelSums() : nil]
     }

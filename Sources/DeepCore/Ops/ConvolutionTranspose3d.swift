@@ -1,8 +1,8 @@
 // 3-D transposed convolution: the adjoint of conv3d with the same weight. As in 2-D
-// (Ops/ConvolutionTranspose.swift), its forward pass is conv3d's input gradient (GEMM, then
-// col2vol), its input gradient is conv3d's forward pass, and its weight gradient is conv3d's
-// weight gradient with the roles of input and output swapped; all three run on one
-// Convolution3dPlan whose "input" is the transposed convolution's output.
+// (Ops/ConvolutionTranspose.swift), its forward pass is conv3d's input gradient, its input
+// gradient is conv3d's forward pass, and its weight gradient is conv3d's weight gradient with
+// the roles of input and output swapped; all three run on one Convolution3dPlan whose "input" is
+// the transposed convolution's output (`convolution3d` in Ops/Convolution3d.swift).
 
 extension Convolution3dPlan {
     /// Plans the convolution whose adjoint is the transposed convolution of an input of shape
@@ -58,46 +58,9 @@ public func convTranspose3d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, 
         try Convolution3dPlan(transposedOp: op, input: x.shape, weight: weight.shape, stride: stride, padding: padding,
                               outputPadding: outputPadding, dilation: dilation, groups: groups)
     }) else { return .shapeFailure }
-    let channels = plan.inputChannels
-    if let bias {
-        guard shapeCheck(bias.shape == [channels], "\(op): bias of shape \(bias.shape) for \(channels) output channels (weight \(weight.shape))")
-        else { return .shapeFailure }
-    }
-    let outputShape = plan.inputShape
-    let flops = 2 * x.count * (weight.count / Swift.max(x.shape[1], 1))
-    let x = x.contiguous(), weight = weight.contiguous(), bias = bias?.contiguous()
-    let needsX = x.requiresGrad, needsWeight = weight.requiresGrad, needsBias = bias?.requiresGrad ?? false
-    // Keep only what the pullback reads.
-    let savedX = needsWeight ? x.detached() : nil, savedWeight = needsX ? weight.detached() : nil
-    let (xShape, weightShape) = (x.shape, weight.shape)
-    let plane = outputShape[2...].reduce(1, *)
-    return Tensor.op(op, inputs: [x, weight, bias], shape: outputShape, flops: flops,
-                     export: .convolution("ConvTranspose", stride: stride, padding: padding, dilation: dilation,
-                                          groups: groups, outputPadding: outputPadding)) {
-        let y = Tensor.uninitialized(outputShape)
-        withExtendedLifetime((x, weight, bias)) {
-            plan.backward(outputGradient: x.basePointer, x: nil, weight: weight.basePointer, inputGradient: y.basePointer,
-                          weightGradient: nil)
-            if let bias {
-                ChannelPlanes.addBias(bias.basePointer, to: y.basePointer, images: plan.batch, channels: channels, plane: plane)
-            }
-        }
-        return y
-    } pullback: { grad, _ in
-        let dy = grad.contiguous()
-        let dx = needsX ? Tensor.uninitialized(xShape) : nil
-        let dw = needsWeight ? Tensor.uninitialized(weightShape) : nil
-        withExtendedLifetime((dy, savedX, savedWeight)) {
-            if let dx, let savedWeight {
-                plan.forward(x: dy.basePointer, weight: savedWeight.basePointer, bias: nil, into: dx.basePointer)
-            }
-            if let dw, let savedX {
-                plan.backward(outputGradient: savedX.basePointer, x: dy.basePointer, weight: nil,
-                              inputGradient: nil, weightGradient: dw.basePointer)
-            }
-        }
-        return [dx, dw, needsBias ? dy.channelSums() : nil]
-    }
+    return convolution3d(op, x, weight, bias: bias, plan: plan, transposed: true,
+                         export: .convolution("ConvTranspose", stride: stride, padding: padding, dilation: dilation,
+                                              groups: groups, outputPadding: outputPadding))
 }
 
 /// 3-D transposed convolution with the same stride, padding, output padding and dilation along

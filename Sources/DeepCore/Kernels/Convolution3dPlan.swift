@@ -21,8 +21,8 @@
 // K per output slice instead of a GEMM of depth C'/g and a col2vol scatter); other strides run
 // GEMM and col2vol per band.
 // The forward splits (image, chunk or band) pairs among threads (they write disjoint outputs); the
-// backward splits images, whose windows overlap in dx, with per-chunk partial sums of dW added in
-// chunk order (deterministic). One image with one chunk runs its GEMMs split among the threads by
+// band backward splits images, whose windows overlap in dx, and the slice weight gradient
+// (image, chunk) pairs, with per-chunk partial sums of dW added in chunk order (deterministic). One image with one chunk runs its GEMMs split among the threads by
 // ``Gemm``. A transposed convolution is the adjoint: Ops/ConvolutionTranspose3d.swift runs the
 // same plan with forward and input gradient swapped.
 
@@ -105,23 +105,18 @@ struct Convolution3dPlan {
         }
     }
 
-    /// Chunks the batch is cut into for a weight gradient: a count fixed by the shape, so that
-    /// per-chunk partial sums added in chunk order give the same result on any run; at most 8,
-    /// and fewer when the partial sums would pass 32 MB.
-    private var weightGradientChunks: Int {
-        Swift.min(batch, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, weightCount * MemoryLayout<Float>.stride))))
-    }
-
-    /// Runs `body(chunk, images, accumulator)` over the batch cut into ``weightGradientChunks``
-    /// chunks on the threads, each chunk accumulating into its own zeroed (C', K) buffer; returns
-    /// their sum, added in chunk order.
-    private func summingOverImageChunks(
-        _ body: (_ worker: Int, _ images: Range<Int>, _ accumulator: UnsafeMutablePointer<Float>) -> Void
+    /// Runs `body(worker, items, accumulator)` over `0..<items` (images, or (image, chunk of
+    /// slices) pairs) cut into chunks on the threads, each chunk accumulating into its own zeroed
+    /// (C', K) buffer; returns their sum, added in chunk order. The chunk count is fixed by the
+    /// shape (at most 8, fewer when the partial sums would pass 32 MB), so the sum is the same on
+    /// any run.
+    private func summingOverChunks(
+        of items: Int, _ body: (_ worker: Int, _ items: Range<Int>, _ accumulator: UnsafeMutablePointer<Float>) -> Void
     ) -> TensorStorage {
-        let chunks = weightGradientChunks
+        let chunks = Swift.min(items, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, weightCount * MemoryLayout<Float>.stride))))
         let sums = TensorStorage(count: chunks * weightCount, repeating: 0)
-        Parallel.forEachChunk(count: batch, chunks: chunks, workers: Parallel.workers(items: batch, work: work)) { worker, chunk, images in
-            body(worker, images, sums.pointer + chunk * weightCount)
+        Parallel.forEachChunk(count: items, chunks: chunks, workers: Parallel.workers(items: items, work: work)) { worker, chunk, range in
+            body(worker, range, sums.pointer + chunk * weightCount)
         }
         for i in weightCount..<chunks * weightCount { sums.pointer[i % weightCount] += sums.pointer[i] }
         return sums
@@ -203,7 +198,7 @@ extension Convolution3dPlan {
         let g = geometry, P = g.outputVolume, K = g.loweredRows, M = outputChannelsPerGroup, width = g.plane.outputWidth
         let bandRows = rowsPerBand, bandSize = K * bandRows * width
         let scratch = bandScratch(workers: Parallel.workers(items: batch, work: work), bandRows: bandRows)
-        let sums = summingOverImageChunks { worker, images, dwChunk in
+        let sums = summingOverChunks(of: batch) { worker, images, dwChunk in
             let col = scratch.map { $0.pointer + worker * bandSize }
             for n in images {
                 if let dx, !g.isPointwise { (dx + n * inputImage).update(repeating: 0, count: inputImage) }
@@ -321,27 +316,27 @@ extension Convolution3dPlan {
         }
     }
 
-    /// The weight gradient on the slice path: images split among threads, each lowering its
-    /// chunks of input slices and adding one GEMM per output slice and group.
+    /// The weight gradient on the slice path: (image, chunk of output slices) pairs split among
+    /// threads, each lowering its input slices and adding one GEMM per output slice and group.
     private func sliceWeightGradient(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                      into dw: UnsafeMutablePointer<Float>, slices: Int) {
         let g = geometry, P = g.outputVolume, P2 = g.plane.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
-        let kD = g.kernelDepth, scratchSize = (slices + kD - 1) * sliceSize
-        let scratch = TensorStorage(uninitializedCount: Parallel.workers(items: batch, work: work) * scratchSize)
-        let sums = summingOverImageChunks { worker, images, dwChunk in
+        let chunkCount = (g.outputDepth + slices - 1) / slices, tasks = batch * chunkCount
+        let scratchSize = (slices + g.kernelDepth - 1) * sliceSize
+        let scratch = TensorStorage(uninitializedCount: Parallel.workers(items: tasks, work: work) * scratchSize)
+        let sums = summingOverChunks(of: tasks) { worker, range, dwChunk in
             let col = scratch.pointer + worker * scratchSize
-            for n in images {
-                for chunk in 0..<(g.outputDepth + slices - 1) / slices {
-                    let depths = sliceChunk(chunk, slices: slices)
-                    for group in 0..<groups {
-                        lowerSlices(x, image: n, group: group, outputDepths: depths, into: col)
-                        for s in 0..<depths.count {
-                            Gemm.multiply(m: M, n: K, k: P2,
-                                          a: dy + n * outputImage + group * M * P + (depths.lowerBound + s) * P2,
-                                          Gemm.Operand(transposed: false, leadingDimension: P),
-                                          b: col + s * sliceSize, Gemm.Operand(transposed: true, leadingDimension: P2),
-                                          beta: 1, c: dwChunk + group * weightGroup, ldc: K)
-                        }
+            for task in range {
+                let (n, chunk) = task.quotientAndRemainder(dividingBy: chunkCount)
+                let depths = sliceChunk(chunk, slices: slices)
+                for group in 0..<groups {
+                    lowerSlices(x, image: n, group: group, outputDepths: depths, into: col)
+                    for s in 0..<depths.count {
+                        Gemm.multiply(m: M, n: K, k: P2,
+                                      a: dy + n * outputImage + group * M * P + (depths.lowerBound + s) * P2,
+                                      Gemm.Operand(transposed: false, leadingDimension: P),
+                                      b: col + s * sliceSize, Gemm.Operand(transposed: true, leadingDimension: P2),
+                                      beta: 1, c: dwChunk + group * weightGroup, ldc: K)
                     }
                 }
             }

@@ -1,9 +1,9 @@
 import XCTest
 import DeepCore
-import DeepNN
+@testable import DeepNN
 
 /// Conv3d and ConvTranspose3d: PyTorch's state-dict names and shapes, its default initialisation
-/// bounds, and a forward equal to the functional op.
+/// bounds, a forward equal to the functional op, and the ONNX nodes they export as.
 final class Convolution3dModuleTests: XCTestCase {
     func testStateDictNamesAndShapesMatchPyTorch() {
         let conv = Conv3d(4, 6, kernelSize: [1, 3, 3], padding: [0, 1, 1], groups: 2)
@@ -41,5 +41,21 @@ final class Convolution3dModuleTests: XCTestCase {
         conv(x).sum().backward()
         XCTAssertEqual(conv.weight.grad?.shape, conv.weight.shape)
         XCTAssertEqual(conv.bias?.grad?.shape, [6])
+    }
+
+    /// Both export as ONNX `Conv` / `ConvTranspose` nodes with three entries per spatial setting
+    /// (pads begin and end), their parameters as initializers under the state-dict names.
+    func testExportsAsONNXConvolutionNodes() throws {
+        let model = Sequential(Conv3d(2, 4, kernelSize: [3, 3, 1], stride: [1, 2, 1], padding: [1, 1, 0]),
+                               ConvTranspose3d(4, 2, kernelSize: 2, stride: 2))
+        let proto = try model.onnxModel(inputShapes: [[1, 2, 4, 6, 5]])
+        let nodes = proto.graph.node.filter { $0.opType.hasPrefix("Conv") }
+        XCTAssertEqual(nodes.map(\.opType), ["Conv", "ConvTranspose"])
+        func ints(_ node: Int, _ name: String) -> [Int64] { nodes[node].attribute.first { $0.name == name }?.ints ?? [] }
+        XCTAssertEqual(ints(0, "pads"), [1, 1, 0, 1, 1, 0])
+        XCTAssertEqual(ints(0, "strides"), [1, 2, 1])
+        XCTAssertEqual(ints(1, "strides"), [2, 2, 2])
+        XCTAssertEqual(ints(1, "output_padding"), [0, 0, 0])
+        XCTAssertTrue(Set(proto.graph.initializer.map(\.name)).isSuperset(of: ["0.weight", "0.bias", "1.weight", "1.bias"]))
     }
 }

@@ -179,6 +179,14 @@ final class Convolution3dTests: XCTestCase {
         assertClose(convTranspose3d(x, up, stride: 2, padding: 1, outputPadding: 1),
                     convTranspose3d(x, up, stride: [2, 2, 2], padding: [1, 1, 1], outputPadding: [1, 1, 1]))
         XCTAssertEqual(convTranspose3d(x, up, stride: 2).shape, [1, 3, 12, 12, 12])
+        // An empty batch: an empty output, and zero weight and bias gradients.
+        let empty = Tensor(zeros: [0, 2, 6, 6, 6]), w0 = w.copied(), b0 = Tensor(zeros: [3])
+        for t in [empty, w0, b0] { t.requiresGrad = true }
+        let none = conv3d(empty, w0, bias: b0, padding: 1)
+        XCTAssertEqual(none.shape, [0, 3, 6, 6, 6])
+        none.sum().backward()
+        XCTAssertEqual(w0.grad?.scalars, [Float](repeating: 0, count: w.count))
+        XCTAssertEqual(b0.grad?.scalars, [0, 0, 0])
         // FLOPs as PyTorch counts them: 2 · output elements · (C/g)·kD·kH·kW.
         let start = FlopCounter.total
         let y = conv3d(Tensor(metaShape: [4, 32, 16, 32, 32]), Tensor(metaShape: [32, 32, 3, 3, 3]), padding: 1)

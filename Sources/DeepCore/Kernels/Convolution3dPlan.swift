@@ -113,7 +113,7 @@ struct Convolution3dPlan {
     private func summingOverChunks(
         of items: Int, _ body: (_ worker: Int, _ items: Range<Int>, _ accumulator: UnsafeMutablePointer<Float>) -> Void
     ) -> TensorStorage {
-        let chunks = Swift.min(items, Swift.max(1, Swift.min(8, (32 << 20) / Swift.max(1, weightCount * MemoryLayout<Float>.stride))))
+        let chunks = Swift.max(1, Swift.min(items, 8, (32 << 20) / Swift.max(1, weightCount * MemoryLayout<Float>.stride)))
         let sums = TensorStorage(count: chunks * weightCount, repeating: 0)
         Parallel.forEachChunk(count: items, chunks: chunks, workers: Parallel.workers(items: items, work: work)) { worker, chunk, range in
             body(worker, range, sums.pointer + chunk * weightCount)

@@ -101,6 +101,16 @@ enum ModelCatalog {
                         recipe: Recipe(epochs: 2, optimizer: "adamw", learningRate: 2e-3, weightDecay: 1e-2))),
         ("resnet18", Entry(make: { ResNet.resnet18(numClasses: 10, inChannels: 1, smallInputStem: true) },
                            recipe: Recipe(epochs: 2, optimizer: "sgd", learningRate: 0.05, weightDecay: 5e-4, oneCycle: true))),
+        // iFormer's four stages at 32–128 channels on images up-sampled to 32² (its stem and
+        // three stride-2 embeddings need sides divisible by 32): 8², 4², 2², 1² maps; attention
+        // heads of 16 channels taking a growing share of each block (1, 1, 3, 4, 5 heads).
+        ("iformer", Entry(make: {
+            Sequential(Upsample(size: [32, 32], mode: .bilinear),
+                       InceptionTransformer(.init(depths: [1, 1, 2, 1], embedDims: [32, 64, 96, 128], numHeads: [2, 4, 6, 8],
+                                                  attentionHeads: [1, 1, 3, 4, 5]),
+                                            inChannels: 1, numClasses: 10, imageSize: 32))
+        }, recipe: Recipe(epochs: 4, optimizer: "adamw", learningRate: 1e-3, weightDecay: 0.05, oneCycle: true,
+                          inputs: "normalized pixels up-sampled to 32×32"))),
         // The anchor's U-Net layout (depth 3, bilinear up-sampling) at base 16: 2.3 times the
         // mosaics per second of base 32, which wins within a time budget (README).
         ("unet", Entry(make: { UNet(inChannels: 1, numClasses: FashionMNISTMosaic.classCount, depth: 3, baseChannels: 16, bilinear: true) },

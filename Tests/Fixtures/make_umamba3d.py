@@ -24,13 +24,14 @@ Writes
    alias-free) state-dict names; umamba3d_<model>_tiny.json (fixture_util format): "input",
    "output" (deep_supervision=False) and "output_ds.<i>" (deep_supervision=True, i = 0 full
    resolution ... coarser), references computed in float64 from the float32 weights and input.
+3. For bot and enc: umamba3d_<model>_tiny_grads.safetensors ("w", "loss" = sum(output * w),
+   "grad.input", "grad.<parameter>"), see `gradients`.
 
 Run: /tmp/venv/bin/python Tests/Fixtures/make_umamba3d.py
 """
 import contextlib
 import io
 import json
-import math
 import os
 import subprocess
 import sys
@@ -172,7 +173,41 @@ def randomise(model, init_he):
                 m.D.add_(torch.randn(m.D.shape) * 0.1)
 
 
-def tiny(name, cls, cfg, init_he, input_shape, seed):
+def gradients(name, model, x, seed):
+    """umamba3d_<name>_tiny_grads.safetensors: a seeded weight "w" shaped like the output, "loss"
+    = sum(output * w) (shape [1]), "grad.input" and "grad.<parameter>" for every parameter
+    (canonical names), computed in float64 in eval mode, stored as float32."""
+    torch.manual_seed(seed + 2)
+    model = model.double()
+    model.zero_grad()
+    xd = x.double().requires_grad_(True)
+    y = model(xd)
+    w = torch.randn(y.shape, dtype=torch.float32)
+    loss = (y * w.double()).sum()
+    loss.backward()
+    store = {"w": w, "loss": loss.detach().reshape(1), "grad.input": xd.grad}
+    unused = [k for k, p in model.named_parameters() if p.grad is None]
+    assert unused == ["decoder.seg_layers.0.weight", "decoder.seg_layers.0.bias"], unused
+    for k, p in model.named_parameters():
+        if p.grad is not None:      # the coarse seg layer is unused without deep supervision
+            store[f"grad.{k}"] = p.grad.clone()
+    # float32 gradients of the same model, to see how close a float32 implementation can get
+    m32 = model.float()
+    m32.zero_grad()
+    x32 = x.clone().requires_grad_(True)
+    (m32(x32) * w).sum().backward()
+    # Conv biases right before an InstanceNorm have a zero gradient (the norm removes the mean):
+    # about 1e-12 here, so only an absolute tolerance compares them.
+    zero = [k for k in store if k.startswith("grad.") and store[k].abs().max() < 1e-9]
+    worst = max(((p.grad.double() - store[f"grad.{k}"]).abs().max() / store[f"grad.{k}"].abs().max()).item()
+                for k, p in m32.named_parameters() if k not in unused and f"grad.{k}" not in zero)
+    save_file({k: v.detach().to(torch.float32).contiguous() for k, v in store.items()},
+              os.path.join(HERE, f"umamba3d_{name}_tiny_grads.safetensors"))
+    print(f"{name}: loss {loss.item():.6g}, {len(store) - 3} parameter gradients, {len(zero)} of them zero "
+          f"(|g| < 1e-9); float32 vs float64 worst error relative to a gradient's largest element {worst:.2e}")
+
+
+def tiny(name, cls, cfg, init_he, input_shape, seed, grads=False):
     torch.manual_seed(seed)
     model = build(cls, cfg)
     randomise(model, init_he)
@@ -198,6 +233,8 @@ def tiny(name, cls, cfg, init_he, input_shape, seed):
         store[f"output_ds.{i}"] = short(t)
     save(f"umamba3d_{name}_tiny", store)
     err = (y32.double() - y).abs().max().item()
+    if grads:
+        gradients(name, model, x, seed)
     print(f"{name}: params {sum(p.numel() for p in model.parameters())}, output {tuple(y.shape)}, "
           f"ds {[tuple(t.shape) for t in ys]}, |y| max {y.abs().max().item():.3g}, float32 vs float64 {err:.2e}")
     return model
@@ -224,8 +261,8 @@ def main():
     os.replace(path + ".tmp", path)
     print("wrote", path, {k: v["parameter_count"] for k, v in layouts.items()})
 
-    tiny("bot", *models["bot"], init_he, (1, 1, 8, 16, 16), seed=10)
-    tiny("enc", *models["enc"], init_he, (1, 1, 8, 16, 16), seed=20)
+    tiny("bot", *models["bot"], init_he, (1, 1, 8, 16, 16), seed=10, grads=True)
+    tiny("enc", *models["enc"], init_he, (1, 1, 8, 16, 16), seed=20, grads=True)
     tiny("enc_ctok", *models["enc_ctok"], init_he, (1, 1, 4, 8, 8), seed=30)
     # Anisotropic: (1, 3, 3) kernels padded (0, 1, 1) in stage 0, up-sampling by (1, 2, 2).
     tiny("bot_aniso", *models["bot_aniso"], init_he, (1, 1, 4, 8, 8), seed=40)

@@ -15,6 +15,14 @@ final class ReleaseErrorTests: XCTestCase {
         }
     }
 
+    func testVolumeConvolutionChannelMistakeNamesOpShapesAndModule() throws {
+        let (status, stderr, _) = try runDemo("conv3d")
+        XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")
+        for part in ["conv3d", "[16, 8, 3, 3, 3]", "[1, 3, 6, 6, 6]", "(in module 1 (Conv3d))"] {
+            XCTAssertTrue(stderr.contains(part), "stderr lacks \"\(part)\":\n\(stderr)")
+        }
+    }
+
     func testMistakeInsideAMultiInputModuleNamesItsPath() throws {
         let (status, stderr, _) = try runDemo("bilinear")
         XCTAssertNotEqual(status, 0, "the program should stop by a trap; stderr:\n\(stderr)")

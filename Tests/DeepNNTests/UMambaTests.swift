@@ -122,7 +122,7 @@ final class UMambaTests: XCTestCase {
         XCTAssertFalse(mamba.conv1d.bias!.scalars.allSatisfy { $0 == 0 })
         // He normal with a = 0.01 on a 16·3·3 fan-in: std √(2/(1 + 1e-4)/144).
         let w = (model.encoder.stages.modules[1] as! Sequential)[0] as! BasicResBlock
-        let values = w.conv2.weight.scalars
+        let values = (w.conv2 as! Conv2d).weight.scalars
         let std = (values.map { $0 * $0 }.reduce(0, +) / Float(values.count)).squareRoot()
         XCTAssertEqual(std, (2 / Float(1.0001) / 144).squareRoot(), accuracy: 0.02)
     }

@@ -8,6 +8,7 @@ import DeepNN
 //     shape-error-demo conv       a Conv2d taking 8 channels fed an image of 3
 //     shape-error-demo bilinear   a Bilinear (two inputs) fed 4 features where it takes 5
 //     shape-error-demo fused      a model prepared with fuseForInference() trained again
+//     shape-error-demo conv3d     a Conv3d taking 8 channels fed a volume of 3
 
 /// A module calling a two-input child, so that the error's path runs through a multi-input call.
 final class PairScorer: Module {
@@ -27,6 +28,9 @@ case "conv":
 case "bilinear":
     let model = Sequential(Linear(6, 4), PairScorer())
     print(model(Tensor.randn([2, 6])).shape)
+case "conv3d":
+    let model = Sequential(ReLU(), Conv3d(8, 16, kernelSize: 3))
+    print(model(Tensor.randn([1, 3, 6, 6, 6])).shape)
 case "fused":
     let model = Sequential(Conv2d(1, 4, kernelSize: 3), BatchNorm2d(4), ReLU())
     model.eval()

@@ -11,12 +11,14 @@
 //   F.layer_norm, F.rms_norm              layerNorm(_:normalizedShape:…), rmsNorm
 //   F.group_norm, F.batch_norm            groupNorm(_:groups:…), batchNorm
 //   F.max_pool2d, F.avg_pool2d            maxPool2d(_:kernelSize:…), avgPool2d
+//   F.max_pool3d, F.avg_pool3d            maxPool3d(_:kernelSize:…), avgPool3d
 //   F.adaptive_avg_pool2d / _max_         adaptiveAvgPool2d(_:outputSize:), adaptiveMaxPool2d
-//   F.conv_transpose2d                    convTranspose2d
+//   F.adaptive_avg_pool3d / _max_         adaptiveAvgPool3d(_:outputSize:), adaptiveMaxPool3d
+//   F.conv_transpose2d / 3d               convTranspose2d, convTranspose3d
 //   F.scaled_dot_product_attention        scaledDotProductAttention
 //   F.softmax(x, dim), F.log_softmax      softmax(_:axis:), logSoftmax(_:axis:)
 //   F.leaky_relu(x, slope)                leakyRelu(_:negativeSlope:)
-//   F.relu, F.gelu, F.silu, F.sigmoid, F.tanh, F.softplus, F.linear, F.conv2d, F.embedding,
+//   F.relu, F.gelu, F.silu, F.sigmoid, F.tanh, F.softplus, F.linear, F.conv2d, F.conv3d, F.embedding,
 //   F.interpolate, F.dropout              the same names
 
 /// `F.cross_entropy(input, target)` with class ids.
@@ -131,6 +133,11 @@ public func adaptive_max_pool2d(_ input: Tensor, _ outputSize: [Int]) -> Tensor 
 /// `F.conv_transpose2d(input, weight, bias, stride, padding, output_padding, …)`.
 @available(*, unavailable, renamed: "convTranspose2d(_:_:bias:stride:padding:outputPadding:dilation:groups:)")
 public func conv_transpose2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                             outputPadding: Int = 0, dilation: Int = 1, groups: Int = 1) -> Tensor { fatalError() }
+
+/// `F.conv_transpose3d(input, weight, bias, stride, padding, output_padding, …)`.
+@available(*, unavailable, renamed: "convTranspose3d(_:_:bias:stride:padding:outputPadding:dilation:groups:)")
+public func conv_transpose3d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
                              outputPadding: Int = 0, dilation: Int = 1, groups: Int = 1) -> Tensor { fatalError() }
 
 /// `F.scaled_dot_product_attention(q, k, v, …)`.

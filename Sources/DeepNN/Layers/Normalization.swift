@@ -147,26 +147,37 @@ public final class GroupNorm: Module {
     }
 }
 
-/// Instance normalisation of (N, C, H, W) (`nn.InstanceNorm2d`): each sample's channel
-/// normalised over its spatial positions; without affine parameters by default. Running
-/// statistics are not tracked (PyTorch's default).
-public final class InstanceNorm2d: Module {
+/// Instance normalisation over the spatial axes of (N, C, *) of one rank (the base of
+/// ``InstanceNorm2d`` and ``InstanceNorm3d``): each sample's channel
+/// normalised over its positions; `weight` (ones) and `bias` (zeros) per channel when `affine`.
+/// Running statistics are not tracked (PyTorch's default).
+public class InstanceNorm: Module {
     /// (C), or nil.
     public let weight: Tensor?
     /// (C), or nil.
     public let bias: Tensor?
     let eps: Float
+    let rank: Int, layout: String
 
-    /// Creates the layer.
-    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false) {
-        self.eps = eps
+    init(_ numFeatures: Int, eps: Float, affine: Bool, rank: Int, layout: String) {
+        (self.eps, self.rank, self.layout) = (eps, rank, layout)
         weight = affine ? Tensor(ones: [numFeatures]) : nil
         bias = affine ? Tensor(zeros: [numFeatures]) : nil
         super.init()
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        guard shapeCheck(x.rank == 4, "InstanceNorm2d: input of shape \(x.shape), expected (N, C, H, W)") else { return .shapeFailure }
+        guard shapeCheck(x.rank == rank, "\(typeName): input of shape \(x.shape), expected \(layout)") else { return .shapeFailure }
         return groupNorm(x, groups: x.shape[1], weight: weight, bias: bias, eps: eps)
+    }
+}
+
+/// Instance normalisation of (N, C, H, W) (`nn.InstanceNorm2d`): each sample's channel
+/// normalised over its spatial positions; without affine parameters by default. Running
+/// statistics are not tracked (PyTorch's default).
+public final class InstanceNorm2d: InstanceNorm {
+    /// Creates the layer.
+    public init(_ numFeatures: Int, eps: Float = 1e-5, affine: Bool = false) {
+        super.init(numFeatures, eps: eps, affine: affine, rank: 4, layout: "(N, C, H, W)")
     }
 }

@@ -86,31 +86,6 @@ public final class BatchNorm3d: BatchNorm {
     }
 }
 
-/// Instance normalisation over the spatial axes of (N, C, *) of one rank (shared by
-/// ``InstanceNorm3d`` and, in the same way, usable by the 2-D layer): each sample's channel
-/// normalised over its positions; `weight` (ones) and `bias` (zeros) per channel when `affine`.
-/// Running statistics are not tracked (PyTorch's default).
-public class InstanceNorm: Module {
-    /// (C), or nil.
-    public let weight: Tensor?
-    /// (C), or nil.
-    public let bias: Tensor?
-    let eps: Float
-    let rank: Int, layout: String
-
-    init(_ numFeatures: Int, eps: Float, affine: Bool, rank: Int, layout: String) {
-        (self.eps, self.rank, self.layout) = (eps, rank, layout)
-        weight = affine ? Tensor(ones: [numFeatures]) : nil
-        bias = affine ? Tensor(zeros: [numFeatures]) : nil
-        super.init()
-    }
-
-    public override func forward(_ x: Tensor) -> Tensor {
-        guard shapeCheck(x.rank == rank, "\(typeName): input of shape \(x.shape), expected \(layout)") else { return .shapeFailure }
-        return groupNorm(x, groups: x.shape[1], weight: weight, bias: bias, eps: eps)
-    }
-}
-
 /// Instance normalisation of (N, C, D, H, W) (`nn.InstanceNorm3d`): each sample's channel
 /// normalised over its volume; without affine parameters by default, as PyTorch.
 public final class InstanceNorm3d: InstanceNorm {

@@ -17,15 +17,27 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
     let x = x.contiguous()
     let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
-    // The positions of the maxima, kept for the pullback only when one will run.
+    return indexedMaxPooling(x, outputShape: [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize], planes: planes,
+                             inputPlane: inPlane, outputPlane: outPlane, op: op, export: export()) { x, y, indices in
+        PoolingKernel.maxForward(x, planes: planes, height: height, width: width, rows: rows, columns: columns, into: y, indices: indices)
+    }
+}
+
+/// The max-pooling op of a contiguous `x` of `planes` (N·C) planes or volumes, `inputPlane`
+/// elements each, to `outputShape` (`outputPlane` elements per plane): `forward(x, y, indices)`
+/// writes the maxima and, when `indices` is given, each one's position in its input plane —
+/// asked for only when a pullback will run, which then routes each output gradient there.
+func indexedMaxPooling(_ x: Tensor, outputShape: [Int], planes: Int, inputPlane: Int, outputPlane: Int, op: String,
+                       export: @autoclosure () -> OpExport?,
+                       forward: @escaping (UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>?) -> Void)
+    -> Tensor {
     let recording = GradMode.isEnabled && x.requiresGrad
-    let inputShape = x.shape, outputShape = [x.shape[0], x.shape[1], rows.outputSize, columns.outputSize]
+    let inputShape = x.shape
     return Tensor.op(op, inputs: [x], shape: outputShape, export: export()) {
         let y = Tensor.uninitialized(outputShape)
-        var indices = [Int32](repeating: 0, count: recording ? planes * outPlane : 0)
+        var indices = [Int32](repeating: 0, count: recording ? planes * outputPlane : 0)
         indices.withUnsafeMutableBufferPointer { idx in
-            PoolingKernel.maxForward(x.basePointer, planes: planes, height: height, width: width, rows: rows, columns: columns,
-                                     into: y.basePointer, indices: recording ? idx.baseAddress : nil)
+            forward(x.basePointer, y.basePointer, recording ? idx.baseAddress : nil)
         }
         return (y, indices)
     } pullback: { grad, _, indices in
@@ -33,8 +45,8 @@ private func maxPooling(_ x: Tensor, rows: PoolingAxis, columns: PoolingAxis, op
         let dx = Tensor(zeros: inputShape)
         indices.withUnsafeBufferPointer { idx in
             guard let idx = idx.baseAddress else { return }   // an empty output
-            PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: planes, inputPlane: inPlane,
-                                      outputPlane: outPlane, into: dx.basePointer)
+            PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: planes, inputPlane: inputPlane,
+                                      outputPlane: outputPlane, into: dx.basePointer)
         }
         return [dx]
     }

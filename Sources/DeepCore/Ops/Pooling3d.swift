@@ -22,26 +22,10 @@ private func maxPooling3d(_ x: Tensor, windows: PoolingVolume, op: String, expor
     let (volumes, depth, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3], x.shape[4])
     let inVolume = depth * height * width, outVolume = windows.outputCount
     require(inVolume <= Int(Int32.max), "\(op): x of shape \(x.shape) has volumes too large for 32-bit indices")
-    // The positions of the maxima, kept for the pullback only when one will run.
-    let recording = GradMode.isEnabled && x.requiresGrad
-    let inputShape = x.shape, outputShape = pooledShape(x.shape, windows)
-    return Tensor.op(op, inputs: [x], shape: outputShape, export: export()) {
-        let y = Tensor.uninitialized(outputShape)
-        var indices = [Int32](repeating: 0, count: recording ? volumes * outVolume : 0)
-        indices.withUnsafeMutableBufferPointer { idx in
-            Pooling3dKernel.maxForward(x.basePointer, volumes: volumes, depth: depth, height: height, width: width,
-                                       windows: windows, into: y.basePointer, indices: recording ? idx.baseAddress : nil)
-        }
-        return (y, indices)
-    } pullback: { grad, _, indices in
-        let dy = grad.contiguous()
-        let dx = Tensor(zeros: inputShape)
-        indices.withUnsafeBufferPointer { idx in
-            guard let idx = idx.baseAddress else { return }   // an empty output
-            PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: volumes, inputPlane: inVolume,
-                                      outputPlane: outVolume, into: dx.basePointer)
-        }
-        return [dx]
+    return indexedMaxPooling(x, outputShape: pooledShape(x.shape, windows), planes: volumes, inputPlane: inVolume,
+                             outputPlane: outVolume, op: op, export: export()) { x, y, indices in
+        Pooling3dKernel.maxForward(x, volumes: volumes, depth: depth, height: height, width: width, windows: windows,
+                                   into: y, indices: indices)
     }
 }
 

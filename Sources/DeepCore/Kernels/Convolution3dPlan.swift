@@ -8,23 +8,26 @@
 //   input grad     dx_g = col2vol(W_gᵀ · dy_g)
 // Two ways to lower, chosen per call (``Convolution3dSettings``):
 // - slices (stride 1 and dilation 1 along depth, planes of at least
-//   ``Convolution3dSettings/sliceLoweringThreshold`` positions, kD lowered slices within the
-//   budget): each input depth slice is lowered once by 2-D im2col, and output slice od multiplies
-//   the kD consecutive lowered slices from od − pD as one matrix, with the weight's rows
-//   permuted to (kd, c, kh, kw); a chunk of output slices lowers kD − 1 slices more than it has.
+//   ``Convolution3dSettings/sliceLoweringThreshold`` positions, one lowered slice within the
+//   budget): each input depth slice is lowered once by 2-D im2col and multiplied in one GEMM by
+//   the weights of all kD depth taps stacked ((kD·C'/g) rows; OpenBLAS packs the lowered slice
+//   once for all of them), and each tap's rows are added to the output slice that reads the
+//   input slice through it (od = id + pD − kd). The weight gradient gathers those kD output-
+//   gradient slices one under another and multiplies them by the lowered slice's transpose, once.
 //   A vol2col would lower every input slice kD times.
 // - bands: vol2col of a band of output rows (od, oh) whose lowered matrix stays within the 2-D
 //   path's lowering budget (``ConvolutionSettings/loweringBudget``, sized for L2).
 // A 1×1×1 stride-1 unpadded convolution multiplies the input itself (a single band). The input
 // gradient of a convolution with stride 1 everywhere (and padding at most the dilated kernel's
-// reach) is the forward convolution of dy with the flipped, transposed weight (one GEMM of depth
-// K per output slice instead of a GEMM of depth C'/g and a col2vol scatter); other strides run
+// reach) is the forward convolution of dy with the flipped, transposed weight (GEMMs of depth K
+// instead of a GEMM of depth C'/g and a col2vol scatter); other strides run
 // GEMM and col2vol per band.
 // The forward splits (image, chunk or band) pairs among threads (they write disjoint outputs); the
 // band backward splits images, whose windows overlap in dx, and the slice weight gradient
-// (image, chunk) pairs, with per-chunk partial sums of dW added in chunk order (deterministic). One image with one chunk runs its GEMMs split among the threads by
-// ``Gemm``. A transposed convolution is the adjoint: Ops/ConvolutionTranspose3d.swift runs the
-// same plan with forward and input gradient swapped.
+// (image, chunk) pairs, with per-chunk partial sums of dW added in chunk order (deterministic).
+// One image with one chunk runs its GEMMs split among the threads by ``Gemm``. A transposed
+// convolution is the adjoint: Ops/ConvolutionTranspose3d.swift runs the same plan with forward
+// and input gradient swapped.
 
 /// Algorithm choices of the 3-D convolutions, for experiments and tests; the defaults are the
 /// designed fastest (see Kernels/Convolution3dPlan.swift).
@@ -34,8 +37,8 @@ public enum Convolution3dSettings {
     /// read it) instead of lowering bands of output rows; 0 takes that path wherever the shape
     /// allows, `Int.max` never (tests).
     nonisolated(unsafe) public static var sliceLoweringThreshold = 64
-    /// Bytes of lowered slices each thread holds at once on the slice path; a shape whose kD
-    /// lowered slices do not fit lowers bands instead.
+    /// Bytes of the lowered input slice each thread holds at once on the slice path; a shape
+    /// whose lowered slice does not fit lowers bands instead.
     nonisolated(unsafe) public static var sliceLoweringBudget = 16 << 20
     /// Whether the input gradient of a stride-1 convolution runs as the convolution of the output
     /// gradient with the flipped weight (else GEMM and col2vol, as for other strides).
@@ -233,22 +236,28 @@ extension Convolution3dPlan {
 // MARK: - Slices lowered once; the input gradient as a convolution
 
 extension Convolution3dPlan {
-    /// Output depth slices per chunk on the slice path (chunks of near-equal size whose kD − 1
-    /// extra lowered slices stay within ``Convolution3dSettings/sliceLoweringBudget``), or nil
-    /// when the plan lowers bands (see the file comment).
+    /// Output depth slices per task on the slice path, or nil when the plan lowers bands (see
+    /// the file comment). An image is one task when the batch alone gives the threads enough
+    /// tasks (``slicePathTasks``), else its output slices are cut into near-equal chunks; the
+    /// chunks depend on the shape only, so the weight gradient's partial sums are the same on
+    /// every run.
     var slicesPerChunk: Int? {
-        let g = geometry, kD = g.kernelDepth
+        let g = geometry
         guard g.strideDepth == 1, g.dilationDepth == 1, !g.isPointwise,
-              g.plane.outputPlane >= Convolution3dSettings.sliceLoweringThreshold else { return nil }
-        let sliceBytes = sliceSize * MemoryLayout<Float>.stride
-        let most = Convolution3dSettings.sliceLoweringBudget / Swift.max(sliceBytes, 1) - (kD - 1)
-        guard most >= 1 else { return nil }
-        let per = Swift.min(most, g.outputDepth), chunks = (g.outputDepth + per - 1) / per
+              g.plane.outputPlane >= Convolution3dSettings.sliceLoweringThreshold,
+              sliceSize * MemoryLayout<Float>.stride <= Convolution3dSettings.sliceLoweringBudget else { return nil }
+        let chunks = Swift.min(g.outputDepth, (Self.slicePathTasks + batch - 1) / batch)
         return (g.outputDepth + chunks - 1) / chunks
     }
 
+    /// Tasks the slice path aims at for a batch: (image, chunk of output slices) pairs.
+    private static let slicePathTasks = 4
+
     /// Elements of one lowered input slice of one group, (C/g)·kH·kW·H'·W'.
     private var sliceSize: Int { geometry.channels * geometry.plane.taps * geometry.plane.outputPlane }
+
+    /// Elements of the products of one lowered slice with the kD stacked weight taps, kD·(C'/g)·H'·W'.
+    private var stackSize: Int { geometry.kernelDepth * outputChannelsPerGroup * geometry.plane.outputPlane }
 
     /// The output slices `od ..< od + slices` of chunk `chunk`, clipped to D'.
     @inline(__always)
@@ -256,28 +265,35 @@ extension Convolution3dPlan {
         (chunk * slices)..<Swift.min((chunk + 1) * slices, geometry.outputDepth)
     }
 
-    /// Lowers into `col` the input slices of image `n` and group `group` that the output slices
-    /// `depths` read: kD − 1 more than there are output slices.
+    /// Calls `body(id, taps)` for each input depth slice `id` (inside the volume: the depth
+    /// padding adds nothing) that the output slices `depths` read, with the depth taps `taps`
+    /// through which they read it: output slice id + pD − kd for kd in `taps`, a contiguous range.
     @inline(__always)
-    private func lowerSlices(_ x: UnsafePointer<Float>, image n: Int, group: Int, outputDepths depths: Range<Int>,
-                             into col: UnsafeMutablePointer<Float>) {
-        let g = geometry, first = depths.lowerBound - g.paddingDepth
-        Vol2col.lowerSlices(x + n * inputImage + group * g.channels * g.inputVolume, g,
-                            depths: first..<(first + depths.count + g.kernelDepth - 1), into: col)
+    private func forEachInputSlice(of depths: Range<Int>, _ body: (_ depth: Int, _ taps: ClosedRange<Int>) -> Void) {
+        let g = geometry, pD = g.paddingDepth, kD = g.kernelDepth
+        let first = Swift.max(0, depths.lowerBound - pD), end = Swift.min(g.inputDepth, depths.upperBound - pD + kD - 1)
+        guard first < end else { return }
+        for id in first..<end {
+            body(id, Swift.max(0, id + pD - (depths.upperBound - 1))...Swift.min(kD - 1, id + pD - depths.lowerBound))
+        }
     }
 
-    /// Copies the (C', C/g, kD, kH·kW) weight into `permuted` as (C', kD, C/g, kH·kW), the row
-    /// order of stacked lowered slices; with `back`, the other way.
-    private func permuteWeight(_ weight: UnsafePointer<Float>, into permuted: UnsafeMutablePointer<Float>, back: Bool = false) {
-        let g = geometry, (C, kD, T) = (g.channels, g.kernelDepth, g.plane.taps)
-        for o in 0..<outputChannels {
-            for c in 0..<C {
-                for kd in 0..<kD {
-                    let natural = ((o * C + c) * kD + kd) * T, stacked = ((o * kD + kd) * C + c) * T
-                    if back {
-                        (permuted + natural).update(from: weight + stacked, count: T)
-                    } else {
-                        (permuted + stacked).update(from: weight + natural, count: T)
+    /// Copies the (C', C/g, kD, kH·kW) weight into `stacked` as (g, kD, C'/g, C/g, kH·kW): per
+    /// group, the weights of each depth tap as one (C'/g) × (C/g)·kH·kW matrix, the taps stacked;
+    /// with `back`, the other way.
+    private func stackWeight(_ weight: UnsafePointer<Float>, into stacked: UnsafeMutablePointer<Float>, back: Bool = false) {
+        let g = geometry, (C, kD, T, M) = (g.channels, g.kernelDepth, g.plane.taps, outputChannelsPerGroup)
+        for group in 0..<groups {
+            for o in 0..<M {
+                for c in 0..<C {
+                    for kd in 0..<kD {
+                        let natural = weight + (((group * M + o) * C + c) * kD + kd) * T
+                        let tap = stacked + (((group * kD + kd) * M + o) * C + c) * T
+                        if back {
+                            UnsafeMutablePointer(mutating: natural).update(from: tap, count: T)
+                        } else {
+                            tap.update(from: natural, count: T)
+                        }
                     }
                 }
             }
@@ -285,63 +301,89 @@ extension Convolution3dPlan {
     }
 
     /// ``forward(x:weight:bias:into:)`` on the slice path: (image, chunk of output slices) pairs
-    /// split among threads; each lowers its chunk's input slices, then runs one GEMM per output
-    /// slice and group.
+    /// split among threads. Each input slice a chunk reads is lowered once and multiplied by the
+    /// stacked weights of the depth taps through which the chunk reads it (one GEMM of
+    /// (taps·C'/g) rows, so OpenBLAS packs the lowered slice once); each tap's rows are then
+    /// added to its output slice.
     private func sliceForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               into y: UnsafeMutablePointer<Float>, slices: Int) {
-        let g = geometry, P = g.outputVolume, P2 = g.plane.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
-        let kD = g.kernelDepth, chunkCount = (g.outputDepth + slices - 1) / slices
-        let tasks = batch * chunkCount, scratchSize = (slices + kD - 1) * sliceSize
+        let g = geometry, P = g.outputVolume, P2 = g.plane.outputPlane, K = g.channels * g.plane.taps, M = outputChannelsPerGroup
+        let pD = g.paddingDepth, chunkCount = (g.outputDepth + slices - 1) / slices
+        let tasks = batch * chunkCount, scratchSize = sliceSize + stackSize
         let workers = Parallel.workers(items: tasks, work: work)
         let scratch = TensorStorage(uninitializedCount: workers * scratchSize)
-        let permuted = TensorStorage(uninitializedCount: weightCount)
-        permuteWeight(weight, into: permuted.pointer)
+        let stacked = TensorStorage(uninitializedCount: weightCount)
+        stackWeight(weight, into: stacked.pointer)
         Parallel.forEachChunk(count: tasks, chunks: workers * Parallel.chunksPerWorker, workers: workers) { worker, _, range in
-            let col = scratch.pointer + worker * scratchSize
+            let col = scratch.pointer + worker * scratchSize, products = col + sliceSize
             for task in range {
                 let (n, chunk) = task.quotientAndRemainder(dividingBy: chunkCount)
                 let depths = sliceChunk(chunk, slices: slices)
-                let yChunk = y + n * outputImage + depths.lowerBound * P2
-                if let bias { fill(yChunk, bias: bias, columns: depths.count * P2) }
+                let yImage = y + n * outputImage
+                if let bias {
+                    fill(yImage + depths.lowerBound * P2, bias: bias, columns: depths.count * P2)
+                } else {
+                    for co in 0..<outputChannels { (yImage + co * P + depths.lowerBound * P2).update(repeating: 0, count: depths.count * P2) }
+                }
                 for group in 0..<groups {
-                    lowerSlices(x, image: n, group: group, outputDepths: depths, into: col)
-                    for s in 0..<depths.count {
-                        Gemm.multiply(m: M, n: P2, k: K,
-                                      a: permuted.pointer + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
-                                      b: col + s * sliceSize, Gemm.Operand(transposed: false, leadingDimension: P2),
-                                      beta: bias == nil ? 0 : 1, c: yChunk + group * M * P + s * P2, ldc: P)
+                    let xGroup = x + n * inputImage + group * g.channels * g.inputVolume
+                    forEachInputSlice(of: depths) { id, taps in
+                        Vol2col.lowerSlices(xGroup, g, depths: id..<(id + 1), into: col)
+                        Gemm.multiply(m: taps.count * M, n: P2, k: K,
+                                      a: stacked.pointer + group * weightGroup + taps.lowerBound * M * K,
+                                      Gemm.Operand(transposed: false, leadingDimension: K),
+                                      b: col, Gemm.Operand(transposed: false, leadingDimension: P2),
+                                      c: products, ldc: P2)
+                        for kd in taps {
+                            let yGroup = yImage + group * M * P + (id + pD - kd) * P2
+                            let rows = products + (kd - taps.lowerBound) * M * P2
+                            for o in 0..<M { Self.add(rows + o * P2, to: yGroup + o * P, count: P2) }
+                        }
                     }
                 }
             }
         }
     }
 
+    /// target[i] += source[i] for i in 0..<count.
+    @inline(__always)
+    private static func add(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { target[i] += source[i] }
+    }
+
     /// The weight gradient on the slice path: (image, chunk of output slices) pairs split among
-    /// threads, each lowering its input slices and adding one GEMM per output slice and group.
+    /// threads. For each input slice a chunk reads, the output-gradient slices of the depth taps
+    /// that read it are gathered one under another and multiplied by the slice's lowering once
+    /// (one GEMM of (taps·C'/g) rows), adding to those taps' rows of the stacked weight gradient.
     private func sliceWeightGradient(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                      into dw: UnsafeMutablePointer<Float>, slices: Int) {
-        let g = geometry, P = g.outputVolume, P2 = g.plane.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
-        let chunkCount = (g.outputDepth + slices - 1) / slices, tasks = batch * chunkCount
-        let scratchSize = (slices + g.kernelDepth - 1) * sliceSize
+        let g = geometry, P = g.outputVolume, P2 = g.plane.outputPlane, K = g.channels * g.plane.taps, M = outputChannelsPerGroup
+        let pD = g.paddingDepth, chunkCount = (g.outputDepth + slices - 1) / slices, tasks = batch * chunkCount
+        let scratchSize = sliceSize + stackSize
         let scratch = TensorStorage(uninitializedCount: Parallel.workers(items: tasks, work: work) * scratchSize)
         let sums = summingOverChunks(of: tasks) { worker, range, dwChunk in
-            let col = scratch.pointer + worker * scratchSize
+            let col = scratch.pointer + worker * scratchSize, gathered = col + sliceSize
             for task in range {
                 let (n, chunk) = task.quotientAndRemainder(dividingBy: chunkCount)
                 let depths = sliceChunk(chunk, slices: slices)
                 for group in 0..<groups {
-                    lowerSlices(x, image: n, group: group, outputDepths: depths, into: col)
-                    for s in 0..<depths.count {
-                        Gemm.multiply(m: M, n: K, k: P2,
-                                      a: dy + n * outputImage + group * M * P + (depths.lowerBound + s) * P2,
-                                      Gemm.Operand(transposed: false, leadingDimension: P),
-                                      b: col + s * sliceSize, Gemm.Operand(transposed: true, leadingDimension: P2),
-                                      beta: 1, c: dwChunk + group * weightGroup, ldc: K)
+                    let xGroup = x + n * inputImage + group * g.channels * g.inputVolume
+                    let dyGroup = dy + n * outputImage + group * M * P
+                    forEachInputSlice(of: depths) { id, taps in
+                        Vol2col.lowerSlices(xGroup, g, depths: id..<(id + 1), into: col)
+                        for kd in taps {
+                            let rows = gathered + (kd - taps.lowerBound) * M * P2, source = dyGroup + (id + pD - kd) * P2
+                            for o in 0..<M { (rows + o * P2).update(from: source + o * P, count: P2) }
+                        }
+                        Gemm.multiply(m: taps.count * M, n: K, k: P2,
+                                      a: gathered, Gemm.Operand(transposed: false, leadingDimension: P2),
+                                      b: col, Gemm.Operand(transposed: true, leadingDimension: P2),
+                                      beta: 1, c: dwChunk + group * weightGroup + taps.lowerBound * M * K, ldc: K)
                     }
                 }
             }
         }
-        permuteWeight(sums.pointer, into: dw, back: true)
+        stackWeight(dw, into: sums.pointer, back: true)
     }
 
     /// The plan whose forward pass computes this one's input gradient (stride 1 on every axis,

@@ -128,9 +128,8 @@ enum Vol2col {
     /// Lowers the input depth slices `depths` (of any sign: those outside 0..<D, the depth
     /// padding, become zeros) one after another into `col`: slice `depths.lowerBound + s` is the
     /// 2-D im2col of its C planes, C·kH·kW rows × H'·W' columns from `col + s · sliceSize`
-    /// (sliceSize = C·kH·kW·H'·W'). For stride 1 and dilation 1 along depth, the lowered rows of
-    /// output slice od are then the kD consecutive slices from od − pD: one matrix of
-    /// kD·C·kH·kW rows (ordered (kd, c, kh, kw)) with leading dimension H'·W'.
+    /// (sliceSize = C·kH·kW·H'·W'). For stride 1 and dilation 1 along depth, output slice od
+    /// reads slice od − pD + kd through depth tap kd.
     ///
     /// - Parameters: x: C volumes of D×H×W, contiguous; col: depths.count · sliceSize, overwritten.
     static func lowerSlices(_ x: UnsafePointer<Float>, _ g: VolumeGeometry, depths: Range<Int>,

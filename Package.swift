@@ -46,11 +46,13 @@ let package = Package(
         // C, for the selective scan's AVX2/AVX-512 row kernels (function target attributes chosen
         // at run time; a Swift target cannot get ISA flags without unsafeFlags).
         .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanTypes.inc", "ScanRow.inc", "ScanBlock.inc"]),
+        // C, for elementwise math (GELU, the exponentials of softmax rows) in AVX2/AVX-512 likewise.
+        .target(name: "CVectorKernels", path: "Sources/CVectorKernels", exclude: ["VectorMath.inc"]),
         // C, for PNG and JPEG through libpng (libpng-dev) and libjpeg-turbo (libjpeg62-turbo-dev):
         // both report errors by longjmp, which must not cross Swift frames, so each setjmp is in C.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
+        .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "CVectorKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
         .target(name: "DeepNN", dependencies: ["DeepCore", "CZlibSystem", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Sources/DeepNN", exclude: ["Export/ONNX/onnx.proto"]),
         .target(name: "DeepDistributed", dependencies: ["CMPI", "DeepCore", "DeepNN"], path: "Sources/DeepDistributed"),

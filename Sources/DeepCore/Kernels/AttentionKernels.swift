@@ -1,3 +1,4 @@
+import CVectorKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -448,6 +449,9 @@ enum RowMath {
     /// p[i] = exp(p[i] − shift) in place; returns their sum.
     @inline(__always) @discardableResult
     static func exponentiate(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+        // The same steps in AVX2/AVX-512 where the CPU has them (CVectorKernels).
+        var sum: Float = 0
+        if Elementwise.usesVectorExtensions && ds_exp_shifted(p, n, shift, &sum) != 0 { return sum }
         var i = 0
         var acc = V(repeating: 0)
         let s = V(repeating: shift)

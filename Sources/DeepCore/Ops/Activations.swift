@@ -2,6 +2,7 @@
 // `torch.nn.functional` counterparts with the same defaults, values and gradients (including
 // the gradient PyTorch picks at each kink). All keep the shape: (*) → (*).
 
+import CVectorKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,8 +50,12 @@ public func gelu(_ x: Tensor, approximation: GELUApproximation = .none) -> Tenso
         // x·Φ(x), and the derivative Φ(x) + x·φ(x) with φ(x) = e^(−x²/2)/√(2π) from the same
         // exponential; Φ without cancellation for x ≪ 0.
         let invSqrt2Pi: Float = 0.39894228040143268
-        return x.elementwise("gelu", export: .exactGELU, { Elementwise.mapVectors(x) { x in x * VectorMath.normalCDFAndGaussian(x).cdf } }) { g, x, _ in
-            Elementwise.zipVectors(g, x) { g, x in
+        // The same formula runs in AVX2/AVX-512 where the CPU has it (CVectorKernels).
+        return x.elementwise("gelu", export: .exactGELU, {
+            Elementwise.mapNative(x) { ds_gelu($0, $1, $2) }
+                ?? Elementwise.mapVectors(x) { x in x * VectorMath.normalCDFAndGaussian(x).cdf }
+        }) { g, x, _ in
+            Elementwise.zipNative(g, x) { ds_gelu_backward($0, $1, $2, $3) } ?? Elementwise.zipVectors(g, x) { g, x in
                 let (cdf, gaussian) = VectorMath.normalCDFAndGaussian(x)
                 return g * (cdf + x * invSqrt2Pi * gaussian)
             }

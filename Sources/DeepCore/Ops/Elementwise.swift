@@ -12,6 +12,10 @@
 //
 // Keep the per-element closure a literal inside the forward and gradient closures: the kernels
 // are `@inline(__always)`, so each op gets its own specialised loop (no call per element).
+// Math-heavy ops may run a native kernel of CVectorKernels first (`mapNative`, `zipNative`:
+// AVX2/AVX-512 chosen at run time), the Swift loop staying as the portable path.
+
+import CVectorKernels
 
 extension Tensor {
     /// Declares an elementwise op of this tensor, (*) → (*): `forward` computes the result and
@@ -156,12 +160,73 @@ enum Elementwise {
         return Tensor(storage: out, shape: x.shape)
     }
 
+    /// Whether the native kernels of CVectorKernels run: true when this CPU has AVX2 with FMA
+    /// (or AVX-512); tests turn it off to compare them with the portable Swift loops.
+    nonisolated(unsafe) static var usesVectorExtensions = ds_vector_width() > 0
+
+    /// `kernel(x, out, n)` over contiguous `x`, ranges split among threads, for a native
+    /// kernel of CVectorKernels; nil when this CPU has none (its width is 0), so that the
+    /// caller's Swift path runs.
+    static func mapNative(_ x: Tensor, _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Int32) -> Tensor? {
+        guard usesVectorExtensions else { return nil }
+        let x = x.isContiguous ? x : copy(x)
+        let out = TensorStorage(uninitializedCount: x.count)
+        let src = x.storage.pointer + x.offset, o = out.pointer
+        forEachVectorRange(count: x.count) { range in
+            _ = kernel(src + range.lowerBound, o + range.lowerBound, range.count)
+        }
+        return Tensor(storage: out, shape: x.shape)
+    }
+
+    /// `kernel(a, b, out, n)` over `a` and `b` of the same shape (made contiguous), as
+    /// ``mapNative(_:_:)``.
+    static func zipNative(_ a: Tensor, _ b: Tensor,
+                          _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Int32) -> Tensor? {
+        guard usesVectorExtensions else { return nil }
+        require(a.shape == b.shape, "Elementwise.zipNative: shapes \(a.shape) and \(b.shape) differ")
+        let a = a.isContiguous ? a : copy(a), b = b.isContiguous ? b : copy(b)
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer, pa = a.storage.pointer + a.offset, pb = b.storage.pointer + b.offset
+        forEachVectorRange(count: a.count) { range in
+            _ = kernel(pa + range.lowerBound, pb + range.lowerBound, o + range.lowerBound, range.count)
+        }
+        return Tensor(storage: out, shape: a.shape)
+    }
+
     /// ``zip(_:_:_:)`` with `vector`, the same function on eight lanes, for the case where both
     /// operands are contiguous (the scalar closure is then not called per element).
     @inline(__always)
     static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
                     vector: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
-        a.isContiguous && b.isContiguous ? zipVectors(a, b, vector) : zip(a, b, f)
+        if a.isContiguous && b.isContiguous { return zipVectors(a, b, vector) }
+        if a.isContiguous, let row = repeatedRowLength(b), row > 0 { return zipRows(a, repeating: b, row: row, vector) }
+        if b.isContiguous, let row = repeatedRowLength(a), row > 0 {
+            return zipRows(b, repeating: a, row: row) { x, r in vector(r, x) }
+        }
+        return zip(a, b, f)
+    }
+
+    /// `out[i] = f(a[i], b[i mod row])` for a contiguous `a` and a `b` that repeats one row of
+    /// `row` elements (a bias broadcast over the leading axes), eight lanes at a time, rows split
+    /// among threads.
+    @inline(__always)
+    private static func zipRows(_ a: Tensor, repeating b: Tensor, row: Int,
+                                _ f: (FloatVector, FloatVector) -> FloatVector) -> Tensor {
+        let out = TensorStorage(uninitializedCount: a.count)
+        let o = out.pointer, pa = a.storage.pointer + a.offset, pb = b.storage.pointer + b.offset
+        let rows = a.count / row, width = FloatVector.scalarCount
+        Parallel.forEach(count: rows, work: a.count * vectorWorkPerElement) { range in
+            for r in range {
+                let (sa, so) = (pa + r * row, o + r * row)
+                var j = 0
+                while j < row {
+                    let k = Swift.min(width, row - j)
+                    VectorMath.store(f(VectorMath.load(sa + j, count: k), VectorMath.load(pb + j, count: k)), so + j, count: k)
+                    j += width
+                }
+            }
+        }
+        return Tensor(storage: out, shape: a.shape)
     }
 
     /// `out[i] = f(a[i], b[i])` for two tensors of the same shape, eight lanes at a time.

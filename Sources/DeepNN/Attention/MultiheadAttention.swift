@@ -156,8 +156,8 @@ public final class MultiheadAttention: Module {
         let e = embedDim
         func project(_ x: Tensor, rows start: Int, count: Int, weight: Tensor? = nil) -> Tensor {
             let w = weight ?? inProjWeight!.narrowed(axis: 0, start: start, length: count)
-            let y = matmul(x, w.mT)
-            return inProjBias.map { y + $0.narrowed(axis: 0, start: start, length: count) } ?? y
+            // `linear` writes the bias into the output and accumulates the product onto it.
+            return linear(x, weight: w, bias: inProjBias?.narrowed(axis: 0, start: start, length: count))
         }
         if inProjWeight != nil && query === key && key === value {
             let qkv = project(query, rows: 0, count: 3 * e)

@@ -117,8 +117,7 @@ public final class PatchEmbedding: Module {
         let (n, rows, cols) = (x.shape[0], x.shape[2] / p, x.shape[3] / p)
         // (N, C, rows·p, cols·p) → (N, rows·cols, C·p·p), each patch flattened like the weight.
         let patches = x.reshaped([n, c, rows, p, cols, p]).permuted([0, 2, 4, 1, 3, 5]).reshaped([n, rows * cols, c * p * p])
-        let y = matmul(patches, weight.reshaped([hidden, c * p * p]).mT)
-        return bias.map { y + $0 } ?? y
+        return linear(patches, weight: weight.reshaped([hidden, c * p * p]), bias: bias)
     }
 }
 

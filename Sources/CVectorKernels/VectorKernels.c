@@ -1,0 +1,71 @@
+// Run-time dispatch of the elementwise math kernels (CVectorKernels.h); the kernels are written
+// once in VectorMath.inc over a generic vector type and compiled here for AVX-512 (16 lanes) and
+// AVX2/FMA (8 lanes) through function target attributes.
+#include "CVectorKernels.h"
+
+typedef float vf8 __attribute__((ext_vector_type(8)));
+typedef int vi8 __attribute__((ext_vector_type(8)));
+typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
+typedef float vf16 __attribute__((ext_vector_type(16)));
+typedef int vi16 __attribute__((ext_vector_type(16)));
+typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
+
+#define VW 16
+#define VF vf16
+#define VFU vf16u
+#define VI vi16
+#define NAME(x) x##_avx512
+#define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+#include "VectorMath.inc"
+#undef VW
+#undef VF
+#undef VFU
+#undef VI
+#undef NAME
+#undef TARGET
+
+#define VW 8
+#define VF vf8
+#define VFU vf8u
+#define VI vi8
+#define NAME(x) x##_avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#include "VectorMath.inc"
+
+int ds_vector_width(void) {
+    static int width = -1;
+    if (width < 0) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            width = 16;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            width = 8;
+        else
+            width = 0;
+    }
+    return width;
+}
+
+int ds_gelu(const float *x, float *y, long n) {
+    switch (ds_vector_width()) {
+    case 16: gelu_avx512(x, y, n); return 1;
+    case 8: gelu_avx2(x, y, n); return 1;
+    default: return 0;
+    }
+}
+
+int ds_gelu_backward(const float *g, const float *x, float *dx, long n) {
+    switch (ds_vector_width()) {
+    case 16: gelu_backward_avx512(g, x, dx, n); return 1;
+    case 8: gelu_backward_avx2(g, x, dx, n); return 1;
+    default: return 0;
+    }
+}
+
+int ds_exp_shifted(float *p, long n, float shift, float *sum) {
+    switch (ds_vector_width()) {
+    case 16: *sum = exp_shifted_avx512(p, n, shift); return 1;
+    case 8: *sum = exp_shifted_avx2(p, n, shift); return 1;
+    default: return 0;
+    }
+}

@@ -147,6 +147,16 @@ struct KernelWindow {
         let first = rows.lowerBound * kw + columns.lowerBound
         Parallel.forEach(count: planes, work: planes * kh * kw) { range in
             if !toWindow { (full + range.lowerBound * kh * kw).update(repeating: 0, count: range.count * kh * kw) }
+            if wh == 1 && ww == 1 {
+                // One tap kept (a 3×3 kernel on 1×1 planes): a strided copy, without the per-plane loops.
+                let (f, c, step) = (full + first, window, kh * kw)
+                if toWindow {
+                    for p in range { c[p] = f[p * step] }
+                } else {
+                    for p in range { f[p * step] = c[p] }
+                }
+                return
+            }
             for p in range {
                 for i in 0..<wh {
                     let f = full + p * kh * kw + first + i * kw, c = window + (p * wh + i) * ww

@@ -101,6 +101,10 @@ struct GroupLayout {
     var affineRun: Int
     /// Number of affine parameters (the size of weight and bias).
     var affineCount: Int
+    /// Whether the groups are the channels of (N, C, spatial) images with one affine parameter
+    /// each (BatchNorm: group g's runs are at n·C·spatial + g·spatial), which lets small planes
+    /// run over whole image rows (BatchNormSmallPlanes.swift).
+    var channelsOfImages = false
 
     /// Elements of all the groups.
     var elementCount: Int { groups * blocks * blockLength }
@@ -138,6 +142,11 @@ extension NormalizationKernels {
                         mean pMean: UnsafeMutablePointer<Float>, rstd pRstd: UnsafeMutablePointer<Float>,
                         variance pVar: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let (px, py, pw, pb) = (x, y, weight, bias)
+        if centered && takesSmallPlanePath(layout) {
+            smallPlaneForward(x, weight: weight, bias: bias, layout, eps: eps, fixedStatistics: fixedStatistics,
+                              mean: pMean, rstd: pRstd, variance: pVar, into: y)
+            return
+        }
         Parallel.forEach(count: layout.groups, work: layout.elementCount) { range in
             for g in range {
                 let s = layout.start(g)
@@ -183,6 +192,11 @@ extension NormalizationKernels {
                          centered: Bool, frozen: Bool, into dx: UnsafeMutablePointer<Float>,
                          weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?) {
         let (pg, px, pw, pdx) = (g, x, weight, dx)
+        if centered && takesSmallPlanePath(layout) {
+            smallPlaneBackward(g, x: x, weight: weight, layout, mean: means, rstd: rstds, frozen: frozen, into: dx,
+                               weightGradient: weightGradient, biasGradient: biasGradient)
+            return
+        }
         let groups = layout.groups
         let workers = Parallel.workers(items: groups, work: layout.elementCount)
         let chunks = Swift.min(groups, workers * Parallel.chunksPerWorker)

@@ -136,7 +136,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
     }
     let layout = GroupLayout(groups: c, start: { $0 * spatial }, blocks: n, blockLength: spatial,
                              blockStride: c * spatial, affineBase: { $0 }, perElementAffine: false,
-                             affineRun: Swift.max(spatial, 1), affineCount: c)
+                             affineRun: Swift.max(spatial, 1), affineCount: c, channelsOfImages: true)
     let useBatch = training || runningMean == nil || runningVar == nil
     if useBatch {
         // PyTorch's check and message: one value per channel has no variance to normalise by.

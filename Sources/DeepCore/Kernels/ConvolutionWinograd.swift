@@ -217,14 +217,16 @@ extension Winograd {
 }
 
 /// The weights of one convolution as its algorithm computes with them (Winograd's transformed
-/// taps, 16/9 the weight's size), kept from call to call for weights that no longer change — a
-/// model for inference (`Conv2d` holds one after `fuseForInference()`). Filled by the first
-/// Winograd convolution given it; used only by calls that record no gradient to the weight.
-/// Call ``clear()`` after changing the weights in place.
+/// taps, 16/9 the weight's size; or the window of taps that reach the input, see
+/// ``KernelWindow``), kept from call to call for weights that no longer change — a model for
+/// inference (`Conv2d` holds one after `fuseForInference()`). Filled by the first convolution
+/// given it; used only by calls that record no gradient to the weight. Call ``clear()`` after
+/// changing the weights in place.
 public final class ConvolutionWeightCache: @unchecked Sendable {
     private let lock = NSLock()
     private var transformed: TensorStorage?
-    private var key = (0, 0)
+    /// What `transformed` holds: the algorithm and the sizes it read.
+    private var key: [Int] = []
 
     /// An empty cache.
     public init() {}
@@ -245,11 +247,17 @@ public final class ConvolutionWeightCache: @unchecked Sendable {
 
     /// The Winograd transform of `w` (C', C, 3, 3): the one kept, or computed and kept.
     func winogradWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int) -> TensorStorage {
+        weights(for: [0, outputChannels, channels]) { Winograd.transformedWeights(w, outputChannels: outputChannels, channels: channels) }
+    }
+
+    /// The weights `make` computes for `key` (an algorithm and the sizes it reads): the ones
+    /// kept, or computed and kept.
+    func weights(for key: [Int], _ make: () -> TensorStorage) -> TensorStorage {
         lock.lock()
         defer { lock.unlock() }
-        if let transformed, key == (outputChannels, channels) { return transformed }
-        let u = Winograd.transformedWeights(w, outputChannels: outputChannels, channels: channels)
-        (transformed, key) = (u, (outputChannels, channels))
-        return u
+        if let transformed, self.key == key { return transformed }
+        let made = make()
+        (transformed, self.key) = (made, key)
+        return made
     }
 }

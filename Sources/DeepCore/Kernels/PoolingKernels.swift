@@ -214,6 +214,48 @@ enum PoolingKernel {
         }
     }
 
+    /// ``maxForward(_:width:rows:columns:into:indices:)`` without indices, for narrow outputs
+    /// (fewer than 16 columns, where ``maxForwardVectors(_:width:rows:columns:into:)`` finds few
+    /// runs of eight alike windows): the maximum over a window is the maximum over its rows of
+    /// the maxima over its columns, so each input row's column maxima are taken once (`rowMaxima`,
+    /// H × W' floats) and then combined down the rows, all output columns in SIMD lanes. NaN
+    /// propagates; an empty window gives −∞.
+    ///
+    /// - Parameters: x: H×W (row length `width`); y: H'×W'; rowMaxima: H·W' floats of scratch.
+    static func maxForwardSeparable(_ x: UnsafePointer<Float>, height: Int, width: Int, rows: PoolingAxis, columns: PoolingAxis,
+                                    into y: UnsafeMutablePointer<Float>, rowMaxima h: UnsafeMutablePointer<Float>) {
+        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
+        @inline(__always) func larger(_ v: Float, _ m: Float) -> Float { v > m || (v != v && m == m) ? v : m }
+        columns.ranges.withUnsafeBufferPointer { columnRanges in
+            for ih in 0..<height {
+                let row = x + ih * width, out = h + ih * outW
+                for ow in 0..<outW {
+                    let c = columnRanges[ow]
+                    var m = -Float.infinity, iw = c.lowerBound
+                    while iw < c.upperBound { m = larger(row[iw], m); iw += columnStep }
+                    out[ow] = m
+                }
+            }
+        }
+        rows.ranges.withUnsafeBufferPointer { rowRanges in
+            for oh in 0..<outH {
+                let r = rowRanges[oh], out = y + oh * outW
+                var ow = 0
+                while ow < outW {
+                    let k = Swift.min(FloatVector.scalarCount, outW - ow)
+                    var best = FloatVector(repeating: -.infinity), ih = r.lowerBound
+                    while ih < r.upperBound {
+                        let v = VectorMath.load(h + ih * outW + ow, count: k)
+                        best.replace(with: v, where: (v .> best) .| ((v .!= v) .& (best .== best)))
+                        ih += rowStep
+                    }
+                    VectorMath.store(best, out + ow, count: k)
+                    ow += k
+                }
+            }
+        }
+    }
+
     /// Sum of each window times its scale.
     ///
     /// - Parameters: x: H×W (row length `width`); scales, y: H'×W'.
@@ -252,6 +294,17 @@ enum PoolingKernel {
         let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
         let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
         let simple2x2 = rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width)
+        if indices == nil && !simple2x2 && columns.outputSize < 16 {
+            Parallel.forEach(count: planes, work: work) { range in
+                let rowMaxima = UnsafeMutablePointer<Float>.allocate(capacity: height * columns.outputSize)
+                defer { rowMaxima.deallocate() }
+                for p in range {
+                    maxForwardSeparable(x + p * inPlane, height: height, width: width, rows: rows, columns: columns,
+                                        into: y + p * outPlane, rowMaxima: rowMaxima)
+                }
+            }
+            return
+        }
         forEachPlane(count: planes, work: work) { p in
             if simple2x2 {
                 maxForward2x2(x + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,

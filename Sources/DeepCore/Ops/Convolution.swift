@@ -138,20 +138,27 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     let savedX = needsWeight ? x.detached() : nil
     let windowShape = [plan.outputChannels, g.channels, g.kernelHeight, g.kernelWidth]
     let (xShape, weightShape) = (x.shape, weight.shape)
-    // A cache serves only calls that record no gradient to the weight, over the whole kernel.
-    let cache = needsWeight && isGradEnabled || plan.window != nil ? nil : weightCache
+    // A cache serves only calls that record no gradient to the weight: it keeps the window of
+    // taps the plan computes with, or the plan's own transform of the whole kernel.
+    let cache = needsWeight && isGradEnabled ? nil : weightCache
     let epilogueInputs = fusing ? [residual] : []
     return Tensor.op(op, inputs: [x, weight, bias] + epilogueInputs, shape: outputShape, flops: flops, export: export()) {
         // The weight the plan computes with: the window of taps it keeps, or the weight itself.
         let w = plan.window.map { window in
-            Tensor.make(shape: windowShape) { out in
-                window.gather(weight.basePointer, planes: windowShape[0] * windowShape[1], into: out.baseAddress!)
+            let planes = windowShape[0] * windowShape[1]
+            func gathered() -> TensorStorage {
+                let out = TensorStorage(uninitializedCount: planes * g.kernelHeight * g.kernelWidth)
+                window.gather(weight.basePointer, planes: planes, into: out.pointer)
+                return out
             }
+            let key = [1, window.rows.lowerBound, window.rows.upperBound, window.columns.lowerBound, window.columns.upperBound,
+                       window.kernelHeight, window.kernelWidth, planes]
+            return Tensor(storage: cache?.weights(for: key, gathered) ?? gathered(), shape: windowShape)
         } ?? weight
         let y = Tensor.uninitialized(outputShape)
         withExtendedLifetime((x, w, bias, residual)) {
             plan.forward(x: x.basePointer, weight: w.basePointer, bias: bias.map { UnsafePointer($0.basePointer) }, into: y.basePointer,
-                         weightCache: cache,
+                         weightCache: plan.window == nil ? cache : nil,
                          epilogue: ConvolutionEpilogue(residual: residual.map { UnsafePointer($0.basePointer) }, clampsAtZero: activation == .relu))
         }
         return (y, needsX ? w.detached() : nil)

@@ -27,3 +27,37 @@ public final class Dropout: Module {
         return dropout(x, p: p, generator: &DefaultRandom.generator)
     }
 }
+
+/// Stochastic depth (timm's `DropPath`, `drop_path` in residual blocks): in training, each
+/// sample of the batch has its whole branch zeroed with probability `p` and the other samples'
+/// branches scaled by 1/(1 − p); the identity in evaluation or at `p` = 0. No parameters, so a
+/// model's state dict is the same with or without it.
+///
+///     x = x + dropPath(branch(x))
+///
+/// Shape: (N, …) → (N, …); one draw per sample (index of the first axis).
+public final class DropPath: Module {
+    /// Probability of dropping a sample's branch.
+    public let p: Float
+    private var generator: RandomGenerator?
+
+    /// Creates the layer; `seed` gives it a generator of its own (else the default generator,
+    /// reseeded by `manualSeed`).
+    public init(_ p: Float = 0, seed: UInt64? = nil) {
+        require(p >= 0 && p < 1, "DropPath: probability \(p) is not in [0, 1)")
+        self.p = p
+        generator = seed.map { RandomGenerator(seed: $0) }
+        super.init()
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor {
+        guard isTraining, p > 0, !x.isMeta, x.rank >= 1 else { return x }
+        let keep = 1 - p, samples = x.shape[0]
+        func draw(_ g: inout RandomGenerator) -> [Float] {
+            // timm: floor(keep + U[0, 1)) is 1 with probability keep; kept samples scale by 1/keep.
+            (0..<samples).map { _ in (keep + g.nextUniform()).rounded(.down) / keep }
+        }
+        let scales = generator != nil ? draw(&generator!) : draw(&DefaultRandom.generator)
+        return x * Tensor(scales, shape: [samples] + [Int](repeating: 1, count: x.rank - 1))
+    }
+}

@@ -25,8 +25,8 @@ import DeepCore
 ///
 /// Initialisation as the official: convolutions, linear layers and positional tables
 /// truncated normal with std 0.02, zero biases, unit norms; layer scales (stages 3–4) 1e-6.
-/// Stochastic depth (the official `drop_path_rate`, 0 by default) is not implemented: the model
-/// is the official one at its default rate.
+/// Stochastic depth as the official `drop_path_rate` (0 by default): block i of all the blocks
+/// drops its branches with probability rate·i/(blocks − 1) in training (the official linspace).
 ///
 /// Shape: (N, inChannels, H, W) → (N, numClasses), H and W divisible by 32 (the stages' average
 /// pooling halves 2-divisible maps).
@@ -121,7 +121,10 @@ public final class InceptionTransformer: Module {
     ///   - inChannels: image channels (3).
     ///   - numClasses: outputs of the head (1000).
     ///   - imageSize: the side the positional tables are made for (224), at least 32.
-    public init(_ configuration: Configuration, inChannels: Int = 3, numClasses: Int = 1000, imageSize: Int = 224) {
+    ///   - dropPathRate: stochastic depth of the last block (the official `drop_path_rate`;
+    ///     the paper trains iFormer-S/B/L with 0.2/0.3/0.4).
+    public init(_ configuration: Configuration, inChannels: Int = 3, numClasses: Int = 1000, imageSize: Int = 224,
+                dropPathRate: Float = 0) {
         let c = configuration
         require(c.depths.count == 4 && c.embedDims.count == 4 && c.numHeads.count == 4 && c.poolSizes.count == 4,
                 "InceptionTransformer: depths \(c.depths), embedDims \(c.embedDims), numHeads \(c.numHeads) and poolSizes \(c.poolSizes) need 4 stages each")
@@ -129,6 +132,10 @@ public final class InceptionTransformer: Module {
                 "InceptionTransformer: \(c.attentionHeads.count) attention-head counts for depths \(c.depths)")
         require(inChannels > 0 && numClasses > 0 && imageSize >= 32,
                 "InceptionTransformer: inChannels \(inChannels), numClasses \(numClasses) and imageSize \(imageSize) (at least 32)")
+        require(dropPathRate >= 0 && dropPathRate < 1, "InceptionTransformer: dropPathRate \(dropPathRate) is not in [0, 1)")
+        let blockCount = c.depths.reduce(0, +)
+        // torch.linspace(0, rate, blocks).
+        let rates = (0..<blockCount).map { blockCount == 1 ? 0 : dropPathRate * Float($0) / Float(blockCount - 1) }
         (self.configuration, self.imageSize) = (c, imageSize)
         let dims = c.embedDims
         var sides = [imageSize / 4]
@@ -144,7 +151,8 @@ public final class InceptionTransformer: Module {
             defer { first += c.depths[stage] }
             return Sequential((first..<first + c.depths[stage]).map { block in
                 InceptionTransformerBlock(dim: dims[stage], numHeads: c.numHeads[stage], attentionHeads: c.attentionHeads[block],
-                                          poolSize: c.poolSizes[stage], mlpRatio: c.mlpRatio, layerScale: stage >= 2 ? c.layerScale : nil)
+                                          poolSize: c.poolSizes[stage], mlpRatio: c.mlpRatio, layerScale: stage >= 2 ? c.layerScale : nil,
+                                          dropPath: rates[block])
             })
         }
         (blocks1, blocks2, blocks3, blocks4) = (stages[0], stages[1], stages[2], stages[3])

@@ -48,7 +48,7 @@ extension InceptionMixer {
 
 extension InceptionTransformerBlock {
     /// The former label `heads`.
-    @available(*, unavailable, renamed: "init(dim:numHeads:attentionHeads:poolSize:mlpRatio:layerScale:)")
+    @available(*, unavailable, renamed: "init(dim:numHeads:attentionHeads:poolSize:mlpRatio:layerScale:dropPath:)")
     public convenience init(dim: Int, heads: Int, attentionHeads: Int, poolSize: Int = 2, mlpRatio: Int = 4,
                             layerScale: Float? = nil) { fatalError() }
 }

@@ -151,8 +151,9 @@ public final class InceptionMixer: Module {
 ///     x = x + ls1 ⊙ attn(norm1(x))
 ///     x = x + ls2 ⊙ mlp(norm2(x))        // Linear C → 4C, GELU, Linear 4C → C, per pixel
 ///
-/// Children (iFormer's names): `norm1`, `attn`, `norm2`, `mlp` (`fc1`, `fc2`); parameters
-/// `layer_scale_1`, `layer_scale_2` with layer scale.
+/// Children (iFormer's names): `norm1`, `attn`, `norm2`, `mlp` (`fc1`, `fc2`), `drop_path`
+/// (stochastic depth on both branches, no parameters); parameters `layer_scale_1`,
+/// `layer_scale_2` with layer scale.
 /// Shape: (B, dim, H, W) → (B, dim, H, W).
 public final class InceptionTransformerBlock: Module {
     /// Norm before the mixer.
@@ -168,10 +169,17 @@ public final class InceptionTransformerBlock: Module {
     public let layerScale_1: Tensor?
     /// (dim) scale of the MLP branch, or nil (`layer_scale_2`).
     public let layerScale_2: Tensor?
+    /// Stochastic depth of both residual branches (the identity at rate 0 and in evaluation).
+    public let dropPath: DropPath
 
     /// Creates the block; see ``InceptionMixer/init(dim:numHeads:attentionHeads:poolSize:qkvBias:)``.
-    /// - Parameter layerScale: initial layer-scale value, or nil for none.
-    public init(dim: Int, numHeads: Int, attentionHeads: Int, poolSize: Int = 2, mlpRatio: Int = 4, layerScale: Float? = nil) {
+    /// - Parameters:
+    ///   - layerScale: initial layer-scale value, or nil for none.
+    ///   - dropPath: the probability of dropping a sample's branch in training (iFormer's
+    ///     `drop_path`).
+    public init(dim: Int, numHeads: Int, attentionHeads: Int, poolSize: Int = 2, mlpRatio: Int = 4, layerScale: Float? = nil,
+                dropPath: Float = 0) {
+        self.dropPath = DropPath(dropPath)
         norm1 = LayerNorm(dim, eps: 1e-6)
         _attn = Child(wrappedValue: InceptionMixer(dim: dim, numHeads: numHeads, attentionHeads: attentionHeads, poolSize: poolSize))
         norm2 = LayerNorm(dim, eps: 1e-6)
@@ -188,9 +196,9 @@ public final class InceptionTransformerBlock: Module {
         else { return .shapeFailure }
         let pixels = x.permuted([0, 2, 3, 1])                                                  // (B, H, W, C)
         let mixed = attn(norm1(pixels).permuted([0, 3, 1, 2])).permuted([0, 2, 3, 1])
-        let y = pixels + (layerScale_1.map { $0 * mixed } ?? mixed)
+        let y = pixels + dropPath(layerScale_1.map { $0 * mixed } ?? mixed)
         let fed = mlp(norm2(y))
-        return (y + (layerScale_2.map { $0 * fed } ?? fed)).permuted([0, 3, 1, 2])
+        return (y + dropPath(layerScale_2.map { $0 * fed } ?? fed)).permuted([0, 3, 1, 2])
     }
 }
 

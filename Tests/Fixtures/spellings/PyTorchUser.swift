@@ -165,7 +165,7 @@ func renamedLabels() {
     _ = LowFrequencyMixer(dim: 8, heads: 2)                         // renamed: init(dim:numHeads:poolSize:qkvBias:)
     _ = LowFrequencyMixer(dim: 8, numHeads: 2).heads                // renamed: numHeads
     _ = InceptionMixer(dim: 16, heads: 2, attentionHeads: 1)        // renamed: init(dim:numHeads:attentionHeads:poolSize:qkvBias:)
-    _ = InceptionTransformerBlock(dim: 16, heads: 2, attentionHeads: 1)  // renamed: init(dim:numHeads:attentionHeads:poolSize:mlpRatio:layerScale:)
+    _ = InceptionTransformerBlock(dim: 16, heads: 2, attentionHeads: 1)  // renamed: init(dim:numHeads:attentionHeads:poolSize:mlpRatio:layerScale:dropPath:)
     _ = CBAM(channels: 8, spatialKernel: 3)                         // renamed: init(channels:reduction:kernelSize:)
     _ = CBAM(channels: 8)                                           // ok
     _ = ResNet(block: BasicBlock.self, layers: [1, 1, 1, 1], inputChannels: 1)  // renamed: init(block:layers:numClasses:inChannels:zeroInitResidual:groups:widthPerGroup:replaceStrideWithDilation:baseChannels:smallInputStem:)

@@ -48,4 +48,16 @@ extension Workloads {
         try validateTraining("fmnist_cnn_step", model, step, x, y)
         return [resultLine("fmnist_cnn_step", ms: timing.medianMilliseconds(step))]
     }
+
+    /// One training step of the README's main job (`stitch train` defaults, no anchor in
+    /// ../shared/bench): the `cnn-bn` model, a batch of 64 Fashion-MNIST-sized images, AdamW
+    /// (3e-3, weight decay 5e-4). For A/B timing of what the main job spends per batch.
+    static let mainJobStep = Workload(name: "main_job_step") { timing in
+        manualSeed(0)
+        let model = FashionModels.batchNormCNN()
+        let (x, y) = batch(64, [1, 28, 28])
+        let step = trainingStep(model, AdamW(model.parameters, learningRate: 3e-3, weightDecay: 5e-4), x, y)
+        try validateTraining("main_job_step", model, step, x, y)
+        return [resultLine("main_job_step", ms: timing.medianMilliseconds(step))]
+    }
 }

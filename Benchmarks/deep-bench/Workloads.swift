@@ -5,7 +5,8 @@ import DeepCore
 enum Workloads {
     static let all: [Workload] = [gemm1024, conv3x3Forward, conv3x3ForwardBackward, mlpStep, fmnistCNNStep,
                                   attentionFwdBwd, vitStep, attention2048Memory, resnet18Step, selectiveScanFwdBwd,
-                                  imageFolderEpoch, miniLMEncode, resnet18InferB1, resnet18InferB32, vitInferB32, conv3dForwardBackward]
+                                  imageFolderEpoch, miniLMEncode, resnet18InferB1, resnet18InferB32, vitInferB32, conv3dForwardBackward,
+                                  mainJobStep]
 
     /// C = A·B, all 1024×1024: through `matmul` (single-threaded OpenBLAS calls on strips split
     /// among the library's threads), and through one `cblas_sgemm` call with OpenBLAS's own

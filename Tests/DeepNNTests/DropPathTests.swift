@@ -39,6 +39,8 @@ final class DropPathTests: XCTestCase {
         XCTAssertEqual(layer(x).scalars, x.scalars)
         XCTAssertEqual(DropPath(0)(x).scalars, x.scalars)
         XCTAssertTrue(layer.stateDict().isEmpty)
+        // As timm at drop probability 1: every branch dropped in training.
+        XCTAssertEqual(DropPath(1)(x).scalars, [Float](repeating: 0, count: 20))
     }
 
     func testInceptionTransformerRatesFollowTheOfficialLinspace() {

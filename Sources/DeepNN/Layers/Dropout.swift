@@ -30,8 +30,8 @@ public final class Dropout: Module {
 
 /// Stochastic depth (timm's `DropPath`, `drop_path` in residual blocks): in training, each
 /// sample of the batch has its whole branch zeroed with probability `p` and the other samples'
-/// branches scaled by 1/(1 − p); the identity in evaluation or at `p` = 0. No parameters, so a
-/// model's state dict is the same with or without it.
+/// branches scaled by 1/(1 − p) (all dropped at `p` = 1); the identity in evaluation or at
+/// `p` = 0. No parameters, so a model's state dict is the same with or without it.
 ///
 ///     x = x + dropPath(branch(x))
 ///
@@ -44,7 +44,7 @@ public final class DropPath: Module {
     /// Creates the layer; `seed` gives it a generator of its own (else the default generator,
     /// reseeded by `manualSeed`).
     public init(_ p: Float = 0, seed: UInt64? = nil) {
-        require(p >= 0 && p < 1, "DropPath: probability \(p) is not in [0, 1)")
+        require(p >= 0 && p <= 1, "DropPath: probability \(p) is not in [0, 1]")
         self.p = p
         generator = seed.map { RandomGenerator(seed: $0) }
         super.init()
@@ -52,6 +52,7 @@ public final class DropPath: Module {
 
     public override func forward(_ x: Tensor) -> Tensor {
         guard isTraining, p > 0, !x.isMeta, x.rank >= 1 else { return x }
+        if p == 1 { return x * 0 }   // timm: every branch dropped
         let keep = 1 - p, samples = x.shape[0]
         func draw(_ g: inout RandomGenerator) -> [Float] {
             // timm: floor(keep + U[0, 1)) is 1 with probability keep; kept samples scale by 1/keep.

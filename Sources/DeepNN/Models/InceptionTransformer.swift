@@ -132,7 +132,7 @@ public final class InceptionTransformer: Module {
                 "InceptionTransformer: \(c.attentionHeads.count) attention-head counts for depths \(c.depths)")
         require(inChannels > 0 && numClasses > 0 && imageSize >= 32,
                 "InceptionTransformer: inChannels \(inChannels), numClasses \(numClasses) and imageSize \(imageSize) (at least 32)")
-        require(dropPathRate >= 0 && dropPathRate < 1, "InceptionTransformer: dropPathRate \(dropPathRate) is not in [0, 1)")
+        require(dropPathRate >= 0 && dropPathRate <= 1, "InceptionTransformer: dropPathRate \(dropPathRate) is not in [0, 1]")
         let blockCount = c.depths.reduce(0, +)
         // torch.linspace(0, rate, blocks).
         let rates = (0..<blockCount).map { blockCount == 1 ? 0 : dropPathRate * Float($0) / Float(blockCount - 1) }

@@ -111,14 +111,11 @@ extension ConvolutionPlan {
                 Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
                                         into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
             }
-            // One memset of the 16 products, then accumulating GEMMs: OpenBLAS's own zeroing of
-            // C for beta 0 runs column by column and took 3–7 % of a training step.
-            s.m.update(repeating: 0, count: 16 * k * s.ld)
             for xi in 0..<16 {
                 Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
                               a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
                               b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                              beta: 1, c: s.m + xi * k * s.ld, ldc: s.ld)
+                              c: s.m + xi * k * s.ld, ldc: s.ld)
             }
             Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
@@ -179,14 +176,12 @@ extension ConvolutionPlan {
                         }
                     }
                     if let dx, let u {
-                        // dV overwrites V, which the weight gradient no longer needs (zeroed in one
-                        // memset, as in the forward pass).
-                        s.v.update(repeating: 0, count: 16 * c * s.ld)
+                        // dV overwrites V, which the weight gradient no longer needs.
                         for xi in 0..<16 {
                             Gemm.multiply(m: c, n: n, k: k,
                                           a: u.pointer + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
                                           b: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                                          beta: 1, c: s.v + xi * c * s.ld, ldc: s.ld)
+                                          c: s.v + xi * c * s.ld, ldc: s.ld)
                         }
                         for (r, unit) in rows.enumerated() {
                             Winograd.transformInputGradient(s.v, column: r * cols, ld: s.ld, channels: c, t,

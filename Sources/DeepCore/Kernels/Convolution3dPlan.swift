@@ -328,7 +328,7 @@ extension Convolution3dPlan {
                 for group in 0..<groups {
                     let xGroup = x + n * inputImage + group * g.channels * g.inputVolume
                     forEachInputSlice(of: depths) { id, taps in
-                        Vol2col.lowerSlices(xGroup, g, depths: id..<(id + 1), into: col)
+                        Vol2col.lowerSlice(xGroup, g, depth: id, into: col)
                         Gemm.multiply(m: taps.count * M, n: P2, k: K,
                                       a: stacked.pointer + group * weightGroup + taps.lowerBound * M * K,
                                       Gemm.Operand(transposed: false, leadingDimension: K),
@@ -370,7 +370,7 @@ extension Convolution3dPlan {
                     let xGroup = x + n * inputImage + group * g.channels * g.inputVolume
                     let dyGroup = dy + n * outputImage + group * M * P
                     forEachInputSlice(of: depths) { id, taps in
-                        Vol2col.lowerSlices(xGroup, g, depths: id..<(id + 1), into: col)
+                        Vol2col.lowerSlice(xGroup, g, depth: id, into: col)
                         for kd in taps {
                             let rows = gathered + (kd - taps.lowerBound) * M * P2, source = dyGroup + (id + pD - kd) * P2
                             for o in 0..<M { (rows + o * P2).update(from: source + o * P, count: P2) }

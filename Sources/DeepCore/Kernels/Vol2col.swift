@@ -125,26 +125,16 @@ enum Vol2col {
         }
     }
 
-    /// Lowers the input depth slices `depths` (of any sign: those outside 0..<D, the depth
-    /// padding, become zeros) one after another into `col`: slice `depths.lowerBound + s` is the
-    /// 2-D im2col of its C planes, C·kH·kW rows × H'·W' columns from `col + s · sliceSize`
-    /// (sliceSize = C·kH·kW·H'·W'). For stride 1 and dilation 1 along depth, output slice od
-    /// reads slice od − pD + kd through depth tap kd.
+    /// Lowers input depth slice `depth` (inside the volume) into `col`: the 2-D im2col of its C
+    /// planes, C·kH·kW rows × H'·W' columns. For stride 1 and dilation 1 along depth, output
+    /// slice od reads slice od − pD + kd through depth tap kd.
     ///
-    /// - Parameters: x: C volumes of D×H×W, contiguous; col: depths.count · sliceSize, overwritten.
-    static func lowerSlices(_ x: UnsafePointer<Float>, _ g: VolumeGeometry, depths: Range<Int>,
-                            into col: UnsafeMutablePointer<Float>) {
-        let P2 = g.plane.outputPlane, sliceSize = g.channels * g.plane.taps * P2
-        for (s, depth) in depths.enumerated() {
-            let slice = col + s * sliceSize
-            guard depth >= 0 && depth < g.inputDepth else {
-                slice.update(repeating: 0, count: sliceSize)
-                continue
-            }
-            for c in 0..<g.channels {
-                Im2col.lower(x + (c * g.inputDepth + depth) * g.plane.inputPlane, g.plane, outputRows: 0..<g.plane.outputHeight,
-                             into: slice + c * g.plane.taps * P2)
-            }
+    /// - Parameters: x: C volumes of D×H×W, contiguous; col: C·kH·kW·H'·W' floats, overwritten.
+    static func lowerSlice(_ x: UnsafePointer<Float>, _ g: VolumeGeometry, depth: Int, into col: UnsafeMutablePointer<Float>) {
+        require(depth >= 0 && depth < g.inputDepth, "Vol2col.lowerSlice: depth \(depth) outside 0..<\(g.inputDepth)")
+        for c in 0..<g.channels {
+            Im2col.lower(x + (c * g.inputDepth + depth) * g.plane.inputPlane, g.plane, outputRows: 0..<g.plane.outputHeight,
+                         into: col + c * g.plane.taps * g.plane.outputPlane)
         }
     }
 }

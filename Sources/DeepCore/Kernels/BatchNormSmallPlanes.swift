@@ -17,14 +17,14 @@ extension NormalizationKernels {
     }
 
     /// Calls `body(channels, segment)` for ranges of channels split among threads, `segment`
-    /// being their contiguous part of each image row, and a scratch of 3·segment.count floats.
+    /// being their contiguous part of each image row, and a scratch of 4·segment.count floats.
     @inline(__always)
     private static func forEachChannelRange(_ layout: GroupLayout,
                                             _ body: (_ channels: Range<Int>, _ segment: Range<Int>, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
         let plane = layout.blockLength
         Parallel.forEach(count: layout.groups, work: layout.elementCount) { channels in
             let segment = (channels.lowerBound * plane)..<(channels.upperBound * plane)
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 3 * segment.count)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * segment.count)
             defer { scratch.deallocate() }
             body(channels, segment, scratch)
         }
@@ -36,6 +36,14 @@ extension NormalizationKernels {
                                       _ f: (_ row: Int, _ count: Int, _ acc: UnsafeMutablePointer<Float>) -> Void) {
         acc.update(repeating: 0, count: segment.count)
         for n in 0..<layout.blocks { f(n * layout.blockStride + segment.lowerBound, segment.count, acc) }
+    }
+
+    /// Writes `value(c)` into the `plane` lanes of each channel c of `channels`, one after
+    /// another from `v`.
+    @inline(__always)
+    private static func expandChannels(_ channels: Range<Int>, plane: Int, _ value: (Int) -> Float,
+                                       into v: UnsafeMutablePointer<Float>) {
+        for (k, c) in channels.enumerated() { (v + k * plane).update(repeating: value(c), count: plane) }
     }
 
     /// The sum of the `plane` lanes of each channel in `acc`, in Double.
@@ -54,21 +62,20 @@ extension NormalizationKernels {
                                   variance pVar: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let plane = layout.blockLength, count = Double(layout.blocks * plane)
         forEachChannelRange(layout) { channels, segment, scratch in
-            let (acc, expanded) = (scratch, scratch + segment.count)
+            // Three rows of lanes: sums (then the shifts), the means, the scales.
+            let (acc, means, scales) = (scratch, scratch + segment.count, scratch + 2 * segment.count)
             let c0 = channels.lowerBound
-            func expand(_ value: (Int) -> Float, into v: UnsafeMutablePointer<Float>) {
-                for k in 0..<channels.count { (v + k * plane).update(repeating: value(c0 + k), count: plane) }
-            }
             if fixedStatistics {
                 for c in channels { pVar[c] = 0 }
+                expandChannels(channels, plane: plane, { pMean[$0] }, into: means)
             } else {
                 sumOverImages(layout, segment: segment, into: acc) { row, n, acc in
                     for j in 0..<n { acc[j] += x[row + j] }
                 }
                 for k in 0..<channels.count { pMean[c0 + k] = Float(channelSum(acc, channel: k, plane: plane) / count) }
-                expand({ pMean[$0] }, into: expanded)
+                expandChannels(channels, plane: plane, { pMean[$0] }, into: means)
                 sumOverImages(layout, segment: segment, into: acc) { row, n, acc in
-                    for j in 0..<n { let d = x[row + j] - expanded[j]; acc[j] += d * d }
+                    for j in 0..<n { let d = x[row + j] - means[j]; acc[j] += d * d }
                 }
                 for k in 0..<channels.count {
                     let variance = Float(channelSum(acc, channel: k, plane: plane) / count)
@@ -76,11 +83,9 @@ extension NormalizationKernels {
                 }
             }
             // (x − mean)·(rstd·w) + b per lane, as the group kernels round it.
-            let (means, scales, shifts) = (acc, expanded, UnsafeMutablePointer<Float>.allocate(capacity: segment.count))
-            defer { shifts.deallocate() }
-            expand({ pMean[$0] }, into: means)
-            expand({ pRstd[$0] * weight[$0] }, into: scales)
-            expand({ bias[$0] }, into: shifts)
+            let shifts = acc
+            expandChannels(channels, plane: plane, { pRstd[$0] * weight[$0] }, into: scales)
+            expandChannels(channels, plane: plane, { bias[$0] }, into: shifts)
             for n in 0..<layout.blocks {
                 let row = n * layout.blockStride + segment.lowerBound
                 for j in 0..<segment.count { y[row + j] = (x[row + j] - means[j]) * scales[j] + shifts[j] }
@@ -98,12 +103,9 @@ extension NormalizationKernels {
         forEachChannelRange(layout) { channels, segment, scratch in
             let (acc, expanded) = (scratch, scratch + segment.count)
             let c0 = channels.lowerBound, lanes = segment.count
-            func expand(_ value: (Int) -> Float, into v: UnsafeMutablePointer<Float>) {
-                for k in 0..<channels.count { (v + k * plane).update(repeating: value(c0 + k), count: plane) }
-            }
             // Σ g and Σ g·(x − mean) per channel, in one pass.
             let accGX = scratch + 2 * lanes
-            expand({ means[$0] }, into: expanded)
+            expandChannels(channels, plane: plane, { means[$0] }, into: expanded)
             accGX.update(repeating: 0, count: lanes)
             sumOverImages(layout, segment: segment, into: acc) { row, n, acc in
                 for j in 0..<n {
@@ -122,12 +124,10 @@ extension NormalizationKernels {
                 biasGradient?[c0 + k] = sumG[k]
             }
             // dx = scale·(g − mean(g) − (x − mean)·slope), scale = rstd·w, slope = rstd²·mean(g·(x − mean)).
-            let (scales, slopes, offsets) = (acc, UnsafeMutablePointer<Float>.allocate(capacity: lanes),
-                                             UnsafeMutablePointer<Float>.allocate(capacity: lanes))
-            defer { slopes.deallocate(); offsets.deallocate() }
-            expand({ rstds[$0] * weight[$0] }, into: scales)
-            expand({ c in frozen ? 0 : rstds[c] * rstds[c] * sumGX[c - c0] / count }, into: slopes)
-            expand({ c in frozen ? 0 : sumG[c - c0] / count }, into: offsets)
+            let (scales, slopes, offsets) = (acc, accGX, scratch + 3 * lanes)
+            expandChannels(channels, plane: plane, { rstds[$0] * weight[$0] }, into: scales)
+            expandChannels(channels, plane: plane, { c in frozen ? 0 : rstds[c] * rstds[c] * sumGX[c - c0] / count }, into: slopes)
+            expandChannels(channels, plane: plane, { c in frozen ? 0 : sumG[c - c0] / count }, into: offsets)
             for n in 0..<layout.blocks {
                 let row = n * layout.blockStride + segment.lowerBound
                 for j in 0..<lanes {

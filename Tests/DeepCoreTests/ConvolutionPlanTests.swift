@@ -119,8 +119,13 @@ final class ConvolutionPlanTests: XCTestCase {
         // (x, output channels, kernel, stride, padding, groups, algorithms besides im2col)
         let cases: [([Int], Int, Int, Int, Int, Int, [ConvolutionAlgorithm])] = [
             ([3, 16, 6, 7], 16, 3, 1, 1, 1, [.winograd, .batchedLowering]),
-            // One image: Winograd splits its tile rows among the threads.
+            // One image: Winograd splits each step (channels, positions, output channels) among the threads.
             ([1, 16, 14, 13], 16, 3, 1, 1, 1, [.winograd]),
+            // Winograd's tile rows of exactly one vector of eight tiles and of one more than that
+            // (the kernels' last-lane carry and masked lanes), and padding 2 (output wider than input).
+            ([2, 16, 9, 32], 16, 3, 1, 1, 1, [.winograd, .batchedLowering]),
+            ([1, 16, 6, 35], 16, 3, 1, 1, 1, [.winograd]),
+            ([2, 16, 7, 33], 16, 3, 1, 2, 1, [.winograd]),
             ([2, 4, 5, 5], 4, 3, 2, 1, 4, [.depthwise, .batchedLowering]),
             ([2, 3, 6, 6], 6, 3, 1, 1, 3, [.depthwise, .batchedLowering]),
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),

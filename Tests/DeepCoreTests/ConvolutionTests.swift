@@ -285,6 +285,9 @@ final class ConvolutionTests: XCTestCase {
     }
 
     /// Winograd's transforms add a little rounding; with many channels it stays near im2col's.
+    /// F(4×4, 3×3) is less well conditioned than F(2×2, 3×3) (coefficients up to 8 in Aᵀ, 5 in
+    /// Bᵀ): here its largest difference is 5.7e-6 of the largest output (F(2×2) stayed under
+    /// 2e-6), as with oneDNN's F(4×4) against direct convolution.
     /// Its backward reads the output gradient with any strides: contiguous, broadcast (the
     /// gradient of a sum) and permuted.
     func testWinogradAgreesWithIm2colWithManyChannels() {
@@ -305,7 +308,7 @@ final class ConvolutionTests: XCTestCase {
             }
             for (a, e) in zip(run(.always), run(.never)) {
                 let scale = e.scalars.map(abs).max()!
-                assertClose(a, e, atol: 2e-6 * scale, rtol: 0)
+                assertClose(a, e, atol: 1e-5 * scale, rtol: 0)
             }
         }
     }

@@ -99,7 +99,7 @@ final class InferenceFusionTests: XCTestCase {
     func testWeightCacheKeepsTheTransformForInferenceOnly() {
         manualSeed(4)
         let conv = Conv2d(64, 64, kernelSize: 3, padding: 1)
-        let x = Tensor.randn([1, 64, 12, 12])
+        let x = Tensor.randn([1, 64, 16, 16])
         let plain = withoutGrad { conv(x) }
         let cache = ConvolutionWeightCache()
         _ = conv2d(x, conv.weight, bias: conv.bias, padding: [1, 1], weightCache: cache)

@@ -22,4 +22,44 @@ int ds_gelu_backward(const float *g, const float *x, float *dx, long n);
 /// polynomial of the Swift kernels, 0 below −87.3). Returns 1, or 0.
 int ds_exp_shifted(float *p, long n, float shift, float *sum);
 
+// Winograd F(4×4, 3×3) transforms of 3×3 stride-1 convolutions (Kernels/ConvolutionWinograd.swift
+// drives them). Output tiles are 4×4; tile t of a tile row reads the 6×6 padded input from
+// column 4t. Transformed planes hold one float per tile: a chunk's tiles lie one tile row after
+// another, `tilesPerRow` each, in planes `ld` floats long (ld ≥ the chunk's tiles rounded up to 8,
+// plus 8: every function writes whole vectors of eight tiles, and what a row writes past its last
+// tile the next row overwrites). Position ξ = 6i + j of the 6×6 transform of channel c is at
+// ξ·xi + c·ld (xi = channels·ld). Each runs with AVX2/FMA when the CPU has it, else with SSE2.
+
+/// The tile grid of one image: input plane height × width, its padding, ⌈W'/4⌉ tiles per row
+/// (W' = width + 2·padWidth − 2) and the scratch row length 4·⌈tilesPerRow/8⌉·8 + 32.
+typedef struct {
+    long height, width, padHeight, padWidth, tilesPerRow, rowLength;
+} ds_winograd_tiles;
+
+/// V = Bᵀ d B of the tiles of tile row `tileRow` of `channels` planes (`plane` floats apart),
+/// written from v (the row's first tile; channel c at c·ld, position ξ at ξ·xi). scratch: 7·rowLength.
+void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
+                        float *v, long ld, long xi, float *scratch);
+
+/// Y = Aᵀ M A + bias of `count` tiles of one output channel: M's 36 planes at ξ·xi, Y's 16
+/// planes (position 4i + l, output row i and column l of each tile) at (4i + l)·ldy.
+void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy);
+
+/// Row i of a tile row's output: the 4·tiles floats interleaving Y's planes (4i + l)·ldy, l < 4,
+/// from y (the tile row's first tile of plane 4i).
+void ds_winograd4_merge_row(const float *y, long ldy, long tiles, float *row);
+
+/// The inverse of ``ds_winograd4_merge_row``: 4·tiles floats of row (rounded up to 32) split into
+/// four planes at g + l·ldg.
+void ds_winograd4_split_row(const float *row, long tiles, float *g, long ldg);
+
+/// dM = A dY Aᵀ of `count` tiles of one output channel: dY's 16 planes (4i + l)·ldg, dM's 36
+/// planes at ξ·xi. The adjoint of ``ds_winograd4_output``.
+void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *dm, long xi);
+
+/// dd = B dV Bᵀ of the tiles of tile row `tileRow`, added into `channels` planes of dx (padding
+/// dropped): the adjoint of ``ds_winograd4_input``. scratch: 6·rowLength.
+void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
+                                 long tileRow, float *dx, long plane, float *scratch);
+
 #endif

@@ -15,7 +15,7 @@
 // - batchedLowering: small output planes lower a chunk of images into one matrix instead
 //   (ConvolutionBatched.swift).
 // - depthwise: groups of one input channel run direct loops.
-// - winograd: 3×3 stride-1 convolutions with enough channels run Winograd F(2×2, 3×3)
+// - winograd: 3×3 stride-1 convolutions with enough channels run Winograd F(4×4, 3×3)
 //   (ConvolutionWinograd.swift).
 // - wholeImage: (conv2d only) one window covering each whole image is one GEMM over the batch,
 //   as a linear layer.
@@ -25,7 +25,7 @@
 /// How a ``ConvolutionPlan`` computes its convolution; chosen when the plan is made (see
 /// ``ConvolutionPlan/chosenAlgorithm``).
 enum ConvolutionAlgorithm: Equatable {
-    /// Winograd F(2×2, 3×3): 16 GEMMs of depth C per chunk of 2×2 tiles.
+    /// Winograd F(4×4, 3×3): 36 GEMMs of depth C per chunk of 4×4 tiles.
     case winograd
     /// A chunk of images lowered side by side into one matrix, one GEMM per group and chunk.
     case batchedLowering
@@ -87,8 +87,9 @@ struct ConvolutionPlan {
             case .always: return .winograd
             case .never: break
             case .automatic:
-                if g.channels >= 16 && outputChannelsPerGroup >= 16
-                    && 16 * tiles.tileRows * tiles.tilesPerRow * 10 <= 9 * g.outputPlane * 7 { return .winograd }
+                let tileCount = tiles.tileRows * tiles.tilesPerRow
+                if g.channels >= 16 && outputChannelsPerGroup >= 16 && tileCount >= 2 && batch * tileCount >= 16
+                    && 36 * tileCount * 10 <= 9 * g.outputPlane * 7 { return .winograd }
             }
         }
         let depthwise = g.channels == 1 && outputChannelsPerGroup <= 2 && !g.isPointwise

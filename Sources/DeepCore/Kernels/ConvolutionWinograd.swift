@@ -1,17 +1,21 @@
 import Foundation
-// The Winograd F(2×2, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
+// The Winograd F(4×4, 3×3) path of ConvolutionPlan: 3×3 stride-1 undilated ungrouped
 // convolutions with enough channels, the most common convolution of CNNs. The transforms are in
 // Winograd.swift; here the tiles are cut into chunks of tile rows whose transformed input
-// (16, C, T) and products (16, C', T) stay in L2, and each chunk runs 16 GEMMs per product.
+// (36, C, T) and products (36, C', T) stay in L2, and each chunk runs 36 GEMMs per product.
 // Images are split among threads as on the im2col path.
 
 /// When 3×3 stride-1 convolutions take the Winograd path (see ``ConvolutionSettings``; the rule
 /// is applied by `ConvolutionPlan.chosenAlgorithm`).
 public enum WinogradPolicy {
         /// When it pays: at least 16 input and output channels and a plane large enough that the
-        /// 16 products per 2×2 tile (tiles rounded up to rows of four) cost at most 70 % of the 9
-        /// per output position of im2col; with fewer channels the transforms cost more than the
-        /// multiplications they save.
+        /// 36 products per 4×4 tile (the last row and column of tiles partly outside) cost at most
+        /// 70 % of the 9 per output position of im2col, two tiles or more per image and 16 or
+        /// more in the batch; with fewer channels the transforms cost more than the
+        /// multiplications they save, with fewer tiles the 36 GEMMs are too thin to pay for
+        /// reading the transformed weights (four times the weights' size: ResNet-18's last stage
+        /// on one 224² image, 4 tiles of 7×7) and a plane of one tile is faster on the batched
+        /// path (measured on ResNet-18 at batch 32, 32²).
         case automatic
         /// Never (tests compare the two paths).
         case never
@@ -22,7 +26,7 @@ public enum WinogradPolicy {
 /// Algorithm choices of the convolutions, for experiments and tests (like PyTorch's
 /// `torch.backends` flags). The defaults are the measured fastest.
 public enum ConvolutionSettings {
-    /// When 3×3 stride-1 convolutions use Winograd F(2×2, 3×3).
+    /// When 3×3 stride-1 convolutions use Winograd F(4×4, 3×3).
     public static var winograd: WinogradPolicy {
         get { ConvolutionPlan.winogradPolicy }
         set { ConvolutionPlan.winogradPolicy = newValue }
@@ -66,8 +70,9 @@ extension ConvolutionPlan {
                              paddingWidth: g.paddingWidth, outputHeight: g.outputHeight, outputWidth: g.outputWidth)
     }
 
-    /// Per-thread buffers of the Winograd path: transformed input V (16, C, ld), products M
-    /// (16, C', ld) and scratch rows, where ld is the tile count of a chunk of tile rows.
+    /// Per-thread buffers of the Winograd path: transformed input V (36, C, ld), products M
+    /// (36, C', ld) and scratch, where ld holds the tiles of a chunk of tile rows (see
+    /// ``WinogradTiles/leadingDimension(tiles:)``).
     private struct WinogradScratch {
         let rowsPerChunk: Int, ld: Int
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
@@ -77,10 +82,10 @@ extension ConvolutionPlan {
     /// `body` with a function giving each worker's buffers.
     private func withWinogradScratch(workers: Int, rowsPerChunkAtMost limit: Int = Int.max, _ body: ((Int) -> WinogradScratch) -> Void) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels)
-        let bytesPerTileRow = 16 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
+        let bytesPerTileRow = 36 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
         let rowsPerChunk = Swift.max(1, Swift.min(limit, t.tileRows * batch, Self.winogradBudget / bytesPerTileRow))
-        let ld = rowsPerChunk * t.tilesPerRow
-        let (vSize, mSize, rowSize) = (16 * c * ld, 16 * k * ld, t.scratchSize(ld: ld))
+        let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow)
+        let (vSize, mSize, rowSize) = (36 * c * ld, 36 * k * ld, t.scratchSize(ld: ld))
         let perWorker = vSize + mSize + rowSize
         let storage = TensorStorage(uninitializedCount: workers * perWorker)
         body { worker in
@@ -99,7 +104,7 @@ extension ConvolutionPlan {
         }
     }
 
-    /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(2×2, 3×3), with the transformed
+    /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(4×4, 3×3), with the transformed
     /// weights of `weightCache` when given (computed there once).
     func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                          into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil,
@@ -111,7 +116,7 @@ extension ConvolutionPlan {
                 Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
                                         into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
             }
-            for xi in 0..<16 {
+            for xi in 0..<36 {
                 Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
                               a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
                               b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
@@ -120,15 +125,38 @@ extension ConvolutionPlan {
             Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
         }
-        let threads = Parallel.workers(items: Int.max, work: work), units = batch * tileRows
-        // (Chunks of one or two tile rows lose more in thin GEMMs than they gain: ResNet's 7×7.)
-        if batch < threads && units >= 3 * threads {
-            // Fewer images than threads (inference on one image): the chunks of tile rows are
-            // split among the threads instead, each running single-threaded GEMMs.
-            withWinogradScratch(workers: threads, rowsPerChunkAtMost: (units + threads - 1) / threads) { scratchOf in
-                let rowsPerChunk = scratchOf(0).rowsPerChunk, chunks = (units + rowsPerChunk - 1) / rowsPerChunk
-                Parallel.forEachChunk(count: chunks, chunks: threads, workers: threads) { worker, _, range in
-                    for chunk in range { run(chunk * rowsPerChunk ..< Swift.min(units, (chunk + 1) * rowsPerChunk), scratchOf(worker)) }
+        let threads = Parallel.workers(items: Int.max, work: work)
+        if batch < threads {
+            // Fewer images than threads (inference on one image): every step of a chunk of tile
+            // rows is split among the threads — the input transform by channels, the 36 GEMMs by
+            // position, the output transform by output channels — so that each thread reads its
+            // part of U once per chunk.
+            let units = batch * tileRows, bytesPerTileRow = 36 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
+            let rowsPerChunk = Swift.max(1, Swift.min(units, threads * Self.winogradBudget / bytesPerTileRow))
+            let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow), rowsSize = t.scratchSize(ld: ld)
+            let storage = TensorStorage(uninitializedCount: 36 * (c + k) * ld + threads * rowsSize)
+            let (v, m, rows) = (storage.pointer, storage.pointer + 36 * c * ld, storage.pointer + 36 * (c + k) * ld)
+            for start in stride(from: 0, to: units, by: rowsPerChunk) {
+                let chunk = WinogradChunk(units: start..<Swift.min(units, start + rowsPerChunk), tileRows: tileRows)
+                Parallel.forEachChunk(count: c, chunks: threads, workers: threads) { worker, _, channels in
+                    for r in 0..<chunk.units.count {
+                        Winograd.transformInput(x + chunk.image(r) * inputImage + channels.lowerBound * t.height * t.width,
+                                                channels: channels.count, ofChannels: c, t, tileRow: chunk.tileRow(r),
+                                                into: v + channels.lowerBound * ld, column: r * t.tilesPerRow, ld: ld,
+                                                scratch: rows + worker * rowsSize)
+                    }
+                }
+                Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
+                    for xi in positions {
+                        Gemm.multiply(m: k, n: chunk.units.count * t.tilesPerRow, k: c,
+                                      a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
+                                      b: v + xi * c * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
+                                      c: m + xi * k * ld, ldc: ld)
+                    }
+                }
+                Parallel.forEachChunk(count: k, chunks: threads, workers: threads) { worker, _, outputChannels in
+                    Winograd.transformOutput(m, ld: ld, outputChannels: k, only: outputChannels, t, chunk, bias: bias,
+                                             epilogue: epilogue, into: y, outputImage: outputImage, scratch: rows + worker * rowsSize)
                 }
             }
             return
@@ -142,13 +170,13 @@ extension ConvolutionPlan {
         }
     }
 
-    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by Winograd F(2×2, 3×3):
+    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by Winograd F(4×4, 3×3):
     /// dM = A dy Aᵀ, then dU += dM·Vᵀ and dV = Uᵀ·dM per position, then dx = B dV Bᵀ and
     /// dw = Gᵀ dU G. The output gradient may have any strides (a broadcast gradient of a sum is
     /// read in place).
     func winogradBackward(outputGradient dy: StridedImages, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
                           inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
-        let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 16 * k * c
+        let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 36 * k * c
         let u = weight.map { Winograd.transformedWeights($0, outputChannels: k, channels: c) }
         let workers = Parallel.workers(items: batch, work: work)
         // Each chunk of the batch sums its dU; they are added in order and transformed back.
@@ -168,7 +196,7 @@ extension ConvolutionPlan {
                             Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
                                                     into: s.v, column: r * cols, ld: s.ld, scratch: s.rows)
                         }
-                        for xi in 0..<16 {
+                        for xi in 0..<36 {
                             Gemm.multiply(m: k, n: c, k: n,
                                           a: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
                                           b: s.v + xi * c * s.ld, Gemm.Operand(transposed: true, leadingDimension: s.ld),
@@ -177,7 +205,7 @@ extension ConvolutionPlan {
                     }
                     if let dx, let u {
                         // dV overwrites V, which the weight gradient no longer needs.
-                        for xi in 0..<16 {
+                        for xi in 0..<36 {
                             Gemm.multiply(m: c, n: n, k: k,
                                           a: u.pointer + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
                                           b: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
@@ -203,16 +231,16 @@ extension ConvolutionPlan {
 }
 
 extension Winograd {
-    /// U = G g Gᵀ of every (c', c) pair of `w` (C', C, 3, 3), in new storage (16, C', C).
+    /// U = G g Gᵀ of every (c', c) pair of `w` (C', C, 3, 3), in new storage (36, C', C).
     static func transformedWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int) -> TensorStorage {
-        let u = TensorStorage(uninitializedCount: 16 * outputChannels * channels)
+        let u = TensorStorage(uninitializedCount: 36 * outputChannels * channels)
         transformWeights(w, outputChannels: outputChannels, channels: channels, into: u.pointer)
         return u
     }
 }
 
 /// The weights of one convolution as its algorithm computes with them (Winograd's transformed
-/// taps, 16/9 the weight's size; or the window of taps that reach the input, see
+/// taps, 4 times the weight's size; or the window of taps that reach the input, see
 /// ``KernelWindow``), kept from call to call for weights that no longer change — a model for
 /// inference (`Conv2d` holds one after `fuseForInference()`). Filled by the first convolution
 /// given it; used only by calls that record no gradient to the weight. Call ``clear()`` after

@@ -1,0 +1,57 @@
+// Run-time dispatch of the Winograd F(4×4, 3×3) transforms (CVectorKernels.h): written once in
+// Winograd4.inc over eight-lane vectors and compiled here for AVX2/FMA (a target attribute) and
+// for baseline x86-64, where each vector operation becomes two SSE ones.
+#include "CVectorKernels.h"
+#include <immintrin.h>
+
+typedef float v8 __attribute__((ext_vector_type(8)));
+typedef int vi8 __attribute__((ext_vector_type(8)));
+typedef float v8u __attribute__((ext_vector_type(8), aligned(4)));
+
+#define NAME(x) winograd4_##x##_avx2
+#define TARGET __attribute__((target("avx2,fma")))
+#define WINOGRAD_MASKED 1
+#include "Winograd4.inc"
+#undef NAME
+#undef TARGET
+#undef WINOGRAD_MASKED
+
+#define NAME(x) winograd4_##x##_base
+#define TARGET
+#define WINOGRAD_MASKED 0
+#include "Winograd4.inc"
+
+/// Whether this CPU runs the AVX2 copies.
+static int usesAVX2(void) { return ds_vector_width() >= 8; }
+
+void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
+                        float *v, long ld, long xi, float *scratch) {
+    if (usesAVX2()) winograd4_input_avx2(x, channels, plane, t, tileRow, v, ld, xi, scratch);
+    else winograd4_input_base(x, channels, plane, t, tileRow, v, ld, xi, scratch);
+}
+
+void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy) {
+    if (usesAVX2()) winograd4_output_avx2(m, xi, count, bias, y, ldy);
+    else winograd4_output_base(m, xi, count, bias, y, ldy);
+}
+
+void ds_winograd4_merge_row(const float *y, long ldy, long tiles, float *row) {
+    if (usesAVX2()) winograd4_merge_row_avx2(y, ldy, tiles, row);
+    else winograd4_merge_row_base(y, ldy, tiles, row);
+}
+
+void ds_winograd4_split_row(const float *row, long tiles, float *g, long ldg) {
+    if (usesAVX2()) winograd4_split_row_avx2(row, tiles, g, ldg);
+    else winograd4_split_row_base(row, tiles, g, ldg);
+}
+
+void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *dm, long xi) {
+    if (usesAVX2()) winograd4_output_gradient_avx2(g, ldg, count, dm, xi);
+    else winograd4_output_gradient_base(g, ldg, count, dm, xi);
+}
+
+void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
+                                 long tileRow, float *dx, long plane, float *scratch) {
+    if (usesAVX2()) winograd4_input_gradient_avx2(dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
+    else winograd4_input_gradient_base(dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
+}

@@ -21,8 +21,13 @@ typedef float v8u __attribute__((ext_vector_type(8), aligned(4)));
 #define WINOGRAD_MASKED 0
 #include "Winograd4.inc"
 
-/// Whether this CPU runs the AVX2 copies.
-static int usesAVX2(void) { return ds_vector_width() >= 8; }
+static int baselineOnly = 0;
+
+void ds_winograd4_use_baseline(int on) { baselineOnly = on; }
+
+/// Whether the AVX2 copies run: the CPU has AVX2 and FMA, and tests have not asked for the
+/// baseline copies.
+static int usesAVX2(void) { return !baselineOnly && ds_vector_width() >= 8; }
 
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
                         float *v, long ld, long xi, float *scratch) {

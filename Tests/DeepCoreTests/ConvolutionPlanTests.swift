@@ -131,7 +131,10 @@ final class ConvolutionPlanTests: XCTestCase {
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),
             ([5, 6, 2, 3], 4, 1, 1, 0, 2, [.batchedLowering]),
         ]
-        for tuning in 0..<2 {
+        defer { Winograd.usesVectorExtensions = true }
+        // Tuning 2: the baseline (SSE2) copies of Winograd's transforms, which CPUs without AVX2 run.
+        for tuning in 0..<3 {
+            Winograd.usesVectorExtensions = tuning != 2
             if tuning == 1 {
                 (Parallel.minimumWork, Gemm.threadCount) = (0, 2)
                 (ConvolutionSettings.loweringBudget, ConvolutionSettings.winogradBudget, ConvolutionSettings.batchedLoweringBudget) = (1, 1, 1)

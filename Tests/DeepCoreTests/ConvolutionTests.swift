@@ -1,5 +1,5 @@
 import XCTest
-import DeepCore
+@testable import DeepCore
 
 final class ConvolutionTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
@@ -296,7 +296,10 @@ final class ConvolutionTests: XCTestCase {
         let b = Tensor.randn([24], generator: &rng)
         let v = Tensor.randn([2, 24, 6, 7], generator: &rng), vp = Tensor.randn([2, 6, 7, 24], generator: &rng)
         let losses: [(Tensor) -> Tensor] = [{ ($0 * v).sum() }, { $0.sum() }, { ($0.permuted([0, 2, 3, 1]) * vp).sum() }]
-        for loss in losses {
+        defer { Winograd.usesVectorExtensions = true }
+        // Both copies of the transforms: AVX2 and baseline x86-64 (CPUs without AVX2).
+        for (vector, loss) in [true, false].flatMap({ v in losses.map { (v, $0) } }) {
+            Winograd.usesVectorExtensions = vector
             func run(_ policy: WinogradPolicy) -> [Tensor] {
                 let saved = ConvolutionSettings.winograd
                 defer { ConvolutionSettings.winograd = saved }

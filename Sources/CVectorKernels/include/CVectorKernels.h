@@ -36,6 +36,10 @@ typedef struct {
     long height, width, padHeight, padWidth, tilesPerRow, rowLength;
 } ds_winograd_tiles;
 
+/// With a nonzero `on`, the transforms below run their baseline (SSE2) copies even where the CPU
+/// has AVX2 (tests check both); 0 restores the choice by CPU.
+void ds_winograd4_use_baseline(int on);
+
 /// V = Bᵀ d B of the tiles of tile row `tileRow` of `channels` planes (`plane` floats apart),
 /// written from v (the row's first tile; channel c at c·ld, position ξ at ξ·xi). scratch: 7·rowLength.
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,

@@ -95,6 +95,12 @@ struct WinogradChunk {
 }
 
 enum Winograd {
+    /// Whether the transforms may run their AVX2/FMA copies (where the CPU has them); tests turn
+    /// this off to check the baseline x86-64 copies that CPUs without AVX2 run.
+    nonisolated(unsafe) static var usesVectorExtensions = true {
+        didSet { ds_winograd4_use_baseline(usesVectorExtensions ? 0 : 1) }
+    }
+
     /// G (a, b, c): a column of three taps to its six positions (lanes 0 ..< 6).
     @inline(__always) private static func g(_ a: Float, _ b: Float, _ c: Float) -> SIMD8<Float> {
         let sixth: Float = 1 / 6, even = (a * 0.25 + c) * sixth, odd = b * (sixth * 0.5), ac = (a + c) * sixth

@@ -191,7 +191,7 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
 ///
 /// H' = ⌊(H + 2·padding[0] − dilation[0]·(kH − 1) − 1) / stride[0]⌋ + 1, and likewise W'.
 /// Runs as im2col and GEMM (a plain GEMM for 1×1 stride-1 kernels without padding, or for one
-/// window over the whole image), Winograd F(2×2, 3×3) for 3×3 stride-1 kernels with enough
+/// window over the whole image), Winograd F(4×4, 3×3) for 3×3 stride-1 kernels with enough
 /// channels, or direct loops when groups have one input channel (depthwise); see
 /// ``ConvolutionSettings``.
 /// - Parameters:

@@ -8,23 +8,20 @@ import DeepCore
 public final class Dropout: Module {
     /// Probability of zeroing an element.
     public let p: Float
-    private var generator: RandomGenerator?
+    private var randomness: LayerRandomness
 
     /// Creates the layer; `seed` gives it a generator of its own.
     public init(_ p: Float = 0.5, seed: UInt64? = nil) {
         require(p >= 0 && p <= 1, "Dropout: probability \(p) is not in [0, 1]")
         self.p = p
-        generator = seed.map { RandomGenerator(seed: $0) }
+        randomness = LayerRandomness(seed: seed)
         super.init()
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
         guard isTraining, p > 0, !x.isMeta else { return x }
         if p == 1 { return x * 0 }
-        if generator != nil {
-            return dropout(x, p: p, generator: &generator!)
-        }
-        return dropout(x, p: p, generator: &DefaultRandom.generator)
+        return randomness.using { dropout(x, p: p, generator: &$0) }
     }
 }
 
@@ -39,14 +36,14 @@ public final class Dropout: Module {
 public final class DropPath: Module {
     /// Probability of dropping a sample's branch.
     public let p: Float
-    private var generator: RandomGenerator?
+    private var randomness: LayerRandomness
 
     /// Creates the layer; `seed` gives it a generator of its own (else the default generator,
     /// reseeded by `manualSeed`).
     public init(_ p: Float = 0, seed: UInt64? = nil) {
         require(p >= 0 && p <= 1, "DropPath: probability \(p) is not in [0, 1]")
         self.p = p
-        generator = seed.map { RandomGenerator(seed: $0) }
+        randomness = LayerRandomness(seed: seed)
         super.init()
     }
 
@@ -58,7 +55,21 @@ public final class DropPath: Module {
             // timm: floor(keep + U[0, 1)) is 1 with probability keep; kept samples scale by 1/keep.
             (0..<samples).map { _ in (keep + g.nextUniform()).rounded(.down) / keep }
         }
-        let scales = generator != nil ? draw(&generator!) : draw(&DefaultRandom.generator)
+        let scales = randomness.using(draw)
         return x * Tensor(scales, shape: [samples] + [Int](repeating: 1, count: x.rank - 1))
+    }
+}
+
+/// The random source of a stochastic layer (``Dropout``, ``DropPath``): a generator of its own
+/// when made with a seed, else the default generator (reseeded by `manualSeed`).
+struct LayerRandomness {
+    private var own: RandomGenerator?
+
+    init(seed: UInt64?) { own = seed.map { RandomGenerator(seed: $0) } }
+
+    /// What `body` computes with the layer's generator, which it advances.
+    mutating func using<T>(_ body: (inout RandomGenerator) -> T) -> T {
+        if own != nil { return body(&own!) }
+        return body(&DefaultRandom.generator)
     }
 }

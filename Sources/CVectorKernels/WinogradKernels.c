@@ -34,34 +34,31 @@ void ds_winograd4_use_baseline(int on) { baselineOnly = on; }
 /// baseline copies.
 static int usesAVX2(void) { return !baselineOnly && ds_vector_width() >= 8; }
 
+/// winograd4_f_avx2(args) where the AVX2 copies run, else winograd4_f_base(args).
+#define DISPATCH(f, ...) (usesAVX2() ? winograd4_##f##_avx2(__VA_ARGS__) : winograd4_##f##_base(__VA_ARGS__))
+
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
                         float *v, long ld, long xi, float *scratch) {
-    if (usesAVX2()) winograd4_input_avx2(x, channels, plane, t, tileRow, v, ld, xi, scratch);
-    else winograd4_input_base(x, channels, plane, t, tileRow, v, ld, xi, scratch);
+    DISPATCH(input, x, channels, plane, t, tileRow, v, ld, xi, scratch);
 }
 
 void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy) {
-    if (usesAVX2()) winograd4_output_avx2(m, xi, count, bias, y, ldy);
-    else winograd4_output_base(m, xi, count, bias, y, ldy);
+    DISPATCH(output, m, xi, count, bias, y, ldy);
 }
 
 void ds_winograd4_merge_row(const float *y, long ldy, long tiles, float *row) {
-    if (usesAVX2()) winograd4_merge_row_avx2(y, ldy, tiles, row);
-    else winograd4_merge_row_base(y, ldy, tiles, row);
+    DISPATCH(merge_row, y, ldy, tiles, row);
 }
 
 void ds_winograd4_split_row(const float *row, long tiles, float *g, long ldg) {
-    if (usesAVX2()) winograd4_split_row_avx2(row, tiles, g, ldg);
-    else winograd4_split_row_base(row, tiles, g, ldg);
+    DISPATCH(split_row, row, tiles, g, ldg);
 }
 
 void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *dm, long xi) {
-    if (usesAVX2()) winograd4_output_gradient_avx2(g, ldg, count, dm, xi);
-    else winograd4_output_gradient_base(g, ldg, count, dm, xi);
+    DISPATCH(output_gradient, g, ldg, count, dm, xi);
 }
 
 void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
                                  long tileRow, float *dx, long plane, float *scratch) {
-    if (usesAVX2()) winograd4_input_gradient_avx2(dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
-    else winograd4_input_gradient_base(dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
+    DISPATCH(input_gradient, dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
 }

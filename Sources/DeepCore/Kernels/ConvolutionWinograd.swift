@@ -70,6 +70,11 @@ extension ConvolutionPlan {
                              paddingWidth: g.paddingWidth, outputHeight: g.outputHeight, outputWidth: g.outputWidth)
     }
 
+    /// Bytes of transformed input V and products M one tile row takes: 36·(C + C')·tilesPerRow floats.
+    private var winogradBytesPerTileRow: Int {
+        36 * (geometry.channels + outputChannels) * tiles.tilesPerRow * MemoryLayout<Float>.stride
+    }
+
     /// Per-thread buffers of the Winograd path: transformed input V (36, C, ld), products M
     /// (36, C', ld) and scratch, where ld holds the tiles of a chunk of tile rows (see
     /// ``WinogradTiles/leadingDimension(tiles:)``).
@@ -82,8 +87,7 @@ extension ConvolutionPlan {
     /// `body` with a function giving each worker's buffers.
     private func withWinogradScratch(workers: Int, rowsPerChunkAtMost limit: Int = Int.max, _ body: ((Int) -> WinogradScratch) -> Void) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels)
-        let bytesPerTileRow = 36 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
-        let rowsPerChunk = Swift.max(1, Swift.min(limit, t.tileRows * batch, Self.winogradBudget / bytesPerTileRow))
+        let rowsPerChunk = Swift.max(1, Swift.min(limit, t.tileRows * batch, Self.winogradBudget / winogradBytesPerTileRow))
         let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow)
         let (vSize, mSize, rowSize) = (36 * c * ld, 36 * k * ld, t.scratchSize(ld: ld))
         let perWorker = vSize + mSize + rowSize
@@ -131,8 +135,8 @@ extension ConvolutionPlan {
             // rows is split among the threads — the input transform by channels, the 36 GEMMs by
             // position, the output transform by output channels — so that each thread reads its
             // part of U once per chunk.
-            let units = batch * tileRows, bytesPerTileRow = 36 * (c + k) * t.tilesPerRow * MemoryLayout<Float>.stride
-            let rowsPerChunk = Swift.max(1, Swift.min(units, threads * Self.winogradBudget / bytesPerTileRow))
+            let units = batch * tileRows
+            let rowsPerChunk = Swift.max(1, Swift.min(units, threads * Self.winogradBudget / winogradBytesPerTileRow))
             let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow), rowsSize = t.scratchSize(ld: ld)
             let storage = TensorStorage(uninitializedCount: 36 * (c + k) * ld + threads * rowsSize)
             let (v, m, rows) = (storage.pointer, storage.pointer + 36 * c * ld, storage.pointer + 36 * (c + k) * ld)

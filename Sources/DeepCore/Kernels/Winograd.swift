@@ -141,20 +141,19 @@ enum Winograd {
                                         into dw: UnsafeMutablePointer<Float>) {
         let pairs = outputChannels * channels
         for p in 0..<pairs {
-            // Columns of Gᵀ dU (3 × 6), then each of its rows times G.
-            var columns = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-            withUnsafeMutableBytes(of: &columns) { raw in
-                let c = raw.baseAddress!.assumingMemoryBound(to: SIMD4<Float>.self)
-                for j in 0..<6 {
-                    var u = SIMD8<Float>()
-                    for i in 0..<6 { u[i] = du[(6 * i + j) * pairs + p] }
-                    c[j] = gt(u)
-                }
-                for r in 0..<3 {
-                    let taps = gt(SIMD8(c[0][r], c[1][r], c[2][r], c[3][r], c[4][r], c[5][r], 0, 0))
-                    for s in 0..<3 { dw[p * 9 + 3 * r + s] = taps[s] }
-                }
+            // Columns of Gᵀ dU (3 × 6), gathered as its three rows, then each row times G.
+            var rows = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            for j in 0..<6 {
+                var u = SIMD8<Float>()
+                for i in 0..<6 { u[i] = du[(6 * i + j) * pairs + p] }
+                let column = gt(u)
+                (rows.0[j], rows.1[j], rows.2[j]) = (column[0], column[1], column[2])
             }
+            func store(_ r: Int, _ row: SIMD8<Float>) {
+                let taps = gt(row)
+                for s in 0..<3 { dw[p * 9 + 3 * r + s] = taps[s] }
+            }
+            store(0, rows.0); store(1, rows.1); store(2, rows.2)
         }
     }
 }

@@ -83,11 +83,11 @@ extension ConvolutionPlan {
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>
     }
 
-    /// Allocates the buffers of `workers` threads (chunks of at most `limit` tile rows) and calls
-    /// `body` with a function giving each worker's buffers.
-    private func withWinogradScratch(workers: Int, rowsPerChunkAtMost limit: Int = Int.max, _ body: ((Int) -> WinogradScratch) -> Void) {
+    /// Allocates the buffers of `workers` threads and calls `body` with a function giving each
+    /// worker's buffers.
+    private func withWinogradScratch(workers: Int, _ body: ((Int) -> WinogradScratch) -> Void) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels)
-        let rowsPerChunk = Swift.max(1, Swift.min(limit, t.tileRows * batch, Self.winogradBudget / winogradBytesPerTileRow))
+        let rowsPerChunk = Swift.max(1, Swift.min(t.tileRows * batch, Self.winogradBudget / winogradBytesPerTileRow))
         let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow)
         let (vSize, mSize, rowSize) = (36 * c * ld, 36 * k * ld, t.scratchSize(ld: ld))
         let perWorker = vSize + mSize + rowSize
@@ -108,6 +108,19 @@ extension ConvolutionPlan {
         }
     }
 
+    /// M[ξ] = U[ξ]·V[ξ] for the positions ξ in `positions`: U (36, C', C), V (36, C, ld) and M
+    /// (36, C', ld), `tiles` columns of each.
+    private func winogradProducts(_ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>,
+                                  ld: Int, tiles: Int, positions: Range<Int>) {
+        let (c, k) = (geometry.channels, outputChannels)
+        for xi in positions {
+            Gemm.multiply(m: k, n: tiles, k: c,
+                          a: u + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
+                          b: v + xi * c * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
+                          c: m + xi * k * ld, ldc: ld)
+        }
+    }
+
     /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(4×4, 3×3), with the transformed
     /// weights of `weightCache` when given (computed there once).
     func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -120,12 +133,7 @@ extension ConvolutionPlan {
                 Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
                                         into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
             }
-            for xi in 0..<36 {
-                Gemm.multiply(m: k, n: rows.count * t.tilesPerRow, k: c,
-                              a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
-                              b: s.v + xi * c * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                              c: s.m + xi * k * s.ld, ldc: s.ld)
-            }
+            winogradProducts(u.pointer, s.v, into: s.m, ld: s.ld, tiles: rows.count * t.tilesPerRow, positions: 0..<36)
             Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
         }
@@ -151,12 +159,7 @@ extension ConvolutionPlan {
                     }
                 }
                 Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
-                    for xi in positions {
-                        Gemm.multiply(m: k, n: chunk.units.count * t.tilesPerRow, k: c,
-                                      a: u.pointer + xi * k * c, Gemm.Operand(transposed: false, leadingDimension: c),
-                                      b: v + xi * c * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
-                                      c: m + xi * k * ld, ldc: ld)
-                    }
+                    winogradProducts(u.pointer, v, into: m, ld: ld, tiles: chunk.units.count * t.tilesPerRow, positions: positions)
                 }
                 Parallel.forEachChunk(count: k, chunks: threads, workers: threads) { worker, _, outputChannels in
                     Winograd.transformOutput(m, ld: ld, outputChannels: k, only: outputChannels, t, chunk, bias: bias,

@@ -17,10 +17,18 @@ struct DeepBench: ParsableCommand {
     @Option(help: "Minimum seconds of timed iterations.")
     var seconds = 1.0
 
+    @Option(help: "Bytes of Winograd-transformed tiles per thread (ConvolutionSettings.winogradBudget; tuning experiments).")
+    var winogradBudget: Int?
+
+    func validate() throws {
+        if let winogradBudget, winogradBudget < 1 { throw ValidationError("--winograd-budget must be positive, got \(winogradBudget)") }
+    }
+
     func run() throws {
         #if DEBUG
         throw ValidationError("deep-bench refuses debug builds: run `swift run -c release deep-bench`")
         #else
+        if let winogradBudget { ConvolutionSettings.winogradBudget = winogradBudget }
         let names = workloads.isEmpty ? Workloads.all.map(\.name) : workloads
         for name in names {
             guard let workload = Workloads.all.first(where: { $0.name == name }) else {

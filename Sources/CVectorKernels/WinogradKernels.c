@@ -38,8 +38,8 @@ static int usesAVX2(void) { return !baselineOnly && ds_vector_width() >= 8; }
 #define DISPATCH(f, ...) (usesAVX2() ? winograd4_##f##_avx2(__VA_ARGS__) : winograd4_##f##_base(__VA_ARGS__))
 
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
-                        float *v, long ld, long xi, float *scratch) {
-    DISPATCH(input, x, channels, plane, t, tileRow, v, ld, xi, scratch);
+                        long tileRowCount, float *v, long ld, long xi, float *scratch) {
+    DISPATCH(input, x, channels, plane, t, tileRow, tileRowCount, v, ld, xi, scratch);
 }
 
 void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy) {
@@ -59,6 +59,6 @@ void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *d
 }
 
 void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
-                                 long tileRow, float *dx, long plane, float *scratch) {
-    DISPATCH(input_gradient, dv, ld, xi, channels, t, tileRow, dx, plane, scratch);
+                                 long tileRow, long tileRowCount, float *dx, long plane, float *scratch) {
+    DISPATCH(input_gradient, dv, ld, xi, channels, t, tileRow, tileRowCount, dx, plane, scratch);
 }

@@ -296,10 +296,14 @@ final class ConvolutionTests: XCTestCase {
         let b = Tensor.randn([24], generator: &rng)
         let v = Tensor.randn([2, 24, 6, 7], generator: &rng), vp = Tensor.randn([2, 6, 7, 24], generator: &rng)
         let losses: [(Tensor) -> Tensor] = [{ ($0 * v).sum() }, { $0.sum() }, { ($0.permuted([0, 2, 3, 1]) * vp).sum() }]
-        defer { Winograd.usesVectorExtensions = true }
-        // Both copies of the transforms: AVX2 and baseline x86-64 (CPUs without AVX2).
-        for (vector, loss) in [true, false].flatMap({ v in losses.map { (v, $0) } }) {
-            Winograd.usesVectorExtensions = vector
+        let budget = ConvolutionSettings.winogradBudget
+        defer { (Winograd.usesVectorExtensions, ConvolutionSettings.winogradBudget) = (true, budget) }
+        // Both copies of the transforms: AVX2 and baseline x86-64 (CPUs without AVX2); chunks of
+        // whole images, and of three tile rows (two per image), so that a chunk starts and ends
+        // inside an image.
+        let threeRows = 3 * 36 * (192 + 24) * 2 * MemoryLayout<Float>.stride
+        for (vector, loss, chunkBytes) in [true, false].flatMap({ v in losses.flatMap { l in [budget, threeRows].map { (v, l, $0) } } }) {
+            (Winograd.usesVectorExtensions, ConvolutionSettings.winogradBudget) = (vector, chunkBytes)
             func run(_ policy: WinogradPolicy) -> [Tensor] {
                 let saved = ConvolutionSettings.winograd
                 defer { ConvolutionSettings.winograd = saved }

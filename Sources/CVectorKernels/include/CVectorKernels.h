@@ -40,10 +40,11 @@ typedef struct {
 /// has AVX2 (tests check both); 0 restores the choice by CPU.
 void ds_winograd4_use_baseline(int on);
 
-/// V = Bᵀ d B of the tiles of tile row `tileRow` of `channels` planes (`plane` floats apart),
-/// written from v (the row's first tile; channel c at c·ld, position ξ at ξ·xi). scratch: 7·rowLength.
+/// V = Bᵀ d B of the tiles of tile rows tileRow ..< tileRow + tileRowCount of `channels` planes
+/// (`plane` floats apart), written from v (the first row's first tile, each tile row after the
+/// one before; channel c at c·ld, position ξ at ξ·xi). scratch: 7·rowLength.
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
-                        float *v, long ld, long xi, float *scratch);
+                        long tileRowCount, float *v, long ld, long xi, float *scratch);
 
 /// Y = Aᵀ M A + bias of `count` tiles of one output channel: M's 36 planes at ξ·xi, Y's 16
 /// planes (position 4i + l, output row i and column l of each tile) at (4i + l)·ldy.
@@ -61,9 +62,12 @@ void ds_winograd4_split_row(const float *row, long tiles, float *g, long ldg);
 /// planes at ξ·xi. The adjoint of ``ds_winograd4_output``.
 void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *dm, long xi);
 
-/// dd = B dV Bᵀ of the tiles of tile row `tileRow`, added into `channels` planes of dx (padding
-/// dropped): the adjoint of ``ds_winograd4_input``. scratch: 6·rowLength.
+/// dd = B dV Bᵀ of the tiles of tile rows tileRow ..< tileRow + tileRowCount, into `channels`
+/// planes of dx (padding dropped): the adjoint of ``ds_winograd4_input``. The rows of dx that no
+/// earlier tile row reaches are overwritten (all six rows of tile row 0, rows 2–5 of the others)
+/// and the other two added into, so a plane's tile rows must come in order from 0, and the plane
+/// needs no zeroing first. scratch: 6·rowLength.
 void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
-                                 long tileRow, float *dx, long plane, float *scratch);
+                                 long tileRow, long tileRowCount, float *dx, long plane, float *scratch);
 
 #endif

@@ -129,10 +129,8 @@ extension ConvolutionPlan {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
         let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
         func run(_ rows: Range<Int>, _ s: WinogradScratch) {
-            for (r, unit) in rows.enumerated() {
-                Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
-                                        into: s.v, column: r * t.tilesPerRow, ld: s.ld, scratch: s.rows)
-            }
+            Winograd.transformInput(x, inputImage: inputImage, channels: c, t, WinogradChunk(units: rows, tileRows: tileRows),
+                                    into: s.v, ld: s.ld, scratch: s.rows)
             winogradProducts(u.pointer, s.v, into: s.m, ld: s.ld, tiles: rows.count * t.tilesPerRow, positions: 0..<36)
             Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
@@ -151,12 +149,9 @@ extension ConvolutionPlan {
             for start in stride(from: 0, to: units, by: rowsPerChunk) {
                 let chunk = WinogradChunk(units: start..<Swift.min(units, start + rowsPerChunk), tileRows: tileRows)
                 Parallel.forEachChunk(count: c, chunks: threads, workers: threads) { worker, _, channels in
-                    for r in 0..<chunk.units.count {
-                        Winograd.transformInput(x + chunk.image(r) * inputImage + channels.lowerBound * t.height * t.width,
-                                                channels: channels.count, ofChannels: c, t, tileRow: chunk.tileRow(r),
-                                                into: v + channels.lowerBound * ld, column: r * t.tilesPerRow, ld: ld,
-                                                scratch: rows + worker * rowsSize)
-                    }
+                    Winograd.transformInput(x + channels.lowerBound * t.height * t.width, inputImage: inputImage,
+                                            channels: channels.count, ofChannels: c, t, chunk, into: v + channels.lowerBound * ld,
+                                            ld: ld, scratch: rows + worker * rowsSize)
                 }
                 Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
                     winogradProducts(u.pointer, v, into: m, ld: ld, tiles: chunk.units.count * t.tilesPerRow, positions: positions)
@@ -192,17 +187,12 @@ extension ConvolutionPlan {
         withWinogradScratch(workers: workers) { scratchOf in
             Parallel.forEachChunk(count: batch, chunks: chunks, workers: workers) { worker, chunk, images in
                 let s = scratchOf(worker), cols = t.tilesPerRow
-                if let dx { (dx + images.lowerBound * inputImage).update(repeating: 0, count: images.count * inputImage) }
                 forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in
-                    let n = rows.count * cols
-                    Winograd.transformOutputGradient(dy, outputChannels: k, t,
-                                                     WinogradChunk(units: rows, tileRows: tileRows), into: s.m, ld: s.ld,
-                                                     scratch: s.rows)
+                    let n = rows.count * cols, part = WinogradChunk(units: rows, tileRows: tileRows)
+                    Winograd.transformOutputGradient(dy, outputChannels: k, t, part, into: s.m, ld: s.ld, scratch: s.rows)
                     if let x, let du {
-                        for (r, unit) in rows.enumerated() {
-                            Winograd.transformInput(x + (unit / tileRows) * inputImage, channels: c, t, tileRow: unit % tileRows,
-                                                    into: s.v, column: r * cols, ld: s.ld, scratch: s.rows)
-                        }
+                        Winograd.transformInput(x, inputImage: inputImage, channels: c, t, part, into: s.v, ld: s.ld,
+                                                scratch: s.rows)
                         for xi in 0..<36 {
                             Gemm.multiply(m: k, n: c, k: n,
                                           a: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
@@ -218,11 +208,8 @@ extension ConvolutionPlan {
                                           b: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
                                           c: s.v + xi * c * s.ld, ldc: s.ld)
                         }
-                        for (r, unit) in rows.enumerated() {
-                            Winograd.transformInputGradient(s.v, column: r * cols, ld: s.ld, channels: c, t,
-                                                            tileRow: unit % tileRows, into: dx + (unit / tileRows) * inputImage,
-                                                            scratch: s.rows)
-                        }
+                        Winograd.transformInputGradient(s.v, ld: s.ld, channels: c, t, part, into: dx, inputImage: inputImage,
+                                                        scratch: s.rows)
                     }
                 }
             }

@@ -44,42 +44,79 @@ enum NormalizationKernels {
         }
     }
 
-    /// Σ g and Σ g·(x − mean) over `count` elements.
+    /// Σ g and Σ g·(x − mean) over `count` elements; with a `rectifier`, g is first set to 0
+    /// where the rectified output was (see ``Rectifier``).
     @inline(__always)
     static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                             mean: Float) -> (g: Float, gx: Float) {
+                             mean: Float, rectifier: Rectifier? = nil) -> (g: Float, gx: Float) {
         var accG = FloatVector.zero, accGX = FloatVector.zero
         var i = 0
         while i + FloatVector.scalarCount <= count {
-            let gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
+            let xv = VectorMath.load(x + i, count: FloatVector.scalarCount) - mean
+            var gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
+            if let rectifier { gv = rectifier.gradient(gv, centered: xv) }
             accG += gv
-            accGX += gv * (VectorMath.load(x + i, count: FloatVector.scalarCount) - mean)
+            accGX += gv * xv
             i += FloatVector.scalarCount
         }
         var sumG = VectorMath.horizontalSum(accG), sumGX = VectorMath.horizontalSum(accGX)
         while i < count {
-            sumG += g[i]
-            sumGX += g[i] * (x[i] - mean)
+            let xi = x[i] - mean
+            var gi = g[i]
+            if let rectifier { gi = rectifier.gradient(gi, centered: xi) }
+            sumG += gi
+            sumGX += gi * xi
             i += 1
         }
         return (sumG, sumGX)
     }
 
+    /// A ReLU applied in the same pass as a normalisation with one affine weight per group:
+    /// y = max((x − mean)·scale + shift, 0), where scale = rstd·w and shift = b. The forward and
+    /// backward passes compute the pre-activation with the same operations, so the gradient's
+    /// mask is exactly ReLU's on the value the forward pass rectified.
+    struct Rectifier {
+        let scale: Float, shift: Float
+
+        /// The rectified output of a centred vector x − mean (NaN passes, as in ``relu(_:)``).
+        @inline(__always) func output(centered xv: FloatVector) -> FloatVector {
+            let v = xv * scale + shift
+            return v.replacing(with: 0, where: v .< 0)
+        }
+
+        /// The output gradient `gv` where the pre-activation was positive, else 0 (ReLU's
+        /// gradient).
+        @inline(__always) func gradient(_ gv: FloatVector, centered xv: FloatVector) -> FloatVector {
+            gv.replacing(with: 0, where: xv * scale + shift .<= 0)
+        }
+
+        /// One lane of ``gradient(_:centered:)``.
+        @inline(__always) func gradient(_ g: Float, centered x: Float) -> Float {
+            x * scale + shift <= 0 ? 0 : g
+        }
+    }
+
     /// dx = scale·(g − meanGradient − (x − mean)·slope) over `count` elements: the closed-form
     /// input gradient of a group with one affine weight w, where scale = rstd·w, meanGradient =
     /// mean(g) and slope = rstd²·mean(g·(x − mean)) (both 0 with fixed statistics).
+    /// With a `rectifier`, g is first set to 0 where the rectified output was.
     @inline(__always)
     static func affineInputGradient(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
-                                    count: Int, scale: Float, meanGradient: Float, mean: Float, slope: Float) {
+                                    count: Int, scale: Float, meanGradient: Float, mean: Float, slope: Float,
+                                    rectifier: Rectifier? = nil) {
         var i = 0
         while i + FloatVector.scalarCount <= count {
-            let gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
+            var gv = VectorMath.load(g + i, count: FloatVector.scalarCount)
             let xv = VectorMath.load(x + i, count: FloatVector.scalarCount) - mean
+            if let rectifier { gv = rectifier.gradient(gv, centered: xv) }
             VectorMath.store(scale * (gv - meanGradient - xv * slope), dx + i, count: FloatVector.scalarCount)
             i += FloatVector.scalarCount
         }
         while i < count {
-            dx[i] = scale * (g[i] - meanGradient - (x[i] - mean) * slope)
+            let xi = x[i] - mean
+            var gi = g[i]
+            if let rectifier { gi = rectifier.gradient(gi, centered: xi) }
+            dx[i] = scale * (gi - meanGradient - xi * slope)
             i += 1
         }
     }
@@ -137,11 +174,13 @@ extension NormalizationKernels {
     ///   - mean, rstd, variance: (`layout.groups`), written; with `fixedStatistics` mean and rstd
     ///     are read instead (evaluation BatchNorm) and variance is set to 0.
     ///   - centered: subtract the mean (false: RMSNorm, the mean taken as 0).
+    ///   - rectified: apply ReLU to y in the same pass (layouts with ``rectifies(_:)`` only).
     static func forward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         _ layout: GroupLayout, eps: Float, centered: Bool, fixedStatistics: Bool,
                         mean pMean: UnsafeMutablePointer<Float>, rstd pRstd: UnsafeMutablePointer<Float>,
-                        variance pVar: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+                        variance pVar: UnsafeMutablePointer<Float>, rectified: Bool = false, into y: UnsafeMutablePointer<Float>) {
         let (px, py, pw, pb) = (x, y, weight, bias)
+        precondition(!rectified || (centered && rectifies(layout)), "NormalizationKernels.forward: no fused ReLU on this layout")
         if centered && takesSmallPlanePath(layout) {
             smallPlaneForward(x, weight: weight, bias: bias, layout, eps: eps, fixedStatistics: fixedStatistics,
                               mean: pMean, rstd: pRstd, variance: pVar, into: y)
@@ -161,7 +200,12 @@ extension NormalizationKernels {
                 for blk in 0..<layout.blocks {
                     let xs = px + s + blk * layout.blockStride, ys = py + s + blk * layout.blockStride
                     layout.forEachAffineChunk(group: g) { range, a, step in
-                        if step == 0 {
+                        if step == 0 && rectified {
+                            let rectifier = Rectifier(scale: r * pw[a], shift: pb[a])
+                            VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
+                                rectifier.output(centered: $0 - m)
+                            }
+                        } else if step == 0 {
                             let scale = r * pw[a], shift = pb[a]
                             VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
                                 ($0 - m) * scale + shift
@@ -187,11 +231,15 @@ extension NormalizationKernels {
     ///   - mean, rstd: (`layout.groups`), as the forward left them.
     ///   - dx: overwritten; weightGradient, biasGradient: (`layout.affineCount`), overwritten
     ///     when given.
+    ///   - rectifiedBias: the bias of a forward pass that applied ReLU (`rectified`); g is the
+    ///     gradient of the rectified output.
     static func backward(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          _ layout: GroupLayout, mean means: UnsafePointer<Float>, rstd rstds: UnsafePointer<Float>,
-                         centered: Bool, frozen: Bool, into dx: UnsafeMutablePointer<Float>,
+                         centered: Bool, frozen: Bool, rectifiedBias: UnsafePointer<Float>? = nil,
+                         into dx: UnsafeMutablePointer<Float>,
                          weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?) {
         let (pg, px, pw, pdx) = (g, x, weight, dx)
+        precondition(rectifiedBias == nil || (centered && rectifies(layout)), "NormalizationKernels.backward: no fused ReLU on this layout")
         if centered && takesSmallPlanePath(layout) {
             smallPlaneBackward(g, x: x, weight: weight, layout, mean: means, rstd: rstds, frozen: frozen, into: dx,
                                weightGradient: weightGradient, biasGradient: biasGradient)
@@ -201,8 +249,9 @@ extension NormalizationKernels {
         let workers = Parallel.workers(items: groups, work: layout.elementCount)
         let chunks = Swift.min(groups, workers * Parallel.chunksPerWorker)
         let groupSize = layout.blocks * layout.blockLength, affine = layout.affineCount
-        // dxhat of one group per worker, then the weight and bias gradient sums per chunk.
-        let sums = workers * groupSize
+        // dxhat of one group per worker (not with one affine weight per group), then the weight
+        // and bias gradient sums per chunk.
+        let sums = layout.hasOneAffinePerGroup ? 0 : workers * groupSize
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sums + chunks * 2 * affine, 1))
         defer { scratch.deallocate() }
         scratch.initialize(repeating: 0, count: sums + chunks * 2 * affine)
@@ -216,10 +265,12 @@ extension NormalizationKernels {
                     // BatchNorm: with one weight per group the sums of dxhat and dxhat·x̂
                     // are the bias and weight gradients times w, so dx takes one more pass.
                     let a = layout.affineBase(g), wv = pw[a]
+                    let rectifier = rectifiedBias.map { Rectifier(scale: r * wv, shift: $0[a]) }
                     var sumG: Float = 0, sumGX: Float = 0
                     for blk in 0..<layout.blocks {
                         let o = s + blk * layout.blockStride
-                        let sums = NormalizationKernels.gradientSums(pg + o, px + o, count: layout.blockLength, mean: m)
+                        let sums = NormalizationKernels.gradientSums(pg + o, px + o, count: layout.blockLength, mean: m,
+                                                                     rectifier: rectifier)
                         sumG += sums.g
                         sumGX += sums.gx
                     }
@@ -232,7 +283,8 @@ extension NormalizationKernels {
                     for blk in 0..<layout.blocks {
                         let o = s + blk * layout.blockStride
                         NormalizationKernels.affineInputGradient(pg + o, px + o, into: pdx + o, count: layout.blockLength,
-                                                                 scale: scale, meanGradient: meanD, mean: m, slope: slope)
+                                                                 scale: scale, meanGradient: meanD, mean: m, slope: slope,
+                                                                 rectifier: rectifier)
                     }
                     continue
                 }
@@ -303,5 +355,14 @@ extension NormalizationKernels {
         }
         if let weightGradient { affineGradient(0, into: weightGradient) }
         if let biasGradient { affineGradient(affine, into: biasGradient) }
+    }
+}
+
+extension NormalizationKernels {
+    /// Whether ``forward(_:weight:bias:_:eps:centered:fixedStatistics:mean:rstd:variance:rectified:into:)``
+    /// can apply ReLU in its pass: groups with one affine weight each (BatchNorm) on planes of
+    /// the group kernels (not the small-plane path).
+    static func rectifies(_ layout: GroupLayout) -> Bool {
+        layout.hasOneAffinePerGroup && !takesSmallPlanePath(layout)
     }
 }

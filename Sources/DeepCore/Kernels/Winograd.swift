@@ -92,6 +92,17 @@ struct WinogradChunk {
     var tileRows: Int
     @inline(__always) func image(_ r: Int) -> Int { (units.lowerBound + r) / tileRows }
     @inline(__always) func tileRow(_ r: Int) -> Int { (units.lowerBound + r) % tileRows }
+
+    /// Calls `body` for each run of the chunk's tile rows that lie in one image, in order: the
+    /// image, its tile rows, and the position in the chunk of the run's first row.
+    func forEachImage(_ body: (_ image: Int, _ tileRows: Range<Int>, _ firstRow: Int) -> Void) {
+        var r = 0
+        while r < units.count {
+            let first = tileRow(r), count = Swift.min(units.count - r, tileRows - first)
+            body(image(r), first..<(first + count), r)
+            r += count
+        }
+    }
 }
 
 enum Winograd {
@@ -159,26 +170,37 @@ enum Winograd {
 }
 
 extension Winograd {
-    /// V = Bᵀ d B for the tiles of tile row `tileRow` of C input planes, written from tile
-    /// `column` of a (36, C, ld) buffer — or of `channels` of its `ofChannels` planes, from v's.
+    /// V = Bᵀ d B for the tiles of a chunk's tile rows, tile row r of the chunk written from tile
+    /// r·tilesPerRow of a (36, C, ld) buffer — or of `channels` of its `ofChannels` planes, from
+    /// v's first.
     ///
-    /// - Parameters: x: C planes H × W; v: (36, C, ld); scratch: 7·rowLength floats.
-    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, ofChannels all: Int? = nil, _ t: WinogradTiles,
-                               tileRow: Int, into v: UnsafeMutablePointer<Float>, column: Int, ld: Int,
+    /// - Parameters: x: images of C planes H × W, `inputImage` floats apart (from the first
+    ///   plane transformed); v: (36, C, ld); scratch: 7·rowLength floats.
+    static func transformInput(_ x: UnsafePointer<Float>, inputImage: Int, channels: Int, ofChannels all: Int? = nil,
+                               _ t: WinogradTiles, _ chunk: WinogradChunk, into v: UnsafeMutablePointer<Float>, ld: Int,
                                scratch: UnsafeMutablePointer<Float>) {
         var geometry = t.kernelGeometry
-        ds_winograd4_input(x, channels, t.height * t.width, &geometry, tileRow, v + column, ld, (all ?? channels) * ld, scratch)
+        chunk.forEachImage { image, rows, first in
+            ds_winograd4_input(x + image * inputImage, channels, t.height * t.width, &geometry, rows.lowerBound, rows.count,
+                               v + first * t.tilesPerRow, ld, (all ?? channels) * ld, scratch)
+        }
     }
 
-    /// dd = B dV Bᵀ for the tiles of tile row `tileRow`, added into C input-gradient planes (the
-    /// adjoint of ``transformInput``; padding positions are dropped).
+    /// dd = B dV Bᵀ for the tiles of a chunk's tile rows, into the C input-gradient planes of each
+    /// row's image (the adjoint of ``transformInput``; padding positions are dropped). An image's
+    /// tile rows must come in order from 0, in this chunk or earlier ones: the first tile row
+    /// to reach a row of dx writes it, the next adds into it (no zeroing needed).
     ///
-    /// - Parameters: dv: (36, C, ld); dx: C planes H × W, accumulated into; scratch: 6·rowLength.
-    static func transformInputGradient(_ dv: UnsafePointer<Float>, column: Int, ld: Int, channels: Int,
-                                       _ t: WinogradTiles, tileRow: Int, into dx: UnsafeMutablePointer<Float>,
+    /// - Parameters: dv: (36, C, ld); dx: images of C planes H × W, `inputImage` floats apart;
+    ///   scratch: 6·rowLength.
+    static func transformInputGradient(_ dv: UnsafePointer<Float>, ld: Int, channels: Int, _ t: WinogradTiles,
+                                       _ chunk: WinogradChunk, into dx: UnsafeMutablePointer<Float>, inputImage: Int,
                                        scratch: UnsafeMutablePointer<Float>) {
         var geometry = t.kernelGeometry
-        ds_winograd4_input_gradient(dv + column, ld, channels * ld, channels, &geometry, tileRow, dx, t.height * t.width, scratch)
+        chunk.forEachImage { image, rows, first in
+            ds_winograd4_input_gradient(dv + first * t.tilesPerRow, ld, channels * ld, channels, &geometry, rows.lowerBound,
+                                        rows.count, dx + image * inputImage, t.height * t.width, scratch)
+        }
     }
 
     /// Y = Aᵀ M A (+ bias), then the epilogue, for the tiles of a chunk, written to the C' output

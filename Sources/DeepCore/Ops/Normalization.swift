@@ -8,15 +8,18 @@
 private struct NormalizationSaved {
     let x: Tensor, weight: Tensor
     let mean: [Float], rstd: [Float]
+    /// The bias of a pass that applied ReLU, nil otherwise.
+    let rectifiedBias: Tensor?
 }
 
 /// "Normalise each group, then y = xhat·w + b" with the given layout (the loops are in
 /// ``NormalizationKernels``). With `fixedStatistics` the mean and 1/std are given (evaluation
 /// BatchNorm, read when the forward runs) and the input gradient is just w·rstd·g;
-/// `statisticsOut` receives the batch statistics otherwise.
+/// `statisticsOut` receives the batch statistics otherwise. With `rectified` (layouts with
+/// `NormalizationKernels.rectifies`) the op is relu(y), in the same passes.
 private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, centered: Bool,
                        layout: GroupLayout, op: String, export: @autoclosure () -> OpExport? = nil,
-                       fixedStatistics: (() -> (mean: [Float], rstd: [Float]))? = nil,
+                       fixedStatistics: (() -> (mean: [Float], rstd: [Float]))? = nil, rectified: Bool = false,
                        statisticsOut: ((_ mean: [Float], _ variance: [Float]) -> Void)? = nil) -> Tensor {
     let groups = layout.groups, frozen = fixedStatistics != nil
     let (weightShape, biasShape) = (weight?.shape, bias?.shape)
@@ -32,10 +35,11 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
         withExtendedLifetime((xc, w, b)) {
             NormalizationKernels.forward(xc.basePointer, weight: w.basePointer, bias: b.basePointer, layout, eps: eps,
                                          centered: centered, fixedStatistics: frozen, mean: &mean, rstd: &rstd,
-                                         variance: &variance, into: out.basePointer)
+                                         variance: &variance, rectified: rectified, into: out.basePointer)
         }
         if !frozen { statisticsOut?(mean, variance) }
-        return (out, NormalizationSaved(x: xc.detached(), weight: w.detached(), mean: mean, rstd: rstd))
+        return (out, NormalizationSaved(x: xc.detached(), weight: w.detached(), mean: mean, rstd: rstd,
+                                        rectifiedBias: rectified ? b.detached() : nil))
     } pullback: { gradOut, _, saved in
         let gc = gradOut.contiguous()
         let dx = Tensor.uninitialized(saved.x.shape)
@@ -43,6 +47,7 @@ private func normalize(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float, 
         withExtendedLifetime((gc, saved)) {
             NormalizationKernels.backward(gc.basePointer, x: saved.x.basePointer, weight: saved.weight.basePointer, layout,
                                           mean: saved.mean, rstd: saved.rstd, centered: centered, frozen: frozen,
+                                          rectifiedBias: saved.rectifiedBias.map { UnsafePointer($0.basePointer) },
                                           into: dx.basePointer, weightGradient: dw?.basePointer, biasGradient: db?.basePointer)
         }
         return [dx, dw, db]
@@ -121,12 +126,18 @@ private func checkChannelParameters(_ weight: Tensor?, _ bias: Tensor?, channels
 /// running = (1 − momentum)·running + momentum·batch (unbiased variance). In evaluation the
 /// running statistics are used.
 ///
+/// With `followedByReLU` the result is `relu(batchNorm(…))`, computed in BatchNorm's own passes
+/// where the layout allows it (batch statistics on planes of 16 positions or more; elsewhere
+/// the two ops run one after the other): the normalised values are not stored before the ReLU,
+/// and the backward pass masks the gradient as it reads it.
+///
 /// - Parameters:
 ///   - x: (N, C, *).
 ///   - runningMean, runningVar: (C), or nil.
 ///   - weight, bias: (C), or nil.
 public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
-                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
+                      followedByReLU: Bool = false) -> Tensor {
     guard shapeCheck(x.rank >= 2, "batchNorm: input of shape \(x.shape) needs (N, C, ...)") else { return .shapeFailure }
     let (n, c) = (x.shape[0], x.shape[1])
     let spatial = x.shape.dropFirst(2).reduce(1, *)
@@ -138,11 +149,16 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, we
                              blockStride: c * spatial, affineBase: { $0 }, perElementAffine: false,
                              affineRun: Swift.max(spatial, 1), affineCount: c, channelsOfImages: true)
     let useBatch = training || runningMean == nil || runningVar == nil
+    if followedByReLU && !(useBatch && NormalizationKernels.rectifies(layout)) {
+        return relu(batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+                              training: training, momentum: momentum, eps: eps))
+    }
     if useBatch {
         // PyTorch's check and message: one value per channel has no variance to normalise by.
         guard shapeCheck(!training || n * spatial > 1,
                    "batchNorm: Expected more than 1 value per channel when training, got input size \(x.shape)") else { return .shapeFailure }
-        return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout, op: "batchNorm",
+        return normalize(x, weight: weight, bias: bias, eps: eps, centered: true, layout: layout,
+                         op: followedByReLU ? "batchNorm+relu" : "batchNorm", rectified: followedByReLU,
                          statisticsOut: { mean, variance in
             guard training, let runningMean, let runningVar else { return }
             let count = Float(n * spatial)

@@ -35,9 +35,10 @@ func indexedMaxPooling(_ x: Tensor, outputShape: [Int], planes: Int, inputPlane:
     let inputShape = x.shape
     return Tensor.op(op, inputs: [x], shape: outputShape, export: export()) {
         let y = Tensor.uninitialized(outputShape)
-        var indices = [Int32](repeating: 0, count: recording ? planes * outputPlane : 0)
-        indices.withUnsafeMutableBufferPointer { idx in
+        // The kernel writes the index of every output (no zeroing first).
+        let indices = [Int32](unsafeUninitializedCapacity: recording ? planes * outputPlane : 0) { idx, count in
             forward(x.basePointer, y.basePointer, recording ? idx.baseAddress : nil)
+            count = idx.count
         }
         return (y, indices)
     } pullback: { grad, _, indices in

@@ -86,7 +86,7 @@ public func group_norm(_ input: Tensor, _ numGroups: Int, weight: Tensor? = nil,
                        eps: Float = 1e-5) -> Tensor { fatalError() }
 
 /// `F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)`.
-@available(*, unavailable, renamed: "batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:)")
+@available(*, unavailable, renamed: "batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:followedByReLU:)")
 public func batch_norm(_ input: Tensor, _ runningMean: Tensor?, _ runningVar: Tensor?, weight: Tensor? = nil,
                        bias: Tensor? = nil, training: Bool = false, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
     fatalError()

@@ -19,6 +19,8 @@ public final class SyncBatchNorm: BatchNorm {
         super.init(numFeatures, eps: eps, momentum: momentum, affine: affine, trackRunningStats: trackRunningStats, ranks: [2, 3, 4, 5])
     }
 
+    override var fusesFollowingReLU: Bool { false }
+
     public override func forward(_ x: Tensor) -> Tensor {
         guard isTraining, group.worldSize > 1, !x.isMeta else { return super.forward(x) }
         let channels = runningMean.shape[0]

@@ -35,7 +35,23 @@ public class BatchNorm: Module {
         super.init()
     }
 
-    public override func forward(_ x: Tensor) -> Tensor {
+    public override func forward(_ x: Tensor) -> Tensor { normalized(x, followedByReLU: false) }
+
+    /// `relu(self(x))`, with the ReLU applied in BatchNorm's own passes while training (see
+    /// `batchNorm(_:…:followedByReLU:)`): what ``Sequential`` runs for a BatchNorm followed by a
+    /// ``ReLU``. Summaries (which record each module's output) and SyncBatchNorm get the two
+    /// steps. Shape: as ``forward(_:)``.
+    public func callAsFunction(_ x: Tensor, followedByReLU: Bool) -> Tensor {
+        guard followedByReLU else { return self(x) }
+        guard fusesFollowingReLU && !ModuleScope.isObserved else { return relu(self(x)) }
+        return ModuleScope.run(self, input: x) { normalized(x, followedByReLU: true) }
+    }
+
+    /// Whether ``callAsFunction(_:followedByReLU:)`` may fuse the ReLU (false where `forward`
+    /// computes differently).
+    var fusesFollowingReLU: Bool { true }
+
+    private func normalized(_ x: Tensor, followedByReLU: Bool) -> Tensor {
         guard shapeCheck(expectedRanks.contains(x.rank) && x.shape[1] == runningMean.shape[0],
                    "\(typeName): input of shape \(x.shape), expected rank \(expectedRanks.sorted()) with \(runningMean.shape[0]) channels") else { return .shapeFailure }
         var factor = momentum ?? 0
@@ -45,7 +61,8 @@ public class BatchNorm: Module {
         }
         let useRunning = tracksRunningStats
         return batchNorm(x, runningMean: useRunning ? runningMean : nil, runningVar: useRunning ? runningVar : nil,
-                         weight: weight, bias: bias, training: isTraining || !useRunning, momentum: factor, eps: eps)
+                         weight: weight, bias: bias, training: isTraining || !useRunning, momentum: factor, eps: eps,
+                         followedByReLU: followedByReLU)
     }
 }
 

@@ -16,9 +16,22 @@ public final class Sequential: Module {
     /// Creates the sequence from `layers`.
     public convenience init(_ layers: Module...) { self.init(layers) }
 
-    /// Applies each layer in turn: (input of the first) → (output of the last).
+    /// Applies each layer in turn: (input of the first) → (output of the last). A BatchNorm
+    /// followed by a ``ReLU`` runs as one step (``BatchNorm/callAsFunction(_:followedByReLU:)``),
+    /// except under a summary, which lists every layer's output.
     public override func forward(_ x: Tensor) -> Tensor {
-        layers.reduce(x) { $1($0) }
+        let fuses = !ModuleScope.isObserved
+        var y = x, i = 0
+        while i < layers.count {
+            if fuses, let norm = layers[i] as? BatchNorm, norm.fusesFollowingReLU, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = norm(y, followedByReLU: true)
+                i += 2
+            } else {
+                y = layers[i](y)
+                i += 1
+            }
+        }
+        return y
     }
 
     /// The layer at `index`.

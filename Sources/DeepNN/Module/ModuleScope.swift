@@ -29,6 +29,13 @@ enum ModuleScope {
         return stack
     }
 
+    /// Whether something records each module's inputs and outputs on this thread (a summary):
+    /// then modules run one by one, none fused with the next.
+    static var isObserved: Bool {
+        let stack = current
+        return stack.willRun != nil || stack.didRun != nil
+    }
+
     /// Hooks the module path into DeepCore's shape-error messages, once.
     private static let installContext: Void = {
         ShapeErrors.contextDescription = { ModuleScope.currentPath }

@@ -108,7 +108,7 @@ func functional(_ x: Tensor, _ y: Tensor, _ labels: [Int]) {
     _ = layer_norm(x, [3], eps: 1e-6)             // renamed: layerNorm(_:normalizedShape:weight:bias:eps:)
     _ = rms_norm(x, [3])                          // renamed: rmsNorm(_:normalizedShape:weight:eps:)
     _ = group_norm(x, 2)                          // renamed: groupNorm(_:groups:weight:bias:eps:)
-    _ = batch_norm(x, nil, nil, training: true)   // renamed: batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:)
+    _ = batch_norm(x, nil, nil, training: true)   // renamed: batchNorm(_:runningMean:runningVar:weight:bias:training:momentum:eps:followedByReLU:)
     _ = max_pool2d(x, 2)                          // renamed: maxPool2d(_:kernelSize:stride:padding:dilation:ceilMode:)
     _ = max_pool2d(x, [2, 2], stride: [1, 1])     // renamed: maxPool2d(_:kernelSize:stride:padding:dilation:ceilMode:)
     _ = maxPool2d(x, kernelSize: 2)               // ok

@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "DeepCore", dependencies: ["CBLAS", "CScanKernels", "CVectorKernels", "ZIPFoundation"], path: "Sources/DeepCore"),
-        .target(name: "DeepNN", dependencies: ["DeepCore", "CZlibSystem", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        .target(name: "DeepNN", dependencies: ["DeepCore", "CVectorKernels", "CZlibSystem", "CPNG", "CJPEG", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 path: "Sources/DeepNN", exclude: ["Export/ONNX/onnx.proto"]),
         .target(name: "DeepDistributed", dependencies: ["CMPI", "DeepCore", "DeepNN"], path: "Sources/DeepDistributed"),
         .executableTarget(

@@ -69,3 +69,11 @@ int ds_exp_shifted(float *p, long n, float shift, float *sum) {
     default: return 0;
     }
 }
+
+int ds_adam(float *p, const float *g, float *m, float *v, float *vmax, long n, const ds_adam_step *step) {
+    switch (ds_vector_width()) {
+    case 16: adam_avx512(p, g, m, v, vmax, n, step); return 1;
+    case 8: adam_avx2(p, g, m, v, vmax, n, step); return 1;
+    default: return 0;
+    }
+}

@@ -22,6 +22,19 @@ int ds_gelu_backward(const float *g, const float *x, float *dx, long n);
 /// polynomial of the Swift kernels, 0 below −87.3). Returns 1, or 0.
 int ds_exp_shifted(float *p, long n, float shift, float *sum);
 
+/// The scalars of one Adam step (Training/Optimizers.swift): learning rate, weight decay, betas,
+/// eps, lr / (1 − β₁ᵗ), √(1 − β₂ᵗ); decoupled (AdamW) weight decay and AMSGrad as 0 or 1.
+typedef struct {
+    float lr, wd, b1, b2, eps, stepSize, bias2Sqrt;
+    int decoupled, amsgrad;
+} ds_adam_step;
+
+/// One Adam step over n elements in place: with g the gradient (plus wd·p unless decoupled, where
+/// p is scaled by 1 − lr·wd), m = β₁m + (1 − β₁)g, v = β₂v + (1 − β₂)g², vmax = max(vmax, v) with
+/// AMSGrad (vmax unused otherwise), p −= stepSize·m / (√v̂ / bias2Sqrt + eps), v̂ being vmax or
+/// v. Returns 1, or 0.
+int ds_adam(float *p, const float *g, float *m, float *v, float *vmax, long n, const ds_adam_step *step);
+
 // Winograd F(4×4, 3×3) transforms of 3×3 stride-1 convolutions (Kernels/ConvolutionWinograd.swift
 // drives them). Output tiles are 4×4; tile t of a tile row reads the 6×6 padded input from
 // column 4t. Transformed planes hold one float per tile: a chunk's tiles lie one tile row after

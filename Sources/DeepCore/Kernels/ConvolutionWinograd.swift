@@ -215,9 +215,12 @@ extension ConvolutionPlan {
             }
         }
         if let dw, let du {
+            // Each element summed in chunk order (the same floats on any number of threads).
             let total = du.pointer
-            for chunk in 1..<Swift.max(1, chunks) {
-                for i in 0..<uSize { total[i] += total[chunk * uSize + i] }
+            Parallel.forEach(count: uSize, work: uSize * chunks) { range in
+                for chunk in 1..<Swift.max(1, chunks) {
+                    for i in range { total[i] += total[chunk * uSize + i] }
+                }
             }
             Winograd.transformWeightGradient(total, outputChannels: k, channels: c, into: dw)
         }

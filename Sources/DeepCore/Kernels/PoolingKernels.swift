@@ -320,11 +320,13 @@ enum PoolingKernel {
 
     /// Routes each output gradient to the position of its window's maximum (index -1: nowhere).
     ///
-    /// - Parameters: dy and indices: P × H'·W'; dx: P × H·W, zeroed by the caller, accumulated into.
+    /// - Parameters: dy and indices: P × H'·W'; dx: P × H·W, overwritten.
     static func maxBackward(_ dy: UnsafePointer<Float>, indices: UnsafePointer<Int32>, planes: Int, inputPlane: Int,
                             outputPlane: Int, into dx: UnsafeMutablePointer<Float>) {
-        forEachPlane(count: planes, work: planes * outputPlane) { p in
+        forEachPlane(count: planes, work: planes * (outputPlane + inputPlane)) { p in
             let (g, d, at) = (dy + p * outputPlane, dx + p * inputPlane, indices + p * outputPlane)
+            // Zeroed plane by plane, in the thread that adds into it (while it is in cache).
+            d.update(repeating: 0, count: inputPlane)
             for o in 0..<outputPlane where at[o] >= 0 { d[Int(at[o])] += g[o] }
         }
     }

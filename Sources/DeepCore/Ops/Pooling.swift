@@ -43,9 +43,10 @@ func indexedMaxPooling(_ x: Tensor, outputShape: [Int], planes: Int, inputPlane:
         return (y, indices)
     } pullback: { grad, _, indices in
         let dy = grad.contiguous()
-        let dx = Tensor(zeros: inputShape)
+        guard !indices.isEmpty else { return [Tensor(zeros: inputShape)] }   // an empty output
+        let dx = Tensor.uninitialized(inputShape)
         indices.withUnsafeBufferPointer { idx in
-            guard let idx = idx.baseAddress else { return }   // an empty output
+            guard let idx = idx.baseAddress else { return }
             PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: planes, inputPlane: inputPlane,
                                       outputPlane: outputPlane, into: dx.basePointer)
         }

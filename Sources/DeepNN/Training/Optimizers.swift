@@ -1,3 +1,4 @@
+import CVectorKernels
 import DeepCore
 #if canImport(Glibc)
 import Glibc
@@ -111,7 +112,11 @@ public class Adam: Optimizer {
         let bias2Sqrt = Float(sqrt(1 - pow(Double(b2), Double(t))))
         let stepSize = lr / bias1
         let constants = AdamConstants(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize, bias2Sqrt: bias2Sqrt)
+        let step = ds_adam_step(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize, bias2Sqrt: bias2Sqrt,
+                                decoupled: decoupled ? 1 : 0, amsgrad: ams ? 1 : 0)
         forEachElement([parameter, gradient, m, v, vMax]) { n, q in
+            // The vector kernel where the CPU has AVX2 or AVX-512 (same floats as the loops below).
+            if withUnsafePointer(to: step, { ds_adam(q[0], q[1], q[2], q[3], q[4], n, $0) }) != 0 { return }
             // One loop per flag combination, so that no branch is left in the element loop.
             switch (decoupled, ams) {
             case (false, false): Adam.adamLoop(n, q, constants, decoupled: false, amsgrad: false)

@@ -129,10 +129,10 @@ extension ConvolutionPlan {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
         let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
         func run(_ rows: Range<Int>, _ s: WinogradScratch) {
-            Winograd.transformInput(x, inputImage: inputImage, channels: c, t, WinogradChunk(units: rows, tileRows: tileRows),
-                                    into: s.v, ld: s.ld, scratch: s.rows)
+            let chunk = WinogradChunk(units: rows, tileRows: tileRows)
+            Winograd.transformInput(x, inputImage: inputImage, channels: c, t, chunk, into: s.v, ld: s.ld, scratch: s.rows)
             winogradProducts(u.pointer, s.v, into: s.m, ld: s.ld, tiles: rows.count * t.tilesPerRow, positions: 0..<36)
-            Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, WinogradChunk(units: rows, tileRows: tileRows),
+            Winograd.transformOutput(s.m, ld: s.ld, outputChannels: k, t, chunk,
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
         }
         let threads = Parallel.workers(items: Int.max, work: work)

@@ -78,16 +78,20 @@ enum NormalizationKernels {
     struct Rectifier {
         let scale: Float, shift: Float
 
+        /// The normalised, affine value of a centred vector x − mean: the forward pass's output
+        /// without the ReLU, and what both passes rectify.
+        @inline(__always) func preactivation(centered xv: FloatVector) -> FloatVector { xv * scale + shift }
+
         /// The rectified output of a centred vector x − mean (NaN passes, as in ``relu(_:)``).
         @inline(__always) func output(centered xv: FloatVector) -> FloatVector {
-            let v = xv * scale + shift
+            let v = preactivation(centered: xv)
             return v.replacing(with: 0, where: v .< 0)
         }
 
         /// The output gradient `gv` where the pre-activation was positive, else 0 (ReLU's
         /// gradient).
         @inline(__always) func gradient(_ gv: FloatVector, centered xv: FloatVector) -> FloatVector {
-            gv.replacing(with: 0, where: xv * scale + shift .<= 0)
+            gv.replacing(with: 0, where: preactivation(centered: xv) .<= 0)
         }
 
         /// One lane of ``gradient(_:centered:)``.
@@ -200,15 +204,10 @@ extension NormalizationKernels {
                 for blk in 0..<layout.blocks {
                     let xs = px + s + blk * layout.blockStride, ys = py + s + blk * layout.blockStride
                     layout.forEachAffineChunk(group: g) { range, a, step in
-                        if step == 0 && rectified {
-                            let rectifier = Rectifier(scale: r * pw[a], shift: pb[a])
+                        if step == 0 {
+                            let affine = Rectifier(scale: r * pw[a], shift: pb[a])
                             VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
-                                rectifier.output(centered: $0 - m)
-                            }
-                        } else if step == 0 {
-                            let scale = r * pw[a], shift = pb[a]
-                            VectorMath.map(xs + range.lowerBound, ys + range.lowerBound, count: range.count) {
-                                ($0 - m) * scale + shift
+                                rectified ? affine.output(centered: $0 - m) : affine.preactivation(centered: $0 - m)
                             }
                         } else {
                             let ws = pw + a - range.lowerBound, bs = pb + a - range.lowerBound

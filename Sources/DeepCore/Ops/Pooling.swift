@@ -46,8 +46,7 @@ func indexedMaxPooling(_ x: Tensor, outputShape: [Int], planes: Int, inputPlane:
         guard !indices.isEmpty else { return [Tensor(zeros: inputShape)] }   // an empty output
         let dx = Tensor.uninitialized(inputShape)
         indices.withUnsafeBufferPointer { idx in
-            guard let idx = idx.baseAddress else { return }
-            PoolingKernel.maxBackward(dy.basePointer, indices: idx, planes: planes, inputPlane: inputPlane,
+            PoolingKernel.maxBackward(dy.basePointer, indices: idx.baseAddress!, planes: planes, inputPlane: inputPlane,
                                       outputPlane: outputPlane, into: dx.basePointer)
         }
         return [dx]

@@ -38,16 +38,15 @@ public class BatchNorm: Module {
     public override func forward(_ x: Tensor) -> Tensor { normalized(x, followedByReLU: false) }
 
     /// `relu(self(x))`, with the ReLU applied in BatchNorm's own passes while training (see
-    /// `batchNorm(_:…:followedByReLU:)`): what ``Sequential`` runs for a BatchNorm followed by a
-    /// ``ReLU``. Summaries (which record each module's output) and SyncBatchNorm get the two
-    /// steps. Shape: as ``forward(_:)``.
-    public func callAsFunction(_ x: Tensor, followedByReLU: Bool) -> Tensor {
-        guard followedByReLU else { return self(x) }
+    /// `batchNorm(_:…:followedByReLU:)`): what ``Sequential`` and ResNet's blocks run for a
+    /// BatchNorm followed by a ``ReLU``. Under a summary (which records each layer's output) and
+    /// for SyncBatchNorm the two layers run in turn. Shape: as ``forward(_:)``.
+    public func callAsFunction(_ x: Tensor, then relu: ReLU) -> Tensor {
         guard fusesFollowingReLU && !ModuleScope.isObserved else { return relu(self(x)) }
         return ModuleScope.run(self, input: x) { normalized(x, followedByReLU: true) }
     }
 
-    /// Whether ``callAsFunction(_:followedByReLU:)`` may fuse the ReLU (false where `forward`
+    /// Whether ``callAsFunction(_:then:)`` may fuse the ReLU (false where `forward`
     /// computes differently).
     var fusesFollowingReLU: Bool { true }
 

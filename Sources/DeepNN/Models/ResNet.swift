@@ -16,11 +16,9 @@ private func conv1x1(_ inPlanes: Int, _ outPlanes: Int, stride: Int = 1) -> Conv
 
 /// relu(norm(conv(x))), the ReLU skipped where ``Module/fuseForInference()`` folded the norm into
 /// the convolution and gave it the ReLU, and applied in a BatchNorm's own passes while training
-/// (as `Sequential` does; not under a summary, which lists the ReLU's call).
+/// (``BatchNorm/callAsFunction(_:then:)``, as `Sequential` does).
 func convolutionNormReLU(_ conv: Module, _ norm: Module, _ relu: Module, _ x: Tensor) -> Tensor {
-    if let norm = norm as? BatchNorm, norm.fusesFollowingReLU, relu is ReLU, !ModuleScope.isObserved {
-        return norm(conv(x), followedByReLU: true)
-    }
+    if let norm = norm as? BatchNorm, let relu = relu as? ReLU { return norm(conv(x), then: relu) }
     let y = norm(conv(x))
     return (conv as? Conv2d)?.activation == .relu && norm is Identity && relu is ReLU ? y : relu(y)
 }

@@ -17,14 +17,12 @@ public final class Sequential: Module {
     public convenience init(_ layers: Module...) { self.init(layers) }
 
     /// Applies each layer in turn: (input of the first) → (output of the last). A BatchNorm
-    /// followed by a ``ReLU`` runs as one step (``BatchNorm/callAsFunction(_:followedByReLU:)``),
-    /// except under a summary, which lists every layer's output.
+    /// followed by a ``ReLU`` runs as one step while training (``BatchNorm/callAsFunction(_:then:)``).
     public override func forward(_ x: Tensor) -> Tensor {
-        let fuses = !ModuleScope.isObserved
         var y = x, i = 0
         while i < layers.count {
-            if fuses, let norm = layers[i] as? BatchNorm, norm.fusesFollowingReLU, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = norm(y, followedByReLU: true)
+            if let norm = layers[i] as? BatchNorm, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
+                y = norm(y, then: relu)
                 i += 2
             } else {
                 y = layers[i](y)

@@ -2,13 +2,16 @@
 # Alternates two deep-bench binaries on one workload ROUNDS times (default 8) and prints each
 # side's times, their medians and the median of the per-pair ratios B/A: on a machine whose speed
 # drifts over seconds, pairs taken back to back compare two builds better than separate runs.
-# Usage: [ROUNDS=n] scripts/ab-bench.sh DEEP_BENCH_A DEEP_BENCH_B [workload]
+# Usage: [ROUNDS=n] [LINE=last] scripts/ab-bench.sh DEEP_BENCH_A DEEP_BENCH_B [workload]
+#   (LINE=last compares each side's last line, e.g. the "deepstitch-fused" line of an inference
+#    workload; the first line otherwise)
 #   (workload defaults to selective_scan_fwd_bwd; build the old side in a worktree, e.g.
 #    git worktree add /tmp/old COMMIT && (cd /tmp/old && swift build -c release --product deep-bench))
 set -euo pipefail
 a=$1 b=$2 workload=${3:-selective_scan_fwd_bwd} rounds=${ROUNDS:-8}
+pick=head; [ "${LINE:-first}" = last ] && pick=tail
 for _ in $(seq "$rounds"); do
-    echo "$("$a" "$workload" --seconds 0.5 | head -1) $("$b" "$workload" --seconds 0.5 | head -1)"
+    echo "$("$a" "$workload" --seconds 0.5 | $pick -1) $("$b" "$workload" --seconds 0.5 | $pick -1)"
 done | python3 -c '
 import json, re, statistics, sys
 rows = [[json.loads(m)["ms"] for m in re.findall(r"\{[^}]*\}", line)] for line in sys.stdin if line.strip()]

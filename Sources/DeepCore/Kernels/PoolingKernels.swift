@@ -15,6 +15,9 @@ struct PoolingAxis {
     var step: Int
     /// Window size of output o counting padding (PyTorch's `count_include_pad` divisor).
     var paddedSizes: [Int]
+    /// Sliding windows' rule (window o's taps are `o·stride − padding + t·step`, t < kernel, those
+    /// inside the input); nil for adaptive bins.
+    var sliding: (stride: Int, padding: Int, kernel: Int)?
 
     var outputSize: Int { ranges.count }
 
@@ -23,6 +26,7 @@ struct PoolingAxis {
     /// the positions up to the end of the padding (dilation 1).
     init(input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) {
         step = dilation
+        sliding = (stride, padding, kernel)
         ranges = []
         paddedSizes = []
         for o in 0..<output {
@@ -54,8 +58,8 @@ struct PoolingAxis {
 
 /// Window loops over one H×W plane, and over P planes split among threads.
 enum PoolingKernel {
-    /// ``maxForward(_:width:rows:columns:into:indices:)`` for the 2×2, stride-2 windows of an
-    /// unpadded plane (the pooling of nearly every CNN), without index arithmetic in the loop:
+    /// ``maxForwardSeparable(_:height:width:rows:columns:plan:into:indices:rowMaxima:rowColumns:paddedRow:)``
+    /// for the 2×2, stride-2 windows of an unpadded plane (the pooling of nearly every CNN), without index arithmetic in the loop:
     /// rows `2·oh` and `2·oh + 1`, columns `2·ow`, `2·ow + 1`.
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
@@ -110,33 +114,6 @@ enum PoolingKernel {
         }
     }
 
-    /// Maximum of each window, and, when `indices` is given, the flat index in the plane of its
-    /// first maximal element (a NaN counts as maximal, so it propagates; an empty window gives
-    /// -∞ and index -1).
-    ///
-    /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
-    static func maxForward(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                           into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
-        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
-        rows.ranges.withUnsafeBufferPointer { rowRanges in
-            columns.ranges.withUnsafeBufferPointer { columnRanges in
-                var oh = 0
-                while oh < outH {
-                    let r = rowRanges[oh]
-                    var ow = 0
-                    while ow < outW {
-                        let (best, index) = windowMaximum(x, width: width, rows: r, rowStep: rowStep, columns: columnRanges[ow],
-                                                          columnStep: columnStep)
-                        y[oh * outW + ow] = best
-                        indices?[oh * outW + ow] = Int32(index)
-                        ow += 1
-                    }
-                    oh += 1
-                }
-            }
-        }
-    }
-
     /// The largest value of one window (NaN when the window holds one) and its position in the
     /// plane, the first in row-major order; an empty window (no tap inside the input) gives -∞
     /// and index -1.
@@ -162,98 +139,6 @@ enum PoolingKernel {
             ih += rowStep
         }
         return (sawNaN ? .nan : best, index)
-    }
-
-    /// ``maxForward(_:width:rows:columns:into:indices:)`` without indices (no gradient recorded):
-    /// eight outputs of a row at a time where their windows are alike (same taps, evenly spaced),
-    /// so the maxima are taken in SIMD lanes; NaN propagates as in the scalar loop.
-    ///
-    /// - Parameters: x: H×W (row length `width`); y: H'×W'.
-    static func maxForwardVectors(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                                  into y: UnsafeMutablePointer<Float>) {
-        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
-        rows.ranges.withUnsafeBufferPointer { rowRanges in
-            columns.ranges.withUnsafeBufferPointer { columnRanges in
-                for oh in 0..<outH {
-                    let r = rowRanges[oh]
-                    var ow = 0
-                    while ow < outW {
-                        let c = columnRanges[ow]
-                        if ow + 8 <= outW && !r.isEmpty && !c.isEmpty {
-                            let spacing = columnRanges[ow + 1].lowerBound - c.lowerBound
-                            var alike = spacing > 0
-                            for i in 1..<8 where alike {
-                                let ci = columnRanges[ow + i]
-                                alike = ci.lowerBound == c.lowerBound + i * spacing && ci.count == c.count
-                            }
-                            if alike {
-                                var best = SIMD8<Float>(repeating: -.infinity)
-                                var ih = r.lowerBound
-                                while ih < r.upperBound {
-                                    let row = x + ih * width
-                                    var iw = c.lowerBound
-                                    while iw < c.upperBound {
-                                        var v = SIMD8<Float>()
-                                        for i in 0..<8 { v[i] = row[iw + i * spacing] }
-                                        // Take v where larger, or NaN (once NaN, the lane stays NaN).
-                                        best.replace(with: v, where: (v .> best) .| ((v .!= v) .& (best .== best)))
-                                        iw += columnStep
-                                    }
-                                    ih += rowStep
-                                }
-                                UnsafeMutableRawPointer(y + oh * outW + ow).storeBytes(of: best, as: SIMD8<Float>.self)
-                                ow += 8
-                                continue
-                            }
-                        }
-                        y[oh * outW + ow] = windowMaximum(x, width: width, rows: r, rowStep: rowStep, columns: c, columnStep: columnStep).value
-                        ow += 1
-                    }
-                }
-            }
-        }
-    }
-
-    /// ``maxForward(_:width:rows:columns:into:indices:)`` without indices, for narrow outputs
-    /// (fewer than 16 columns, where ``maxForwardVectors(_:width:rows:columns:into:)`` finds few
-    /// runs of eight alike windows): the maximum over a window is the maximum over its rows of
-    /// the maxima over its columns, so each input row's column maxima are taken once (`rowMaxima`,
-    /// H × W' floats) and then combined down the rows, all output columns in SIMD lanes. NaN
-    /// propagates; an empty window gives −∞.
-    ///
-    /// - Parameters: x: H×W (row length `width`); y: H'×W'; rowMaxima: H·W' floats of scratch.
-    static func maxForwardSeparable(_ x: UnsafePointer<Float>, height: Int, width: Int, rows: PoolingAxis, columns: PoolingAxis,
-                                    into y: UnsafeMutablePointer<Float>, rowMaxima h: UnsafeMutablePointer<Float>) {
-        let (rowStep, columnStep, outH, outW) = (rows.step, columns.step, rows.outputSize, columns.outputSize)
-        @inline(__always) func larger(_ v: Float, _ m: Float) -> Float { v > m || (v != v && m == m) ? v : m }
-        columns.ranges.withUnsafeBufferPointer { columnRanges in
-            for ih in 0..<height {
-                let row = x + ih * width, out = h + ih * outW
-                for ow in 0..<outW {
-                    let c = columnRanges[ow]
-                    var m = -Float.infinity, iw = c.lowerBound
-                    while iw < c.upperBound { m = larger(row[iw], m); iw += columnStep }
-                    out[ow] = m
-                }
-            }
-        }
-        rows.ranges.withUnsafeBufferPointer { rowRanges in
-            for oh in 0..<outH {
-                let r = rowRanges[oh], out = y + oh * outW
-                var ow = 0
-                while ow < outW {
-                    let k = Swift.min(FloatVector.scalarCount, outW - ow)
-                    var best = FloatVector(repeating: -.infinity), ih = r.lowerBound
-                    while ih < r.upperBound {
-                        let v = VectorMath.load(h + ih * outW + ow, count: k)
-                        best.replace(with: v, where: (v .> best) .| ((v .!= v) .& (best .== best)))
-                        ih += rowStep
-                    }
-                    VectorMath.store(best, out + ow, count: k)
-                    ow += k
-                }
-            }
-        }
     }
 
     /// Sum of each window times its scale.
@@ -286,34 +171,36 @@ enum PoolingKernel {
     }
 
     /// Max pooling of P planes, and, when `indices` is given, the position in its plane of each
-    /// window's maximum (for ``maxBackward(_:indices:planes:inputPlane:outputPlane:into:)``).
+    /// window's maximum (for ``maxBackward(_:indices:planes:inputPlane:outputPlane:into:)``): plain
+    /// 2×2 stride-2 windows by ``maxForward2x2(_:width:outH:outW:into:indices:)``, every other
+    /// shape by rows of column maxima (MaxPoolingSeparable.swift).
     ///
     /// - Parameters: x: P × H×W (row length `width`); y and indices: P × H'×W'.
     static func maxForward(_ x: UnsafePointer<Float>, planes: Int, height: Int, width: Int, rows: PoolingAxis,
                            columns: PoolingAxis, into y: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>?) {
         let inPlane = height * width, outPlane = rows.outputSize * columns.outputSize
         let work = planes * outPlane * Swift.max(1, rows.taps(0) * columns.taps(0))
-        let simple2x2 = rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width)
-        if indices == nil && !simple2x2 && columns.outputSize < 16 {
-            Parallel.forEach(count: planes, work: work) { range in
-                let rowMaxima = UnsafeMutablePointer<Float>.allocate(capacity: height * columns.outputSize)
-                defer { rowMaxima.deallocate() }
-                for p in range {
-                    maxForwardSeparable(x + p * inPlane, height: height, width: width, rows: rows, columns: columns,
-                                        into: y + p * outPlane, rowMaxima: rowMaxima)
-                }
+        if rows.isPlain2x2(input: height) && columns.isPlain2x2(input: width) {
+            forEachPlane(count: planes, work: work) { p in
+                maxForward2x2(x + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
+                              into: y + p * outPlane, indices: indices.map { $0 + p * outPlane })
             }
             return
         }
-        forEachPlane(count: planes, work: work) { p in
-            if simple2x2 {
-                maxForward2x2(x + p * inPlane, width: width, outH: rows.outputSize, outW: columns.outputSize,
-                              into: y + p * outPlane, indices: indices.map { $0 + p * outPlane })
-            } else if indices == nil {
-                maxForwardVectors(x + p * inPlane, width: width, rows: rows, columns: columns, into: y + p * outPlane)
-            } else {
-                maxForward(x + p * inPlane, width: width, rows: rows, columns: columns,
-                           into: y + p * outPlane, indices: indices.map { $0 + p * outPlane })
+        let plan = MaxPoolingColumns(columns, width: width)
+        let scratch = height * plan.firstColumns.count
+        Parallel.forEach(count: planes, work: work) { range in
+            let rowMaxima = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+            let rowColumns = indices == nil ? nil : UnsafeMutablePointer<Int32>.allocate(capacity: scratch)
+            let paddedRow = UnsafeMutablePointer<Float>.allocate(capacity: plan.paddedWidth)
+            rowMaxima.initialize(repeating: 0, count: scratch)
+            rowColumns?.initialize(repeating: 0, count: scratch)
+            paddedRow.initialize(repeating: -.infinity, count: plan.paddedWidth)
+            defer { rowMaxima.deallocate(); rowColumns?.deallocate(); paddedRow.deallocate() }
+            for p in range {
+                maxForwardSeparable(x + p * inPlane, height: height, width: width, rows: rows, columns: columns, plan: plan,
+                                    into: y + p * outPlane, indices: indices.map { $0 + p * outPlane },
+                                    rowMaxima: rowMaxima, rowColumns: rowColumns, paddedRow: paddedRow)
             }
         }
     }

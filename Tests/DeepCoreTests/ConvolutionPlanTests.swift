@@ -78,6 +78,32 @@ final class ConvolutionPlanTests: XCTestCase {
         XCTAssertEqual(fromPoint.algorithm, .batchedLowering, "a DCGAN-style first layer keeps the batched lowering")
     }
 
+    /// Without a gradient to record, one-tile planes take Winograd (a batch of 16 or more); nothing
+    /// else changes, and the values agree with the recorded path's.
+    func testForwardOnlyPlans() throws {
+        let oneTile = try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1)
+        XCTAssertEqual(oneTile.algorithm, .batchedLowering)
+        XCTAssertEqual(oneTile.forwardOnly().algorithm, .winograd)
+        let unchanged: [(ConvolutionPlan, ConvolutionAlgorithm)] = [
+            (try plan([8, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering),   // 8 tiles in the batch
+            (try plan([1, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .im2col),
+            (try plan([32, 64, 8, 8], outputChannels: 128, kernel: 3, stride: 2, padding: 1), .batchedLowering),
+            (try plan([32, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .batchedLowering),  // 2×2: no saving
+            (try plan([32, 512, 1, 1], outputChannels: 512, kernel: 3, padding: 1), .wholeImage(pieceWork: nil)),
+            (try plan([32, 64, 8, 8], outputChannels: 64, kernel: 3, padding: 1), .winograd),
+        ]
+        for (plan, algorithm) in unchanged { XCTAssertEqual(plan.forwardOnly().algorithm, algorithm, "\(plan.batch) × \(plan.geometry)") }
+        ConvolutionSettings.winograd = .never
+        XCTAssertEqual(try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1).forwardOnly().algorithm, .batchedLowering)
+
+        var rng = RandomGenerator(seed: 8)
+        let x = Tensor.randn([32, 128, 4, 4], generator: &rng), w = Tensor.randn([128, 128, 3, 3], generator: &rng) * 0.05
+        w.requiresGrad = true
+        ConvolutionSettings.winograd = .automatic
+        let recorded = conv2d(x, w, padding: [1, 1])
+        assertClose(withoutGrad { conv2d(x, w, padding: [1, 1]) }, recorded.detached(), atol: 1e-4, rtol: 1e-4)
+    }
+
     /// The settings are read when a plan is made.
     func testSettingsSteerTheChoice() throws {
         ConvolutionSettings.winograd = .never

@@ -128,6 +128,18 @@ final class ConvolutionTests: XCTestCase {
     }
 
     /// conv2d by its definition, one output element at a time (groups 1).
+    /// Stride-2 rows are lowered eight outputs at a time (even lanes of two loads): wide and odd
+    /// output widths, one image and a batch, against the definition.
+    func testStrideTwoLoweringMatchesTheDefinition() {
+        var rng = RandomGenerator(seed: 21)
+        for (xs, k, p) in [([1, 3, 9, 45], 7, 3), ([2, 4, 6, 38], 3, 1), ([3, 2, 5, 33], 1, 0), ([4, 3, 4, 18], 3, 0)] {
+            let x = Tensor.randn(xs, generator: &rng), w = Tensor.randn([5, xs[1], k, k], generator: &rng)
+            let b = Tensor.randn([5], generator: &rng)
+            let y = withoutGrad { conv2d(x, w, bias: b, stride: [2, 2], padding: [p, p]) }
+            assertClose(y.scalars, naiveConvolution(x, w, b, stride: [2, 2], padding: [p, p], dilation: [1, 1]), atol: 1e-4, "x \(xs) k \(k)")
+        }
+    }
+
     private func naiveConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, stride: [Int], padding: [Int],
                                   dilation: [Int]) -> [Float] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

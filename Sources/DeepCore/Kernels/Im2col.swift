@@ -243,6 +243,17 @@ enum ShortRow {
         while i < count { dst[i] = src[i]; i += 1 }
     }
 
+    /// src[0], src[2], …, src[2·(count − 1)] into dst (a stride-2 row); reads nothing past the last.
+    @inline(__always)
+    static func copyEveryOther(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: VectorMath.loadEveryOther(src + 2 * i), as: FloatVector.self)
+            i += 8
+        }
+        while i < count { dst[i] = src[2 * i]; i += 1 }
+    }
+
     @inline(__always)
     static func zero(_ dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
@@ -278,6 +289,8 @@ enum Im2col {
                 let src = x + i * imageStride + input + inputColumn, out = dst + columns.lowerBound, n = columns.count
                 if step == 1 {
                     ShortRow.copy(src, to: out, count: n)
+                } else if step == 2 {
+                    ShortRow.copyEveryOther(src, to: out, count: n)
                 } else {
                     for j in 0..<n { out[j] = src[j * step] }
                 }

@@ -39,14 +39,9 @@ extension PoolingKernel {
     /// Eight floats of `row` starting at `at`, `spacing` apart; reads nothing past the last.
     @inline(__always)
     static func spacedLanes(_ row: UnsafePointer<Float>, at: Int, spacing: Int) -> FloatVector {
-        let p = UnsafeRawPointer(row + at)
         switch spacing {
-        case 1: return p.loadUnaligned(as: FloatVector.self)
-        case 2:
-            // Elements 0, 2, 4, 6 of the first eight and 8, 10, 12, 14 (odd lanes of the eight
-            // from 7), so the last float read is the last tap.
-            let low = p.loadUnaligned(as: FloatVector.self), high = p.loadUnaligned(fromByteOffset: 28, as: FloatVector.self)
-            return FloatVector(lowHalf: low.evenHalf, highHalf: high.oddHalf)
+        case 1: return UnsafeRawPointer(row + at).loadUnaligned(as: FloatVector.self)
+        case 2: return VectorMath.loadEveryOther(row + at)
         default:
             var v = FloatVector()
             for i in 0..<8 { v[i] = row[at + i * spacing] }

@@ -187,6 +187,15 @@ public enum VectorMath {
         return v
     }
 
+    /// The eight floats p[0], p[2], …, p[14] (a stride-2 row); reads nothing past p[14]: the even
+    /// lanes of the eight from p and the odd lanes of the eight from p + 7.
+    @inline(__always)
+    static func loadEveryOther(_ p: UnsafePointer<Float>) -> FloatVector {
+        let low = UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
+        let high = UnsafeRawPointer(p + 7).loadUnaligned(as: FloatVector.self)
+        return FloatVector(lowHalf: low.evenHalf, highHalf: high.oddHalf)
+    }
+
     /// Stores the first `count` (1...8) lanes of `v` at `p`.
     @inlinable @inline(always)
     public static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, count: Int) {

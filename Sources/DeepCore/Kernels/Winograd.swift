@@ -112,59 +112,72 @@ enum Winograd {
         didSet { ds_winograd4_use_baseline(usesVectorExtensions ? 0 : 1) }
     }
 
-    /// G (a, b, c): a column of three taps to its six positions (lanes 0 ..< 6).
-    @inline(__always) private static func g(_ a: Float, _ b: Float, _ c: Float) -> SIMD8<Float> {
+    /// G (a, b, c) of eight pairs (c', c) at once, one per lane: a column of three taps to its six
+    /// positions, written to `o[0 ..< 6]`.
+    @inline(__always) private static func g(_ a: FloatVector, _ b: FloatVector, _ c: FloatVector, into o: UnsafeMutablePointer<FloatVector>) {
         let sixth: Float = 1 / 6, even = (a * 0.25 + c) * sixth, odd = b * (sixth * 0.5), ac = (a + c) * sixth
-        return SIMD8(a * 0.25, -ac - b * sixth, b * sixth - ac, even + odd, even - odd, c, 0, 0)
+        (o[0], o[1], o[2], o[3], o[4], o[5]) = (a * 0.25, -ac - b * sixth, b * sixth - ac, even + odd, even - odd, c)
     }
 
-    /// Gᵀ (u0 … u5): six positions back to three taps, the adjoint of ``g(_:_:_:)``.
-    @inline(__always) private static func gt(_ u: SIMD8<Float>) -> SIMD4<Float> {
-        SIMD4(u[0] / 4 - (u[1] + u[2]) / 6 + (u[3] + u[4]) / 24, (u[2] - u[1]) / 6 + (u[3] - u[4]) / 12,
-              (u[3] + u[4] - u[1] - u[2]) / 6 + u[5], 0)
+    /// Gᵀ (u[0] … u[5]) of eight pairs at once: six positions back to three taps, the adjoint of
+    /// ``g(_:_:_:into:)``; `u` is read at `u[k·step]`.
+    @inline(__always) private static func gt(_ u: UnsafePointer<FloatVector>, step: Int = 1) -> (FloatVector, FloatVector, FloatVector) {
+        let (u0, u1, u2, u3, u4, u5) = (u[0], u[step], u[2 * step], u[3 * step], u[4 * step], u[5 * step])
+        return (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5)
     }
 
-    /// U = G g Gᵀ for every (c', c).
-    ///
-    /// - Parameters: w: (C', C, 3, 3); u: (36, C', C).
-    static func transformWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int,
-                                 into u: UnsafeMutablePointer<Float>) {
-        // Memory-bound (36 planes written per pair): split among the threads by pairs.
-        let pairs = outputChannels * channels
+    /// Runs `body(first, count, taps)` for the (c', c) pairs in groups of eight (the last may be
+    /// shorter), split among threads; `taps` is 9 vectors of scratch, lane l for pair first + l.
+    private static func forEachEightPairs(_ pairs: Int, _ body: (Int, Int, UnsafeMutablePointer<FloatVector>) -> Void) {
+        // Memory-bound (36 planes per pair): split among the threads by pairs.
+        let groups = (pairs + 7) / 8
         let workers = Parallel.workers(items: pairs / 1024, work: 36 * pairs)
-        Parallel.forEachChunk(count: pairs, chunks: workers, workers: workers) { _, _, range in
-            for p in range {
-                let w = w + p * 9
-                // Columns of G g (6 × 3), then each of its rows times Gᵀ.
-                let c0 = g(w[0], w[3], w[6]), c1 = g(w[1], w[4], w[7]), c2 = g(w[2], w[5], w[8])
-                for i in 0..<6 {
-                    let row = g(c0[i], c1[i], c2[i])
-                    for j in 0..<6 { u[(6 * i + j) * pairs + p] = row[j] }
-                }
+        Parallel.forEachChunk(count: groups, chunks: workers, workers: workers) { _, _, range in
+            withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 9 + 36) { scratch in
+                let taps = scratch.baseAddress!
+                taps.initialize(repeating: FloatVector(), count: 9 + 36)
+                for group in range { body(8 * group, Swift.min(8, pairs - 8 * group), taps) }
             }
         }
     }
 
-    /// dg = Gᵀ dU G for every (c', c): the adjoint of ``transformWeights``.
+    /// U = G g Gᵀ for every (c', c), eight pairs per vector.
+    ///
+    /// - Parameters: w: (C', C, 3, 3); u: (36, C', C).
+    static func transformWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int,
+                                 into u: UnsafeMutablePointer<Float>) {
+        let pairs = outputChannels * channels
+        forEachEightPairs(pairs) { first, count, taps in
+            // Tap k of the eight pairs in one vector.
+            for l in 0..<count { for k in 0..<9 { taps[k][l] = w[(first + l) * 9 + k] } }
+            // Columns of G g (6 × 3, column s at columns[6s ..< 6s + 6]), then each of its rows times Gᵀ.
+            let columns = taps + 9
+            for s in 0..<3 { g(taps[s], taps[3 + s], taps[6 + s], into: columns + 6 * s) }
+            let row = columns + 18
+            for i in 0..<6 {
+                g(columns[i], columns[6 + i], columns[12 + i], into: row)
+                for j in 0..<6 { VectorMath.store(row[j], u + (6 * i + j) * pairs + first, count: count) }
+            }
+        }
+    }
+
+    /// dg = Gᵀ dU G for every (c', c): the adjoint of ``transformWeights``, eight pairs per vector.
     ///
     /// - Parameters: du: (36, C', C); dw: (C', C, 3, 3), overwritten.
     static func transformWeightGradient(_ du: UnsafePointer<Float>, outputChannels: Int, channels: Int,
                                         into dw: UnsafeMutablePointer<Float>) {
         let pairs = outputChannels * channels
-        for p in 0..<pairs {
-            // Columns of Gᵀ dU (3 × 6), gathered as its three rows, then each row times G.
-            var rows = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-            for j in 0..<6 {
-                var u = SIMD8<Float>()
-                for i in 0..<6 { u[i] = du[(6 * i + j) * pairs + p] }
-                let column = gt(u)
-                (rows.0[j], rows.1[j], rows.2[j]) = (column[0], column[1], column[2])
+        forEachEightPairs(pairs) { first, count, taps in
+            // dU's 36 positions (6i + j), then the three rows of Gᵀ dU (row r at rows[6r ..< 6r + 6]),
+            // then each row times G: the taps 3r ..< 3r + 3.
+            let positions = taps + 9
+            for k in 0..<36 { positions[k] = VectorMath.load(du + k * pairs + first, count: count) }
+            withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 18) { rows in
+                let rows = rows.baseAddress!
+                for j in 0..<6 { (rows[j], rows[6 + j], rows[12 + j]) = gt(positions + j, step: 6) }
+                for r in 0..<3 { (taps[3 * r], taps[3 * r + 1], taps[3 * r + 2]) = gt(rows + 6 * r) }
             }
-            func store(_ r: Int, _ row: SIMD8<Float>) {
-                let taps = gt(row)
-                for s in 0..<3 { dw[p * 9 + 3 * r + s] = taps[s] }
-            }
-            store(0, rows.0); store(1, rows.1); store(2, rows.2)
+            for l in 0..<count { for k in 0..<9 { dw[(first + l) * 9 + k] = taps[k][l] } }
         }
     }
 }

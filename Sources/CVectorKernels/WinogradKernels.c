@@ -42,6 +42,11 @@ void ds_winograd4_input(const float *x, long channels, long plane, const ds_wino
     DISPATCH(input, x, channels, plane, t, tileRow, tileRowCount, v, ld, xi, scratch);
 }
 
+void ds_winograd4_input_gathered(const float *x, long imageStride, long channels, long plane, const ds_winograd_tiles *t,
+                                 long tileRows, long firstUnit, long unitCount, float *v, long ld, long xi, float *scratch) {
+    DISPATCH(input_gathered, x, imageStride, channels, plane, t, tileRows, firstUnit, unitCount, v, ld, xi, scratch);
+}
+
 void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy) {
     DISPATCH(output, m, xi, count, bias, y, ldy);
 }

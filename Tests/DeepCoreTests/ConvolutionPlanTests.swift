@@ -152,6 +152,10 @@ final class ConvolutionPlanTests: XCTestCase {
             ([2, 16, 9, 32], 16, 3, 1, 1, 1, [.winograd, .batchedLowering]),
             ([1, 16, 6, 35], 16, 3, 1, 1, 1, [.winograd]),
             ([2, 16, 7, 33], 16, 3, 1, 2, 1, [.winograd]),
+            // Narrow planes (one or two tiles per row): the gathered input transform, runs of
+            // tiles across images, padding 2.
+            ([5, 8, 6, 7], 8, 3, 1, 1, 1, [.winograd, .batchedLowering]),
+            ([3, 4, 2, 3], 6, 3, 1, 2, 1, [.winograd]),
             ([2, 4, 5, 5], 4, 3, 2, 1, 4, [.depthwise, .batchedLowering]),
             ([2, 3, 6, 6], 6, 3, 1, 1, 3, [.depthwise, .batchedLowering]),
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),

@@ -59,6 +59,13 @@ void ds_winograd4_use_baseline(int on);
 void ds_winograd4_input(const float *x, long channels, long plane, const ds_winograd_tiles *t, long tileRow,
                         long tileRowCount, float *v, long ld, long xi, float *scratch);
 
+/// ``ds_winograd4_input`` for narrow planes (one or two tiles per row, which fill a quarter of a
+/// vector or less there): the tiles of tile rows firstUnit ..< firstUnit + unitCount of a batch
+/// (`tileRows` per image, images `imageStride` floats apart, so a run may span images), eight
+/// tiles per vector, each gathered from its 6×6 window; written from v. scratch: 288 floats.
+void ds_winograd4_input_gathered(const float *x, long imageStride, long channels, long plane, const ds_winograd_tiles *t,
+                                 long tileRows, long firstUnit, long unitCount, float *v, long ld, long xi, float *scratch);
+
 /// Y = Aᵀ M A + bias of `count` tiles of one output channel: M's 36 planes at ξ·xi, Y's 16
 /// planes (position 4i + l, output row i and column l of each tile) at (4i + l)·ldy.
 void ds_winograd4_output(const float *m, long xi, long count, float bias, float *y, long ldy);

@@ -2,9 +2,9 @@ import DeepCore
 import TestSupport
 import XCTest
 
-/// Max pooling without a recorded gradient runs eight outputs at a time in SIMD lanes, or, for
-/// outputs narrower than 16 columns, row maxima combined down the rows (separable): both must
-/// give what the recording path gives (checked against PyTorch in PoolingTests), NaN included.
+/// Max pooling without a recorded gradient skips the indices (the same kernels, by rows of column
+/// maxima, or the plain 2×2 loop): it must give what the recording path gives (checked against
+/// PyTorch in PoolingTests, and its indices in MaxPoolIndicesTests), NaN included.
 final class MaxPoolInferenceTests: XCTestCase {
     func recorded(_ x: Tensor, _ pool: (Tensor) -> Tensor) -> Tensor {
         let leaf = x.detached()

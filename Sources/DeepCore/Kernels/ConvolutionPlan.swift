@@ -64,8 +64,9 @@ struct ConvolutionPlan {
 
     /// This plan for a forward pass whose backward will not run (no gradient recorded): the
     /// same, except that planes of one Winograd tile take Winograd when the batch has 16 or more
-    /// (forward alone it wins there, measured on ResNet-18's 4×4 stage at batch 32: 0.78 against
-    /// 1.17 ms batched; with its backward it loses, 9 against 3.6 ms).
+    /// (forward alone it wins there, measured on ResNet-18's 4×4 stage at batch 32: 0.39 against
+    /// 1.19 ms batched; with its backward it loses, 4.7–5.2 against 3.7 ms, most of the difference
+    /// in zeroing and summing the chunks' transformed weight gradients).
     func forwardOnly() -> ConvolutionPlan {
         guard algorithm != .winograd, case .automatic = Self.winogradPolicy else { return self }
         if case .wholeImage = algorithm { return self }

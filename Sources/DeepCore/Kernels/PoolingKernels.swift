@@ -58,9 +58,10 @@ struct PoolingAxis {
 
 /// Window loops over one H×W plane, and over P planes split among threads.
 enum PoolingKernel {
-    /// ``maxForwardSeparable(_:height:width:rows:columns:plan:into:indices:rowMaxima:rowColumns:paddedRow:)``
-    /// for the 2×2, stride-2 windows of an unpadded plane (the pooling of nearly every CNN), without index arithmetic in the loop:
-    /// rows `2·oh` and `2·oh + 1`, columns `2·ow`, `2·ow + 1`.
+    /// Max pooling of one plane over the 2×2, stride-2 windows of an unpadded plane (the pooling
+    /// of nearly every CNN), without index arithmetic in the loop: rows `2·oh` and `2·oh + 1`,
+    /// columns `2·ow`, `2·ow + 1`; the rule of
+    /// ``maxForwardSeparable(_:height:width:rows:columns:plan:into:indices:rowMaxima:rowColumns:paddedRow:)``.
     ///
     /// - Parameters: x: H×W (row length `width`); y and indices: H'×W'.
     @inline(__always)

@@ -34,7 +34,9 @@ final class ConvolutionPlanTests: XCTestCase {
             (try plan([64, 1, 28, 28], outputChannels: 32, kernel: 3, padding: 1), .im2col, "fmnist CNN first conv (grey image)"),
             (try plan([32, 3, 32, 32], outputChannels: 64, kernel: 7, stride: 2, padding: 3), .im2col, "ResNet stem"),
             (try plan([32, 64, 16, 16], outputChannels: 128, kernel: 1), .im2col, "pointwise"),
-            (try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering, "4×4 plane"),
+            (try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .winograd, "4×4 plane: one tile each, 32 in the batch"),
+            (try plan([8, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering, "4×4 planes, 8 tiles in the batch"),
+            (try plan([32, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .batchedLowering, "2×2 plane: no saving"),
             (try plan([32, 64, 8, 8], outputChannels: 128, kernel: 3, stride: 2, padding: 1), .batchedLowering, "stride 2 to 4×4"),
             (try plan([1, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .im2col, "4×4 plane, one image"),
             (try plan([8, 16, 12, 12], outputChannels: 16, kernel: 3, padding: 1, groups: 16), .depthwise, "depthwise"),
@@ -78,32 +80,6 @@ final class ConvolutionPlanTests: XCTestCase {
         XCTAssertEqual(fromPoint.algorithm, .batchedLowering, "a DCGAN-style first layer keeps the batched lowering")
     }
 
-    /// Without a gradient to record, one-tile planes take Winograd (a batch of 16 or more); nothing
-    /// else changes, and the values agree with the recorded path's.
-    func testForwardOnlyPlans() throws {
-        let oneTile = try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1)
-        XCTAssertEqual(oneTile.algorithm, .batchedLowering)
-        XCTAssertEqual(oneTile.forwardOnly().algorithm, .winograd)
-        let unchanged: [(ConvolutionPlan, ConvolutionAlgorithm)] = [
-            (try plan([8, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering),   // 8 tiles in the batch
-            (try plan([1, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .im2col),
-            (try plan([32, 64, 8, 8], outputChannels: 128, kernel: 3, stride: 2, padding: 1), .batchedLowering),
-            (try plan([32, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .batchedLowering),  // 2×2: no saving
-            (try plan([32, 512, 1, 1], outputChannels: 512, kernel: 3, padding: 1), .wholeImage(pieceWork: nil)),
-            (try plan([32, 64, 8, 8], outputChannels: 64, kernel: 3, padding: 1), .winograd),
-        ]
-        for (plan, algorithm) in unchanged { XCTAssertEqual(plan.forwardOnly().algorithm, algorithm, "\(plan.batch) × \(plan.geometry)") }
-        ConvolutionSettings.winograd = .never
-        XCTAssertEqual(try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1).forwardOnly().algorithm, .batchedLowering)
-
-        var rng = RandomGenerator(seed: 8)
-        let x = Tensor.randn([32, 128, 4, 4], generator: &rng), w = Tensor.randn([128, 128, 3, 3], generator: &rng) * 0.05
-        w.requiresGrad = true
-        ConvolutionSettings.winograd = .automatic
-        let recorded = conv2d(x, w, padding: [1, 1])
-        assertClose(withoutGrad { conv2d(x, w, padding: [1, 1]) }, recorded.detached(), atol: 1e-4, rtol: 1e-4)
-    }
-
     /// The settings are read when a plan is made.
     func testSettingsSteerTheChoice() throws {
         ConvolutionSettings.winograd = .never
@@ -117,7 +93,7 @@ final class ConvolutionPlanTests: XCTestCase {
                        "the whole-image GEMM comes first")
         ConvolutionSettings.winograd = .automatic
         ConvolutionSettings.batchedLoweringThreshold = 0
-        XCTAssertEqual(try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1).algorithm, .im2col)
+        XCTAssertEqual(try plan([32, 64, 8, 8], outputChannels: 128, kernel: 3, stride: 2, padding: 1).algorithm, .im2col)
         ConvolutionSettings.batchedLoweringThreshold = Int.max
         XCTAssertEqual(try plan([4, 16, 12, 12], outputChannels: 16, kernel: 3, padding: 1, groups: 16).algorithm, .depthwise,
                        "depthwise never takes the batched lowering")
@@ -156,6 +132,7 @@ final class ConvolutionPlanTests: XCTestCase {
             // tiles across images, padding 2.
             ([5, 8, 6, 7], 8, 3, 1, 1, 1, [.winograd, .batchedLowering]),
             ([3, 4, 2, 3], 6, 3, 1, 2, 1, [.winograd]),
+            ([20, 16, 4, 4], 16, 3, 1, 1, 1, [.winograd, .batchedLowering]),     // one tile per plane, steps split by threads
             ([2, 4, 5, 5], 4, 3, 2, 1, 4, [.depthwise, .batchedLowering]),
             ([2, 3, 6, 6], 6, 3, 1, 1, 3, [.depthwise, .batchedLowering]),
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),

@@ -59,18 +59,7 @@ struct ConvolutionPlan {
          wholeImageBias: Bool? = nil) {
         (self.batch, self.groups, self.geometry, self.outputChannelsPerGroup, self.window)
             = (batch, groups, geometry, outputChannelsPerGroup, window)
-        algorithm = chosenAlgorithm(wholeImageBias: wholeImageBias, forwardOnly: false)
-    }
-
-    /// This plan for a forward pass whose backward will not run (no gradient recorded): the
-    /// same, except that planes of one Winograd tile take Winograd when the batch has 16 or more
-    /// (forward alone it wins there, measured on ResNet-18's 4×4 stage at batch 32: 0.39 against
-    /// 1.19 ms batched; with its backward it loses, 4.7–5.2 against 3.7 ms, most of the difference
-    /// in zeroing and summing the chunks' transformed weight gradients).
-    func forwardOnly() -> ConvolutionPlan {
-        guard algorithm != .winograd, case .automatic = Self.winogradPolicy else { return self }
-        if case .wholeImage = algorithm { return self }
-        return chosenAlgorithm(wholeImageBias: nil, forwardOnly: true) == .winograd ? using(.winograd) : self
+        algorithm = chosenAlgorithm(wholeImageBias: wholeImageBias)
     }
 
     /// The algorithm, by the measured rules, in this order:
@@ -80,14 +69,14 @@ struct ConvolutionPlan {
     /// 2. winograd: a 3×3 stride-1 undilated ungrouped shape, when ``ConvolutionSettings/winograd``
     ///    chooses it (automatic: at least 16 input and output channels and a plane large enough
     ///    that the 36 products per 4×4 tile cost at most 70 % of the 9 per output position of
-    ///    im2col, two tiles per image — one when `forwardOnly` — and 16 in the batch);
+    ///    im2col, and 16 tiles in the batch);
     /// 3. batchedLowering: not depthwise, more than one image and an output plane of at most
     ///    ``ConvolutionSettings/batchedLoweringThreshold`` positions;
     /// 4. depthwise: one input channel and at most two output channels per group, not 1×1
     ///    pointwise (a GEMM with one or two rows is slower than the direct loops; with more output
     ///    channels per input channel, a first layer on grey images, im2col and GEMM win);
     /// 5. im2col otherwise.
-    private func chosenAlgorithm(wholeImageBias: Bool?, forwardOnly: Bool) -> ConvolutionAlgorithm {
+    private func chosenAlgorithm(wholeImageBias: Bool?) -> ConvolutionAlgorithm {
         let g = geometry
         if let hasBias = wholeImageBias, groups == 1, g.outputHeight == 1, g.outputWidth == 1,
            g.paddingHeight == 0, g.paddingWidth == 0, g.kernelHeight == g.inputHeight, g.kernelWidth == g.inputWidth {
@@ -99,7 +88,7 @@ struct ConvolutionPlan {
             case .never: break
             case .automatic:
                 let tileCount = tiles.tileRows * tiles.tilesPerRow
-                if g.channels >= 16 && outputChannelsPerGroup >= 16 && (tileCount >= 2 || forwardOnly) && batch * tileCount >= 16
+                if g.channels >= 16 && outputChannelsPerGroup >= 16 && batch * tileCount >= 16
                     && 36 * tileCount * 10 <= 9 * g.outputPlane * 7 { return .winograd }
             }
         }

@@ -214,16 +214,17 @@ extension Winograd {
     /// dd = B dV Bᵀ for the tiles of a chunk's tile rows, into the C input-gradient planes of each
     /// row's image (the adjoint of ``transformInput``; padding positions are dropped). An image's
     /// tile rows must come in order from 0, in this chunk or earlier ones: the first tile row
-    /// to reach a row of dx writes it, the next adds into it (no zeroing needed).
+    /// to reach a row of dx writes it, the next adds into it (no zeroing needed). With `ofChannels`,
+    /// `channels` of a (36, ofChannels, ld) buffer from dv's first, into as many planes from dx's.
     ///
     /// - Parameters: dv: (36, C, ld); dx: images of C planes H × W, `inputImage` floats apart;
     ///   scratch: 6·rowLength.
-    static func transformInputGradient(_ dv: UnsafePointer<Float>, ld: Int, channels: Int, _ t: WinogradTiles,
-                                       _ chunk: WinogradChunk, into dx: UnsafeMutablePointer<Float>, inputImage: Int,
-                                       scratch: UnsafeMutablePointer<Float>) {
+    static func transformInputGradient(_ dv: UnsafePointer<Float>, ld: Int, channels: Int, ofChannels all: Int? = nil,
+                                       _ t: WinogradTiles, _ chunk: WinogradChunk, into dx: UnsafeMutablePointer<Float>,
+                                       inputImage: Int, scratch: UnsafeMutablePointer<Float>) {
         var geometry = t.kernelGeometry
         chunk.forEachImage { image, rows, first in
-            ds_winograd4_input_gradient(dv + first * t.tilesPerRow, ld, channels * ld, channels, &geometry, rows.lowerBound,
+            ds_winograd4_input_gradient(dv + first * t.tilesPerRow, ld, (all ?? channels) * ld, channels, &geometry, rows.lowerBound,
                                         rows.count, dx + image * inputImage, t.height * t.width, scratch)
         }
     }
@@ -255,15 +256,16 @@ extension Winograd {
     }
 
     /// dM = A dY Aᵀ for the tiles of a chunk (the adjoint of ``transformOutput``; positions past
-    /// H' × W' count as zero).
+    /// H' × W' count as zero; only the output channels `only` when given).
     ///
     /// - Parameters: dy: images of C' planes H' × W', any strides; dm: (36, C', ld);
     ///   scratch: `t.scratchSize(ld:)`.
-    static func transformOutputGradient(_ dy: StridedImages, outputChannels: Int, _ t: WinogradTiles, _ chunk: WinogradChunk,
-                                        into dm: UnsafeMutablePointer<Float>, ld: Int, scratch: UnsafeMutablePointer<Float>) {
+    static func transformOutputGradient(_ dy: StridedImages, outputChannels: Int, only: Range<Int>? = nil, _ t: WinogradTiles,
+                                        _ chunk: WinogradChunk, into dm: UnsafeMutablePointer<Float>, ld: Int,
+                                        scratch: UnsafeMutablePointer<Float>) {
         let n = t.tilesPerRow
         let planes = scratch, row = scratch + 16 * ld     // dY's 16 planes by position in the tile, then one row
-        for co in 0..<outputChannels {
+        for co in only ?? 0..<outputChannels {
             for r in 0..<chunk.units.count {
                 let th = chunk.tileRow(r)
                 for k in 0..<4 {

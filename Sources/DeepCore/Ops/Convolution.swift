@@ -124,7 +124,6 @@ private func convolution(_ x: Tensor, _ weight: Tensor, bias: Tensor?, plan: Con
     }
     let fusing = residual != nil || activation != .none
     let recordsGradient = isGradEnabled && [x, weight, bias, residual].contains { $0?.requiresGrad ?? false }
-    let plan = recordsGradient ? plan : plan.forwardOnly()
     if fusing && (recordsGradient || ExportTrace.isRecording) {
         let y = convolution(x, weight, bias: bias, plan: plan, op: op, weightCache: weightCache, export: export())
         let sum = residual.map { y + $0 } ?? y

@@ -122,6 +122,49 @@ extension ConvolutionPlan {
         }
     }
 
+    /// dU += dM·Vᵀ (beta 1) or dU = dM·Vᵀ (beta 0) at `positions`, over `tiles` tiles: dM (36, C', ld),
+    /// V (36, C, ld), dU (36, C', C).
+    private func weightGradientProducts(_ dm: UnsafePointer<Float>, _ v: UnsafePointer<Float>, into du: UnsafeMutablePointer<Float>,
+                                        ld: Int, tiles: Int, positions: Range<Int>, beta: Float) {
+        let (c, k) = (geometry.channels, outputChannels)
+        for xi in positions {
+            Gemm.multiply(m: k, n: c, k: tiles,
+                          a: dm + xi * k * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
+                          b: v + xi * c * ld, Gemm.Operand(transposed: true, leadingDimension: ld),
+                          beta: beta, c: du + xi * k * c, ldc: c)
+        }
+    }
+
+    /// dV = Uᵀ·dM at `positions`, over `tiles` tiles: U (36, C', C), dM (36, C', ld), dV (36, C, ld).
+    private func inputGradientProducts(_ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>, into dv: UnsafeMutablePointer<Float>,
+                                       ld: Int, tiles: Int, positions: Range<Int>) {
+        let (c, k) = (geometry.channels, outputChannels)
+        for xi in positions {
+            Gemm.multiply(m: c, n: tiles, k: k,
+                          a: u + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
+                          b: dm + xi * k * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
+                          c: dv + xi * c * ld, ldc: ld)
+        }
+    }
+
+    /// Whether a convolution of this batch has at most 16 Winograd tiles per thread (one-tile
+    /// planes): its forward and backward then run the whole batch's steps split among the
+    /// threads (0.82 against 1.04 ms forward for ResNet-18's 4×4 stage at batch 32; 64 tiles per
+    /// thread are faster by images).
+    private func hasFewTiles(threads: Int) -> Bool { batch * tiles.tileRows * tiles.tilesPerRow <= 16 * threads }
+
+    /// V = Bᵀ d B of a chunk's tiles, split among the threads by channels; thread w's scratch at
+    /// `scratch + w·scratchSize`.
+    private func transformInputByChannels(_ x: UnsafePointer<Float>, _ chunk: WinogradChunk, into v: UnsafeMutablePointer<Float>,
+                                          ld: Int, scratch: UnsafeMutablePointer<Float>, scratchSize: Int, threads: Int) {
+        let c = geometry.channels, plane = tiles.height * tiles.width
+        Parallel.forEachChunk(count: c, chunks: threads, workers: threads) { worker, _, channels in
+            Winograd.transformInput(x + channels.lowerBound * plane, inputImage: inputImage, channels: channels.count,
+                                    ofChannels: c, tiles, chunk, into: v + channels.lowerBound * ld, ld: ld,
+                                    scratch: scratch + worker * scratchSize)
+        }
+    }
+
     /// ``forward(x:weight:bias:into:weightCache:)`` by Winograd F(4×4, 3×3), with the transformed
     /// weights of `weightCache` when given (computed there once).
     func winogradForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -137,13 +180,11 @@ extension ConvolutionPlan {
                                      bias: bias, epilogue: epilogue, into: y, outputImage: outputImage, scratch: s.rows)
         }
         let threads = Parallel.workers(items: Int.max, work: work)
-        if batch < threads || batch * tileRows * t.tilesPerRow <= 16 * threads {
-            // Fewer images than threads (inference on one image), or at most 16 tiles per thread
-            // (one-tile planes: 0.82 against 1.04 ms for ResNet-18's 4×4 stage at batch 32; 64 per
-            // thread are faster by images): every step of a chunk of tile rows is split among the
-            // threads — the input transform by channels, the 36 GEMMs by position, the output
-            // transform by output channels — so that each thread reads its part of U once per
-            // chunk, and each GEMM has all the chunk's tiles.
+        if batch < threads || hasFewTiles(threads: threads) {
+            // Fewer images than threads (inference on one image), or few tiles: every step of a
+            // chunk of tile rows is split among the threads — the input transform by channels,
+            // the 36 GEMMs by position, the output transform by output channels — so that each
+            // thread reads its part of U once per chunk, and each GEMM has all the chunk's tiles.
             let units = batch * tileRows
             let rowsPerChunk = Swift.max(1, Swift.min(units, threads * Self.winogradBudget / winogradBytesPerTileRow))
             let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow), rowsSize = t.scratchSize(ld: ld)
@@ -151,11 +192,7 @@ extension ConvolutionPlan {
             let (v, m, rows) = (storage.pointer, storage.pointer + 36 * c * ld, storage.pointer + 36 * (c + k) * ld)
             for start in stride(from: 0, to: units, by: rowsPerChunk) {
                 let chunk = WinogradChunk(units: start..<Swift.min(units, start + rowsPerChunk), tileRows: tileRows)
-                Parallel.forEachChunk(count: c, chunks: threads, workers: threads) { worker, _, channels in
-                    Winograd.transformInput(x + channels.lowerBound * t.height * t.width, inputImage: inputImage,
-                                            channels: channels.count, ofChannels: c, t, chunk, into: v + channels.lowerBound * ld,
-                                            ld: ld, scratch: rows + worker * rowsSize)
-                }
+                transformInputByChannels(x, chunk, into: v, ld: ld, scratch: rows, scratchSize: rowsSize, threads: threads)
                 Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
                     winogradProducts(u.pointer, v, into: m, ld: ld, tiles: chunk.units.count * t.tilesPerRow, positions: positions)
                 }
@@ -184,7 +221,7 @@ extension ConvolutionPlan {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows, uSize = 36 * k * c
         let u = weight.map { Winograd.transformedWeights($0, outputChannels: k, channels: c) }
         let threads = Parallel.workers(items: Int.max, work: work)
-        if batch * tileRows * t.tilesPerRow <= 16 * threads {
+        if hasFewTiles(threads: threads) {
             winogradBackwardBySteps(outputGradient: dy, x: x, transformedWeights: u, inputGradient: dx, weightGradient: dw,
                                     threads: threads)
             return
@@ -202,21 +239,12 @@ extension ConvolutionPlan {
                     if let x, let du {
                         Winograd.transformInput(x, inputImage: inputImage, channels: c, t, part, into: s.v, ld: s.ld,
                                                 scratch: s.rows)
-                        for xi in 0..<36 {
-                            Gemm.multiply(m: k, n: c, k: n,
-                                          a: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                                          b: s.v + xi * c * s.ld, Gemm.Operand(transposed: true, leadingDimension: s.ld),
-                                          beta: 1, c: du.pointer + chunk * uSize + xi * k * c, ldc: c)
-                        }
+                        weightGradientProducts(s.m, s.v, into: du.pointer + chunk * uSize, ld: s.ld, tiles: n, positions: 0..<36,
+                                               beta: 1)
                     }
                     if let dx, let u {
                         // dV overwrites V, which the weight gradient no longer needs.
-                        for xi in 0..<36 {
-                            Gemm.multiply(m: c, n: n, k: k,
-                                          a: u.pointer + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
-                                          b: s.m + xi * k * s.ld, Gemm.Operand(transposed: false, leadingDimension: s.ld),
-                                          c: s.v + xi * c * s.ld, ldc: s.ld)
-                        }
+                        inputGradientProducts(u.pointer, s.m, into: s.v, ld: s.ld, tiles: n, positions: 0..<36)
                         Winograd.transformInputGradient(s.v, ld: s.ld, channels: c, t, part, into: dx, inputImage: inputImage,
                                                         scratch: s.rows)
                     }
@@ -255,27 +283,13 @@ extension ConvolutionPlan {
                                              scratch: rows + worker * rowsSize)
         }
         if let x, dw != nil {
-            Parallel.forEachChunk(count: c, chunks: threads, workers: threads) { worker, _, channels in
-                Winograd.transformInput(x + channels.lowerBound * plane, inputImage: inputImage, channels: channels.count,
-                                        ofChannels: c, t, chunk, into: v + channels.lowerBound * ld, ld: ld,
-                                        scratch: rows + worker * rowsSize)
-            }
+            transformInputByChannels(x, chunk, into: v, ld: ld, scratch: rows, scratchSize: rowsSize, threads: threads)
         }
         Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
             for xi in positions {
-                if x != nil, dw != nil {
-                    Gemm.multiply(m: k, n: c, k: n,
-                                  a: m + xi * k * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
-                                  b: v + xi * c * ld, Gemm.Operand(transposed: true, leadingDimension: ld),
-                                  c: du + xi * k * c, ldc: c)
-                }
-                if dx != nil, let u {
-                    // dV overwrites V, whose product for dU at this position is done.
-                    Gemm.multiply(m: c, n: n, k: k,
-                                  a: u.pointer + xi * k * c, Gemm.Operand(transposed: true, leadingDimension: c),
-                                  b: m + xi * k * ld, Gemm.Operand(transposed: false, leadingDimension: ld),
-                                  c: v + xi * c * ld, ldc: ld)
-                }
+                if x != nil, dw != nil { weightGradientProducts(m, v, into: du, ld: ld, tiles: n, positions: xi..<(xi + 1), beta: 0) }
+                // dV overwrites V, whose product for dU at this position is done.
+                if dx != nil, let u { inputGradientProducts(u.pointer, m, into: v, ld: ld, tiles: n, positions: xi..<(xi + 1)) }
             }
         }
         if let dx {

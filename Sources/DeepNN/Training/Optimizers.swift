@@ -111,7 +111,6 @@ public class Adam: Optimizer {
         let bias1 = 1 - Float(pow(Double(b1), Double(t)))
         let bias2Sqrt = Float(sqrt(1 - pow(Double(b2), Double(t))))
         let stepSize = lr / bias1
-        let constants = AdamConstants(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize, bias2Sqrt: bias2Sqrt)
         let step = ds_adam_step(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize, bias2Sqrt: bias2Sqrt,
                                 decoupled: decoupled ? 1 : 0, amsgrad: ams ? 1 : 0)
         forEachElement([parameter, gradient, m, v, vMax]) { n, q in
@@ -119,23 +118,18 @@ public class Adam: Optimizer {
             if withUnsafePointer(to: step, { ds_adam(q[0], q[1], q[2], q[3], q[4], n, $0) }) != 0 { return }
             // One loop per flag combination, so that no branch is left in the element loop.
             switch (decoupled, ams) {
-            case (false, false): Adam.adamLoop(n, q, constants, decoupled: false, amsgrad: false)
-            case (false, true): Adam.adamLoop(n, q, constants, decoupled: false, amsgrad: true)
-            case (true, false): Adam.adamLoop(n, q, constants, decoupled: true, amsgrad: false)
-            case (true, true): Adam.adamLoop(n, q, constants, decoupled: true, amsgrad: true)
+            case (false, false): Adam.adamLoop(n, q, step, decoupled: false, amsgrad: false)
+            case (false, true): Adam.adamLoop(n, q, step, decoupled: false, amsgrad: true)
+            case (true, false): Adam.adamLoop(n, q, step, decoupled: true, amsgrad: false)
+            case (true, true): Adam.adamLoop(n, q, step, decoupled: true, amsgrad: true)
             }
         }
-    }
-
-    /// The per-step scalars of the Adam update.
-    struct AdamConstants {
-        let lr: Float, wd: Float, b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float
     }
 
     /// The Adam update over one row of `n` elements of (parameter, gradient, m, v, max v) `q`.
     @inline(__always)
     private static func adamLoop(_ n: Int, _ q: [UnsafeMutablePointer<Float>],
-                                 _ c: AdamConstants, decoupled: Bool, amsgrad: Bool) {
+                                 _ c: ds_adam_step, decoupled: Bool, amsgrad: Bool) {
         let (p, g, m, v, vm) = (q[0], q[1], q[2], q[3], q[4])
         let (b1, b2) = (c.b1, c.b2)
         for i in 0..<n {

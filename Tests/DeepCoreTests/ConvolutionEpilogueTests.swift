@@ -15,6 +15,7 @@ final class ConvolutionEpilogueTests: XCTestCase {
         ([32, 128, 4, 4], 128, 3, 1, 1, 1, .winograd),            // one tile per plane
         ([4, 16, 12, 12], 16, 3, 1, 1, 16, .depthwise),
         ([32, 512, 1, 1], 64, 3, 1, 1, 1, .wholeImage(pieceWork: 1 << 20)),
+        ([16, 32, 2, 2], 48, 3, 1, 1, 1, .denseMatrix),           // 3×3 on 2×2: the dense matrix, cached
     ]
 
     func testEveryAlgorithmFusesExactly() throws {

@@ -36,7 +36,12 @@ final class ConvolutionPlanTests: XCTestCase {
             (try plan([32, 64, 16, 16], outputChannels: 128, kernel: 1), .im2col, "pointwise"),
             (try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .winograd, "4×4 plane: one tile each, 32 in the batch"),
             (try plan([8, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering, "4×4 planes, 8 tiles in the batch"),
-            (try plan([32, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .batchedLowering, "2×2 plane: no saving"),
+            (try plan([32, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .denseMatrix, "ResNet's 2×2 stage"),
+            (try plan([4, 256, 2, 2], outputChannels: 256, kernel: 3, padding: 1), .batchedLowering, "2×2 plane, four images"),
+            (try plan([32, 64, 3, 3], outputChannels: 64, kernel: 3, stride: 2, padding: 1), .denseMatrix, "3×3 plane, stride 2"),
+            (try plan([32, 64, 4, 4], outputChannels: 128, kernel: 3, stride: 2, padding: 1), .batchedLowering,
+             "4×4 plane, more positions than taps"),
+            (try plan([32, 512, 2, 2], outputChannels: 4096, kernel: 3, padding: 1), .batchedLowering, "dense matrix above 64 MB"),
             (try plan([32, 64, 8, 8], outputChannels: 128, kernel: 3, stride: 2, padding: 1), .batchedLowering, "stride 2 to 4×4"),
             (try plan([1, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .im2col, "4×4 plane, one image"),
             (try plan([8, 16, 12, 12], outputChannels: 16, kernel: 3, padding: 1, groups: 16), .depthwise, "depthwise"),
@@ -115,8 +120,8 @@ final class ConvolutionPlanTests: XCTestCase {
     /// among threads however small and with small scratch budgets (several bands, chunks and
     /// tile-row chunks).
     func testEveryAlgorithmMatchesIm2col() throws {
-        let saved = (Parallel.minimumWork, Gemm.threadCount)
-        defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
+        let saved = (Parallel.minimumWork, Gemm.threadCount, ConvolutionPlan.threadBandColumns)
+        defer { (Parallel.minimumWork, Gemm.threadCount, ConvolutionPlan.threadBandColumns) = saved }
         var rng = RandomGenerator(seed: 21)
         // (x, output channels, kernel, stride, padding, groups, algorithms besides im2col)
         let cases: [([Int], Int, Int, Int, Int, Int, [ConvolutionAlgorithm])] = [
@@ -137,13 +142,20 @@ final class ConvolutionPlanTests: XCTestCase {
             ([2, 3, 6, 6], 6, 3, 1, 1, 3, [.depthwise, .batchedLowering]),
             ([4, 3, 3, 3], 5, 3, 1, 0, 1, [.wholeImage(pieceWork: nil), .wholeImage(pieceWork: 16), .winograd, .batchedLowering]),
             ([5, 6, 2, 3], 4, 1, 1, 0, 2, [.batchedLowering]),
+            ([1, 3, 20, 19], 8, 7, 2, 3, 1, [.batchedLowering]),                 // a stem on one image
+            // The dense matrix: without zeros (3×3 on 2×2), with zeros (stride 2 on 3×3, padding 2 on 2×3, a 1×1 kernel).
+            ([9, 6, 2, 2], 5, 3, 1, 1, 1, [.denseMatrix, .batchedLowering]),
+            ([8, 3, 3, 3], 4, 3, 2, 1, 1, [.denseMatrix, .batchedLowering]),
+            ([8, 4, 2, 3], 3, 3, 1, 2, 1, [.denseMatrix]),
+            ([8, 4, 1, 1], 3, 1, 1, 1, 1, [.denseMatrix]),
         ]
         defer { Winograd.usesVectorExtensions = true }
         // Tuning 2: the baseline (SSE2) copies of Winograd's transforms, which CPUs without AVX2 run.
         for tuning in 0..<3 {
             Winograd.usesVectorExtensions = tuning != 2
             if tuning == 1 {
-                (Parallel.minimumWork, Gemm.threadCount) = (0, 2)
+                // One image's bands split among the threads however narrow (im2col, the reference, on one image).
+                (Parallel.minimumWork, Gemm.threadCount, ConvolutionPlan.threadBandColumns) = (0, 2, 1)
                 (ConvolutionSettings.loweringBudget, ConvolutionSettings.winogradBudget, ConvolutionSettings.batchedLoweringBudget) = (1, 1, 1)
             }
             for (shape, outputChannels, kernel, stride, padding, groups, algorithms) in cases {

@@ -17,8 +17,8 @@
 // - depthwise: groups of one input channel run direct loops.
 // - winograd: 3×3 stride-1 convolutions with enough channels run Winograd F(4×4, 3×3)
 //   (ConvolutionWinograd.swift).
-// - wholeImage: (conv2d only) one window covering each whole image is one GEMM over the batch,
-//   as a linear layer.
+// - wholeImage, denseMatrix: (conv2d only) a convolution whose output positions each read the
+//   whole image, one GEMM over the batch, as a linear layer (ConvolutionWholeImage.swift).
 // A transposed convolution is the adjoint of a convolution: Ops/ConvolutionTranspose.swift runs
 // the same plan with forward and input gradient swapped.
 
@@ -37,6 +37,9 @@ enum ConvolutionAlgorithm: Equatable {
     /// as `linear` ran it: in pieces of `pieceWork` multiply-adds when given (see
     /// ``Gemm/multiply(m:n:k:alpha:a:_:b:_:beta:c:ldc:pieceWork:)``).
     case wholeImage(pieceWork: Int?)
+    /// An image of no more positions than the kernel has taps: one GEMM over the batch with the
+    /// (C'·H'·W') × (C·H·W) matrix of the convolution, built from the weight.
+    case denseMatrix
 }
 
 /// A 2-D convolution of a batch: everything the kernels need besides the buffers.
@@ -54,7 +57,7 @@ struct ConvolutionPlan {
     private(set) var algorithm = ConvolutionAlgorithm.im2col
 
     /// A plan for these sizes; with `wholeImageBias` (conv2d only: whether there is a bias) a
-    /// window over each whole image may run as one GEMM.
+    /// convolution reading each whole image may run as one GEMM over the batch.
     init(batch: Int, groups: Int, geometry: ConvGeometry, outputChannelsPerGroup: Int, window: KernelWindow? = nil,
          wholeImageBias: Bool? = nil) {
         (self.batch, self.groups, self.geometry, self.outputChannelsPerGroup, self.window)
@@ -70,12 +73,14 @@ struct ConvolutionPlan {
     ///    chooses it (automatic: at least 16 input and output channels and a plane large enough
     ///    that the 36 products per 4×4 tile cost at most 70 % of the 9 per output position of
     ///    im2col, and 16 tiles in the batch);
-    /// 3. batchedLowering: not depthwise, more than one image and an output plane of at most
+    /// 3. denseMatrix (conv2d): ungrouped, at least 8 images, an input plane of no more positions
+    ///    than the kernel has taps (3×3 on 2×2), its matrix at most 64 MB;
+    /// 4. batchedLowering: not depthwise, more than one image and an output plane of at most
     ///    ``ConvolutionSettings/batchedLoweringThreshold`` positions;
-    /// 4. depthwise: one input channel and at most two output channels per group, not 1×1
+    /// 5. depthwise: one input channel and at most two output channels per group, not 1×1
     ///    pointwise (a GEMM with one or two rows is slower than the direct loops; with more output
     ///    channels per input channel, a first layer on grey images, im2col and GEMM win);
-    /// 5. im2col otherwise.
+    /// 6. im2col otherwise.
     private func chosenAlgorithm(wholeImageBias: Bool?) -> ConvolutionAlgorithm {
         let g = geometry
         if let hasBias = wholeImageBias, groups == 1, g.outputHeight == 1, g.outputWidth == 1,
@@ -92,6 +97,7 @@ struct ConvolutionPlan {
                     && 36 * tileCount * 10 <= 9 * g.outputPlane * 7 { return .winograd }
             }
         }
+        if fitsDenseMatrix(wholeImage: wholeImageBias) { return .denseMatrix }
         let depthwise = g.channels == 1 && outputChannelsPerGroup <= 2 && !g.isPointwise
         if !depthwise && batch > 1 && g.outputPlane <= Self.batchedThreshold { return .batchedLowering }
         return depthwise ? .depthwise : .im2col
@@ -108,6 +114,7 @@ struct ConvolutionPlan {
             require(groups == 1 && g.outputPlane == 1 && g.paddingHeight == 0 && g.paddingWidth == 0
                     && g.kernelHeight == g.inputHeight && g.kernelWidth == g.inputWidth,
                     "ConvolutionPlan.using: wholeImage needs one ungrouped unpadded window over the image")
+        case .denseMatrix: require(groups == 1, "ConvolutionPlan.using: denseMatrix needs an ungrouped shape")
         case .batchedLowering, .im2col: break
         }
         var plan = self
@@ -157,8 +164,8 @@ struct ConvolutionPlan {
         case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
-        case .wholeImage(let pieceWork):
-            wholeImageForward(x: x, weight: weight, bias: bias, into: y, pieceWork: pieceWork)
+        case .wholeImage, .denseMatrix:
+            wholeImageForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache)
             epilogue.apply(to: y, count: batch * outputImage, outputOffset: 0)
         }
     }
@@ -189,9 +196,8 @@ struct ConvolutionPlan {
             depthwiseBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
         case .im2col:
             im2colBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
-        case .wholeImage(let pieceWork):
-            wholeImageBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw,
-                               pieceWork: pieceWork)
+        case .wholeImage, .denseMatrix:
+            wholeImageBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
         }
     }
 
@@ -223,6 +229,9 @@ extension ConvolutionPlan {
     private func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                into y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue) {
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
+        if let bandRows = rowsPerThreadBand {
+            return im2colForwardByBands(x: x, weight: weight, bias: bias, into: y, bandRows: bandRows, epilogue: epilogue)
+        }
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
@@ -244,6 +253,53 @@ extension ConvolutionPlan {
                     }
                 }
                 epilogue.apply(to: yn, count: outputImage, outputOffset: n * outputImage)
+            }
+        }
+    }
+
+    /// Output columns below which a band of rows is not given a thread of its own.
+    nonisolated(unsafe) static var threadBandColumns = 256
+
+    /// For fewer images than threads, rows per band when each image's bands are split among the
+    /// threads (a whole number of bands per thread, within ``rowsPerBand``), or nil when the
+    /// images go to the threads whole: enough images, a pointwise convolution (no lowering), or
+    /// bands narrower than ``threadBandColumns`` (each GEMM packs the whole weight).
+    private var rowsPerThreadBand: Int? {
+        let g = geometry, threads = Parallel.workers(items: Int.max, work: work)
+        guard batch < threads, !g.isPointwise else { return nil }
+        let bandsPerImage = g.outputHeight.ceilDivided(by: rowsPerBand).ceilDivided(by: threads) * threads
+        let rows = g.outputHeight.ceilDivided(by: bandsPerImage)
+        return rows * g.outputWidth >= Self.threadBandColumns ? rows : nil
+    }
+
+    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM with bands of `bandRows` output rows
+    /// of every image split among the threads, each lowering its band and running its own GEMM
+    /// (the ResNet stem on one image).
+    private func im2colForwardByBands(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                      into y: UnsafeMutablePointer<Float>, bandRows: Int, epilogue: ConvolutionEpilogue) {
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup, W = g.outputWidth
+        let bandsPerImage = g.outputHeight.ceilDivided(by: bandRows), bandSize = K * bandRows * W
+        let workers = Parallel.workers(items: batch * bandsPerImage, work: work)
+        let scratch = TensorStorage(uninitializedCount: workers * bandSize)
+        Parallel.forEachChunk(count: batch * bandsPerImage, chunks: batch * bandsPerImage, workers: workers) { worker, _, items in
+            let col = scratch.pointer + worker * bandSize
+            for item in items {
+                let (n, band) = item.quotientAndRemainder(dividingBy: bandsPerImage)
+                let rows = band * bandRows..<Swift.min((band + 1) * bandRows, g.outputHeight)
+                let (start, columns) = (n * outputImage + rows.lowerBound * W, rows.count * W)
+                if let bias {
+                    for co in 0..<outputChannels { (y + start + co * P).update(repeating: bias[co], count: columns) }
+                }
+                for group in 0..<groups {
+                    let (lowered, ld) = lowering(x + n * inputImage + group * g.channels * g.inputPlane, rows: rows, into: col)
+                    Gemm.multiply(m: M, n: columns, k: K,
+                                  a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
+                                  b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
+                                  beta: bias == nil ? 0 : 1, c: y + start + group * M * P, ldc: P)
+                }
+                for co in 0..<outputChannels {
+                    epilogue.apply(to: y + start + co * P, count: columns, outputOffset: start + co * P)
+                }
             }
         }
     }
@@ -351,38 +407,6 @@ extension ConvolutionPlan {
                     }
                 }
             }
-        }
-    }
-
-    /// ``forward(x:weight:bias:into:)`` for one window over each whole image: y (N × C') =
-    /// x (N × K) · Wᵀ, onto the bias rows when there is a bias.
-    private func wholeImageForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                   into y: UnsafeMutablePointer<Float>, pieceWork: Int?) {
-        let K = geometry.loweredRows, C = outputChannels
-        if let bias { ChannelPlanes.fillRows(y, with: bias, rows: batch, length: C) }
-        Gemm.multiply(m: batch, n: C, k: K,
-                      a: x, Gemm.Operand(transposed: false, leadingDimension: K),
-                      b: weight, Gemm.Operand(transposed: true, leadingDimension: K),
-                      beta: bias == nil ? 0 : 1, c: y, ldc: C, pieceWork: pieceWork)
-    }
-
-    /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` for one window over
-    /// each whole image: dx (N × K) = dy · W and dW (C' × K) = dyᵀ · x.
-    private func wholeImageBackward(outputGradient dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>?,
-                                    inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?,
-                                    pieceWork: Int?) {
-        let K = geometry.loweredRows, C = outputChannels
-        if let dx, let weight {
-            Gemm.multiply(m: batch, n: K, k: C,
-                          a: dy, Gemm.Operand(transposed: false, leadingDimension: C),
-                          b: weight, Gemm.Operand(transposed: false, leadingDimension: K),
-                          c: dx, ldc: K, pieceWork: pieceWork)
-        }
-        if let dw, let x {
-            Gemm.multiply(m: C, n: K, k: batch,
-                          a: dy, Gemm.Operand(transposed: true, leadingDimension: C),
-                          b: x, Gemm.Operand(transposed: false, leadingDimension: K),
-                          c: dw, ldc: K, pieceWork: pieceWork)
         }
     }
 }

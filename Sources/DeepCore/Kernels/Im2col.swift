@@ -215,7 +215,7 @@ enum ChannelPlanes {
     }
 }
 
-fileprivate extension Int {
+extension Int {
     /// ⌊self / divisor⌋ for a positive divisor.
     @inline(__always)
     func floorDivided(by divisor: Int) -> Int {

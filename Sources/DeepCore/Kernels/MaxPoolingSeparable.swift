@@ -81,20 +81,8 @@ extension PoolingKernel {
                     continue
                 }
                 (paddedRow + margin).update(from: row, count: width)
-                let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(window.stride) &- Int32(margin)
-                for ow in Swift.stride(from: 0, to: outW, by: 8) {
-                    var best = FloatVector(repeating: -.infinity)
-                    var at = UnsafeRawPointer(firstColumns.baseAddress! + ow).loadUnaligned(as: SIMD8<Int32>.self)
-                    for t in 0..<window.kernel {
-                        let tap = ow * window.stride + t * columns.step
-                        let v = spacedLanes(paddedRow, at: tap, spacing: window.stride)
-                        let taken = replaces(v, best)
-                        best.replace(with: v, where: taken)
-                        if hc != nil { at.replace(with: lanes &+ Int32(tap), where: taken) }
-                    }
-                    UnsafeMutableRawPointer(out + ow).storeBytes(of: best, as: FloatVector.self)
-                    if let outColumns { UnsafeMutableRawPointer(outColumns + ow).storeBytes(of: at, as: SIMD8<Int32>.self) }
-                }
+                slidingMaxima(paddedRow, margin: margin, window: window, step: columns.step, outputs: outW, into: out,
+                              columns: outColumns, firstColumns: firstColumns.baseAddress!)
             }
         }
         rows.ranges.withUnsafeBufferPointer { rowRanges in
@@ -122,6 +110,61 @@ extension PoolingKernel {
                     let count = Swift.min(8, outW - ow)
                     VectorMath.store(best, y + oh * outW + ow, count: count)
                     if let indices { for i in 0..<count { indices[oh * outW + ow + i] = at[i] } }
+                }
+            }
+        }
+    }
+
+    /// The maxima of the sliding windows over a padded row (`margin` floats of −∞ before the
+    /// row, −∞ after it), eight windows per vector, into `out` and, when `columns` is given, each window's column of its first maximum in the row,
+    /// starting from `firstColumns` (W'ᵖ): `out` gets W' floats, `columns` W'ᵖ.
+    @inline(__always)
+    static func slidingMaxima(_ paddedRow: UnsafePointer<Float>, margin: Int, window: (stride: Int, padding: Int, kernel: Int),
+                              step: Int, outputs: Int, into out: UnsafeMutablePointer<Float>,
+                              columns: UnsafeMutablePointer<Int32>?, firstColumns: UnsafePointer<Int32>) {
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(window.stride) &- Int32(margin)
+        for ow in Swift.stride(from: 0, to: outputs, by: 8) {
+            var best = FloatVector(repeating: -.infinity)
+            var at = UnsafeRawPointer(firstColumns + ow).loadUnaligned(as: SIMD8<Int32>.self)
+            for t in 0..<window.kernel {
+                let tap = ow * window.stride + t * step
+                let v = spacedLanes(paddedRow, at: tap, spacing: window.stride)
+                let taken = replaces(v, best)
+                best.replace(with: v, where: taken)
+                if columns != nil { at.replace(with: lanes &+ Int32(tap), where: taken) }
+            }
+            VectorMath.store(best, out + ow, count: Swift.min(8, outputs - ow))
+            if let columns { UnsafeMutableRawPointer(columns + ow).storeBytes(of: at, as: SIMD8<Int32>.self) }
+        }
+    }
+
+    /// Max pooling of one plane without indices, rows first: the rows of each output row's window
+    /// are combined into the padded row (eight columns per vector, a NaN kept), whose sliding
+    /// windows then give the output row — one column pass per output row instead of one per
+    /// input row (half as many at stride 2).
+    ///
+    /// - Parameters: x: H×W; y: H'×W'; paddedRow: `plan.paddedWidth` floats, −∞ outside
+    ///   `margin ..< margin + W`; `plan.margin` non-nil, every row window non-empty.
+    static func maxForwardRowsFirst(_ x: UnsafePointer<Float>, width: Int, rows: PoolingAxis, columns: PoolingAxis,
+                                    plan: MaxPoolingColumns, into y: UnsafeMutablePointer<Float>,
+                                    paddedRow: UnsafeMutablePointer<Float>) {
+        guard let margin = plan.margin, let window = columns.sliding else { return }
+        let outW = columns.outputSize, combined = paddedRow + margin
+        plan.firstColumns.withUnsafeBufferPointer { firstColumns in
+            rows.ranges.withUnsafeBufferPointer { rowRanges in
+                for oh in 0..<rows.outputSize {
+                    let r = rowRanges[oh]
+                    for j in Swift.stride(from: 0, to: width, by: 8) {
+                        let count = Swift.min(8, width - j)
+                        var best = VectorMath.load(x + r.lowerBound * width + j, count: count)
+                        for ih in Swift.stride(from: r.lowerBound + rows.step, to: r.upperBound, by: rows.step) {
+                            let v = VectorMath.load(x + ih * width + j, count: count)
+                            best.replace(with: v, where: replaces(v, best))
+                        }
+                        VectorMath.store(best, combined + j, count: count)
+                    }
+                    slidingMaxima(paddedRow, margin: margin, window: window, step: columns.step, outputs: outW,
+                                  into: y + oh * outW, columns: nil, firstColumns: firstColumns.baseAddress!)
                 }
             }
         }

@@ -174,7 +174,8 @@ enum PoolingKernel {
     /// Max pooling of P planes, and, when `indices` is given, the position in its plane of each
     /// window's maximum (for ``maxBackward(_:indices:planes:inputPlane:outputPlane:into:)``): plain
     /// 2×2 stride-2 windows by ``maxForward2x2(_:width:outH:outW:into:indices:)``, every other
-    /// shape by rows of column maxima (MaxPoolingSeparable.swift).
+    /// shape by rows of column maxima (MaxPoolingSeparable.swift), or, for sliding windows
+    /// without indices, by column windows of each output row's maxima over its rows.
     ///
     /// - Parameters: x: P × H×W (row length `width`); y and indices: P × H'×W'.
     static func maxForward(_ x: UnsafePointer<Float>, planes: Int, height: Int, width: Int, rows: PoolingAxis,
@@ -189,6 +190,18 @@ enum PoolingKernel {
             return
         }
         let plan = MaxPoolingColumns(columns, width: width)
+        if indices == nil && plan.margin != nil && rows.sliding != nil && rows.ranges.allSatisfy({ !$0.isEmpty }) {
+            Parallel.forEach(count: planes, work: work) { range in
+                let paddedRow = UnsafeMutablePointer<Float>.allocate(capacity: plan.paddedWidth)
+                paddedRow.initialize(repeating: -.infinity, count: plan.paddedWidth)
+                defer { paddedRow.deallocate() }
+                for p in range {
+                    maxForwardRowsFirst(x + p * inPlane, width: width, rows: rows, columns: columns, plan: plan,
+                                        into: y + p * outPlane, paddedRow: paddedRow)
+                }
+            }
+            return
+        }
         let scratch = height * plan.firstColumns.count
         Parallel.forEach(count: planes, work: work) { range in
             let rowMaxima = UnsafeMutablePointer<Float>.allocate(capacity: scratch)

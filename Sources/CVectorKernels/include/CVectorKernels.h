@@ -90,4 +90,21 @@ void ds_winograd4_output_gradient(const float *g, long ldg, long count, float *d
 void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channels, const ds_winograd_tiles *t,
                                  long tileRow, long tileRowCount, float *dx, long plane, float *scratch);
 
+// Products with a matrix packed once (PackedGemm.c), for weights that stay fixed (inference):
+// C (m × n, row stride ldc) += A (m × k) · B (k × n, row stride ldb), A packed into panels of
+// ds_packed_gemm_rows() rows (the last one padded with zeros).
+
+/// Rows per panel of a packed matrix on this CPU: 32 (AVX-512F), 16 (AVX2 with FMA), or 0
+/// (neither: nothing is packed or multiplied).
+long ds_packed_gemm_rows(void);
+
+/// Packs A (m × k, row stride lda) into ⌈m / rows⌉ panels of rows × k floats: out[(p·k + j)·rows + r]
+/// = A[p·rows + r][j], zero past row m − 1.
+void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out);
+
+/// C += A · B for the rows of panels panelStart ..< panelEnd of the packed A (callers split the
+/// panels among threads). Returns 1, or 0 without touching C when the CPU has neither ISA.
+int ds_packed_gemm(const float *ap, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
+                   long panelStart, long panelEnd);
+
 #endif

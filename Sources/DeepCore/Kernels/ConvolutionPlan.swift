@@ -163,7 +163,7 @@ struct ConvolutionPlan {
         case .winograd: winogradForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache, epilogue: epilogue)
         case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
-        case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
+        case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache, epilogue: epilogue)
         case .wholeImage, .denseMatrix:
             wholeImageForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache)
             epilogue.apply(to: y, count: batch * outputImage, outputOffset: 0)
@@ -225,9 +225,11 @@ extension ConvolutionPlan {
     /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.
     func bands() -> StrideTo<Int> { stride(from: 0, to: geometry.outputHeight, by: rowsPerBand) }
 
-    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM, images split among threads.
+    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM, images split among threads; with
+    /// `weightCache`, on the weight packed there when ``packedWeight(_:cache:)`` takes it.
     private func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               into y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue) {
+                               into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache?,
+                               epilogue: ConvolutionEpilogue) {
         let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
         if let bandRows = rowsPerThreadBand {
             return im2colForwardByBands(x: x, weight: weight, bias: bias, into: y, bandRows: bandRows, epilogue: epilogue)
@@ -235,16 +237,26 @@ extension ConvolutionPlan {
         let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
         let workers = Parallel.workers(items: batch, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
+        let packed = packedWeight(weight, cache: weightCache)
         Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
             let col = scratch.map { $0.pointer + worker * bandSize }
             for n in images {
                 let yn = y + n * outputImage
-                if let bias { ChannelPlanes.fill(yn, bias: bias, channels: outputChannels, plane: P) }
+                if let bias {
+                    ChannelPlanes.fill(yn, bias: bias, channels: outputChannels, plane: P)
+                } else if packed != nil {
+                    yn.update(repeating: 0, count: outputImage)
+                }
                 for group in 0..<groups {
                     let xg = x + n * inputImage + group * g.channels * g.inputPlane
                     for start in bands() {
                         let rows = start..<Swift.min(start + bandRows, g.outputHeight)
                         let (lowered, ld) = lowering(xg, rows: rows, into: col)
+                        if let packed {
+                            PackedGemm.multiplyAdd(packed.pointer, m: M, k: K, b: lowered, ldb: ld, n: rows.count * g.outputWidth,
+                                                   c: yn + start * g.outputWidth, ldc: P)
+                            continue
+                        }
                         Gemm.multiply(m: M, n: rows.count * g.outputWidth, k: K,
                                       a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
                                       b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
@@ -255,6 +267,15 @@ extension ConvolutionPlan {
                 epilogue.apply(to: yn, count: outputImage, outputOffset: n * outputImage)
             }
         }
+    }
+
+    /// The weight packed for ``PackedGemm`` (kept in `cache`), when the products run on it: a
+    /// cache (weights that stay fixed), one group, an output plane of at most
+    /// ``PackedGemm/columnLimit`` positions, and a CPU with the packed kernels.
+    private func packedWeight(_ weight: UnsafePointer<Float>, cache: ConvolutionWeightCache?) -> TensorStorage? {
+        let (M, K) = (outputChannelsPerGroup, geometry.loweredRows)
+        guard let cache, groups == 1, PackedGemm.panelRows > 0, geometry.outputPlane <= PackedGemm.columnLimit else { return nil }
+        return cache.weights(for: [3, M, K, PackedGemm.panelRows]) { PackedGemm.pack(weight, m: M, k: K) }
     }
 
     /// Output columns below which a band of rows is not given a thread of its own.

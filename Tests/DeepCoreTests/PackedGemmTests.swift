@@ -11,7 +11,25 @@ final class PackedGemmTests: XCTestCase {
         try XCTSkipIf(PackedGemm.panelRows == 0, "this CPU has neither AVX-512 nor AVX2 with FMA")
     }
 
+    override func tearDown() { PackedGemm.vectorWidthLimit = 16 }
+
+    /// Each test on this CPU's kernels, then on the AVX2 ones (the same where it has no AVX-512).
+    private func onEachWidth(_ body: () throws -> Void) rethrows {
+        for width in [16, 8] {
+            PackedGemm.vectorWidthLimit = width
+            try body()
+        }
+    }
+
     func testProductsMatchOpenBLAS() {
+        onEachWidth(productsMatchOpenBLAS)
+    }
+
+    func testConvolutionsOnPackedWeights() throws {
+        try onEachWidth(convolutionsOnPackedWeights)
+    }
+
+    private func productsMatchOpenBLAS() {
         var rng = RandomGenerator(seed: 31)
         let saved = (Parallel.minimumWork, Gemm.threadCount)
         defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
@@ -33,7 +51,7 @@ final class PackedGemmTests: XCTestCase {
                 PackedGemm.multiplyAdd(packed.pointer, m: m, k: k, b: b.basePointer, ldb: ldb, n: n, c: actual.basePointer, ldc: ldc)
                 let scale = reference.map(abs).max()!
                 assertClose(actual, Tensor(reference, shape: [m, ldc]), atol: 1e-5 * scale, rtol: 0,
-                            "m \(m) k \(k) n \(n), \(threads) threads")
+                            "m \(m) k \(k) n \(n), \(threads) threads, panels of \(PackedGemm.panelRows)")
                 // Columns past n are not touched.
                 for r in 0..<m { for j in n..<ldc { XCTAssertEqual(actual.scalars[r * ldc + j], expected[r * ldc + j]) } }
             }
@@ -42,7 +60,7 @@ final class PackedGemmTests: XCTestCase {
 
     /// conv2d with a weight cache on one image of few positions (the packed path) against conv2d
     /// without one (OpenBLAS), with and without bias, residual and ReLU.
-    func testConvolutionsOnPackedWeights() throws {
+    private func convolutionsOnPackedWeights() throws {
         var rng = RandomGenerator(seed: 32)
         // (x, C', kernel, stride, padding): ResNet's 7×7 stage in small, a stride-2 and a 1×1 downsample.
         for (shape, outputChannels, k, stride, padding) in [([1, 24, 5, 5], 40, 3, 1, 1), ([1, 16, 9, 9], 33, 3, 2, 1),

@@ -98,6 +98,10 @@ void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channel
 /// (neither: nothing is packed or multiplied).
 long ds_packed_gemm_rows(void);
 
+/// Limits the packed kernels to vectors of at most `width` floats (16: any; 8: AVX2 even where
+/// the CPU has AVX-512; 0: none), for tests. Matrices packed before must be packed again.
+void ds_packed_gemm_limit_width(int width);
+
 /// Packs A (m × k, row stride lda) into ⌈m / rows⌉ panels of rows × k floats: out[(p·k + j)·rows + r]
 /// = A[p·rows + r][j], zero past row m − 1.
 void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out);

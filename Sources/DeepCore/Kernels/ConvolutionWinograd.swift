@@ -313,8 +313,9 @@ extension Winograd {
 }
 
 /// The weights of one convolution as its algorithm computes with them (Winograd's transformed
-/// taps, 4 times the weight's size; or the window of taps that reach the input, see
-/// ``KernelWindow``), kept from call to call for weights that no longer change — a model for
+/// taps, 4 times the weight's size; the window of taps that reach the input, see
+/// ``KernelWindow``; the dense matrix of an image no larger than the kernel; or the weight in
+/// the panels of the packed products), kept from call to call for weights that no longer change — a model for
 /// inference (`Conv2d` holds one after `fuseForInference()`). Filled by the first convolution
 /// given it; used only by calls that record no gradient to the weight. Call ``clear()`` after
 /// changing the weights in place.

@@ -10,6 +10,7 @@ final class ConvolutionEpilogueTests: XCTestCase {
         ([8, 64, 8, 8], 64, 3, 1, 1, 1, .winograd),
         ([1, 64, 16, 16], 64, 3, 1, 1, 1, .winograd),             // one image: each step split among threads
         ([2, 3, 32, 32], 16, 7, 2, 3, 1, .im2col),                // ResNet's stem
+        ([1, 3, 64, 64], 16, 7, 2, 3, 1, .im2col),                // the stem on one image: bands split among threads
         ([32, 64, 16, 16], 128, 1, 1, 0, 1, .im2col),             // pointwise
         ([32, 64, 8, 8], 128, 3, 2, 1, 1, .batchedLowering),      // stride 2 to 4×4
         ([32, 128, 4, 4], 128, 3, 1, 1, 1, .winograd),            // one tile per plane

@@ -330,10 +330,16 @@ extension ConvolutionPlan {
     @inline(__always)
     private func lowering(_ xg: UnsafePointer<Float>, rows: Range<Int>,
                           into col: UnsafeMutablePointer<Float>?) -> (UnsafePointer<Float>, Int) {
-        let g = geometry
+        let g = geometry, ld = rows.count * g.outputWidth
         guard let col else { return (xg + rows.lowerBound * g.outputWidth, g.outputPlane) }
-        Im2col.lower(xg, g, outputRows: rows, into: col)
-        return (UnsafePointer(col), rows.count * g.outputWidth)
+        // Channels split among the threads when none is busy (one image, its GEMM threaded next).
+        Parallel.forEach(count: g.channels, work: g.loweredRows * ld) { channels in
+            var part = g
+            part.channels = channels.count
+            Im2col.lower(xg + channels.lowerBound * g.inputPlane, part, outputRows: rows,
+                         into: col + channels.lowerBound * g.taps * ld, leadingDimension: ld)
+        }
+        return (UnsafePointer(col), ld)
     }
 
     /// ``backward(outputGradient:x:weight:inputGradient:weightGradient:)`` by im2col and GEMM.

@@ -225,46 +225,44 @@ extension ConvolutionPlan {
     /// Bands `0..<H'` split into consecutive ranges of `rowsPerBand` rows.
     func bands() -> StrideTo<Int> { stride(from: 0, to: geometry.outputHeight, by: rowsPerBand) }
 
-    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM, images split among threads; with
-    /// `weightCache`, on the weight packed there when ``packedWeight(_:cache:)`` takes it.
+    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM over (image, band of output rows)
+    /// items: whole images to the threads, each running single-threaded GEMMs, or, for fewer
+    /// images than threads, each image's bands (``rowsPerThreadBand``); each band lowered, then
+    /// multiplied onto its bias, then given the epilogue. With `weightCache`, on the weight packed
+    /// there when ``packedWeight(_:cache:)`` takes it.
     private func im2colForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache?,
                                epilogue: ConvolutionEpilogue) {
-        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup
-        if let bandRows = rowsPerThreadBand {
-            return im2colForwardByBands(x: x, weight: weight, bias: bias, into: y, bandRows: bandRows, epilogue: epilogue)
-        }
-        let bandRows = rowsPerBand, bandSize = K * bandRows * g.outputWidth
-        let workers = Parallel.workers(items: batch, work: work)
+        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup, W = g.outputWidth
+        let threadBands = rowsPerThreadBand, bandRows = threadBands ?? rowsPerBand
+        let bandsPerImage = g.outputHeight.ceilDivided(by: bandRows), items = batch * bandsPerImage, bandSize = K * bandRows * W
+        let workers = Parallel.workers(items: threadBands == nil ? batch : items, work: work)
         let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: workers * bandSize)
         let packed = packedWeight(weight, cache: weightCache)
-        Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
+        Parallel.forEachChunk(count: items, chunks: threadBands == nil ? imageChunks(accumulator: 0) : items,
+                              workers: workers) { worker, _, items in
             let col = scratch.map { $0.pointer + worker * bandSize }
-            for n in images {
-                let yn = y + n * outputImage
-                if let bias {
-                    ChannelPlanes.fill(yn, bias: bias, channels: outputChannels, plane: P)
-                } else if packed != nil {
-                    yn.update(repeating: 0, count: outputImage)
+            for item in items {
+                let (n, band) = item.quotientAndRemainder(dividingBy: bandsPerImage)
+                let rows = band * bandRows..<Swift.min((band + 1) * bandRows, g.outputHeight)
+                let (start, columns) = (n * outputImage + rows.lowerBound * W, rows.count * W)
+                if bias != nil || packed != nil {
+                    for co in 0..<outputChannels { (y + start + co * P).update(repeating: bias?[co] ?? 0, count: columns) }
                 }
                 for group in 0..<groups {
-                    let xg = x + n * inputImage + group * g.channels * g.inputPlane
-                    for start in bands() {
-                        let rows = start..<Swift.min(start + bandRows, g.outputHeight)
-                        let (lowered, ld) = lowering(xg, rows: rows, into: col)
-                        if let packed {
-                            PackedGemm.multiplyAdd(packed.pointer, m: M, k: K, b: lowered, ldb: ld, n: rows.count * g.outputWidth,
-                                                   c: yn + start * g.outputWidth, ldc: P)
-                            continue
-                        }
-                        Gemm.multiply(m: M, n: rows.count * g.outputWidth, k: K,
-                                      a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
-                                      b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
-                                      beta: bias == nil ? 0 : 1,
-                                      c: yn + group * M * P + start * g.outputWidth, ldc: P)
+                    let (lowered, ld) = lowering(x + n * inputImage + group * g.channels * g.inputPlane, rows: rows, into: col)
+                    if let packed {
+                        PackedGemm.multiplyAdd(packed.pointer, m: M, k: K, b: lowered, ldb: ld, n: columns, c: y + start, ldc: P)
+                        continue
                     }
+                    Gemm.multiply(m: M, n: columns, k: K,
+                                  a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
+                                  b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
+                                  beta: bias == nil ? 0 : 1, c: y + start + group * M * P, ldc: P)
                 }
-                epilogue.apply(to: yn, count: outputImage, outputOffset: n * outputImage)
+                for co in 0..<outputChannels {
+                    epilogue.apply(to: y + start + co * P, count: columns, outputOffset: start + co * P)
+                }
             }
         }
     }
@@ -291,38 +289,6 @@ extension ConvolutionPlan {
         let bandsPerImage = g.outputHeight.ceilDivided(by: rowsPerBand).ceilDivided(by: threads) * threads
         let rows = g.outputHeight.ceilDivided(by: bandsPerImage)
         return rows * g.outputWidth >= Self.threadBandColumns ? rows : nil
-    }
-
-    /// ``forward(x:weight:bias:into:)`` by im2col and GEMM with bands of `bandRows` output rows
-    /// of every image split among the threads, each lowering its band and running its own GEMM
-    /// (the ResNet stem on one image).
-    private func im2colForwardByBands(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                      into y: UnsafeMutablePointer<Float>, bandRows: Int, epilogue: ConvolutionEpilogue) {
-        let g = geometry, P = g.outputPlane, K = g.loweredRows, M = outputChannelsPerGroup, W = g.outputWidth
-        let bandsPerImage = g.outputHeight.ceilDivided(by: bandRows), bandSize = K * bandRows * W
-        let workers = Parallel.workers(items: batch * bandsPerImage, work: work)
-        let scratch = TensorStorage(uninitializedCount: workers * bandSize)
-        Parallel.forEachChunk(count: batch * bandsPerImage, chunks: batch * bandsPerImage, workers: workers) { worker, _, items in
-            let col = scratch.pointer + worker * bandSize
-            for item in items {
-                let (n, band) = item.quotientAndRemainder(dividingBy: bandsPerImage)
-                let rows = band * bandRows..<Swift.min((band + 1) * bandRows, g.outputHeight)
-                let (start, columns) = (n * outputImage + rows.lowerBound * W, rows.count * W)
-                if let bias {
-                    for co in 0..<outputChannels { (y + start + co * P).update(repeating: bias[co], count: columns) }
-                }
-                for group in 0..<groups {
-                    let (lowered, ld) = lowering(x + n * inputImage + group * g.channels * g.inputPlane, rows: rows, into: col)
-                    Gemm.multiply(m: M, n: columns, k: K,
-                                  a: weight + group * weightGroup, Gemm.Operand(transposed: false, leadingDimension: K),
-                                  b: lowered, Gemm.Operand(transposed: false, leadingDimension: ld),
-                                  beta: bias == nil ? 0 : 1, c: y + start + group * M * P, ldc: P)
-                }
-                for co in 0..<outputChannels {
-                    epilogue.apply(to: y + start + co * P, count: columns, outputOffset: start + co * P)
-                }
-            }
-        }
     }
 
     /// The lowered matrix of one group's input planes `xg` for output rows `rows`, and its

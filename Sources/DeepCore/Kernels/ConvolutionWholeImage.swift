@@ -131,11 +131,11 @@ extension ConvolutionPlan {
         if let bias {
             for n in 0..<batch { ChannelPlanes.fill(y + n * rows, bias: bias, channels: outputChannels, plane: g.outputPlane) }
         }
-        withMatrix(weight, weightCache: weightCache) { m, pieceWork in
+        withMatrix(weight, weightCache: weightCache) { m in
             Gemm.multiply(m: batch, n: rows, k: columns,
                           a: x, Gemm.Operand(transposed: false, leadingDimension: columns),
                           b: m, Gemm.Operand(transposed: true, leadingDimension: columns),
-                          beta: bias == nil ? 0 : 1, c: y, ldc: rows, pieceWork: pieceWork)
+                          beta: bias == nil ? 0 : 1, c: y, ldc: rows, pieceWork: wholeImagePieceWork)
         }
     }
 
@@ -146,33 +146,38 @@ extension ConvolutionPlan {
                             inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?) {
         let (rows, columns) = (outputImage, inputImage)
         if let dx, let weight {
-            withMatrix(weight, weightCache: nil) { m, pieceWork in
+            withMatrix(weight, weightCache: nil) { m in
                 Gemm.multiply(m: batch, n: columns, k: rows,
                               a: dy, Gemm.Operand(transposed: false, leadingDimension: rows),
                               b: m, Gemm.Operand(transposed: false, leadingDimension: columns),
-                              c: dx, ldc: columns, pieceWork: pieceWork)
+                              c: dx, ldc: columns, pieceWork: wholeImagePieceWork)
             }
         }
         guard let dw, let x else { return }
-        let pieceWork: Int?
-        if case .wholeImage(let work) = algorithm { pieceWork = work } else { pieceWork = nil }
         let dm = algorithm == .denseMatrix ? TensorStorage(uninitializedCount: rows * columns) : nil
         Gemm.multiply(m: rows, n: columns, k: batch,
                       a: dy, Gemm.Operand(transposed: true, leadingDimension: rows),
                       b: x, Gemm.Operand(transposed: false, leadingDimension: columns),
-                      c: dm?.pointer ?? dw, ldc: columns, pieceWork: pieceWork)
+                      c: dm?.pointer ?? dw, ldc: columns, pieceWork: wholeImagePieceWork)
         if let dm { foldDenseGradient(dm.pointer, into: dw) }
     }
 
-    /// Calls `body` with M (C'·P × C·H·W) and the GEMMs' piece work: the weight itself for
-    /// wholeImage, else the dense matrix, kept in `weightCache` when given.
+    /// The pieces the GEMMs run in (``ConvolutionAlgorithm/wholeImage(pieceWork:)``); nil for
+    /// the dense matrix.
+    private var wholeImagePieceWork: Int? {
+        if case .wholeImage(let pieceWork) = algorithm { return pieceWork }
+        return nil
+    }
+
+    /// Calls `body` with M (C'·P × C·H·W): the weight itself for wholeImage, else the dense
+    /// matrix, kept in `weightCache` when given.
     private func withMatrix(_ weight: UnsafePointer<Float>, weightCache: ConvolutionWeightCache?,
-                            _ body: (UnsafePointer<Float>, Int?) -> Void) {
-        if case .wholeImage(let pieceWork) = algorithm { return body(weight, pieceWork) }
+                            _ body: (UnsafePointer<Float>) -> Void) {
+        if algorithm != .denseMatrix { return body(weight) }
         let g = geometry
         let key = [2, outputChannels, g.channels, g.inputHeight, g.inputWidth, g.kernelHeight, g.kernelWidth,
                    g.strideHeight, g.strideWidth, g.paddingHeight, g.paddingWidth, g.dilationHeight, g.dilationWidth]
         let m = weightCache?.weights(for: key) { denseMatrix(weight) } ?? denseMatrix(weight)
-        withExtendedLifetime(m) { body(m.pointer, nil) }
+        withExtendedLifetime(m) { body(m.pointer) }
     }
 }

@@ -32,18 +32,8 @@ typedef float vf16 __attribute__((ext_vector_type(16)));
 #define FOR_EACH_COLUMN(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #include "PackedGemm.inc"
 
-static int packedWidthLimit = 16;
-
-void ds_packed_gemm_limit_width(int width) { packedWidthLimit = width; }
-
-/// The vector width the packed kernels use: the CPU's, at most the limit set.
-static int packed_width(void) {
-    int width = ds_vector_width();
-    return width > packedWidthLimit ? (packedWidthLimit >= 8 ? 8 : 0) : width;
-}
-
 long ds_packed_gemm_rows(void) {
-    switch (packed_width()) {
+    switch (ds_vector_width()) {
     case 16: return 32;
     case 8: return 16;
     default: return 0;
@@ -70,7 +60,7 @@ void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out) {
 
 int ds_packed_gemm(const float *ap, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
                    long panelStart, long panelEnd) {
-    switch (packed_width()) {
+    switch (ds_vector_width()) {
     case 16: packed_gemm_avx512(ap, m, k, b, ldb, n, c, ldc, panelStart, panelEnd); return 1;
     case 8: packed_gemm_avx2(ap, m, k, b, ldb, n, c, ldc, panelStart, panelEnd); return 1;
     default: return 0;

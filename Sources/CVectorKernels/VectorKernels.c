@@ -1,6 +1,7 @@
-// Run-time dispatch of the elementwise math kernels (CVectorKernels.h); the kernels are written
-// once in VectorMath.inc over a generic vector type and compiled here for AVX-512 (16 lanes) and
-// AVX2/FMA (8 lanes) through function target attributes.
+// Run-time dispatch of the elementwise math and attention kernels (CVectorKernels.h); the kernels
+// are written once in VectorMath.inc and AttentionRows.inc over a generic vector type and compiled
+// here for AVX-512 (16 lanes) and AVX2/FMA (8 lanes) through function target attributes.
+#include <math.h>
 #include "CVectorKernels.h"
 
 typedef float vf8 __attribute__((ext_vector_type(8)));
@@ -17,6 +18,7 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #define NAME(x) x##_avx512
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #include "VectorMath.inc"
+#include "AttentionRows.inc"
 #undef VW
 #undef VF
 #undef VFU
@@ -31,8 +33,14 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #define NAME(x) x##_avx2
 #define TARGET __attribute__((target("avx2,fma")))
 #include "VectorMath.inc"
+#include "AttentionRows.inc"
 
-int ds_vector_width(void) {
+static int widthLimit = 16;
+
+void ds_limit_vector_width(int width) { widthLimit = width; }
+
+/// The CPU's vector width (16, 8 or 0), detected once.
+static int cpu_vector_width(void) {
     static int width = -1;
     if (width < 0) {
         __builtin_cpu_init();
@@ -44,6 +52,11 @@ int ds_vector_width(void) {
             width = 0;
     }
     return width;
+}
+
+int ds_vector_width(void) {
+    int width = cpu_vector_width();
+    return width <= widthLimit ? width : widthLimit >= 8 ? 8 : 0;
 }
 
 int ds_gelu(const float *x, float *y, long n) {
@@ -74,6 +87,28 @@ int ds_adam(float *p, const float *g, float *m, float *v, float *vmax, long n, c
     switch (ds_vector_width()) {
     case 16: adam_avx512(p, g, m, v, vmax, n, step); return 1;
     case 8: adam_avx2(p, g, m, v, vmax, n, step); return 1;
+    default: return 0;
+    }
+}
+
+void ds_attention_pack_keys(const float *k, long ldk, long keys, long d, float *kt, long ldkt) {
+    for (long kk = 0; kk < d; kk++) {
+        float *row = kt + kk * ldkt;
+        for (long j = 0; j < keys; j++) row[j] = k[j * ldk + kk];
+        for (long j = keys; j < ldkt; j++) row[j] = 0;
+    }
+}
+
+int ds_attention_rows(const float *q, long ldq, const float *kt, long ldkt, const float *v, long ldv, long rows,
+                      long keys, long d, long dv, float scale, long firstQuery, float *out, long ldo, float *lse,
+                      float *scores) {
+    switch (ds_vector_width()) {
+    case 16:
+        attention_rows_avx512(q, ldq, kt, ldkt, v, ldv, rows, keys, d, dv, scale, firstQuery, out, ldo, lse, scores);
+        return 1;
+    case 8:
+        attention_rows_avx2(q, ldq, kt, ldkt, v, ldv, rows, keys, d, dv, scale, firstQuery, out, ldo, lse, scores);
+        return 1;
     default: return 0;
     }
 }

@@ -11,12 +11,12 @@ final class PackedGemmTests: XCTestCase {
         try XCTSkipIf(PackedGemm.panelRows == 0, "this CPU has neither AVX-512 nor AVX2 with FMA")
     }
 
-    override func tearDown() { PackedGemm.vectorWidthLimit = 16 }
+    override func tearDown() { VectorKernels.widthLimit = 16 }
 
     /// Each test on this CPU's kernels, then on the AVX2 ones (the same where it has no AVX-512).
     private func onEachWidth(_ body: () throws -> Void) rethrows {
         for width in [16, 8] {
-            PackedGemm.vectorWidthLimit = width
+            VectorKernels.widthLimit = width
             try body()
         }
     }

@@ -61,6 +61,38 @@ final class VectorExtensionKernelTests: XCTestCase {
         }
     }
 
+    /// The forward over whole rows of scores (`ds_attention_rows`) against the blocked portable
+    /// path, at this CPU's width and at AVX2's: outputs, and gradients (whose backward reads the
+    /// forward's log-sum-exp). Shapes with vector tails of keys, value widths of whole double
+    /// tiles, single tiles and scalar columns, query blocks of rows not a multiple of 4, causal
+    /// rows with fewer and more keys than queries, and one group split into query blocks.
+    func testWholeRowAttentionMatchesTheBlockedPath() throws {
+        try XCTSkipUnless(Elementwise.usesVectorExtensions, "the CPU has neither AVX2 with FMA nor AVX-512")
+        defer { VectorKernels.widthLimit = 16 }
+        var rng = RandomGenerator(seed: 7)
+        let cases: [(groups: Int, l: Int, s: Int, d: Int, dv: Int, causal: Bool)] = [
+            (8, 65, 65, 32, 32, false), (2, 5, 7, 16, 16, false), (3, 19, 19, 8, 24, true),
+            (2, 70, 130, 64, 40, true), (1, 150, 40, 16, 48, false), (1, 130, 97, 12, 3, true)]
+        for width in [16, 8] {
+            VectorKernels.widthLimit = width
+            for c in cases {
+                let q = Tensor.randn([c.groups, c.l, c.d], generator: &rng) * 2
+                let k = Tensor.randn([c.groups, c.s, c.d], generator: &rng)
+                let v = Tensor.randn([c.groups, c.s, c.dv], generator: &rng)
+                let g = Tensor.randn([c.groups, c.l, c.dv], generator: &rng)
+                let (portable, native) = bothWays { () -> [Tensor] in
+                    let leaves = [q, k, v].map { t -> Tensor in let c = t.detached(); c.requiresGrad = true; return c }
+                    let y = scaledDotProductAttention(leaves[0], leaves[1], leaves[2], isCausal: c.causal)
+                    (y * g).sum().backward()
+                    return [y.detached()] + leaves.map { $0.grad! }
+                }
+                for (i, (a, b)) in zip(native, portable).enumerated() {
+                    assertClose(a, b, atol: 2e-5, rtol: 1e-4, "width \(width), \(c): tensor \(i)")
+                }
+            }
+        }
+    }
+
     func testExpShiftedHandlesTailsAndUnderflow() throws {
         try XCTSkipUnless(Elementwise.usesVectorExtensions, "the CPU has neither AVX2 with FMA nor AVX-512")
         for n in [1, 7, 9, 16, 23] {

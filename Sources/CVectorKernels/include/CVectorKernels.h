@@ -8,8 +8,14 @@
 #define DEEPSTITCH_CVECTORKERNELS_H
 
 /// The vector width the kernels below use on this CPU: 16 (AVX-512F), 8 (AVX2 with FMA) or 0
-/// (neither: every kernel returns 0 without touching memory).
+/// (neither: every kernel returns 0 without touching memory), at most the limit set by
+/// ``ds_limit_vector_width``.
 int ds_vector_width(void);
+
+/// Limits every kernel here to vectors of at most `width` floats (16: the CPU's; 8: AVX2 even
+/// where the CPU has AVX-512; 0: none), for tests. Matrices packed before
+/// (``ds_packed_gemm_pack``) must be packed again.
+void ds_limit_vector_width(int width);
 
 /// y[i] = x[i]·Φ(x[i]) for i < n (exact GELU; Φ by Abramowitz–Stegun 7.1.26 as PyTorch's
 /// vectorised erf, absolute error below 1e−7). x and y may be the same. Returns 1, or 0.
@@ -98,10 +104,6 @@ void ds_winograd4_input_gradient(const float *dv, long ld, long xi, long channel
 /// (neither: nothing is packed or multiplied).
 long ds_packed_gemm_rows(void);
 
-/// Limits the packed kernels to vectors of at most `width` floats (16: any; 8: AVX2 even where
-/// the CPU has AVX-512; 0: none), for tests. Matrices packed before must be packed again.
-void ds_packed_gemm_limit_width(int width);
-
 /// Packs A (m × k, row stride lda) into ⌈m / rows⌉ panels of rows × k floats: out[(p·k + j)·rows + r]
 /// = A[p·rows + r][j], zero past row m − 1.
 void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out);
@@ -110,5 +112,21 @@ void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out);
 /// panels among threads). Returns 1, or 0 without touching C when the CPU has neither ISA.
 int ds_packed_gemm(const float *ap, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
                    long panelStart, long panelEnd);
+
+// Attention over whole rows of scores (AttentionRows.inc; Kernels/AttentionKernels.swift drives
+// it): for a block of queries of one group, S = scale·Q Kᵀ, P = softmax(S) row-wise, O = P V, with
+// every key's score of a query in one row of scratch, for sequences short enough for that.
+
+/// kt (d × ldkt, ldkt ≥ keys) = Kᵀ for K (keys × d, row stride ldk), zero in columns keys ..< ldkt.
+void ds_attention_pack_keys(const float *k, long ldk, long keys, long d, float *kt, long ldkt);
+
+/// O (rows × dv, row stride ldo) = softmax(scale·Q Kᵀ) V and lse[r] = the log-sum-exp of row r's
+/// scaled scores, for Q (rows × d, row stride ldq), K from ``ds_attention_pack_keys`` with ldkt a
+/// multiple of 16 (and keys ≥ 1), V (keys × dv, row stride ldv). With firstQuery ≥ 0 the
+/// attention is causal, row r being query firstQuery + r: it sees keys j ≤ firstQuery + r.
+/// scores: scratch of ⌈rows / 4⌉·4 · ldkt floats. Returns 1, or 0 without touching memory.
+int ds_attention_rows(const float *q, long ldq, const float *kt, long ldkt, const float *v, long ldv, long rows,
+                      long keys, long d, long dv, float scale, long firstQuery, float *out, long ldo, float *lse,
+                      float *scores);
 
 #endif

@@ -136,16 +136,64 @@ public enum AttentionKernels {
         let queryBlocks = (p.queryLength + p.blockQ - 1) / p.blockQ
         let work = groups * p.queryLength * p.keyLength * (p.headDim + p.valueDim)
         let split = Split(groups: groups, blocks: queryBlocks, work: work)
+        let rows = WholeRows(p)
         split.run { worker, tasks in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: p.blockQ * p.blockK + 2 * p.blockQ)
+            let capacity = rows.map { $0.scratchCount(p) } ?? p.blockQ * p.blockK + 2 * p.blockQ
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
             defer { scratch.deallocate() }
             for task in tasks {
                 let (g, range) = split.blocks(of: task, count: queryBlocks)
+                if let rows {
+                    rows.packKeys(p, k.row(g, 0), k.rowStride, into: scratch)
+                }
                 for b in range {
-                    forwardQueryBlock(p, g: g, i0: b * p.blockQ, q: q, k: k, v: v, out: out,
-                                      logSumExp: logSumExp, scratch: scratch)
+                    if let rows {
+                        rows.forward(p, g: g, i0: b * p.blockQ, q: q, v: v, out: out, logSumExp: logSumExp,
+                                     scratch: scratch)
+                    } else {
+                        forwardQueryBlock(p, g: g, i0: b * p.blockQ, q: q, k: k, v: v, out: out,
+                                          logSumExp: logSumExp, scratch: scratch)
+                    }
                 }
             }
+        }
+    }
+
+    /// The forward over whole rows of scores (`ds_attention_rows`, AVX-512 or AVX2): every key's
+    /// score of a query at once in scratch, for problems without masks (causal aside) and
+    /// dropout and with at most ``keyLimit`` keys. One fused kernel per block of queries instead
+    /// of the blocked path's two BLAS products and Swift softmax per block: 1.6× faster on the
+    /// short sequences of vision transformers (65 tokens, 128 groups of width 32: 1.02 → 0.63 ms).
+    struct WholeRows {
+        /// Keys up to which a row of scores is held whole.
+        static let keyLimit = 512
+        /// Keys rounded up to whole vectors: the row length of transposed keys and of scores.
+        let paddedKeys: Int
+
+        init?(_ p: Problem) {
+            guard p.keepMask == nil, p.additiveMask == nil, p.dropout == 0,
+                  (1...Self.keyLimit).contains(p.keyLength), Elementwise.usesVectorExtensions else { return nil }
+            paddedKeys = (p.keyLength + 15) / 16 * 16
+        }
+
+        /// Transposed keys (D × paddedKeys), then scores of a query block rounded up to 4 rows.
+        func scratchCount(_ p: Problem) -> Int {
+            (p.headDim + (p.blockQ + 3) / 4 * 4) * paddedKeys
+        }
+
+        /// Packs group g's keys transposed at the start of scratch.
+        func packKeys(_ p: Problem, _ k: UnsafePointer<Float>, _ rowStride: Int, into scratch: UnsafeMutablePointer<Float>) {
+            ds_attention_pack_keys(k, rowStride, p.keyLength, p.headDim, scratch, paddedKeys)
+        }
+
+        /// The block of queries from i0 of group g against the keys packed in scratch.
+        func forward(_ p: Problem, g: Int, i0: Int, q: Matrices, v: Matrices, out: Matrices,
+                     logSumExp: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+            let rows = Swift.min(p.blockQ, p.queryLength - i0)
+            _ = ds_attention_rows(q.row(g, i0), q.rowStride, scratch, paddedKeys, v.row(g, 0), v.rowStride, rows,
+                                  p.keyLength, p.headDim, p.valueDim, p.scale, p.isCausal ? i0 : -1,
+                                  out.row(g, i0), out.rowStride, logSumExp + g * p.queryLength + i0,
+                                  scratch + p.headDim * paddedKeys)
         }
     }
 

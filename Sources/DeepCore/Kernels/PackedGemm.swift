@@ -11,12 +11,6 @@ enum PackedGemm {
     /// Rows per panel on this CPU: 32 (AVX-512), 16 (AVX2 with FMA), or 0: no packed products.
     static var panelRows: Int { Int(ds_packed_gemm_rows()) }
 
-    /// The widest vectors the kernels may use, for tests: 16 (the CPU's), 8 (AVX2 even where
-    /// the CPU has AVX-512). Weights packed before must be packed again (``panelRows`` changes).
-    nonisolated(unsafe) static var vectorWidthLimit = 16 {
-        didSet { ds_packed_gemm_limit_width(Int32(vectorWidthLimit)) }
-    }
-
     /// Columns n up to which a convolution's product runs on packed weights (more columns
     /// amortise OpenBLAS's packing; measured on ResNet-18's shapes at batch 1).
     nonisolated(unsafe) static var columnLimit = 200

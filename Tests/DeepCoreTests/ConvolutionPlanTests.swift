@@ -26,13 +26,19 @@ final class ConvolutionPlanTests: XCTestCase {
     }
 
     func testDefaultChoices() throws {
+        // Few input channels run directly where the CPU has the vector kernels.
+        let direct: ConvolutionAlgorithm = VectorKernels.width > 0 ? .direct : .im2col
         // (plan, expected, what it is)
         let cases: [(ConvolutionPlan, ConvolutionAlgorithm, String)] = [
             (try plan([32, 64, 32, 32], outputChannels: 64, kernel: 3, padding: 1), .winograd, "conv3x3 benchmark"),
             (try plan([64, 32, 14, 14], outputChannels: 64, kernel: 3, padding: 1), .winograd, "fmnist CNN second conv"),
             (try plan([32, 64, 8, 8], outputChannels: 64, kernel: 3, padding: 1), .winograd, "8×8, 64 channels"),
-            (try plan([64, 1, 28, 28], outputChannels: 32, kernel: 3, padding: 1), .im2col, "fmnist CNN first conv (grey image)"),
-            (try plan([32, 3, 32, 32], outputChannels: 64, kernel: 7, stride: 2, padding: 3), .im2col, "ResNet stem"),
+            (try plan([64, 1, 28, 28], outputChannels: 32, kernel: 3, padding: 1), direct, "fmnist CNN first conv (grey image)"),
+            (try plan([32, 3, 32, 32], outputChannels: 64, kernel: 7, stride: 2, padding: 3), direct, "ResNet stem"),
+            (try plan([1, 3, 224, 224], outputChannels: 64, kernel: 7, stride: 2, padding: 3), direct, "ResNet stem, one image"),
+            (try plan([32, 3, 12, 12], outputChannels: 64, kernel: 3, stride: 2, padding: 1), .batchedLowering,
+             "few channels, output rows narrower than a vector"),
+            (try plan([32, 5, 32, 32], outputChannels: 64, kernel: 3, padding: 1), .im2col, "five input channels"),
             (try plan([32, 64, 16, 16], outputChannels: 128, kernel: 1), .im2col, "pointwise"),
             (try plan([32, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .winograd, "4×4 plane: one tile each, 32 in the batch"),
             (try plan([8, 128, 4, 4], outputChannels: 128, kernel: 3, padding: 1), .batchedLowering, "4×4 planes, 8 tiles in the batch"),
@@ -174,6 +180,40 @@ final class ConvolutionPlanTests: XCTestCase {
                         assertClose(a, e, atol: 1e-5 * scale, rtol: 0, "\(algorithm) \(name) of x \(shape), tuning \(tuning)")
                     }
                 }
+            }
+        }
+    }
+
+    /// The direct kernels (few input channels) compute what im2col computes, at this CPU's vector
+    /// width and at AVX2's, on whole images per thread and on one image's rows split among the
+    /// threads: a ResNet stem (stride 2, whole panels of output channels at AVX-512), a partial
+    /// last vector of a row and a partial panel, a grey image, stride 3, and an odd count of
+    /// position vectors (the tile's second vector repeats the first).
+    func testDirectConvolutionMatchesIm2colOnEachWidth() throws {
+        try XCTSkipIf(VectorKernels.width == 0, "the CPU has neither AVX-512 nor AVX2 with FMA")
+        let saved = (Parallel.minimumWork, Gemm.threadCount)
+        defer { (Parallel.minimumWork, Gemm.threadCount, VectorKernels.widthLimit) = (saved.0, saved.1, 16) }
+        (Parallel.minimumWork, Gemm.threadCount) = (0, 2)
+        var rng = RandomGenerator(seed: 23)
+        // (x, output channels, kernel, stride, padding)
+        let cases: [([Int], Int, Int, Int, Int)] = [
+            ([2, 3, 32, 32], 64, 7, 2, 3), ([1, 3, 40, 37], 10, 7, 2, 3), ([3, 1, 28, 28], 32, 3, 1, 1),
+            ([2, 4, 17, 60], 5, 5, 3, 2), ([1, 2, 9, 16], 7, 3, 1, 1), ([3, 2, 9, 16], 7, 3, 1, 0),
+        ]
+        for width in [16, 8] {
+            VectorKernels.widthLimit = width
+            for (shape, outputChannels, kernel, stride, padding) in cases {
+                let p = try plan(shape, outputChannels: outputChannels, kernel: kernel, stride: stride, padding: padding)
+                guard p.fitsDirect else { continue }
+                let g = p.geometry
+                let x = Tensor.randn(shape, generator: &rng)
+                let weight = Tensor.randn([outputChannels, shape[1], kernel, kernel], generator: &rng)
+                let bias = Tensor.randn([outputChannels], generator: &rng)
+                let dy = Tensor.randn([shape[0], outputChannels, g.outputHeight, g.outputWidth], generator: &rng)
+                let expected = run(p, .im2col, x: x, weight: weight, bias: bias, dy: dy)
+                let actual = run(p, .direct, x: x, weight: weight, bias: bias, dy: dy)
+                let scale = expected[0].scalars.map(abs).max()!
+                assertClose(actual[0], expected[0], atol: 1e-5 * scale, rtol: 0, "direct y of x \(shape), width \(width)")
             }
         }
     }

@@ -129,4 +129,46 @@ int ds_attention_rows(const float *q, long ldq, const float *kt, long ldkt, cons
                       long keys, long d, long dv, float scale, long firstQuery, float *out, long ldo, float *lse,
                       float *scores);
 
+// Direct convolutions of images with few input channels (DirectConvolution.c;
+// Kernels/ConvolutionDirect.swift drives them): the input of one image copied once with its
+// padding, each padded row split into strideWidth column phases (phase f holds the padded columns
+// f, f + s, f + 2s, …), so that the inputs of VW neighbouring output positions under one tap are
+// VW neighbouring floats; then every output vector is a sum over the taps of an input vector times
+// a broadcast weight, NR output channels at a time.
+
+/// The sizes of one image's convolution (undilated, ungrouped).
+typedef struct {
+    long channels, inputHeight, inputWidth, paddingHeight, paddingWidth;
+    /// inputHeight + 2·paddingHeight; strideWidth · ⌈(inputWidth + 2·paddingWidth) / strideWidth⌉.
+    long paddedHeight, rowLength;
+    long strideHeight, strideWidth, kernelHeight, kernelWidth;
+    /// channels · kernelHeight · kernelWidth.
+    long taps;
+    long outputChannels, outputHeight, outputWidth;
+} ds_direct_geometry;
+
+/// Output channels per panel of packed weights on this CPU: 8 (AVX-512F), 6 (AVX2 with FMA), or 0
+/// (neither: nothing here runs).
+long ds_direct_channels_per_panel(void);
+
+/// Floats of one image's prepared input (``ds_direct_prepare_input``).
+long ds_direct_input_count(const ds_direct_geometry *g);
+
+/// The input of one image (channels × inputHeight × inputWidth) padded with zeros and split into
+/// column phases: ds_direct_input_count(g) floats.
+void ds_direct_prepare_input(const float *x, const ds_direct_geometry *g, float *out);
+
+/// The weight (outputChannels × taps) in panels of ds_direct_channels_per_panel() channels, tap
+/// by tap: out[(p·taps + t)·NR + j] = w[(p·NR + j)·taps + t], zero past the last channel.
+void ds_direct_pack_weight(const float *w, const ds_direct_geometry *g, float *out);
+
+/// offsets[t] (taps of them): where tap t reads in the prepared input, from a window's start.
+void ds_direct_offsets(const ds_direct_geometry *g, long *offsets);
+
+/// y (outputChannels × outputHeight × outputWidth) rows rowStart ..< rowEnd = the convolution of
+/// the prepared input xp with the packed weight wp, plus bias (or nil), clamped at 0 when relu.
+/// Returns 1, or 0 without touching y when the CPU has neither ISA.
+int ds_direct_convolution(const float *xp, const ds_direct_geometry *g, const long *offsets, const float *wp,
+                          const float *bias, int relu, float *y, long rowStart, long rowEnd);
+
 #endif

@@ -40,6 +40,9 @@ enum ConvolutionAlgorithm: Equatable {
     /// An image of no more positions than the kernel has taps: one GEMM over the batch with the
     /// (C'·H'·W') × (C·H·W) matrix of the convolution, built from the weight.
     case denseMatrix
+    /// Few input channels: each vector of output positions summed over the taps by the C kernels
+    /// (ConvolutionDirect.swift); the gradients as im2col computes them.
+    case direct
 }
 
 /// A 2-D convolution of a batch: everything the kernels need besides the buffers.
@@ -75,12 +78,14 @@ struct ConvolutionPlan {
     ///    im2col, and 16 tiles in the batch);
     /// 3. denseMatrix (conv2d): ungrouped, at least 8 images, an input plane of no more positions
     ///    than the kernel has taps (3×3 on 2×2), its matrix at most 64 MB;
-    /// 4. batchedLowering: not depthwise, more than one image and an output plane of at most
+    /// 4. direct: ungrouped, undilated, not pointwise, at most 4 input channels, output rows at
+    ///    least a vector wide (``fitsDirect``), unless depthwise fits;
+    /// 5. batchedLowering: not depthwise, more than one image and an output plane of at most
     ///    ``ConvolutionSettings/batchedLoweringThreshold`` positions;
-    /// 5. depthwise: one input channel and at most two output channels per group, not 1×1
+    /// 6. depthwise: one input channel and at most two output channels per group, not 1×1
     ///    pointwise (a GEMM with one or two rows is slower than the direct loops; with more output
     ///    channels per input channel, a first layer on grey images, im2col and GEMM win);
-    /// 6. im2col otherwise.
+    /// 7. im2col otherwise.
     private func chosenAlgorithm(wholeImageBias: Bool?) -> ConvolutionAlgorithm {
         let g = geometry
         if let hasBias = wholeImageBias, groups == 1, g.outputHeight == 1, g.outputWidth == 1,
@@ -99,6 +104,7 @@ struct ConvolutionPlan {
         }
         if fitsDenseMatrix(wholeImage: wholeImageBias) { return .denseMatrix }
         let depthwise = g.channels == 1 && outputChannelsPerGroup <= 2 && !g.isPointwise
+        if fitsDirect && !depthwise && !g.isPointwise { return .direct }
         if !depthwise && batch > 1 && g.outputPlane <= Self.batchedThreshold { return .batchedLowering }
         return depthwise ? .depthwise : .im2col
     }
@@ -115,6 +121,7 @@ struct ConvolutionPlan {
                     && g.kernelHeight == g.inputHeight && g.kernelWidth == g.inputWidth,
                     "ConvolutionPlan.using: wholeImage needs one ungrouped unpadded window over the image")
         case .denseMatrix: require(groups == 1, "ConvolutionPlan.using: denseMatrix needs an ungrouped shape")
+        case .direct: require(fitsDirect, "ConvolutionPlan.using: direct needs an ungrouped undilated shape of few channels")
         case .batchedLowering, .im2col: break
         }
         var plan = self
@@ -164,6 +171,7 @@ struct ConvolutionPlan {
         case .batchedLowering: batchedForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .depthwise: depthwiseForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .im2col: im2colForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache, epilogue: epilogue)
+        case .direct: directForward(x: x, weight: weight, bias: bias, into: y, epilogue: epilogue)
         case .wholeImage, .denseMatrix:
             wholeImageForward(x: x, weight: weight, bias: bias, into: y, weightCache: weightCache)
             epilogue.apply(to: y, count: batch * outputImage, outputOffset: 0)
@@ -194,7 +202,7 @@ struct ConvolutionPlan {
             batchedBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
         case .depthwise:
             depthwiseBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
-        case .im2col:
+        case .im2col, .direct:
             im2colBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)
         case .wholeImage, .denseMatrix:
             wholeImageBackward(outputGradient: dy.base, x: x, weight: weight, inputGradient: dx, weightGradient: dw)

@@ -34,8 +34,10 @@ final class PackedGemmTests: XCTestCase {
         let saved = (Parallel.minimumWork, Gemm.threadCount)
         defer { (Parallel.minimumWork, Gemm.threadCount) = saved }
         // (m, k, n, ldb, ldc): panels of 32 (AVX-512) or 16 (AVX2) rows and tiles of 12 or 6
-        // columns, none of them whole; k past one block of 512 steps; strided B and C.
-        for (m, k, n, ldb, ldc) in [(40, 37, 25, 25, 25), (70, 600, 13, 20, 17), (1, 5, 1, 1, 3), (64, 1100, 49, 49, 49)] {
+        // columns, none of them whole, with last tiles of 1 to 3 columns; k past one block of 512 steps;
+        // strided B and C.
+        for (m, k, n, ldb, ldc) in [(40, 37, 25, 25, 25), (70, 600, 13, 20, 17), (1, 5, 1, 1, 3), (64, 1100, 49, 49, 49),
+                                      (33, 70, 27, 30, 27), (20, 515, 14, 14, 16), (35, 9, 7, 7, 8)] {
             for threads in [1, 2] {
                 (Parallel.minimumWork, Gemm.threadCount) = (0, threads)
                 let w = Tensor.randn([m, k], generator: &rng), b = Tensor.randn([k, ldb], generator: &rng)

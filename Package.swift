@@ -47,7 +47,7 @@ let package = Package(
         // at run time; a Swift target cannot get ISA flags without unsafeFlags).
         .target(name: "CScanKernels", path: "Sources/CScanKernels", exclude: ["ScanTypes.inc", "ScanRow.inc", "ScanBlock.inc"]),
         // C, for elementwise math (GELU, the exponentials of softmax rows) in AVX2/AVX-512 likewise.
-        .target(name: "CVectorKernels", path: "Sources/CVectorKernels", exclude: ["VectorMath.inc", "AttentionRows.inc", "Winograd4.inc", "PackedGemm.inc", "DirectConvolution.inc"]),
+        .target(name: "CVectorKernels", path: "Sources/CVectorKernels", exclude: ["VectorMath.inc", "AttentionRows.inc", "MaxPooling.inc", "Winograd4.inc", "PackedGemm.inc", "DirectConvolution.inc"]),
         // C, for PNG and JPEG through libpng (libpng-dev) and libjpeg-turbo (libjpeg62-turbo-dev):
         // both report errors by longjmp, which must not cross Swift frames, so each setjmp is in C.
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),

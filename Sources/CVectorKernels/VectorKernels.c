@@ -1,5 +1,6 @@
-// Run-time dispatch of the elementwise math and attention kernels (CVectorKernels.h); the kernels
-// are written once in VectorMath.inc and AttentionRows.inc over a generic vector type and compiled
+// Run-time dispatch of the elementwise math, attention and max pooling kernels (CVectorKernels.h);
+// the kernels are written once in VectorMath.inc, AttentionRows.inc and MaxPooling.inc over a
+// generic vector type and compiled
 // here for AVX-512 (16 lanes) and AVX2/FMA (8 lanes) through function target attributes.
 #include <math.h>
 #include "CVectorKernels.h"
@@ -19,6 +20,7 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #define TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #include "VectorMath.inc"
 #include "AttentionRows.inc"
+#include "MaxPooling.inc"
 #undef VW
 #undef VF
 #undef VFU
@@ -34,6 +36,7 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #define TARGET __attribute__((target("avx2,fma")))
 #include "VectorMath.inc"
 #include "AttentionRows.inc"
+#include "MaxPooling.inc"
 
 static int widthLimit = 16;
 
@@ -108,6 +111,22 @@ int ds_attention_rows(const float *q, long ldq, const float *kt, long ldkt, cons
         return 1;
     case 8:
         attention_rows_avx2(q, ldq, kt, ldkt, v, ldv, rows, keys, d, dv, scale, firstQuery, out, ldo, lse, scores);
+        return 1;
+    default: return 0;
+    }
+}
+
+int ds_max_pool_rows_first(const float *x, long width, long outHeight, const long *firstRow, const long *rowCount,
+                           long rowStep, float *paddedRow, long margin, long paddedWidth, long stride, long kernel,
+                           long step, long outWidth, float *y) {
+    switch (ds_vector_width()) {
+    case 16:
+        max_pool_rows_first_avx512(x, width, outHeight, firstRow, rowCount, rowStep, paddedRow, margin, paddedWidth,
+                                   stride, kernel, step, outWidth, y);
+        return 1;
+    case 8:
+        max_pool_rows_first_avx2(x, width, outHeight, firstRow, rowCount, rowStep, paddedRow, margin, paddedWidth,
+                                 stride, kernel, step, outWidth, y);
         return 1;
     default: return 0;
     }

@@ -1,5 +1,5 @@
 import XCTest
-import DeepCore
+@testable import DeepCore
 
 final class PoolingTests: XCTestCase {
     static let fixtures = loadFixtures("conv")
@@ -99,5 +99,29 @@ final class PoolingTests: XCTestCase {
         }
         assertClose(withoutGrad { adaptiveMaxPool2d(x, outputSize: [3, 4]) }, adaptiveMaxPool2d(x, outputSize: [3, 4]), atol: 0, rtol: 0)
     }
-}
 
+    /// Max pooling without indices on planes wide enough for the C kernel's vector loops (rows
+    /// first, AVX-512 and AVX2) equals the recorded path, with NaNs and infinities in the planes:
+    /// strides 1, 2 and 3, dilation 2, windows of 2, 3 and 5.
+    func testMaxPoolKernelMatchesTheRecordedPathOnWidePlanes() {
+        defer { VectorKernels.widthLimit = 16 }
+        var rng = RandomGenerator(seed: 15)
+        // Wide planes, and a batch of 16 × 16 planes (eight outputs per row at stride 2: the
+        // AVX-512 kernel's eight-lane loop).
+        let wide = Tensor.randn([2, 3, 37, 75], generator: &rng), small = Tensor.randn([4, 3, 16, 16], generator: &rng)
+        wide.withUnsafeMutableBufferPointer { for i in [17, 1000, 9000] { $0[i] = .nan }; $0[300] = .infinity; $0[2000] = -.infinity }
+        small.withUnsafeMutableBufferPointer { for i in [5, 40, 333] { $0[i] = .nan }; $0[100] = .infinity }
+        for width in [16, 8] {
+            VectorKernels.widthLimit = width
+            for x in [wide, small] {
+                x.requiresGrad = true
+                for (k, s, p, d) in [(3, 2, 1, 1), (2, 2, 0, 1), (3, 1, 1, 1), (2, 1, 1, 2), (3, 3, 1, 1), (5, 2, 2, 1)] {
+                    let recorded = maxPool2d(x, kernelSize: k, stride: s, padding: p, dilation: d)
+                    let plain = withoutGrad { maxPool2d(x, kernelSize: k, stride: s, padding: p, dilation: d) }
+                    XCTAssertTrue(plain.scalars.contains { $0.isNaN })
+                    assertClose(plain, recorded, atol: 0, rtol: 0, "width \(width), \(x.shape), kernel \(k), stride \(s), dilation \(d)")
+                }
+            }
+        }
+    }
+}

@@ -113,6 +113,15 @@ void ds_packed_gemm_pack(const float *a, long m, long k, long lda, float *out);
 int ds_packed_gemm(const float *ap, long m, long k, const float *b, long ldb, long n, float *c, long ldc,
                    long panelStart, long panelEnd);
 
+/// Max pooling of one plane (height × width) without indices, rows first: for each output row oh,
+/// the input rows firstRow[oh] + i·rowStep (i < rowCount[oh], at least 1) combined element by
+/// element into paddedRow + margin, then y[oh][ow] = the largest of paddedRow[ow·stride + t·step]
+/// for t < kernel. paddedRow: paddedWidth floats, −∞ outside margin ..< margin + width, reaching
+/// every tap. A NaN is maximal (the first one kept). Returns 1, or 0 without touching y.
+int ds_max_pool_rows_first(const float *x, long width, long outHeight, const long *firstRow, const long *rowCount,
+                           long rowStep, float *paddedRow, long margin, long paddedWidth, long stride, long kernel,
+                           long step, long outWidth, float *y);
+
 // Attention over whole rows of scores (AttentionRows.inc; Kernels/AttentionKernels.swift drives
 // it): for a block of queries of one group, S = scale·Q Kᵀ, P = softmax(S) row-wise, O = P V, with
 // every key's score of a query in one row of scratch, for sequences short enough for that.

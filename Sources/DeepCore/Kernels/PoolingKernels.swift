@@ -1,3 +1,4 @@
+import CVectorKernels
 // Pooling kernels over raw buffers: max and average over windows of each (N, C) plane, with
 // PyTorch's window rules.
 //
@@ -190,14 +191,25 @@ enum PoolingKernel {
             return
         }
         let plan = MaxPoolingColumns(columns, width: width)
-        if indices == nil && plan.margin != nil && rows.sliding != nil && rows.ranges.allSatisfy({ !$0.isEmpty }) {
+        if indices == nil, let margin = plan.margin, rows.sliding != nil, let window = columns.sliding,
+           rows.ranges.allSatisfy({ !$0.isEmpty }) {
+            // The C kernel (AVX-512 or AVX2) where the CPU has one, else the Swift loops.
+            let firstRows = rows.ranges.map(\.lowerBound)
+            let rowCounts = rows.ranges.map { ($0.count + rows.step - 1) / rows.step }
+            let native = Elementwise.usesVectorExtensions && VectorKernels.width > 0
             Parallel.forEach(count: planes, work: work) { range in
                 let paddedRow = UnsafeMutablePointer<Float>.allocate(capacity: plan.paddedWidth)
                 paddedRow.initialize(repeating: -.infinity, count: plan.paddedWidth)
                 defer { paddedRow.deallocate() }
                 for p in range {
-                    maxForwardRowsFirst(x + p * inPlane, width: width, rows: rows, columns: columns, plan: plan,
-                                        into: y + p * outPlane, paddedRow: paddedRow)
+                    if native {
+                        _ = ds_max_pool_rows_first(x + p * inPlane, width, rows.outputSize, firstRows, rowCounts, rows.step,
+                                                   paddedRow, margin, plan.paddedWidth, window.stride, window.kernel,
+                                                   columns.step, columns.outputSize, y + p * outPlane)
+                    } else {
+                        maxForwardRowsFirst(x + p * inPlane, width: width, rows: rows, columns: columns, plan: plan,
+                                            into: y + p * outPlane, paddedRow: paddedRow)
+                    }
                 }
             }
             return

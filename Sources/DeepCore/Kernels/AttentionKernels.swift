@@ -143,17 +143,16 @@ public enum AttentionKernels {
             defer { scratch.deallocate() }
             for task in tasks {
                 let (g, range) = split.blocks(of: task, count: queryBlocks)
-                if let rows {
-                    rows.packKeys(p, k.row(g, 0), k.rowStride, into: scratch)
-                }
-                for b in range {
-                    if let rows {
-                        rows.forward(p, g: g, i0: b * p.blockQ, q: q, v: v, out: out, logSumExp: logSumExp,
-                                     scratch: scratch)
-                    } else {
+                guard let rows else {
+                    for b in range {
                         forwardQueryBlock(p, g: g, i0: b * p.blockQ, q: q, k: k, v: v, out: out,
                                           logSumExp: logSumExp, scratch: scratch)
                     }
+                    continue
+                }
+                rows.packKeys(p, k.row(g, 0), k.rowStride, into: scratch)
+                for b in range {
+                    rows.forward(p, g: g, i0: b * p.blockQ, q: q, v: v, out: out, logSumExp: logSumExp, scratch: scratch)
                 }
             }
         }
@@ -172,7 +171,8 @@ public enum AttentionKernels {
 
         init?(_ p: Problem) {
             guard p.keepMask == nil, p.additiveMask == nil, p.dropout == 0,
-                  (1...Self.keyLimit).contains(p.keyLength), Elementwise.usesVectorExtensions else { return nil }
+                  (1...Self.keyLimit).contains(p.keyLength), Elementwise.usesVectorExtensions, VectorKernels.width > 0
+            else { return nil }
             paddedKeys = (p.keyLength + 15) / 16 * 16
         }
 

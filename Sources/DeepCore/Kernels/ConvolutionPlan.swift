@@ -19,6 +19,8 @@
 //   (ConvolutionWinograd.swift).
 // - wholeImage, denseMatrix: (conv2d only) a convolution whose output positions each read the
 //   whole image, one GEMM over the batch, as a linear layer (ConvolutionWholeImage.swift).
+// - direct: at most four input channels (a first layer), each vector of output positions summed
+//   over the taps by C kernels (ConvolutionDirect.swift); its gradients are im2col's.
 // A transposed convolution is the adjoint of a convolution: Ops/ConvolutionTranspose.swift runs
 // the same plan with forward and input gradient swapped.
 
@@ -84,7 +86,7 @@ struct ConvolutionPlan {
     ///    ``ConvolutionSettings/batchedLoweringThreshold`` positions;
     /// 6. depthwise: one input channel and at most two output channels per group, not 1×1
     ///    pointwise (a GEMM with one or two rows is slower than the direct loops; with more output
-    ///    channels per input channel, a first layer on grey images, im2col and GEMM win);
+    ///    channels per input channel, a first layer on grey images, direct or im2col wins);
     /// 7. im2col otherwise.
     private func chosenAlgorithm(wholeImageBias: Bool?) -> ConvolutionAlgorithm {
         let g = geometry

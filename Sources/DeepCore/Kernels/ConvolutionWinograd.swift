@@ -122,6 +122,21 @@ extension ConvolutionPlan {
         }
     }
 
+    /// The 36 transformed weight matrices (C' × C) each packed for ``PackedGemm`` and kept in
+    /// `cache` (instead of the transformed weights), when the products run on them: a cache
+    /// (weights that stay fixed), products of at most ``PackedGemm/columnLimit`` tiles, and a CPU
+    /// with the packed kernels. OpenBLAS packs each position's weight on every call, which at
+    /// batch 1 (few tiles, 36 weights of C'·C floats) costs about as much as the products.
+    private func packedWinogradWeights(_ weight: UnsafePointer<Float>, cache: ConvolutionWeightCache?,
+                                       columns: Int) -> TensorStorage? {
+        let (c, k) = (geometry.channels, outputChannels)
+        guard let cache, PackedGemm.panelRows > 0, columns <= PackedGemm.columnLimit else { return nil }
+        return cache.weights(for: [4, k, c, PackedGemm.panelRows]) {
+            let u = Winograd.transformedWeights(weight, outputChannels: k, channels: c)
+            return withExtendedLifetime(u) { PackedGemm.pack(u.pointer, m: k, k: c, count: 36) }
+        }
+    }
+
     /// dU += dM·Vᵀ (beta 1) or dU = dM·Vᵀ (beta 0) at `positions`, over `tiles` tiles: dM (36, C', ld),
     /// V (36, C, ld), dU (36, C', C).
     private func weightGradientProducts(_ dm: UnsafePointer<Float>, _ v: UnsafePointer<Float>, into du: UnsafeMutablePointer<Float>,
@@ -171,8 +186,11 @@ extension ConvolutionPlan {
                          into y: UnsafeMutablePointer<Float>, weightCache: ConvolutionWeightCache? = nil,
                          epilogue: ConvolutionEpilogue = .none) {
         let t = tiles, (c, k) = (geometry.channels, outputChannels), tileRows = t.tileRows
-        let u = weightCache?.winogradWeights(weight, outputChannels: k, channels: c) ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
-        func run(_ rows: Range<Int>, _ s: WinogradScratch) {
+        func transformed() -> TensorStorage {
+            weightCache?.winogradWeights(weight, outputChannels: k, channels: c)
+                ?? Winograd.transformedWeights(weight, outputChannels: k, channels: c)
+        }
+        func run(_ rows: Range<Int>, _ s: WinogradScratch, _ u: TensorStorage) {
             let chunk = WinogradChunk(units: rows, tileRows: tileRows)
             Winograd.transformInput(x, inputImage: inputImage, channels: c, t, chunk, into: s.v, ld: s.ld, scratch: s.rows)
             winogradProducts(u.pointer, s.v, into: s.m, ld: s.ld, tiles: rows.count * t.tilesPerRow, positions: 0..<36)
@@ -190,11 +208,21 @@ extension ConvolutionPlan {
             let ld = WinogradTiles.leadingDimension(tiles: rowsPerChunk * t.tilesPerRow), rowsSize = t.scratchSize(ld: ld)
             let storage = TensorStorage(uninitializedCount: 36 * (c + k) * ld + threads * rowsSize)
             let (v, m, rows) = (storage.pointer, storage.pointer + 36 * c * ld, storage.pointer + 36 * (c + k) * ld)
+            let packed = packedWinogradWeights(weight, cache: weightCache, columns: rowsPerChunk * t.tilesPerRow)
+            let u = packed == nil ? transformed() : nil
             for start in stride(from: 0, to: units, by: rowsPerChunk) {
                 let chunk = WinogradChunk(units: start..<Swift.min(units, start + rowsPerChunk), tileRows: tileRows)
                 transformInputByChannels(x, chunk, into: v, ld: ld, scratch: rows, scratchSize: rowsSize, threads: threads)
+                let columns = chunk.units.count * t.tilesPerRow
                 Parallel.forEachChunk(count: 36, chunks: threads, workers: threads) { _, _, positions in
-                    winogradProducts(u.pointer, v, into: m, ld: ld, tiles: chunk.units.count * t.tilesPerRow, positions: positions)
+                    guard let packed else {
+                        return winogradProducts(u!.pointer, v, into: m, ld: ld, tiles: columns, positions: positions)
+                    }
+                    let size = PackedGemm.packedCount(m: k, k: c)
+                    for xi in positions {
+                        PackedGemm.multiply(packed.pointer + xi * size, m: k, k: c, b: v + xi * c * ld, ldb: ld, n: columns,
+                                            c: m + xi * k * ld, ldc: ld)
+                    }
                 }
                 Parallel.forEachChunk(count: k, chunks: threads, workers: threads) { worker, _, outputChannels in
                     Winograd.transformOutput(m, ld: ld, outputChannels: k, only: outputChannels, t, chunk, bias: bias,
@@ -203,11 +231,11 @@ extension ConvolutionPlan {
             }
             return
         }
-        let workers = Parallel.workers(items: batch, work: work)
+        let workers = Parallel.workers(items: batch, work: work), u = transformed()
         withWinogradScratch(workers: workers) { scratchOf in
             Parallel.forEachChunk(count: batch, chunks: imageChunks(accumulator: 0), workers: workers) { worker, _, images in
                 let s = scratchOf(worker)
-                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in run(rows, s) }
+                forEachChunk(of: images, rowsPerChunk: s.rowsPerChunk) { rows in run(rows, s, u) }
             }
         }
     }

@@ -15,12 +15,27 @@ enum PackedGemm {
     /// amortise OpenBLAS's packing; measured on ResNet-18's shapes at batch 1).
     nonisolated(unsafe) static var columnLimit = 200
 
-    /// W (m × k, row-major) in panels, for ``multiplyAdd(_:m:k:b:ldb:n:c:ldc:)``.
-    static func pack(_ w: UnsafePointer<Float>, m: Int, k: Int) -> TensorStorage {
+    /// Floats of an m × k matrix in panels.
+    static func packedCount(m: Int, k: Int) -> Int {
         let rows = Swift.max(panelRows, 1)
-        let packed = TensorStorage(uninitializedCount: (m + rows - 1) / rows * rows * k)
-        ds_packed_gemm_pack(w, m, k, k, packed.pointer)
+        return (m + rows - 1) / rows * rows * k
+    }
+
+    /// W (m × k, row-major) in panels, for ``multiplyAdd(_:m:k:b:ldb:n:c:ldc:)``; with `count`,
+    /// that many m × k matrices lying one after another, each packed (matrix i's panels from
+    /// i · ``packedCount(m:k:)``).
+    static func pack(_ w: UnsafePointer<Float>, m: Int, k: Int, count: Int = 1) -> TensorStorage {
+        let size = packedCount(m: m, k: k)
+        let packed = TensorStorage(uninitializedCount: count * size)
+        for i in 0..<count { ds_packed_gemm_pack(w + i * m * k, m, k, k, packed.pointer + i * size) }
         return packed
+    }
+
+    /// C (m × n, row stride ldc) = W · B on the calling thread, W from ``pack(_:m:k:count:)``.
+    static func multiply(_ packed: UnsafePointer<Float>, m: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, n: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
+        _ = ds_packed_gemm(packed, m, k, b, ldb, n, c, ldc, 0, (m + panelRows - 1) / panelRows)
     }
 
     /// C (m × n, row stride ldc) += W · B (k × n, row stride ldb), W from ``pack(_:m:k:)``; the

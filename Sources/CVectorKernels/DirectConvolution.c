@@ -12,11 +12,13 @@ typedef float vf8 __attribute__((ext_vector_type(8)));
 typedef int vi8 __attribute__((ext_vector_type(8)));
 typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
 typedef float vf16 __attribute__((ext_vector_type(16)));
+typedef int vi16 __attribute__((ext_vector_type(16)));
 typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 
 #define VW 16
 #define VF vf16
 #define VFU vf16u
+#define VI vi16
 #define PV 2
 #define NR 8
 #define NAME(x) x##_avx512
@@ -25,6 +27,7 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #undef VW
 #undef VF
 #undef VFU
+#undef VI
 #undef PV
 #undef NR
 #undef NAME
@@ -33,6 +36,7 @@ typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
 #define VW 8
 #define VF vf8
 #define VFU vf8u
+#define VI vi8
 #define PV 2
 #define NR 6
 #define NAME(x) x##_avx2

@@ -73,6 +73,22 @@ final class ConvolutionEpilogueTests: XCTestCase {
         XCTAssertEqual(fused, composed)
     }
 
+    /// The ReLU of a fused epilogue keeps a NaN, as `relu` does: the direct kernels clamp as they
+    /// store, the others in the epilogue pass.
+    func testFusedReLUKeepsNaN() {
+        var rng = RandomGenerator(seed: 4)
+        for (shape, k, stride, padding) in [([2, 3, 32, 36], 7, 2, 3), ([2, 16, 8, 8], 3, 1, 1)] {
+            let x = Tensor.randn(shape, generator: &rng)
+            x.withUnsafeMutableBufferPointer { $0[45] = .nan }
+            let w = Tensor.randn([8, shape[1], k, k], generator: &rng), b = Tensor.randn([8], generator: &rng)
+            let fused = withoutGrad { conv2d(x, w, bias: b, stride: [stride, stride], padding: [padding, padding], activation: .relu) }
+            let apart = withoutGrad { relu(conv2d(x, w, bias: b, stride: [stride, stride], padding: [padding, padding])) }
+            XCTAssertTrue(fused.scalars.contains { $0.isNaN }, "\(shape)")
+            XCTAssertEqual(fused.scalars.map { $0.isNaN }, apart.scalars.map { $0.isNaN }, "\(shape)")
+            XCTAssertEqual(fused.scalars.filter { !$0.isNaN }, apart.scalars.filter { !$0.isNaN }, "\(shape)")
+        }
+    }
+
     func testAResidualOfAnotherShapeIsRefused() {
         let failure = ShapeErrors.recording {
             _ = conv2d(Tensor(metaShape: [2, 4, 6, 6]), Tensor(metaShape: [8, 4, 3, 3]), padding: [1, 1], residual: Tensor(metaShape: [2, 4, 6, 6]))

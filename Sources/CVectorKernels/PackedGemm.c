@@ -3,9 +3,7 @@
 // times broadcast values of B per step k, with no packing per call. The kernel is written once
 // in PackedGemm.inc and compiled for AVX-512 (MR 32, NR 12) and AVX2/FMA (MR 16, NR 6).
 #include "CVectorKernels.h"
-
-typedef float vf8 __attribute__((ext_vector_type(8)));
-typedef float vf16 __attribute__((ext_vector_type(16)));
+#include "VectorTypes.h"
 
 /// Steps k per pass over C: a panel's block of A (MR·KC floats) and B's rows (KC·n) stay in L2.
 #define PACKED_KC 512

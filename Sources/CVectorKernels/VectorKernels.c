@@ -4,13 +4,7 @@
 // here for AVX-512 (16 lanes) and AVX2/FMA (8 lanes) through function target attributes.
 #include <math.h>
 #include "CVectorKernels.h"
-
-typedef float vf8 __attribute__((ext_vector_type(8)));
-typedef int vi8 __attribute__((ext_vector_type(8)));
-typedef float vf8u __attribute__((ext_vector_type(8), aligned(4)));
-typedef float vf16 __attribute__((ext_vector_type(16)));
-typedef int vi16 __attribute__((ext_vector_type(16)));
-typedef float vf16u __attribute__((ext_vector_type(16), aligned(4)));
+#include "VectorTypes.h"
 
 #define VW 16
 #define VF vf16
